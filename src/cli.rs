@@ -1,0 +1,140 @@
+//! Command-line surface. The names here are a contract: scripts and tests rely on them.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "delm",
+    version,
+    about = "Run, watch and steer a decentralized swarm of LLM agents",
+    long_about = "delm runs a swarm of LLM agents with no boss: agents claim tasks from a shared \
+queue and publish compact, verified points into a shared context that every agent reads. \
+Watch it live in the TUI, steer it (pause, inject constraints, re-enqueue tasks), and replay \
+or resume any recorded session.",
+    after_help = "Examples:\n  delm run \"Which vendor had the higher 2024 revenue?\" --docs ./reports\n  \
+delm run \"Why does test_parse_comments fail?\" --repo . --agents 6\n  \
+delm sessions\n  delm replay <id-or-file>\n  delm resume <id-or-file> --headless"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a run on a question, optionally over a repository or a set of documents.
+    Run(RunArgs),
+    /// Open a recorded session read-only (TUI, or its story with --headless).
+    Replay(ReplayArgs),
+    /// Continue an interrupted session, appending to the same file.
+    Resume(ResumeArgs),
+    /// List recorded sessions: id, date, status, cost, goal.
+    Sessions(SessionsArgs),
+    /// Show where the config file is, or what it contains.
+    Config(ConfigArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyArg {
+    /// Evidence resolution and an LLM judge.
+    Judge,
+    /// Mechanical evidence resolution only.
+    Evidence,
+    /// Publish points unchecked.
+    Off,
+}
+
+/// Provider and output flags shared by `run` and `resume`.
+#[derive(Debug, Clone, Args)]
+pub struct ProviderArgs {
+    /// openai:NAME, anthropic:NAME, ollama:NAME, or a name from the config file.
+    #[arg(long, value_name = "SPEC")]
+    pub model: Option<String>,
+    /// Point the adapter at another server (vLLM, LiteLLM, OpenRouter, llama.cpp, LM Studio).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// The environment variable that holds the API key.
+    #[arg(long, value_name = "VAR")]
+    pub api_key_env: Option<String>,
+    /// No TUI: progress lines on stderr, the final answer on stdout.
+    #[arg(long)]
+    pub headless: bool,
+    /// With --headless: stdout is the event stream as JSONL, ending with run_finished.
+    #[arg(long, requires = "headless")]
+    pub json: bool,
+    /// Log level for the log file (error, warn, info, debug, trace); RUST_LOG also works.
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Colour theme: dark, light, high-contrast, or a TOML file.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub theme: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The question or goal for the swarm.
+    pub question: String,
+    /// Work on a code repository (read-only tools confined to DIR).
+    #[arg(long, value_name = "DIR", conflicts_with = "docs")]
+    pub repo: Option<PathBuf>,
+    /// Answer from documents (files or directories, searched recursively).
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub docs: Vec<PathBuf>,
+    /// Number of agents working in parallel (1-64).
+    #[arg(long, value_name = "N")]
+    pub agents: Option<usize>,
+    /// How proposed points are checked before they are shared.
+    #[arg(long, value_enum)]
+    pub verify: Option<VerifyArg>,
+    /// Stop claiming and finalise once this much is spent (USD).
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
+    /// Stop claiming and finalise after this many tokens (in + out).
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<u64>,
+    /// Stop claiming and finalise after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub time_limit: Option<u64>,
+    /// Write the session log here instead of the sessions directory.
+    #[arg(long, value_name = "FILE")]
+    pub session: Option<PathBuf>,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A session file, or a run id from `delm sessions`.
+    pub session: String,
+    /// Print the run's story instead of opening the TUI.
+    #[arg(long)]
+    pub headless: bool,
+    #[arg(long, value_name = "NAME|FILE")]
+    pub theme: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// A session file, or a run id from `delm sessions`.
+    pub session: String,
+    /// Agent count for the continued run (default: as before).
+    #[arg(long, value_name = "N")]
+    pub agents: Option<usize>,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionsArgs {
+    /// Look in this directory instead of the default one.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Print the config file's path.
+    #[arg(long)]
+    pub path: bool,
+}

@@ -1,0 +1,909 @@
+//! The board: the single owner of the task queue and the shared context.
+//!
+//! Agents and the human send commands over channels; the board turns each into events
+//! (single writer, total order, no locks around shared state), writes them to the session
+//! sink and broadcasts them. Its state is the same `RunState` fold every reader uses.
+
+use super::agent::{self, AgentDeps};
+use super::prompt;
+use super::{Control, EngineHandle, EventSink, RunConfig, StreamDelta};
+use crate::event::{
+    AgentId, AgentStatus, Envelope, Event, Evidence, Origin, Point, PointId, PointKind,
+    PointStatus, PointView, RunState, StoppedBy, TaskId, TaskOutcome, TaskState, TaskView, HUMAN,
+    now_rfc3339,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+/// At most this many finalise rounds may add tasks; the last one must answer.
+const MAX_FINALISE_ROUNDS: u32 = 3;
+/// Upper bound on the agent count (a typo like `--agents 1000` must not fork-bomb a provider).
+pub const MAX_AGENTS: usize = 64;
+
+/// What an agent asks of the board.
+pub(crate) enum AgentCmd {
+    Claim {
+        agent: AgentId,
+        reply: oneshot::Sender<ClaimReply>,
+    },
+    Emit(Event),
+    Propose {
+        point: Point,
+        reply: oneshot::Sender<Proposed>,
+    },
+    Verdict {
+        point: PointId,
+        verdict: Result<(Vec<Evidence>, Option<String>), String>,
+    },
+    AddTask {
+        agent: AgentId,
+        title: String,
+        detail: String,
+        reply: oneshot::Sender<TaskId>,
+    },
+    Finish {
+        agent: AgentId,
+        task: TaskId,
+        outcome: TaskOutcome,
+        result: String,
+    },
+    /// The agent stopped work on a task because its claim was cancelled.
+    Abandon { agent: AgentId },
+    FinalAnswer {
+        agent: AgentId,
+        answer: String,
+        cited: Vec<PointId>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// The finaliser added tasks instead of answering: the swarm goes on.
+    FinaliseDeclined { agent: AgentId },
+    Expand {
+        point: String,
+        level: String,
+        reply: oneshot::Sender<Result<String, String>>,
+    },
+    /// New points published after `since`, not authored by `agent`.
+    Updates {
+        agent: AgentId,
+        since: u64,
+        reply: oneshot::Sender<(Option<String>, u64)>,
+    },
+    /// The provider cannot be used (bad key, unreachable after retries): the run fails.
+    Fatal { agent: AgentId, message: String },
+    Exited { agent: AgentId },
+}
+
+pub(crate) enum ClaimReply {
+    Task {
+        task: Box<TaskView>,
+        message: String,
+        cancel: CancellationToken,
+        seen: u64,
+    },
+    Finalise {
+        message: String,
+        may_add_tasks: bool,
+        cancel: CancellationToken,
+        seen: u64,
+    },
+    Wait,
+    Stop,
+}
+
+pub(crate) struct Proposed {
+    pub id: PointId,
+    /// Verified points cited as evidence (`source: "P3"`), by id.
+    pub cited: Vec<PointView>,
+    /// The live points most similar to the proposal (for the judge's redundancy check).
+    pub related: Vec<PointView>,
+}
+
+/// Channels the agents use; cloned into each agent.
+#[derive(Clone)]
+pub(crate) struct BoardLink {
+    pub cmds: mpsc::UnboundedSender<AgentCmd>,
+    pub paused: watch::Receiver<bool>,
+    pub changed: watch::Receiver<u64>,
+    pub run_cancel: CancellationToken,
+    pub deltas: broadcast::Sender<StreamDelta>,
+}
+
+impl BoardLink {
+    pub fn emit(&self, event: Event) {
+        let _ = self.cmds.send(AgentCmd::Emit(event));
+    }
+    pub async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> AgentCmd) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        self.cmds.send(make(tx)).ok()?;
+        rx.await.ok()
+    }
+}
+
+struct Claim {
+    task: TaskId,
+    cancel: CancellationToken,
+}
+
+struct Board {
+    cfg: RunConfig,
+    state: RunState,
+    seq: u64,
+    sink: Box<dyn EventSink>,
+    sink_failed: bool,
+    events: broadcast::Sender<Envelope>,
+    log: Arc<Mutex<Vec<Envelope>>>,
+    finished_tx: watch::Sender<bool>,
+    paused_tx: watch::Sender<bool>,
+    changed_tx: watch::Sender<u64>,
+    link: BoardLink,
+    deps: Arc<AgentDeps>,
+    claims: HashMap<AgentId, Claim>,
+    /// Agents spawned so far (a1..aN); ones above `desired_agents` stop at their next claim.
+    spawned: usize,
+    alive: usize,
+    next_task: u64,
+    next_point: u64,
+    next_constraint: u64,
+    /// (seq, point id) of every publication (verified point or constraint), in order.
+    published: Vec<(u64, PointId)>,
+    last_finisher: Option<AgentId>,
+    finaliser: Option<(AgentId, CancellationToken)>,
+    finalise_rounds: u32,
+    budget_hit: bool,
+    started: Instant,
+    /// Elapsed time of earlier processes of this run (resume).
+    prior_elapsed: Duration,
+}
+
+/// Start a fresh run, or continue `prior` events of an interrupted one.
+pub fn start(
+    cfg: RunConfig,
+    deps: AgentDeps,
+    sink: Box<dyn EventSink>,
+    prior: Option<Vec<Envelope>>,
+) -> Result<EngineHandle, String> {
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let (events, _) = broadcast::channel(4096);
+    let (deltas, _) = broadcast::channel(4096);
+    let (finished_tx, finished_rx) = watch::channel(false);
+    let (paused_tx, paused_rx) = watch::channel(false);
+    let (changed_tx, changed_rx) = watch::channel(0u64);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let link = BoardLink {
+        cmds: cmd_tx,
+        paused: paused_rx,
+        changed: changed_rx,
+        run_cancel: CancellationToken::new(),
+        deltas: deltas.clone(),
+    };
+    let mut board = Board {
+        cfg,
+        state: RunState::default(),
+        seq: 0,
+        sink,
+        sink_failed: false,
+        events: events.clone(),
+        log: log.clone(),
+        finished_tx,
+        paused_tx,
+        changed_tx,
+        link,
+        deps: Arc::new(deps),
+        claims: HashMap::new(),
+        spawned: 0,
+        alive: 0,
+        next_task: 1,
+        next_point: 1,
+        next_constraint: 1,
+        published: Vec::new(),
+        last_finisher: None,
+        finaliser: None,
+        finalise_rounds: 0,
+        budget_hit: false,
+        started: Instant::now(),
+        prior_elapsed: Duration::ZERO,
+    };
+    match prior {
+        None => board.begin(),
+        Some(prior) => board.continue_from(prior)?,
+    }
+    let handle = EngineHandle {
+        controls: control_tx,
+        events,
+        deltas,
+        log,
+        finished: finished_rx,
+    };
+    tokio::spawn(board.run(cmd_rx, control_rx));
+    Ok(handle)
+}
+
+fn id_number(id: &str) -> u64 {
+    id.trim_start_matches(|c: char| c.is_ascii_alphabetic())
+        .parse()
+        .unwrap_or(0)
+}
+
+impl Board {
+    fn begin(&mut self) {
+        let cfg = self.cfg.clone();
+        self.emit(Event::RunStarted {
+            run_id: cfg.run_id.clone(),
+            goal: cfg.goal.clone(),
+            mode: cfg.mode.clone(),
+            model: cfg.model_label.clone(),
+            agents: cfg.agents,
+            verify: cfg.verify,
+            budgets: cfg.budgets.clone(),
+            coordination: cfg.coordination.clone(),
+        });
+        let mut initial = self.deps.workspace.initial_tasks(&cfg.goal);
+        if initial.is_empty() {
+            initial.push((
+                "Plan: understand the goal and split it".to_string(),
+                "Explore what is needed to reach the goal. If it is small, do it yourself and \
+record points; otherwise add focused, independent tasks with `add_task` (each doable by one \
+agent) and finish with a short plan."
+                    .to_string(),
+            ));
+        }
+        for (title, detail) in initial {
+            self.add_task(title, detail, Origin::Initial);
+        }
+        self.ensure_agents();
+    }
+
+    fn continue_from(&mut self, prior: Vec<Envelope>) -> Result<(), String> {
+        let state = RunState::from_events(prior.iter());
+        if state.answer.is_some() {
+            return Err(
+                "this run already finished; open it with `delm replay` to read it".to_string(),
+            );
+        }
+        if state.run_id.is_empty() {
+            return Err("the session has no run_started event".to_string());
+        }
+        self.seq = state.last_seq;
+        self.next_task = state.tasks.iter().map(|t| id_number(&t.id)).max().unwrap_or(0) + 1;
+        for p in &state.points {
+            let n = id_number(&p.point.id);
+            if p.point.id.starts_with('C') {
+                self.next_constraint = self.next_constraint.max(n + 1);
+            } else {
+                self.next_point = self.next_point.max(n + 1);
+            }
+        }
+        if let (Some(a), Some(b)) = (
+            state.started_ts.as_deref().and_then(crate::event::parse_ts),
+            state.last_ts.as_deref().and_then(crate::event::parse_ts),
+        ) {
+            self.prior_elapsed = (b - a).try_into().unwrap_or_default();
+        }
+        // Publication order is verification order; seqs only need to be increasing.
+        self.published = state
+            .live_points()
+            .map(|p| (p.seq, p.point.id.clone()))
+            .collect();
+        self.published.sort();
+        *self.log.lock().unwrap_or_else(|e| e.into_inner()) = prior;
+        self.state = state;
+        let cfg = self.cfg.clone();
+        self.cfg.goal = self.state.goal.clone();
+        self.cfg.mode = self.state.mode.clone();
+        self.cfg.verify = self.state.verify;
+        self.emit(Event::RunResumed {
+            model: cfg.model_label,
+            agents: cfg.agents,
+        });
+        // Work that was in flight when the process died goes back to the queue; points that
+        // were mid-verification are rejected so nothing unverified is ever shared.
+        let claimed: Vec<TaskId> = self
+            .state
+            .tasks
+            .iter()
+            .filter(|t| matches!(t.state, TaskState::Claimed { .. }))
+            .map(|t| t.id.clone())
+            .collect();
+        for task in claimed {
+            self.emit(Event::TaskRequeued {
+                task,
+                by: "resume".into(),
+                note: Some("the run was interrupted while this task was in progress".into()),
+            });
+        }
+        let pending: Vec<PointId> = self
+            .state
+            .points
+            .iter()
+            .filter(|p| p.status == PointStatus::Proposed)
+            .map(|p| p.point.id.clone())
+            .collect();
+        for point in pending {
+            self.emit(Event::PointRejected {
+                point,
+                reason: "verification was interrupted when the run stopped; propose it again \
+if it still holds"
+                    .into(),
+            });
+        }
+        if self.state.paused {
+            self.emit(Event::Resumed {});
+        }
+        self.ensure_agents();
+        Ok(())
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.seq += 1;
+        let env = Envelope {
+            seq: self.seq,
+            ts: now_rfc3339(),
+            event,
+        };
+        self.state.apply(&env);
+        if let Err(e) = self.sink.write(&env)
+            && !self.sink_failed
+        {
+            // Keep running (the events are still broadcast and kept in memory), but say so.
+            self.sink_failed = true;
+            tracing::error!("cannot write the session log: {e}");
+        }
+        if matches!(env.event, Event::ConstraintAdded { .. }) {
+            self.published.push((env.seq, point_id_of(&env.event)));
+        } else if let Event::PointVerified { point, .. } = &env.event {
+            self.published.push((env.seq, point.clone()));
+        }
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(env.clone());
+        let _ = self.events.send(env);
+    }
+
+    fn bump(&self) {
+        self.changed_tx.send_modify(|n| *n += 1);
+    }
+
+    fn add_task(&mut self, title: String, detail: String, origin: Origin) -> TaskId {
+        let id = format!("T{}", self.next_task);
+        self.next_task += 1;
+        self.emit(Event::TaskAdded {
+            task: id.clone(),
+            title,
+            detail,
+            origin,
+        });
+        self.bump();
+        id
+    }
+
+    fn ensure_agents(&mut self) {
+        let want = self.state.desired_agents.clamp(1, MAX_AGENTS);
+        while self.spawned < want {
+            self.spawned += 1;
+            self.alive += 1;
+            let id = format!("a{}", self.spawned);
+            let link = self.link.clone();
+            let deps = self.deps.clone();
+            tokio::spawn(agent::run(id, link, deps));
+        }
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.prior_elapsed + self.started.elapsed()
+    }
+
+    async fn run(
+        mut self,
+        mut cmds: mpsc::UnboundedReceiver<AgentCmd>,
+        mut controls: mpsc::UnboundedReceiver<Control>,
+    ) {
+        let mut sync_tick = tokio::time::interval(Duration::from_secs(1));
+        sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let deadline = self
+            .cfg
+            .budgets
+            .time_limit_secs
+            .map(|s| Duration::from_secs(s).saturating_sub(self.prior_elapsed))
+            .map(|d| tokio::time::Instant::now() + d);
+        let mut controls_open = true;
+        loop {
+            let time_up = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                cmd = cmds.recv() => match cmd {
+                    Some(cmd) => self.on_agent(cmd),
+                    None => break,
+                },
+                ctl = controls.recv(), if controls_open => match ctl {
+                    Some(ctl) => self.on_control(ctl),
+                    None => controls_open = false,
+                },
+                _ = sync_tick.tick() => self.sync(),
+                _ = time_up, if !self.budget_hit && !self.is_done() => {
+                    self.on_budget("time limit reached");
+                }
+            }
+            if self.is_done() && self.alive == 0 {
+                break;
+            }
+        }
+        self.sync();
+        self.finished_tx.send_replace(true);
+    }
+
+    fn sync(&mut self) {
+        if let Err(e) = self.sink.sync() {
+            tracing::error!("cannot sync the session log: {e}");
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.state.answer.is_some()
+    }
+
+    fn on_agent(&mut self, cmd: AgentCmd) {
+        match cmd {
+            AgentCmd::Claim { agent, reply } => {
+                let answer = self.claim(&agent);
+                let _ = reply.send(answer);
+            }
+            AgentCmd::Emit(event) => {
+                let is_call = matches!(event, Event::LlmCall { .. });
+                self.emit(event);
+                if is_call {
+                    self.check_budget();
+                }
+            }
+            AgentCmd::Propose { mut point, reply } => {
+                point.id = format!("P{}", self.next_point);
+                self.next_point += 1;
+                let cited = point
+                    .evidence
+                    .iter()
+                    .filter_map(|e| self.state.point(e.source.trim()))
+                    .filter(|p| p.status == PointStatus::Verified)
+                    .cloned()
+                    .collect();
+                let related = related_points(&self.state, &point, 3);
+                let id = point.id.clone();
+                self.emit(Event::PointProposed { point });
+                let _ = reply.send(Proposed { id, cited, related });
+            }
+            AgentCmd::Verdict { point, verdict } => {
+                if self.state.point(&point).map(|p| p.status) != Some(PointStatus::Proposed) {
+                    return;
+                }
+                match verdict {
+                    Ok((evidence, note)) => self.emit(Event::PointVerified {
+                        point,
+                        note,
+                        evidence: Some(evidence),
+                    }),
+                    Err(reason) => self.emit(Event::PointRejected { point, reason }),
+                }
+            }
+            AgentCmd::AddTask {
+                agent,
+                title,
+                detail,
+                reply,
+            } => {
+                let id = self.add_task(title, detail, Origin::Agent { agent });
+                let _ = reply.send(id);
+            }
+            AgentCmd::Finish {
+                agent,
+                task,
+                outcome,
+                result,
+            } => {
+                if self.claims.get(&agent).is_some_and(|c| c.task == task) {
+                    self.claims.remove(&agent);
+                    self.emit(Event::TaskFinished {
+                        task,
+                        agent: agent.clone(),
+                        outcome,
+                        result,
+                    });
+                    self.last_finisher = Some(agent);
+                    self.bump();
+                }
+            }
+            AgentCmd::Abandon { agent } => {
+                self.claims.remove(&agent);
+                if self.finaliser.as_ref().is_some_and(|(a, _)| *a == agent) {
+                    self.finaliser = None;
+                }
+                self.emit(Event::AgentStatus {
+                    agent,
+                    status: AgentStatus::Idle,
+                    task: None,
+                });
+                self.bump();
+            }
+            AgentCmd::FinalAnswer {
+                agent,
+                answer,
+                cited,
+                reply,
+            } => {
+                let unknown: Vec<&String> = cited
+                    .iter()
+                    .filter(|id| {
+                        self.state
+                            .point(id)
+                            .is_none_or(|p| p.status != PointStatus::Verified)
+                    })
+                    .collect();
+                if !unknown.is_empty() {
+                    let list: Vec<&str> = unknown.iter().map(|s| s.as_str()).collect();
+                    let _ = reply.send(Err(format!(
+                        "these ids are not verified points: {}; cite only verified point ids",
+                        list.join(", ")
+                    )));
+                    return;
+                }
+                let stopped_by = if self.budget_hit {
+                    StoppedBy::Budget
+                } else {
+                    StoppedBy::Completed
+                };
+                let _ = reply.send(Ok(()));
+                tracing::info!(%agent, "final answer written");
+                self.finish(answer, cited, stopped_by);
+            }
+            AgentCmd::FinaliseDeclined { agent } => {
+                if self.finaliser.as_ref().is_some_and(|(a, _)| *a == agent) {
+                    self.finaliser = None;
+                }
+                self.last_finisher = Some(agent);
+                self.bump();
+            }
+            AgentCmd::Expand {
+                point,
+                level,
+                reply,
+            } => {
+                let text = match self.state.point(point.trim()) {
+                    Some(p) if p.status == PointStatus::Verified => {
+                        prompt::expand_point(p, level.trim())
+                    }
+                    Some(p) if p.status == PointStatus::Rejected => prompt::expand_point(p, level.trim()),
+                    Some(_) => Err(format!("{point} is still being verified")),
+                    None => Err(format!("there is no point {point}")),
+                };
+                let _ = reply.send(text);
+            }
+            AgentCmd::Updates {
+                agent,
+                since,
+                reply,
+            } => {
+                let start = self.published.partition_point(|(s, _)| *s <= since);
+                let fresh: Vec<&PointView> = self.published[start..]
+                    .iter()
+                    .filter_map(|(_, id)| self.state.point(id))
+                    .filter(|p| p.point.author != agent)
+                    .collect();
+                let _ = reply.send((prompt::context_update(&fresh), self.seq));
+            }
+            AgentCmd::Fatal { agent, message } => {
+                if self.is_done() {
+                    return;
+                }
+                self.emit(Event::Error {
+                    agent: Some(agent),
+                    task: None,
+                    message: message.clone(),
+                });
+                self.finish(
+                    format!("The run failed: {message}"),
+                    Vec::new(),
+                    StoppedBy::Error,
+                );
+            }
+            AgentCmd::Exited { agent } => {
+                self.alive = self.alive.saturating_sub(1);
+                if let Some(claim) = self.claims.remove(&agent) {
+                    // An agent that went away (agent count lowered mid-task) hands its task back.
+                    self.emit(Event::TaskRequeued {
+                        task: claim.task,
+                        by: agent.clone(),
+                        note: None,
+                    });
+                }
+                if !self.is_done() {
+                    self.emit(Event::AgentStatus {
+                        agent,
+                        status: AgentStatus::Stopped,
+                        task: None,
+                    });
+                }
+                self.bump();
+            }
+        }
+    }
+
+    fn agent_index(agent: &str) -> usize {
+        id_number(agent) as usize
+    }
+
+    fn claim(&mut self, agent: &AgentId) -> ClaimReply {
+        if self.is_done() || Self::agent_index(agent) > self.state.desired_agents {
+            return ClaimReply::Stop;
+        }
+        if *self.paused_tx.borrow() || self.claims.contains_key(agent) {
+            return ClaimReply::Wait;
+        }
+        if self.finaliser.is_some() {
+            return ClaimReply::Wait;
+        }
+        if !self.budget_hit
+            && let Some(task) = self
+                .state
+                .tasks
+                .iter()
+                .find(|t| t.state == TaskState::Queued)
+                .cloned()
+        {
+            let cancel = self.link.run_cancel.child_token();
+            self.claims.insert(
+                agent.clone(),
+                Claim {
+                    task: task.id.clone(),
+                    cancel: cancel.clone(),
+                },
+            );
+            self.emit(Event::TaskClaimed {
+                task: task.id.clone(),
+                agent: agent.clone(),
+                attempt: task.attempts + 1,
+            });
+            let task = self.state.task(&task.id).cloned().unwrap_or(task);
+            let message = prompt::task_message(&self.state, &task, self.cfg.context_budget_tokens);
+            return ClaimReply::Task {
+                task: Box::new(task),
+                message,
+                cancel,
+                seen: self.seq,
+            };
+        }
+        if !self.claims.is_empty() {
+            return ClaimReply::Wait;
+        }
+        // Queue empty (or budget spent) and nothing in progress: the agent that finished last
+        // gets the single finalise turn.
+        let last_alive = self
+            .last_finisher
+            .as_ref()
+            .is_some_and(|a| Self::agent_index(a) <= self.state.desired_agents);
+        if last_alive && self.last_finisher.as_ref() != Some(agent) {
+            return ClaimReply::Wait;
+        }
+        self.finalise_rounds += 1;
+        let may_add_tasks = !self.budget_hit && self.finalise_rounds < MAX_FINALISE_ROUNDS;
+        let note = if self.budget_hit {
+            "The run's budget is spent: answer now with what is verified, and say in the \
+answer that the run stopped early and what is still open."
+        } else {
+            ""
+        };
+        let cancel = self.link.run_cancel.child_token();
+        self.finaliser = Some((agent.clone(), cancel.clone()));
+        self.emit(Event::FinaliseStarted {
+            agent: agent.clone(),
+        });
+        let message = prompt::finalise_message(
+            &self.state,
+            self.cfg.context_budget_tokens * 4,
+            may_add_tasks,
+            note,
+        );
+        ClaimReply::Finalise {
+            message,
+            may_add_tasks,
+            cancel,
+            seen: self.seq,
+        }
+    }
+
+    fn check_budget(&mut self) {
+        if self.budget_hit || self.finaliser.is_some() {
+            return;
+        }
+        let b = &self.cfg.budgets;
+        let t = &self.state.totals;
+        if let Some(max) = b.max_cost_usd
+            && t.cost_usd >= max
+        {
+            self.on_budget(&format!("cost budget reached (${:.4} of ${max})", t.cost_usd));
+        } else if let Some(max) = b.max_tokens
+            && t.tokens_in + t.tokens_out >= max
+        {
+            self.on_budget(&format!(
+                "token budget reached ({} of {max})",
+                t.tokens_in + t.tokens_out
+            ));
+        }
+    }
+
+    /// A budget ran out: stop claiming, hand in-flight tasks back, and finalise with what is
+    /// verified.
+    fn on_budget(&mut self, why: &str) {
+        if self.budget_hit || self.is_done() {
+            return;
+        }
+        self.budget_hit = true;
+        self.emit(Event::Error {
+            agent: None,
+            task: None,
+            message: format!("{why}: finalising with what is verified"),
+        });
+        let claims: Vec<(AgentId, Claim)> = self.claims.drain().collect();
+        for (_, claim) in claims {
+            claim.cancel.cancel();
+            self.emit(Event::TaskRequeued {
+                task: claim.task,
+                by: "budget".into(),
+                note: Some(why.to_string()),
+            });
+        }
+        self.bump();
+    }
+
+    fn finish(&mut self, answer: String, cited: Vec<PointId>, stopped_by: StoppedBy) {
+        let mut totals = self.state.totals.clone();
+        totals.elapsed_ms = self.elapsed().as_millis() as u64;
+        self.emit(Event::RunFinished {
+            answer,
+            cited,
+            stopped_by,
+            totals,
+        });
+        self.sync();
+        self.link.run_cancel.cancel();
+        self.bump();
+    }
+
+    fn on_control(&mut self, control: Control) {
+        if self.is_done() {
+            return;
+        }
+        match control {
+            Control::Pause => {
+                if !self.state.paused {
+                    self.emit(Event::Paused {});
+                    self.paused_tx.send_replace(true);
+                }
+            }
+            Control::Resume => {
+                if self.state.paused {
+                    self.emit(Event::Resumed {});
+                    self.paused_tx.send_replace(false);
+                    self.bump();
+                }
+            }
+            Control::InjectConstraint { text } => {
+                let text = text.trim().to_string();
+                if text.is_empty() {
+                    return;
+                }
+                let id = format!("C{}", self.next_constraint);
+                self.next_constraint += 1;
+                let headline = prompt::truncate_chars(text.lines().next().unwrap_or(""), 200);
+                self.emit(Event::ConstraintAdded {
+                    point: Point {
+                        id,
+                        kind: PointKind::Constraint,
+                        headline,
+                        summary: text,
+                        evidence: Vec::new(),
+                        author: HUMAN.into(),
+                        task: None,
+                        supersedes: None,
+                    },
+                });
+            }
+            Control::Requeue { task, note } => {
+                let Some(view) = self.state.task(&task) else {
+                    return;
+                };
+                if view.state == TaskState::Queued {
+                    return;
+                }
+                if let TaskState::Claimed { agent } = view.state.clone()
+                    && let Some(claim) = self.claims.remove(&agent)
+                {
+                    claim.cancel.cancel();
+                }
+                self.emit(Event::TaskRequeued {
+                    task,
+                    by: HUMAN.into(),
+                    note,
+                });
+                self.bump();
+            }
+            Control::Cancel { task, note } => {
+                let Some(view) = self.state.task(&task) else {
+                    return;
+                };
+                if !matches!(view.state, TaskState::Queued | TaskState::Claimed { .. }) {
+                    return;
+                }
+                if let TaskState::Claimed { agent } = view.state.clone()
+                    && let Some(claim) = self.claims.remove(&agent)
+                {
+                    claim.cancel.cancel();
+                }
+                self.emit(Event::TaskCancelled {
+                    task,
+                    by: HUMAN.into(),
+                    note,
+                });
+                self.bump();
+            }
+            Control::AddTask { title, detail } => {
+                if !title.trim().is_empty() {
+                    self.add_task(title.trim().to_string(), detail, Origin::Human);
+                }
+            }
+            Control::SetAgents { count } => {
+                let count = count.clamp(1, MAX_AGENTS);
+                if count != self.state.desired_agents {
+                    self.emit(Event::AgentsChanged { count });
+                    self.ensure_agents();
+                    self.bump();
+                }
+            }
+            Control::Stop => {
+                if let Some((_, cancel)) = &self.finaliser {
+                    cancel.cancel();
+                }
+                self.finish(
+                    "The run was stopped by the human before a final answer was written."
+                        .to_string(),
+                    Vec::new(),
+                    StoppedBy::Cancelled,
+                );
+            }
+        }
+    }
+}
+
+fn point_id_of(event: &Event) -> PointId {
+    match event {
+        Event::ConstraintAdded { point } | Event::PointProposed { point } => point.id.clone(),
+        _ => String::new(),
+    }
+}
+
+/// The live points most similar to `point` by shared words (redundancy check).
+fn related_points(state: &RunState, point: &Point, n: usize) -> Vec<PointView> {
+    let words = |t: &str| -> std::collections::HashSet<String> {
+        t.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.len() > 2)
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let mine = words(&format!("{} {}", point.headline, point.summary));
+    let mut scored: Vec<(usize, &PointView)> = state
+        .live_points()
+        .filter(|p| p.point.kind != PointKind::Constraint)
+        .map(|p| {
+            let theirs = words(&format!("{} {}", p.point.headline, p.point.summary));
+            (mine.intersection(&theirs).count(), p)
+        })
+        .filter(|(score, _)| *score > 0)
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.seq.cmp(&a.1.seq)));
+    scored.into_iter().take(n).map(|(_, p)| p.clone()).collect()
+}

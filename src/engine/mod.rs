@@ -1,0 +1,180 @@
+//! The DeLM engine: a board that owns the task queue and the shared context, and N agents
+//! that claim tasks, work with tools and publish verified points. No UI imports here.
+
+pub mod agent;
+pub mod board;
+pub mod prompt;
+pub mod tools;
+pub mod verify;
+
+use crate::event::{Budgets, Envelope, Mode, RunState, TaskId, VerifyMode};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{broadcast, mpsc, watch};
+
+/// Everything a run needs to know that is not a provider or a workspace.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub run_id: String,
+    pub goal: String,
+    pub mode: Mode,
+    pub agents: usize,
+    pub verify: VerifyMode,
+    pub budgets: Budgets,
+    /// The model as the user named it (`openai:gpt-4.1-mini`), for events and the UI.
+    pub model_label: String,
+    pub coordination: String,
+    /// Model turns one agent may take on one task before it must finish.
+    pub max_turns_per_task: u32,
+    /// Token budget of the shared-context block in each prompt.
+    pub context_budget_tokens: usize,
+    /// `max_tokens` for each model call.
+    pub max_output_tokens: u32,
+}
+
+impl RunConfig {
+    pub fn new(goal: impl Into<String>, mode: Mode, model_label: impl Into<String>) -> Self {
+        RunConfig {
+            run_id: new_run_id(),
+            goal: goal.into(),
+            mode,
+            agents: 4,
+            verify: VerifyMode::Judge,
+            budgets: Budgets::default(),
+            model_label: model_label.into(),
+            coordination: "delm".into(),
+            max_turns_per_task: 24,
+            context_budget_tokens: 2_000,
+            max_output_tokens: 4_096,
+        }
+    }
+}
+
+/// A fresh run id: UTC time plus a short random suffix, sortable by start time.
+pub fn new_run_id() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let suffix = std::process::id() as u64 ^ now.unix_timestamp_nanos() as u64;
+    format!(
+        "{:04}{:02}{:02}-{:02}{:02}{:02}-{:04x}",
+        now.year(),
+        now.month() as u8,
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        suffix & 0xffff
+    )
+}
+
+/// Human steering, as the TUI and the tests send it. Each becomes an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Control {
+    Pause,
+    Resume,
+    /// A human constraint point, delivered to working agents at their next turn.
+    InjectConstraint { text: String },
+    /// Return a task to the queue; a claiming agent's work on it is cancelled.
+    Requeue { task: TaskId, note: Option<String> },
+    Cancel { task: TaskId, note: Option<String> },
+    AddTask { title: String, detail: String },
+    SetAgents { count: usize },
+    /// Stop the run now: agents are cancelled and the run finishes as cancelled.
+    Stop,
+}
+
+/// Streamed model text for one agent: high-rate and lossy by design (display only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamDelta {
+    pub agent: String,
+    pub text: String,
+}
+
+/// Where events go besides subscribers (the session log).
+pub trait EventSink: Send {
+    fn write(&mut self, env: &Envelope) -> std::io::Result<()>;
+    /// Make everything written durable (called at `run_finished` and on shutdown).
+    fn sync(&mut self) -> std::io::Result<()>;
+}
+
+/// The engine as the outside sees it: controls in, events out. Cheap to clone.
+#[derive(Clone)]
+pub struct EngineHandle {
+    pub(crate) controls: mpsc::UnboundedSender<Control>,
+    pub(crate) events: broadcast::Sender<Envelope>,
+    pub(crate) deltas: broadcast::Sender<StreamDelta>,
+    /// Every event of the run so far, so a lagging subscriber can resynchronise.
+    pub(crate) log: Arc<Mutex<Vec<Envelope>>>,
+    pub(crate) finished: watch::Receiver<bool>,
+}
+
+impl EngineHandle {
+    pub fn control(&self, control: Control) {
+        // The board is gone only after the run finished; a late control is moot then.
+        let _ = self.controls.send(control);
+    }
+    pub fn pause(&self) {
+        self.control(Control::Pause)
+    }
+    pub fn resume(&self) {
+        self.control(Control::Resume)
+    }
+    pub fn inject_constraint(&self, text: impl Into<String>) {
+        self.control(Control::InjectConstraint { text: text.into() })
+    }
+    pub fn requeue(&self, task: impl Into<String>, note: Option<String>) {
+        self.control(Control::Requeue {
+            task: task.into(),
+            note,
+        })
+    }
+    pub fn cancel_task(&self, task: impl Into<String>, note: Option<String>) {
+        self.control(Control::Cancel {
+            task: task.into(),
+            note,
+        })
+    }
+    pub fn add_task(&self, title: impl Into<String>, detail: impl Into<String>) {
+        self.control(Control::AddTask {
+            title: title.into(),
+            detail: detail.into(),
+        })
+    }
+    pub fn set_agents(&self, count: usize) {
+        self.control(Control::SetAgents { count })
+    }
+    pub fn stop(&self) {
+        self.control(Control::Stop)
+    }
+
+    /// New events from now on. On `RecvError::Lagged`, call [`EngineHandle::events_since`].
+    pub fn subscribe(&self) -> broadcast::Receiver<Envelope> {
+        self.events.subscribe()
+    }
+    /// Streamed text deltas of all agents (lossy).
+    pub fn subscribe_deltas(&self) -> broadcast::Receiver<StreamDelta> {
+        self.deltas.subscribe()
+    }
+    /// Every event with `seq > after`, in order (resynchronisation after lag).
+    pub fn events_since(&self, after: u64) -> Vec<Envelope> {
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        let start = log.partition_point(|e| e.seq <= after);
+        log[start..].to_vec()
+    }
+    /// The run's state now, folded from the whole log.
+    pub fn snapshot(&self) -> RunState {
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        RunState::from_events(log.iter())
+    }
+    pub fn is_finished(&self) -> bool {
+        *self.finished.borrow()
+    }
+    /// Wait until `run_finished` has been written and the sink synced.
+    pub async fn wait(&self) -> RunState {
+        let mut rx = self.finished.clone();
+        while !*rx.borrow_and_update() {
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+        self.snapshot()
+    }
+}

@@ -1,0 +1,205 @@
+//! Turning files into document text: plain text and markdown as they are, HTML to text,
+//! JSON pretty-printed, PDF through its text layer (`pdf-extract`).
+//!
+//! The text produced here is the reference for every offset a model cites, so it is
+//! normalised once (line endings, byte-order mark, runs of blank lines) and never changed
+//! afterwards.
+
+use std::path::Path;
+
+/// Files larger than this are skipped (a text layer of this size is far beyond what a run
+/// could read anyway).
+pub(crate) const MAX_DOC_BYTES: u64 = 64 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Text,
+    Markdown,
+    Html,
+    Json,
+    Pdf,
+}
+
+impl Format {
+    /// The format for a file name, by extension; `None` for files delm does not read.
+    pub fn of(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "txt" | "text" => Format::Text,
+            "md" | "markdown" => Format::Markdown,
+            "html" | "htm" | "xhtml" => Format::Html,
+            "json" => Format::Json,
+            "pdf" => Format::Pdf,
+            _ => return None,
+        })
+    }
+
+    /// Whether `#` lines in the text are headings.
+    pub fn has_markup_headings(self) -> bool {
+        matches!(self, Format::Markdown | Format::Html)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Markdown => "markdown",
+            Format::Html => "html",
+            Format::Json => "json",
+            Format::Pdf => "pdf",
+        }
+    }
+}
+
+/// The extensions delm reads, for messages.
+pub(crate) const SUPPORTED: &str = ".txt, .md, .html/.htm, .json, .pdf";
+
+#[derive(Debug, Clone)]
+pub(crate) struct Ingested {
+    pub text: String,
+    /// Byte offsets where PDF pages start (empty for other formats).
+    pub pages: Vec<usize>,
+}
+
+/// Read one file as `format`. The error says why the file cannot be used.
+pub(crate) fn ingest(path: &Path, format: Format) -> Result<Ingested, String> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read it: {e}"))?
+        .len();
+    if size > MAX_DOC_BYTES {
+        return Err(format!(
+            "it is {} MB, over the {} MB limit",
+            size / (1024 * 1024),
+            MAX_DOC_BYTES / (1024 * 1024)
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let ingested = match format {
+        Format::Pdf => pdf_text(&bytes)?,
+        Format::Text | Format::Markdown | Format::Html | Format::Json => {
+            let raw = decode_text(&bytes)?;
+            let text = match format {
+                Format::Html => super::html::to_text(&raw),
+                Format::Json => pretty_json(&raw),
+                _ => raw,
+            };
+            Ingested {
+                text: tidy(&text),
+                pages: Vec::new(),
+            }
+        }
+    };
+    if ingested.text.trim().is_empty() {
+        return Err(match format {
+            Format::Pdf => "the PDF has no text layer (a scanned document?); run OCR on it \
+                            first"
+                .to_string(),
+            _ => "it is empty".to_string(),
+        });
+    }
+    Ok(ingested)
+}
+
+/// Bytes to text: refuses binary data, accepts UTF-8 (with or without BOM) and falls back
+/// to Latin-1 for legacy files rather than failing.
+fn decode_text(bytes: &[u8]) -> Result<String, String> {
+    let sample = &bytes[..bytes.len().min(8192)];
+    if sample.contains(&0) {
+        return Err("it looks binary (it contains NUL bytes)".to_string());
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    Ok(match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => bytes.iter().map(|&b| b as char).collect(),
+    })
+}
+
+fn pretty_json(raw: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(raw) {
+        Ok(value) => serde_json::to_string_pretty(&value).unwrap_or_else(|_| raw.to_string()),
+        // Not valid JSON: still text worth reading as written.
+        Err(_) => raw.to_string(),
+    }
+}
+
+fn pdf_text(bytes: &[u8]) -> Result<Ingested, String> {
+    // pdf-extract panics on some malformed files; one bad PDF must not end the run.
+    let pages = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem_by_pages(bytes))
+        .map_err(|_| "the PDF could not be parsed (the PDF reader crashed on it)".to_string())?
+        .map_err(|e| format!("the PDF could not be read: {e}"))?;
+    let mut text = String::new();
+    let mut starts = Vec::new();
+    for page in pages {
+        let page = tidy(&page);
+        if page.is_empty() {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        starts.push(text.len());
+        text.push_str(&page);
+    }
+    Ok(Ingested {
+        text,
+        pages: starts,
+    })
+}
+
+/// `\r\n` and `\r` to `\n`, trailing spaces off, at most one blank line in a row, no
+/// leading or trailing blank lines.
+fn tidy(text: &str) -> String {
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let mut out = String::with_capacity(text.len());
+    let mut blanks = 0;
+    for line in text.split('\n') {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blanks += 1;
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if blanks > 0 { "\n\n" } else { "\n" });
+        }
+        blanks = 0;
+        out.push_str(line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_by_extension() {
+        assert_eq!(Format::of(Path::new("a/B.MD")), Some(Format::Markdown));
+        assert_eq!(Format::of(Path::new("x.htm")), Some(Format::Html));
+        assert_eq!(Format::of(Path::new("x.pdf")), Some(Format::Pdf));
+        assert_eq!(Format::of(Path::new("x.csv")), None);
+        assert_eq!(Format::of(Path::new("Makefile")), None);
+    }
+
+    #[test]
+    fn tidies_line_endings_and_blank_runs() {
+        assert_eq!(tidy("\r\n\r\na  \r\nb\n\n\n\nc\n\n"), "a\nb\n\nc");
+    }
+
+    #[test]
+    fn decodes_latin1_and_refuses_binary() {
+        assert_eq!(decode_text(b"caf\xe9").unwrap(), "café");
+        assert_eq!(decode_text(b"\xEF\xBB\xBFhi").unwrap(), "hi");
+        assert!(decode_text(b"a\0b").is_err());
+    }
+
+    #[test]
+    fn json_is_pretty_printed() {
+        assert_eq!(pretty_json("{\"a\":[1,2]}"), "{\n  \"a\": [\n    1,\n    2\n  ]\n}");
+        assert_eq!(pretty_json("{not json"), "{not json");
+    }
+
+    #[test]
+    fn garbage_pdf_is_an_error_not_a_panic() {
+        let err = pdf_text(b"%PDF-1.4 this is not really a pdf").unwrap_err();
+        assert!(err.contains("PDF"), "{err}");
+    }
+}

@@ -1,0 +1,91 @@
+//! Workspace tools: what an agent can look at (a repository, a document set) and how
+//! evidence that cites it is resolved. The protocol tools (`expand`, `record_point`, ...)
+//! live in the agent; these are the workspace's own.
+
+pub mod docs;
+pub mod repo;
+mod args; mod bm25; mod charmap; mod commands; mod confine; mod html; mod ingest; mod layout; mod quote;
+
+use crate::event::{Evidence, Mode};
+use crate::llm::ToolSpec;
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
+
+/// Who is calling a tool (commands and worktrees are per agent).
+#[derive(Debug, Clone, Default)]
+pub struct ToolContext {
+    pub agent: String,
+    pub task: Option<String>,
+}
+
+/// What a tool call produced. `Err` text goes back to the model as an error message; it is
+/// never a crash.
+pub type ToolResult = Result<String, String>;
+
+/// Evidence that verification resolved: the evidence with `resolved` filled in, and the
+/// source text around the quote (shown to the judge and in the TUI).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedEvidence {
+    pub evidence: Evidence,
+    pub context: String,
+}
+
+pub trait Workspace: Send + Sync {
+    /// One paragraph for the system prompt: what the workspace is and how to cite it.
+    fn describe(&self) -> String;
+    /// The tools this workspace offers.
+    fn tool_specs(&self) -> Vec<ToolSpec>;
+    /// Run one of this workspace's tools. `None`: not a tool of this workspace.
+    fn call<'a>(
+        &'a self,
+        ctx: &'a ToolContext,
+        name: &'a str,
+        args: &'a serde_json::Value,
+    ) -> BoxFuture<'a, Option<ToolResult>>;
+    /// Mechanical check of one evidence item: the source exists, the lines exist, the quote
+    /// is found there (whitespace- and case-insensitive). `Err` says why not.
+    fn resolve(&self, evidence: &Evidence) -> Result<ResolvedEvidence, String>;
+    /// The initial tasks for `goal` as (title, detail); empty means the engine's default
+    /// single planning task.
+    fn initial_tasks(&self, goal: &str) -> Vec<(String, String)>;
+}
+
+/// A question with no workspace: no tools, and no source can be cited.
+pub struct NoWorkspace;
+
+impl Workspace for NoWorkspace {
+    fn describe(&self) -> String {
+        "There is no repository or document set for this run: reason from the question and \
+         the shared context. Evidence can cite verified points by id (source \"P3\")."
+            .into()
+    }
+    fn tool_specs(&self) -> Vec<ToolSpec> {
+        Vec::new()
+    }
+    fn call<'a>(
+        &'a self,
+        _ctx: &'a ToolContext,
+        _name: &'a str,
+        _args: &'a serde_json::Value,
+    ) -> BoxFuture<'a, Option<ToolResult>> {
+        Box::pin(async { None })
+    }
+    fn resolve(&self, evidence: &Evidence) -> Result<ResolvedEvidence, String> {
+        Err(format!(
+            "`{}` cannot be resolved: this run has no repository or documents",
+            evidence.source
+        ))
+    }
+    fn initial_tasks(&self, _goal: &str) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
+
+/// Open the workspace for a run mode; errors name the bad path.
+pub fn open(mode: &Mode) -> Result<Arc<dyn Workspace>, String> {
+    match mode {
+        Mode::Plain => Ok(Arc::new(NoWorkspace)),
+        Mode::Repo { root } => Ok(Arc::new(repo::RepoWorkspace::open(root)?)),
+        Mode::Docs { roots } => Ok(Arc::new(docs::DocsWorkspace::open(roots)?)),
+    }
+}

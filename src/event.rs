@@ -1,0 +1,1122 @@
+//! The event log is the single source of truth.
+//!
+//! Every change in a run is an [`Event`], wrapped in an [`Envelope`] with a sequence number
+//! and a timestamp, appended to the session log and broadcast to subscribers. The state of a
+//! run is `fold(events)` through [`RunState::apply`]; the engine, the TUI, replay and resume
+//! all use this one reducer, so a replayed run looks exactly as it looked live.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+pub type TaskId = String;
+pub type PointId = String;
+pub type AgentId = String;
+
+/// Author id used for everything a human does through the controls.
+pub const HUMAN: &str = "human";
+
+/// One line of the session log: `{"seq": n, "ts": "RFC 3339", "type": "...", ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub seq: u64,
+    pub ts: String,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyMode {
+    #[default]
+    Judge,
+    Evidence,
+    Off,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Mode {
+    /// A question with no workspace.
+    #[default]
+    Plain,
+    Repo {
+        root: String,
+    },
+    Docs {
+        roots: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Budgets {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PointKind {
+    Finding,
+    Partial,
+    Failure,
+    Constraint,
+}
+
+impl PointKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PointKind::Finding => "finding",
+            PointKind::Partial => "partial",
+            PointKind::Failure => "failure",
+            PointKind::Constraint => "constraint",
+        }
+    }
+}
+
+/// One piece of evidence behind a point. `source` is a path relative to the repo or docs
+/// root, `cmd:<id>` for a recorded command run, or `P<n>` for an already verified point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Evidence {
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<String>,
+    #[serde(default)]
+    pub quote: String,
+    /// Where verification found the quote (for example `src/lex.rs:141-150` or
+    /// `q3.txt@1200+80`); filled in when the evidence resolves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<String>,
+}
+
+/// A unit of shared progress. Points are never edited: a correction is a new point that
+/// `supersedes` the old one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub id: PointId,
+    pub kind: PointKind,
+    pub headline: String,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
+    pub author: AgentId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supersedes: Option<PointId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Origin {
+    Initial,
+    Agent { agent: AgentId },
+    Human,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskOutcome {
+    Done,
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallPurpose {
+    Work,
+    Judge,
+    Finalise,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    #[default]
+    Idle,
+    Working,
+    Verifying,
+    Finalising,
+    /// Waiting to retry a failed model call (see the `llm_retry` event for the delay).
+    Retrying,
+    Paused,
+    Stopped,
+}
+
+impl AgentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentStatus::Idle => "idle",
+            AgentStatus::Working => "working",
+            AgentStatus::Verifying => "verifying",
+            AgentStatus::Finalising => "finalising",
+            AgentStatus::Retrying => "retrying",
+            AgentStatus::Paused => "paused",
+            AgentStatus::Stopped => "stopped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoppedBy {
+    /// The finalise turn wrote the answer.
+    Completed,
+    /// A budget (cost, tokens, time) ended the run early; the answer uses what was verified.
+    Budget,
+    /// The human stopped the run.
+    Cancelled,
+    /// The run failed (provider unreachable, bad key, ...).
+    Error,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    pub calls: u64,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    /// Sum of the calls whose price is known.
+    pub cost_usd: f64,
+    /// Number of calls whose cost was unknown (model missing from the pricing table).
+    #[serde(default)]
+    pub unpriced_calls: u64,
+    #[serde(default)]
+    pub elapsed_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted {
+        run_id: String,
+        goal: String,
+        mode: Mode,
+        model: String,
+        agents: usize,
+        verify: VerifyMode,
+        #[serde(default)]
+        budgets: Budgets,
+        #[serde(default = "default_coordination")]
+        coordination: String,
+    },
+    /// A previously interrupted run continues (appended by `delm resume`).
+    RunResumed {
+        #[serde(default)]
+        model: String,
+        #[serde(default)]
+        agents: usize,
+    },
+    TaskAdded {
+        task: TaskId,
+        title: String,
+        #[serde(default)]
+        detail: String,
+        origin: Origin,
+    },
+    TaskClaimed {
+        task: TaskId,
+        agent: AgentId,
+        attempt: u32,
+    },
+    TaskFinished {
+        task: TaskId,
+        agent: AgentId,
+        outcome: TaskOutcome,
+        result: String,
+    },
+    /// A task returns to the queue (human re-enqueue, resume, or its agent went away).
+    TaskRequeued {
+        task: TaskId,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    TaskCancelled {
+        task: TaskId,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    PointProposed {
+        point: Point,
+    },
+    PointVerified {
+        point: PointId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        /// Evidence with `resolved` locations filled in by verification.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evidence: Option<Vec<Evidence>>,
+    },
+    PointRejected {
+        point: PointId,
+        reason: String,
+    },
+    /// A human constraint: verified by definition, pinned in every prompt.
+    ConstraintAdded {
+        point: Point,
+    },
+    AgentStatus {
+        agent: AgentId,
+        status: AgentStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<TaskId>,
+    },
+    /// A finished assistant message (text the model wrote in one turn).
+    AgentMessage {
+        agent: AgentId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<TaskId>,
+        text: String,
+    },
+    LlmCall {
+        agent: AgentId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<TaskId>,
+        purpose: CallPurpose,
+        model: String,
+        tokens_in: u64,
+        tokens_out: u64,
+        /// `None` when the model's price is unknown.
+        cost_usd: Option<f64>,
+        latency_ms: u64,
+    },
+    LlmRetry {
+        agent: AgentId,
+        attempt: u32,
+        delay_ms: u64,
+        reason: String,
+    },
+    ToolCall {
+        agent: AgentId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<TaskId>,
+        call_id: String,
+        tool: String,
+        args: serde_json::Value,
+        ok: bool,
+        /// The start of the tool output as the model saw it.
+        output: String,
+    },
+    Paused {},
+    Resumed {},
+    AgentsChanged {
+        count: usize,
+    },
+    FinaliseStarted {
+        agent: AgentId,
+    },
+    Error {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<AgentId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<TaskId>,
+        message: String,
+    },
+    RunFinished {
+        answer: String,
+        #[serde(default)]
+        cited: Vec<PointId>,
+        stopped_by: StoppedBy,
+        totals: Totals,
+    },
+}
+
+fn default_coordination() -> String {
+    "delm".to_string()
+}
+
+impl Event {
+    /// The snake_case `type` tag of this event as written in the log.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Event::RunStarted { .. } => "run_started",
+            Event::RunResumed { .. } => "run_resumed",
+            Event::TaskAdded { .. } => "task_added",
+            Event::TaskClaimed { .. } => "task_claimed",
+            Event::TaskFinished { .. } => "task_finished",
+            Event::TaskRequeued { .. } => "task_requeued",
+            Event::TaskCancelled { .. } => "task_cancelled",
+            Event::PointProposed { .. } => "point_proposed",
+            Event::PointVerified { .. } => "point_verified",
+            Event::PointRejected { .. } => "point_rejected",
+            Event::ConstraintAdded { .. } => "constraint_added",
+            Event::AgentStatus { .. } => "agent_status",
+            Event::AgentMessage { .. } => "agent_message",
+            Event::LlmCall { .. } => "llm_call",
+            Event::LlmRetry { .. } => "llm_retry",
+            Event::ToolCall { .. } => "tool_call",
+            Event::Paused {} => "paused",
+            Event::Resumed {} => "resumed",
+            Event::AgentsChanged { .. } => "agents_changed",
+            Event::FinaliseStarted { .. } => "finalise_started",
+            Event::Error { .. } => "error",
+            Event::RunFinished { .. } => "run_finished",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The reducer
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskState {
+    Queued,
+    Claimed { agent: AgentId },
+    Done,
+    Failed,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskView {
+    pub id: TaskId,
+    pub title: String,
+    pub detail: String,
+    pub origin: Origin,
+    pub state: TaskState,
+    /// How many times the task was claimed.
+    pub attempts: u32,
+    pub result: Option<String>,
+    /// Points proposed while working on this task, in order.
+    pub points: Vec<PointId>,
+    /// The latest human note (re-enqueue or cancel).
+    pub note: Option<String>,
+    /// Seq of the event that added the task.
+    pub added_seq: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PointStatus {
+    Proposed,
+    Verified,
+    Rejected,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointView {
+    pub point: Point,
+    pub status: PointStatus,
+    /// The verifier's note, or the rejection reason.
+    pub note: Option<String>,
+    /// Seq of the event that proposed the point (recency ranking).
+    pub seq: u64,
+    /// Set when a later verified point supersedes this one.
+    pub superseded_by: Option<PointId>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentView {
+    pub id: AgentId,
+    pub status: AgentStatus,
+    pub task: Option<TaskId>,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    pub cost_usd: f64,
+    pub calls: u64,
+    /// Set while waiting on a retry: (attempt, delay_ms, ts of the retry event, reason).
+    pub retry: Option<RetryView>,
+    /// The last finished message of this agent.
+    pub last_message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryView {
+    pub attempt: u32,
+    pub delay_ms: u64,
+    pub since_ts: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Phase {
+    #[default]
+    NotStarted,
+    Running,
+    Finalising,
+    Done,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinalAnswer {
+    pub answer: String,
+    pub cited: Vec<PointId>,
+    pub stopped_by: StoppedBy,
+}
+
+/// The state of a run: `fold(events)`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunState {
+    pub run_id: String,
+    pub goal: String,
+    pub mode: Mode,
+    pub model: String,
+    pub verify: VerifyMode,
+    pub budgets: Budgets,
+    pub coordination: String,
+    pub started_ts: Option<String>,
+    pub last_ts: Option<String>,
+    pub last_seq: u64,
+    pub events_applied: u64,
+    pub tasks: Vec<TaskView>,
+    task_index: HashMap<TaskId, usize>,
+    pub points: Vec<PointView>,
+    point_index: HashMap<PointId, usize>,
+    pub agents: BTreeMap<AgentId, AgentView>,
+    /// The agent count the run should have (changed with `set_agents`).
+    pub desired_agents: usize,
+    /// The human asked for a pause; the run is PAUSED once no agent is mid-step.
+    pub paused: bool,
+    pub phase: Phase,
+    pub finaliser: Option<AgentId>,
+    pub totals: Totals,
+    pub answer: Option<FinalAnswer>,
+    pub errors: Vec<String>,
+    pub retries: u64,
+    pub tool_calls: u64,
+}
+
+/// What the status bar shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunDisplayState {
+    Starting,
+    Running,
+    Pausing,
+    Paused,
+    Finalising,
+    Done,
+}
+
+impl RunDisplayState {
+    pub fn label(self) -> &'static str {
+        match self {
+            RunDisplayState::Starting => "STARTING",
+            RunDisplayState::Running => "RUNNING",
+            RunDisplayState::Pausing => "PAUSING",
+            RunDisplayState::Paused => "PAUSED",
+            RunDisplayState::Finalising => "FINALISING",
+            RunDisplayState::Done => "DONE",
+        }
+    }
+}
+
+impl RunState {
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Envelope>) -> Self {
+        let mut state = RunState::default();
+        for env in events {
+            state.apply(env);
+        }
+        state
+    }
+
+    pub fn task(&self, id: &str) -> Option<&TaskView> {
+        self.task_index.get(id).map(|&i| &self.tasks[i])
+    }
+
+    pub fn point(&self, id: &str) -> Option<&PointView> {
+        self.point_index.get(id).map(|&i| &self.points[i])
+    }
+
+    fn task_mut(&mut self, id: &str) -> Option<&mut TaskView> {
+        self.task_index.get(id).map(|&i| &mut self.tasks[i])
+    }
+
+    fn point_mut(&mut self, id: &str) -> Option<&mut PointView> {
+        self.point_index.get(id).map(|&i| &mut self.points[i])
+    }
+
+    fn agent_mut(&mut self, id: &str) -> &mut AgentView {
+        self.agents
+            .entry(id.to_string())
+            .or_insert_with(|| AgentView {
+                id: id.to_string(),
+                ..AgentView::default()
+            })
+    }
+
+    pub fn count_tasks(&self, pred: impl Fn(&TaskState) -> bool) -> usize {
+        self.tasks.iter().filter(|t| pred(&t.state)).count()
+    }
+
+    pub fn count_points(&self, kind: Option<PointKind>, status: PointStatus) -> usize {
+        self.points
+            .iter()
+            .filter(|p| p.status == status && kind.is_none_or(|k| p.point.kind == k))
+            .count()
+    }
+
+    /// Verified points that are not superseded, in log order.
+    pub fn live_points(&self) -> impl Iterator<Item = &PointView> {
+        self.points
+            .iter()
+            .filter(|p| p.status == PointStatus::Verified && p.superseded_by.is_none())
+    }
+
+    pub fn display_state(&self) -> RunDisplayState {
+        match self.phase {
+            Phase::NotStarted => RunDisplayState::Starting,
+            Phase::Done => RunDisplayState::Done,
+            _ if self.paused => {
+                let busy = self.agents.values().any(|a| {
+                    matches!(
+                        a.status,
+                        AgentStatus::Working
+                            | AgentStatus::Verifying
+                            | AgentStatus::Retrying
+                            | AgentStatus::Finalising
+                    )
+                });
+                if busy {
+                    RunDisplayState::Pausing
+                } else {
+                    RunDisplayState::Paused
+                }
+            }
+            Phase::Finalising => RunDisplayState::Finalising,
+            Phase::Running => RunDisplayState::Running,
+        }
+    }
+
+    /// Fold one event into the state. Unknown references (a claim of a task that was never
+    /// added, say) are tolerated so a damaged log still replays as far as it makes sense.
+    pub fn apply(&mut self, env: &Envelope) {
+        self.last_seq = env.seq;
+        self.events_applied += 1;
+        if self.started_ts.is_none() {
+            self.started_ts = Some(env.ts.clone());
+        }
+        self.last_ts = Some(env.ts.clone());
+        match &env.event {
+            Event::RunStarted {
+                run_id,
+                goal,
+                mode,
+                model,
+                agents,
+                verify,
+                budgets,
+                coordination,
+            } => {
+                self.run_id = run_id.clone();
+                self.goal = goal.clone();
+                self.mode = mode.clone();
+                self.model = model.clone();
+                self.desired_agents = *agents;
+                self.verify = *verify;
+                self.budgets = budgets.clone();
+                self.coordination = coordination.clone();
+                self.phase = Phase::Running;
+            }
+            Event::RunResumed { model, agents } => {
+                if !model.is_empty() {
+                    self.model = model.clone();
+                }
+                if *agents > 0 {
+                    self.desired_agents = *agents;
+                }
+                self.phase = Phase::Running;
+                self.paused = false;
+                self.answer = None;
+                self.finaliser = None;
+                for agent in self.agents.values_mut() {
+                    agent.status = AgentStatus::Stopped;
+                    agent.task = None;
+                    agent.retry = None;
+                }
+            }
+            Event::TaskAdded {
+                task,
+                title,
+                detail,
+                origin,
+            } => {
+                if self.task_index.contains_key(task) {
+                    return;
+                }
+                self.task_index.insert(task.clone(), self.tasks.len());
+                self.tasks.push(TaskView {
+                    id: task.clone(),
+                    title: title.clone(),
+                    detail: detail.clone(),
+                    origin: origin.clone(),
+                    state: TaskState::Queued,
+                    attempts: 0,
+                    result: None,
+                    points: Vec::new(),
+                    note: None,
+                    added_seq: env.seq,
+                });
+                if self.phase == Phase::Finalising {
+                    self.phase = Phase::Running;
+                }
+            }
+            Event::TaskClaimed {
+                task,
+                agent,
+                attempt,
+            } => {
+                if let Some(t) = self.task_mut(task) {
+                    t.state = TaskState::Claimed {
+                        agent: agent.clone(),
+                    };
+                    t.attempts = (*attempt).max(t.attempts + 1);
+                }
+                let a = self.agent_mut(agent);
+                a.task = Some(task.clone());
+                a.status = AgentStatus::Working;
+            }
+            Event::TaskFinished {
+                task,
+                agent,
+                outcome,
+                result,
+            } => {
+                if let Some(t) = self.task_mut(task) {
+                    // A task re-enqueued or cancelled by the human stays where the human put it.
+                    if matches!(&t.state, TaskState::Claimed { agent: a } if a == agent) {
+                        t.state = match outcome {
+                            TaskOutcome::Done => TaskState::Done,
+                            TaskOutcome::Failed => TaskState::Failed,
+                        };
+                    }
+                    t.result = Some(result.clone());
+                }
+                let a = self.agent_mut(agent);
+                if a.task.as_deref() == Some(task) {
+                    a.task = None;
+                    a.status = AgentStatus::Idle;
+                }
+            }
+            Event::TaskRequeued { task, note, .. } => {
+                let mut claimant = None;
+                if let Some(t) = self.task_mut(task) {
+                    if let TaskState::Claimed { agent } = &t.state {
+                        claimant = Some(agent.clone());
+                    }
+                    t.state = TaskState::Queued;
+                    if note.is_some() {
+                        t.note = note.clone();
+                    }
+                }
+                if let Some(agent) = claimant {
+                    let a = self.agent_mut(&agent);
+                    if a.task.as_deref() == Some(task) {
+                        a.task = None;
+                    }
+                }
+                if self.phase == Phase::Finalising {
+                    self.phase = Phase::Running;
+                }
+            }
+            Event::TaskCancelled { task, note, .. } => {
+                let mut claimant = None;
+                if let Some(t) = self.task_mut(task) {
+                    if let TaskState::Claimed { agent } = &t.state {
+                        claimant = Some(agent.clone());
+                    }
+                    t.state = TaskState::Cancelled;
+                    if note.is_some() {
+                        t.note = note.clone();
+                    }
+                }
+                if let Some(agent) = claimant {
+                    let a = self.agent_mut(&agent);
+                    if a.task.as_deref() == Some(task) {
+                        a.task = None;
+                    }
+                }
+            }
+            Event::PointProposed { point } => self.insert_point(point, PointStatus::Proposed, env.seq),
+            Event::ConstraintAdded { point } => {
+                self.insert_point(point, PointStatus::Verified, env.seq)
+            }
+            Event::PointVerified {
+                point,
+                note,
+                evidence,
+            } => {
+                let mut supersedes = None;
+                if let Some(p) = self.point_mut(point) {
+                    p.status = PointStatus::Verified;
+                    p.note = note.clone();
+                    if let Some(ev) = evidence {
+                        p.point.evidence = ev.clone();
+                    }
+                    supersedes = p.point.supersedes.clone();
+                }
+                if let Some(old) = supersedes
+                    && let Some(o) = self.point_mut(&old)
+                {
+                    o.superseded_by = Some(point.clone());
+                }
+            }
+            Event::PointRejected { point, reason } => {
+                if let Some(p) = self.point_mut(point) {
+                    p.status = PointStatus::Rejected;
+                    p.note = Some(reason.clone());
+                }
+            }
+            Event::AgentStatus {
+                agent,
+                status,
+                task,
+            } => {
+                let a = self.agent_mut(agent);
+                a.status = *status;
+                if task.is_some() {
+                    a.task = task.clone();
+                }
+                if *status != AgentStatus::Retrying {
+                    a.retry = None;
+                }
+                if matches!(status, AgentStatus::Idle | AgentStatus::Stopped) {
+                    a.task = None;
+                }
+            }
+            Event::AgentMessage { agent, text, .. } => {
+                self.agent_mut(agent).last_message = Some(text.clone());
+            }
+            Event::LlmCall {
+                agent,
+                tokens_in,
+                tokens_out,
+                cost_usd,
+                ..
+            } => {
+                self.totals.calls += 1;
+                self.totals.tokens_in += tokens_in;
+                self.totals.tokens_out += tokens_out;
+                match cost_usd {
+                    Some(c) => self.totals.cost_usd += c,
+                    None => self.totals.unpriced_calls += 1,
+                }
+                let a = self.agent_mut(agent);
+                a.calls += 1;
+                a.tokens_in += tokens_in;
+                a.tokens_out += tokens_out;
+                a.cost_usd += cost_usd.unwrap_or(0.0);
+                a.retry = None;
+                if a.status == AgentStatus::Retrying {
+                    a.status = AgentStatus::Working;
+                }
+            }
+            Event::LlmRetry {
+                agent,
+                attempt,
+                delay_ms,
+                reason,
+            } => {
+                self.retries += 1;
+                let ts = env.ts.clone();
+                let a = self.agent_mut(agent);
+                a.status = AgentStatus::Retrying;
+                a.retry = Some(RetryView {
+                    attempt: *attempt,
+                    delay_ms: *delay_ms,
+                    since_ts: ts,
+                    reason: reason.clone(),
+                });
+            }
+            Event::ToolCall { .. } => self.tool_calls += 1,
+            Event::Paused {} => self.paused = true,
+            Event::Resumed {} => self.paused = false,
+            Event::AgentsChanged { count } => self.desired_agents = *count,
+            Event::FinaliseStarted { agent } => {
+                self.phase = Phase::Finalising;
+                self.finaliser = Some(agent.clone());
+                self.agent_mut(agent).status = AgentStatus::Finalising;
+            }
+            Event::Error { message, agent, .. } => {
+                let line = match agent {
+                    Some(a) => format!("{a}: {message}"),
+                    None => message.clone(),
+                };
+                self.errors.push(line);
+            }
+            Event::RunFinished {
+                answer,
+                cited,
+                stopped_by,
+                totals,
+            } => {
+                self.phase = Phase::Done;
+                self.answer = Some(FinalAnswer {
+                    answer: answer.clone(),
+                    cited: cited.clone(),
+                    stopped_by: *stopped_by,
+                });
+                self.totals.elapsed_ms = totals.elapsed_ms;
+                for agent in self.agents.values_mut() {
+                    agent.status = AgentStatus::Stopped;
+                    agent.task = None;
+                    agent.retry = None;
+                }
+            }
+        }
+    }
+
+    fn insert_point(&mut self, point: &Point, status: PointStatus, seq: u64) {
+        if self.point_index.contains_key(&point.id) {
+            return;
+        }
+        if let Some(task) = &point.task
+            && let Some(t) = self.task_mut(task)
+        {
+            t.points.push(point.id.clone());
+        }
+        self.point_index.insert(point.id.clone(), self.points.len());
+        self.points.push(PointView {
+            point: point.clone(),
+            status,
+            note: None,
+            seq,
+        superseded_by: None,
+        });
+    }
+}
+
+/// Current time as RFC 3339 (UTC, millisecond precision).
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let now = now
+        .replace_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000)
+        .unwrap_or(now);
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Parse an RFC 3339 timestamp from the log.
+pub fn parse_ts(ts: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(seq: u64, event: Event) -> Envelope {
+        Envelope {
+            seq,
+            ts: format!("2026-11-25T10:00:{:02}Z", seq % 60),
+            event,
+        }
+    }
+
+    fn point(id: &str, kind: PointKind, task: Option<&str>) -> Point {
+        Point {
+            id: id.into(),
+            kind,
+            headline: format!("headline {id}"),
+            summary: String::new(),
+            evidence: vec![],
+            author: "a1".into(),
+            task: task.map(Into::into),
+            supersedes: None,
+        }
+    }
+
+    #[test]
+    fn envelope_serialises_flat_with_type_tag() {
+        let e = env(
+            3,
+            Event::TaskClaimed {
+                task: "T1".into(),
+                agent: "a2".into(),
+                attempt: 1,
+            },
+        );
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["type"], "task_claimed");
+        assert_eq!(json["seq"], 3);
+        assert_eq!(json["agent"], "a2");
+        let back: Envelope = serde_json::from_value(json).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(e.event.type_name(), "task_claimed");
+    }
+
+    #[test]
+    fn fold_tracks_tasks_points_and_totals() {
+        let events = vec![
+            env(
+                1,
+                Event::RunStarted {
+                    run_id: "r".into(),
+                    goal: "g".into(),
+                    mode: Mode::Plain,
+                    model: "openai:x".into(),
+                    agents: 2,
+                    verify: VerifyMode::Evidence,
+                    budgets: Budgets::default(),
+                    coordination: "delm".into(),
+                },
+            ),
+            env(
+                2,
+                Event::TaskAdded {
+                    task: "T1".into(),
+                    title: "plan".into(),
+                    detail: String::new(),
+                    origin: Origin::Initial,
+                },
+            ),
+            env(
+                3,
+                Event::TaskClaimed {
+                    task: "T1".into(),
+                    agent: "a1".into(),
+                    attempt: 1,
+                },
+            ),
+            env(
+                4,
+                Event::PointProposed {
+                    point: point("P1", PointKind::Finding, Some("T1")),
+                },
+            ),
+            env(
+                5,
+                Event::PointVerified {
+                    point: "P1".into(),
+                    note: None,
+                    evidence: None,
+                },
+            ),
+            env(
+                6,
+                Event::LlmCall {
+                    agent: "a1".into(),
+                    task: Some("T1".into()),
+                    purpose: CallPurpose::Work,
+                    model: "x".into(),
+                    tokens_in: 100,
+                    tokens_out: 10,
+                    cost_usd: Some(0.5),
+                    latency_ms: 3,
+                },
+            ),
+            env(
+                7,
+                Event::TaskFinished {
+                    task: "T1".into(),
+                    agent: "a1".into(),
+                    outcome: TaskOutcome::Done,
+                    result: "ok".into(),
+                },
+            ),
+        ];
+        let s = RunState::from_events(&events);
+        assert_eq!(s.task("T1").unwrap().state, TaskState::Done);
+        assert_eq!(s.task("T1").unwrap().points, vec!["P1".to_string()]);
+        assert_eq!(s.point("P1").unwrap().status, PointStatus::Verified);
+        assert_eq!(s.totals.tokens_in, 100);
+        assert_eq!(s.agents["a1"].cost_usd, 0.5);
+        assert_eq!(s.agents["a1"].status, AgentStatus::Idle);
+        assert_eq!(s.display_state(), RunDisplayState::Running);
+    }
+
+    #[test]
+    fn requeue_returns_claimed_task_and_late_finish_does_not_override() {
+        let mut s = RunState::default();
+        s.apply(&env(
+            1,
+            Event::TaskAdded {
+                task: "T1".into(),
+                title: "t".into(),
+                detail: String::new(),
+                origin: Origin::Human,
+            },
+        ));
+        s.apply(&env(
+            2,
+            Event::TaskClaimed {
+                task: "T1".into(),
+                agent: "a1".into(),
+                attempt: 1,
+            },
+        ));
+        s.apply(&env(
+            3,
+            Event::TaskRequeued {
+                task: "T1".into(),
+                by: HUMAN.into(),
+                note: Some("look at the lexer".into()),
+            },
+        ));
+        s.apply(&env(
+            4,
+            Event::TaskFinished {
+                task: "T1".into(),
+                agent: "a1".into(),
+                outcome: TaskOutcome::Failed,
+                result: "cancelled".into(),
+            },
+        ));
+        let t = s.task("T1").unwrap();
+        assert_eq!(t.state, TaskState::Queued);
+        assert_eq!(t.note.as_deref(), Some("look at the lexer"));
+    }
+
+    #[test]
+    fn pausing_until_agents_settle() {
+        let mut s = RunState {
+            phase: Phase::Running,
+            ..RunState::default()
+        };
+        s.apply(&env(
+            1,
+            Event::AgentStatus {
+                agent: "a1".into(),
+                status: AgentStatus::Working,
+                task: Some("T1".into()),
+            },
+        ));
+        s.apply(&env(2, Event::Paused {}));
+        assert_eq!(s.display_state(), RunDisplayState::Pausing);
+        s.apply(&env(
+            3,
+            Event::AgentStatus {
+                agent: "a1".into(),
+                status: AgentStatus::Paused,
+                task: None,
+            },
+        ));
+        assert_eq!(s.display_state(), RunDisplayState::Paused);
+    }
+
+    #[test]
+    fn superseded_points_leave_the_live_set() {
+        let mut s = RunState::default();
+        s.apply(&env(
+            1,
+            Event::PointProposed {
+                point: point("P1", PointKind::Finding, None),
+            },
+        ));
+        s.apply(&env(
+            2,
+            Event::PointVerified {
+                point: "P1".into(),
+                note: None,
+                evidence: None,
+            },
+        ));
+        let mut p2 = point("P2", PointKind::Finding, None);
+        p2.supersedes = Some("P1".into());
+        s.apply(&env(3, Event::PointProposed { point: p2 }));
+        s.apply(&env(
+            4,
+            Event::PointVerified {
+                point: "P2".into(),
+                note: None,
+                evidence: None,
+            },
+        ));
+        let live: Vec<_> = s.live_points().map(|p| p.point.id.clone()).collect();
+        assert_eq!(live, vec!["P2".to_string()]);
+    }
+}

@@ -1,0 +1,437 @@
+//! From parsed flags to a running engine: config, provider, workspace, session log, and the
+//! headless or TUI front end.
+
+use crate::Failure;
+use crate::cli::{Cli, Command, ProviderArgs, ReplayArgs, ResumeArgs, RunArgs, VerifyArg};
+use delm::config::{self, Config, DEFAULT_MODEL};
+use delm::engine::agent::{AgentDeps, PriceFn};
+use delm::engine::{EngineHandle, EventSink, RunConfig, board, tools};
+use delm::event::{Budgets, Envelope, Mode, RunState, StoppedBy, VerifyMode};
+use delm::llm::pricing::Pricing;
+use delm::llm::retry::{RetryPolicy, RetryingProvider};
+use delm::llm::spec::{self, ModelSpec, ProviderConfig};
+use delm::session::{self, SessionWriter};
+use delm::sinks::{JsonLines, Story, Tee};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
+    match cli.command {
+        Command::Run(args) => run(args).await,
+        Command::Replay(args) => replay(args).await,
+        Command::Resume(args) => resume(args).await,
+        Command::Sessions(args) => {
+            let dir = match args.dir {
+                Some(d) => d,
+                None => sessions_dir()?,
+            };
+            let list = session::list_sessions(&dir).map_err(|e| Failure::Run(e.to_string()))?;
+            let width = terminal_width();
+            print!("{}", session::format_sessions_listing(&dir, &list, width));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config(args) => {
+            let path = config::config_path()
+                .ok_or_else(|| Failure::Run("no home directory to keep a config in".into()))?;
+            if args.path {
+                println!("{}", path.display());
+            } else {
+                Config::load().map_err(Failure::Usage)?;
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => print!("{text}"),
+                    Err(_) => println!(
+                        "# no config file yet; create {} (see README: Configuration)",
+                        path.display()
+                    ),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn terminal_width() -> usize {
+    crossterm::terminal::size()
+        .map(|(w, _)| w as usize)
+        .unwrap_or(100)
+        .max(40)
+}
+
+fn sessions_dir() -> Result<PathBuf, Failure> {
+    session::default_sessions_dir().ok_or_else(|| {
+        Failure::Run("no home directory for the sessions folder; pass --session FILE".into())
+    })
+}
+
+/// Tracing goes to a file, never to the terminal the TUI owns. Transport crates are held at
+/// `warn` whatever the level, so request headers (keys) are never logged.
+fn init_logging(level: Option<&str>) -> Option<PathBuf> {
+    let dir = config::log_dir()?;
+    std::fs::create_dir_all(&dir).ok()?;
+    let path = dir.join("delm.log");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .ok()?;
+    let base = level
+        .map(str::to_string)
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .unwrap_or_else(|| "info".to_string());
+    let filter = format!("{base},hyper=warn,hyper_util=warn,reqwest=warn,h2=warn,rustls=warn");
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init()
+        .ok()?;
+    Some(path)
+}
+
+/// The resolved model: spec, endpoint, key.
+struct Model {
+    spec: ModelSpec,
+    base_url: Option<String>,
+    api_key: Option<spec::Secret>,
+}
+
+fn resolve_model(cfg: &Config, flags: &ProviderArgs, fallback: Option<&str>) -> Result<Model, Failure> {
+    let name = flags
+        .model
+        .clone()
+        .or_else(|| fallback.map(str::to_string))
+        .or_else(|| cfg.model.clone())
+        .unwrap_or_else(|| DEFAULT_MODEL.to_string());
+    let alias = cfg.models.get(&name);
+    let spec_text = alias.map(|a| a.spec.clone()).unwrap_or(name);
+    let spec = spec::parse_model_spec(&spec_text).map_err(Failure::Usage)?;
+    let base_url = flags
+        .base_url
+        .clone()
+        .or_else(|| alias.and_then(|a| a.base_url.clone()))
+        .or_else(|| cfg.base_url.clone());
+    let key_env = flags
+        .api_key_env
+        .clone()
+        .or_else(|| alias.and_then(|a| a.api_key_env.clone()))
+        .or_else(|| cfg.api_key_env.clone());
+    let api_key = spec::resolve_api_key(&spec, key_env.as_deref(), base_url.is_some())
+        .map_err(Failure::Usage)?;
+    Ok(Model {
+        spec,
+        base_url,
+        api_key,
+    })
+}
+
+fn build_llm(cfg: &Config, model: &Model, agents: usize) -> (Arc<RetryingProvider>, PriceFn) {
+    let mut pc = ProviderConfig::from_spec(&model.spec, model.base_url.as_deref(), model.api_key.clone());
+    if let Some(stream) = cfg.stream {
+        pc.stream = stream;
+    }
+    if let Some(s) = cfg.request_timeout_secs {
+        pc.request_timeout = Duration::from_secs(s);
+    }
+    if let Some(s) = cfg.stream_idle_timeout_secs {
+        pc.stream_idle_timeout = Duration::from_secs(s);
+    }
+    let mut policy = RetryPolicy::default();
+    if let Some(n) = cfg.max_attempts {
+        policy.max_attempts = n.max(1);
+    }
+    policy.max_concurrency = cfg.max_concurrency.unwrap_or(agents.clamp(1, 16));
+    if let Ok(ms) = std::env::var("DELM_RETRY_BASE_MS")
+        && let Ok(ms) = ms.parse::<u64>()
+    {
+        // For tests and impatient local setups: a smaller first backoff.
+        policy.base_delay = Duration::from_millis(ms);
+    }
+    let llm = Arc::new(RetryingProvider::new(spec::build_provider(pc), policy));
+    let pricing = Pricing::default().with_overrides(cfg.pricing.clone());
+    let label = model.spec.provider_label().to_string();
+    let name = model.spec.model.clone();
+    let price = Arc::new(move |usage| pricing.cost(&label, &name, usage));
+    (llm, price)
+}
+
+fn verify_mode(arg: Option<VerifyArg>, cfg: &Config) -> Result<VerifyMode, Failure> {
+    Ok(match arg {
+        Some(VerifyArg::Judge) => VerifyMode::Judge,
+        Some(VerifyArg::Evidence) => VerifyMode::Evidence,
+        Some(VerifyArg::Off) => VerifyMode::Off,
+        None => match cfg.verify.as_deref() {
+            None | Some("judge") => VerifyMode::Judge,
+            Some("evidence") => VerifyMode::Evidence,
+            Some("off") => VerifyMode::Off,
+            Some(other) => {
+                return Err(Failure::Usage(format!(
+                    "verify = \"{other}\" in the config file is not one of judge, evidence, off"
+                )));
+            }
+        },
+    })
+}
+
+fn mode_from(args: &RunArgs) -> Result<Mode, Failure> {
+    let canonical = |p: &Path| -> Result<String, Failure> {
+        let c = p.canonicalize().map_err(|_| {
+            Failure::Usage(format!("{} does not exist: check the path", p.display()))
+        })?;
+        Ok(c.to_string_lossy().into_owned())
+    };
+    if let Some(repo) = &args.repo {
+        if !repo.is_dir() {
+            return Err(Failure::Usage(format!(
+                "--repo {} is not a directory",
+                repo.display()
+            )));
+        }
+        return Ok(Mode::Repo {
+            root: canonical(repo)?,
+        });
+    }
+    if !args.docs.is_empty() {
+        let roots = args
+            .docs
+            .iter()
+            .map(|p| canonical(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(Mode::Docs { roots });
+    }
+    Ok(Mode::Plain)
+}
+
+async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
+    let cfg = Config::load().map_err(Failure::Usage)?;
+    if args.question.trim().is_empty() {
+        return Err(Failure::Usage("the question is empty: say what the swarm should do".into()));
+    }
+    let agents = args.agents.or(cfg.agents).unwrap_or(4);
+    if agents == 0 || agents > board::MAX_AGENTS {
+        return Err(Failure::Usage(format!(
+            "--agents must be between 1 and {}",
+            board::MAX_AGENTS
+        )));
+    }
+    if let Some(c) = args.max_cost
+        && (c.is_nan() || c <= 0.0)
+    {
+        return Err(Failure::Usage("--max-cost must be a positive amount in USD".into()));
+    }
+    let mode = mode_from(&args)?;
+    let model = resolve_model(&cfg, &args.provider, None)?;
+    let workspace = tools::open(&mode).map_err(Failure::Usage)?;
+    let mut run_cfg = RunConfig::new(args.question.trim(), mode, model.spec.label.clone());
+    run_cfg.agents = agents;
+    run_cfg.verify = verify_mode(args.verify, &cfg)?;
+    run_cfg.budgets = Budgets {
+        max_cost_usd: args.max_cost,
+        max_tokens: args.max_tokens,
+        time_limit_secs: args.time_limit,
+    };
+    apply_tuning(&mut run_cfg, &cfg);
+    let session_path = match &args.session {
+        Some(p) => p.clone(),
+        None => sessions_dir()?.join(format!("{}.jsonl", run_cfg.run_id)),
+    };
+    let writer = SessionWriter::create(&session_path).map_err(|e| Failure::Usage(e.to_string()))?;
+    let log_path = init_logging(args.provider.log_level.as_deref());
+    tracing::info!(run = %run_cfg.run_id, model = %run_cfg.model_label, "starting run");
+    let (llm, price) = build_llm(&cfg, &model, agents);
+    let deps = AgentDeps {
+        cfg: run_cfg.clone(),
+        llm,
+        price,
+        workspace,
+    };
+    let sink = front_end_sink(&args.provider, Box::new(writer), RunState::default());
+    let handle = board::start(run_cfg, deps, sink, None).map_err(Failure::Run)?;
+    drive(handle, &args.provider, &cfg, &session_path, log_path).await
+}
+
+fn apply_tuning(run_cfg: &mut RunConfig, cfg: &Config) {
+    if let Some(b) = cfg.context_budget {
+        run_cfg.context_budget_tokens = b.max(200);
+    }
+    if let Some(t) = cfg.max_turns {
+        run_cfg.max_turns_per_task = t.max(1);
+    }
+}
+
+/// The session writer plus whatever the headless front end prints.
+fn front_end_sink(flags: &ProviderArgs, writer: Box<dyn EventSink>, prior: RunState) -> Box<dyn EventSink> {
+    let mut sinks: Vec<Box<dyn EventSink>> = vec![writer];
+    if flags.headless {
+        sinks.push(Box::new(Story::with_state(std::io::stderr(), prior)));
+        if flags.json {
+            sinks.push(Box::new(JsonLines(std::io::stdout())));
+        }
+    }
+    Box::new(Tee(sinks))
+}
+
+async fn drive(
+    handle: EngineHandle,
+    flags: &ProviderArgs,
+    cfg: &Config,
+    session_path: &Path,
+    log_path: Option<PathBuf>,
+) -> Result<ExitCode, Failure> {
+    let state = if flags.headless {
+        let stopper = handle.clone();
+        // Ctrl-C asks the run to stop cleanly (the session stays resumable either way).
+        let ctrl_c = tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("delm: stopping (Ctrl-C); the session is saved");
+                stopper.stop();
+            }
+        });
+        let state = handle.wait().await;
+        ctrl_c.abort();
+        state
+    } else {
+        let opts = tui_options(flags.theme.clone().or_else(|| cfg.theme.clone()));
+        let ui = ui::run_live(handle.clone(), opts).await;
+        if !handle.is_finished() {
+            handle.stop();
+        }
+        let state = handle.wait().await;
+        ui.map_err(|e| Failure::Run(format!("the terminal UI failed: {e:#}")))?;
+        state
+    };
+    eprintln!("session: {}", session_path.display());
+    if let Some(log) = log_path {
+        tracing::info!("log file: {}", log.display());
+    }
+    finish(&state, flags)
+}
+
+fn tui_options(theme: Option<String>) -> ui::TuiOptions {
+    ui::TuiOptions {
+        theme,
+        no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        config_dir: config::config_dir(),
+    }
+}
+
+/// Print the answer (headless, not --json) and map the outcome to the exit code.
+fn finish(state: &RunState, flags: &ProviderArgs) -> Result<ExitCode, Failure> {
+    let Some(answer) = &state.answer else {
+        return Err(Failure::Run("the run ended without a final event".into()));
+    };
+    match answer.stopped_by {
+        StoppedBy::Error => {
+            let why = state
+                .errors
+                .last()
+                .cloned()
+                .unwrap_or_else(|| answer.answer.clone());
+            Err(Failure::Run(format!("the run failed: {why}")))
+        }
+        _ => {
+            if flags.headless && !flags.json {
+                println!("{}", answer.answer.trim());
+                if !answer.cited.is_empty() {
+                    println!("\ncited: {}", answer.cited.join(", "));
+                }
+            }
+            if answer.stopped_by == StoppedBy::Cancelled {
+                eprintln!("delm: the run was stopped before it finished; `delm resume` can't continue a stopped run, start a new one");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load_session(arg: &str) -> Result<(PathBuf, Vec<Envelope>), Failure> {
+    let dir = session::default_sessions_dir().unwrap_or_default();
+    let path = session::resolve_session_arg(arg, &dir);
+    let log = session::read_session(&path).map_err(|e| Failure::Usage(e.to_string()))?;
+    for bad in &log.bad_lines {
+        eprintln!(
+            "delm: {}: line {} skipped: {}",
+            path.display(),
+            bad.line,
+            bad.error
+        );
+    }
+    Ok((path, log.events))
+}
+
+async fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
+    let (_, events) = load_session(&args.session)?;
+    if args.headless {
+        print!("{}", delm::story::replay_story(&events));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let cfg = Config::load().map_err(Failure::Usage)?;
+    init_logging(None);
+    let opts = tui_options(args.theme.or(cfg.theme.clone()));
+    ui::run_replay(events, opts)
+        .await
+        .map_err(|e| Failure::Run(format!("the terminal UI failed: {e:#}")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
+    let cfg = Config::load().map_err(Failure::Usage)?;
+    let (path, events) = load_session(&args.session)?;
+    let prior = RunState::from_events(events.iter());
+    if prior.answer.is_some() {
+        return Err(Failure::Usage(format!(
+            "{} already finished; open it with `delm replay {}`",
+            path.display(),
+            path.display()
+        )));
+    }
+    let model = resolve_model(&cfg, &args.provider, Some(&prior.model))?;
+    let workspace = tools::open(&prior.mode).map_err(|e| {
+        Failure::Usage(format!("the run's workspace cannot be opened again: {e}"))
+    })?;
+    let agents = args.agents.unwrap_or(prior.desired_agents.max(1));
+    let mut run_cfg = RunConfig::new(prior.goal.clone(), prior.mode.clone(), model.spec.label.clone());
+    run_cfg.run_id = prior.run_id.clone();
+    run_cfg.agents = agents.clamp(1, board::MAX_AGENTS);
+    run_cfg.verify = prior.verify;
+    run_cfg.budgets = prior.budgets.clone();
+    run_cfg.coordination = prior.coordination.clone();
+    apply_tuning(&mut run_cfg, &cfg);
+    let writer = SessionWriter::append(&path).map_err(|e| Failure::Usage(e.to_string()))?;
+    let log_path = init_logging(args.provider.log_level.as_deref());
+    let (llm, price) = build_llm(&cfg, &model, run_cfg.agents);
+    let deps = AgentDeps {
+        cfg: run_cfg.clone(),
+        llm,
+        price,
+        workspace,
+    };
+    let sink = front_end_sink(&args.provider, Box::new(writer), prior);
+    let handle = board::start(run_cfg, deps, sink, Some(events)).map_err(Failure::Usage)?;
+    drive(handle, &args.provider, &cfg, &path, log_path).await
+}
+
+/// Until the TUI lands, `delm run` without `--headless` says so (issue 2 allows this).
+mod ui {
+    use delm::engine::EngineHandle;
+    use delm::event::Envelope;
+
+    #[allow(dead_code)]
+    pub struct TuiOptions {
+        pub theme: Option<String>,
+        pub no_color: bool,
+        pub config_dir: Option<std::path::PathBuf>,
+    }
+
+    pub async fn run_live(handle: EngineHandle, _opts: TuiOptions) -> anyhow::Result<()> {
+        handle.stop();
+        anyhow::bail!("the TUI is not built yet: add --headless")
+    }
+
+    pub async fn run_replay(_events: Vec<Envelope>, _opts: TuiOptions) -> anyhow::Result<()> {
+        anyhow::bail!("the TUI is not built yet: add --headless")
+    }
+}

@@ -1,0 +1,43 @@
+//! The `delm` binary: parse the command line, build the run, hand it to the TUI or run it
+//! headless, and turn the outcome into an exit code (0 answer, 1 run failed, 2 usage).
+
+mod cli;
+mod launch;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// A failure at the binary's edge: one clear sentence and the exit code it maps to.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad flags, paths, config or a missing key: exit 2.
+    Usage(String),
+    /// The run could not complete (provider unreachable, bad key, I/O): exit 1.
+    Run(String),
+}
+
+impl Failure {
+    fn exit(self) -> ExitCode {
+        let (msg, code) = match self {
+            Failure::Usage(m) => (m, 2),
+            Failure::Run(m) => (m, 1),
+        };
+        eprintln!("delm: {msg}");
+        ExitCode::from(code)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return Failure::Run(format!("cannot start the async runtime: {e}")).exit(),
+    };
+    match runtime.block_on(launch::dispatch(cli)) {
+        Ok(code) => code,
+        Err(failure) => failure.exit(),
+    }
+}

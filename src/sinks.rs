@@ -1,0 +1,79 @@
+//! Event sinks besides the session log: the `--json` event stream on stdout and the
+//! human-readable progress story on stderr. A [`Tee`] feeds several sinks in order.
+
+use crate::engine::EventSink;
+use crate::event::{Envelope, RunState};
+use std::io::Write;
+
+/// Feeds every event to each sink in turn; the first error is reported after all have run,
+/// so one broken sink (a closed pipe) does not starve the others (the session log).
+pub struct Tee(pub Vec<Box<dyn EventSink>>);
+
+impl EventSink for Tee {
+    fn write(&mut self, env: &Envelope) -> std::io::Result<()> {
+        let mut first_err = None;
+        for sink in &mut self.0 {
+            if let Err(e) = sink.write(env) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+    fn sync(&mut self) -> std::io::Result<()> {
+        let mut first_err = None;
+        for sink in &mut self.0 {
+            if let Err(e) = sink.sync() {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+/// One JSON object per line: the same objects as the session log.
+pub struct JsonLines<W: Write + Send>(pub W);
+
+impl<W: Write + Send> EventSink for JsonLines<W> {
+    fn write(&mut self, env: &Envelope) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(env)?;
+        line.push(b'\n');
+        self.0.write_all(&line)?;
+        self.0.flush()
+    }
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Human-readable progress lines (`story::describe`) as events happen.
+pub struct Story<W: Write + Send> {
+    out: W,
+    state: RunState,
+}
+
+impl<W: Write + Send> Story<W> {
+    pub fn new(out: W) -> Self {
+        Story {
+            out,
+            state: RunState::default(),
+        }
+    }
+    /// Start from the state of earlier events (resume), so lines name known tasks.
+    pub fn with_state(out: W, state: RunState) -> Self {
+        Story { out, state }
+    }
+}
+
+impl<W: Write + Send> EventSink for Story<W> {
+    fn write(&mut self, env: &Envelope) -> std::io::Result<()> {
+        let line = crate::story::describe(env, &self.state);
+        self.state.apply(env);
+        if let Some(line) = line {
+            writeln!(self.out, "{line}")?;
+        }
+        Ok(())
+    }
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}

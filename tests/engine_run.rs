@@ -1,0 +1,501 @@
+//! The engine end to end, in process, against the scripted mock server on loopback: shared
+//! context between agents, verification, retries, both wire formats, and the human controls.
+
+mod support;
+mod swarm;
+
+use delm::engine::agent::AgentDeps;
+use delm::engine::{EngineHandle, RunConfig, board, tools};
+use delm::event::{
+    AgentStatus, Envelope, Event, Mode, PointStatus, RunDisplayState, RunState, StoppedBy,
+    TaskState, VerifyMode,
+};
+use delm::llm::retry::{RetryPolicy, RetryingProvider};
+use delm::llm::spec::{self, ProviderConfig, ProviderKind, Secret};
+use delm::session::{SessionWriter, read_session};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use support::{MockLlm, RecordedRequest, Reply, Wire};
+use swarm::*;
+
+const KEY: &str = "sk-test-DO-NOT-LEAK-7f3a9c";
+
+struct Run {
+    handle: EngineHandle,
+    session: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn docs_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("alpha.txt"),
+        "Annual report of Alpha Corp.\n\nAlpha Corp 2024 revenue was 12.5 million dollars, up \
+from 10.1 million in 2023.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("beta.txt"),
+        "Beta Ltd yearly summary.\n\nBeta Ltd 2024 revenue was 9.8 million dollars.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("gamma.txt"),
+        "Gamma notes.\n\nGamma did not publish revenue figures for 2024.\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn start(mock: &MockLlm, wire: Wire, mode: Mode, agents: usize, verify: VerifyMode) -> Run {
+    start_with(mock, wire, mode, agents, verify, |_| {})
+}
+
+fn start_with(
+    mock: &MockLlm,
+    wire: Wire,
+    mode: Mode,
+    agents: usize,
+    verify: VerifyMode,
+    tweak: impl FnOnce(&mut RunConfig),
+) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let session = dir.path().join("session.jsonl");
+    let kind = match wire {
+        Wire::OpenAi => ProviderKind::OpenAi,
+        Wire::Anthropic => ProviderKind::Anthropic,
+    };
+    let mut pc = ProviderConfig::new(kind, "test-model", mock.base_url.clone());
+    pc.api_key = Some(Secret::new(KEY));
+    let policy = RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        max_concurrency: 8,
+    };
+    let llm = Arc::new(RetryingProvider::new(spec::build_provider(pc), policy));
+    let mut cfg = RunConfig::new("Which vendor had the higher 2024 revenue?", mode.clone(), "openai:test-model");
+    cfg.agents = agents;
+    cfg.verify = verify;
+    cfg.max_turns_per_task = 8;
+    tweak(&mut cfg);
+    let deps = AgentDeps {
+        cfg: cfg.clone(),
+        llm,
+        price: Arc::new(|u: delm::llm::Usage| Some((u.input_tokens + u.output_tokens) as f64 * 1e-6)),
+        workspace: tools::open(&mode).unwrap(),
+    };
+    let writer = SessionWriter::create(&session).unwrap();
+    let handle = board::start(cfg, deps, Box::new(writer), None).unwrap();
+    Run {
+        handle,
+        session,
+        _dir: dir,
+    }
+}
+
+async fn run_to_end(run: &Run) -> RunState {
+    tokio::time::timeout(Duration::from_secs(60), run.handle.wait())
+        .await
+        .expect("the run did not finish within 60 s")
+}
+
+fn events(path: &Path) -> Vec<Envelope> {
+    read_session(path).unwrap().events
+}
+
+/// Doc name a docs-mode task is about, from its task line.
+fn doc_of(req: &RecordedRequest) -> &'static str {
+    let line = task_line(req);
+    ["alpha.txt", "beta.txt", "gamma.txt"]
+        .into_iter()
+        .find(|d| line.contains(d))
+        .unwrap_or("")
+}
+
+/// A cooperative docs agent: alpha records a cited finding, beta first searches (slowly) and
+/// then records its own, gamma records a failure.
+fn docs_script(req: &RecordedRequest, _n: usize) -> Reply {
+    if is_judge(req) {
+        return approve();
+    }
+    if is_finalise(req) {
+        return final_answer(req, "Alpha Corp had the higher 2024 revenue (12.5M vs 9.8M).");
+    }
+    let turn = assistant_turns(req);
+    match (doc_of(req), turn) {
+        ("alpha.txt", 0) => record(
+            "finding",
+            "Alpha Corp 2024 revenue was 12.5 million dollars",
+            "alpha.txt",
+            "Alpha Corp 2024 revenue was 12.5 million dollars",
+        ),
+        ("beta.txt", 0) => Reply::Delay(
+            Duration::from_millis(600),
+            Box::new(Reply::Tools(vec![(
+                "search_docs".into(),
+                json!({"query": "Beta 2024 revenue"}),
+            )])),
+        ),
+        ("beta.txt", 1) => record(
+            "finding",
+            "Beta Ltd 2024 revenue was 9.8 million dollars",
+            "beta.txt",
+            "Beta Ltd 2024 revenue was 9.8 million dollars",
+        ),
+        ("gamma.txt", 0) => record(
+            "failure",
+            "Gamma publishes no 2024 revenue; looking for it there is a dead end",
+            "",
+            "",
+        ),
+        _ => finish("done; see my points"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verified_point_from_one_agent_reaches_another_agents_prompt() {
+    let docs = docs_dir();
+    let mock = MockLlm::start(Wire::OpenAi, docs_script).await;
+    let mode = Mode::Docs {
+        roots: vec![docs.path().to_string_lossy().into_owned()],
+    };
+    let run = start(&mock, Wire::OpenAi, mode, 3, VerifyMode::Evidence);
+    let state = run_to_end(&run).await;
+    let answer = state.answer.clone().expect("answer");
+    assert_eq!(answer.stopped_by, StoppedBy::Completed);
+    assert!(answer.answer.contains("Alpha Corp"));
+
+    let alpha = state
+        .points
+        .iter()
+        .find(|p| p.point.headline.contains("Alpha Corp 2024"))
+        .expect("alpha point proposed");
+    assert_eq!(alpha.status, PointStatus::Verified, "{:?}", alpha.note);
+    let alpha_line = format!("{} [finding] Alpha Corp 2024 revenue", alpha.point.id);
+    let author = alpha.point.author.clone();
+    // Another agent's later request carries the point (task message or context update).
+    let seen_by_other = mock.requests().iter().any(|r| {
+        !is_judge(r)
+            && agent_of(r).is_some_and(|a| a != author)
+            && r.prompt_text().contains(&alpha_line)
+    });
+    assert!(seen_by_other, "no other agent saw {alpha_line}");
+    // The gamma failure is shared too.
+    let failure = state
+        .points
+        .iter()
+        .find(|p| p.point.headline.starts_with("Gamma publishes no"))
+        .unwrap();
+    assert_eq!(failure.status, PointStatus::Verified);
+    let failure_line = format!("{} [failure]", failure.point.id);
+    assert!(
+        mock.requests().iter().any(|r| agent_of(r)
+            .is_some_and(|a| a != failure.point.author)
+            && r.prompt_text().contains(&failure_line)),
+        "the failure point never reached another agent"
+    );
+    // The answer cites verified points, and the session log matches the live state.
+    assert!(!answer.cited.is_empty());
+    let replayed = RunState::from_events(events(&run.session).iter());
+    assert_eq!(replayed.answer, state.answer);
+    assert_eq!(replayed.points.len(), state.points.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unresolvable_quote_is_rejected_and_never_shared() {
+    let docs = docs_dir();
+    let bogus = "Alpha Corp 2024 revenue was 99 million dollars";
+    let mock = MockLlm::start(Wire::OpenAi, move |req: &RecordedRequest, _| {
+        if is_finalise(req) {
+            return final_answer(req, "Unclear.");
+        }
+        match (doc_of(req), assistant_turns(req)) {
+            ("alpha.txt", 0) => record("finding", bogus, "alpha.txt", bogus),
+            (_, 0) => Reply::Delay(
+                Duration::from_millis(300),
+                Box::new(Reply::Tools(vec![(
+                    "search_docs".into(),
+                    json!({"query": "revenue"}),
+                )])),
+            ),
+            (_, 1) => Reply::Tools(vec![("search_docs".into(), json!({"query": "2024"}))]),
+            _ => finish("nothing more"),
+        }
+    })
+    .await;
+    let mode = Mode::Docs {
+        roots: vec![docs.path().to_string_lossy().into_owned()],
+    };
+    let run = start(&mock, Wire::OpenAi, mode, 3, VerifyMode::Evidence);
+    let state = run_to_end(&run).await;
+    let p = state
+        .points
+        .iter()
+        .find(|p| p.point.headline == bogus)
+        .unwrap();
+    assert_eq!(p.status, PointStatus::Rejected);
+    assert!(p.note.as_deref().unwrap_or("").contains("quote"), "{:?}", p.note);
+    // Only the author's own task conversation ever mentions it.
+    let author_task = p.point.task.clone().unwrap();
+    for r in mock.requests() {
+        if r.prompt_text().contains(bogus) {
+            assert_eq!(task_of(&r).as_deref(), Some(author_task.as_str()));
+        }
+    }
+    // The author was told why.
+    assert!(mock.requests().iter().any(|r| r.prompt_text().contains("was REJECTED")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn judge_mode_asks_the_judge_and_honours_a_reject() {
+    let docs = docs_dir();
+    let mock = MockLlm::start(Wire::OpenAi, |req: &RecordedRequest, _| {
+        if is_judge(req) {
+            // Reject the beta claim, approve the rest: the verdict must follow the judge.
+            return if req.prompt_text().contains("Beta Ltd") {
+                Reply::Text(r#"{"verdict":"reject","reason":"qualifier missing"}"#.into())
+            } else {
+                approve()
+            };
+        }
+        docs_script(req, 0)
+    })
+    .await;
+    let mode = Mode::Docs {
+        roots: vec![docs.path().to_string_lossy().into_owned()],
+    };
+    let run = start(&mock, Wire::OpenAi, mode, 2, VerifyMode::Judge);
+    let state = run_to_end(&run).await;
+    let status = |needle: &str| {
+        state
+            .points
+            .iter()
+            .find(|p| p.point.headline.contains(needle))
+            .map(|p| p.status)
+    };
+    assert_eq!(status("Alpha Corp"), Some(PointStatus::Verified));
+    assert_eq!(status("Beta Ltd"), Some(PointStatus::Rejected));
+    let judge_calls = events(&run.session)
+        .iter()
+        .filter(|e| matches!(&e.event, Event::LlmCall { purpose, .. } if *purpose == delm::event::CallPurpose::Judge))
+        .count();
+    assert!(judge_calls >= 2, "judge calls are counted like any other: {judge_calls}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_on_429_500_and_cut_stream_then_succeeds() {
+    let mock = MockLlm::start(Wire::OpenAi, |req: &RecordedRequest, n| match n {
+        0 => Reply::Status {
+            code: 429,
+            headers: vec![("Retry-After".into(), "1".into())],
+            body: r#"{"error":{"message":"rate limited"}}"#.into(),
+        },
+        1 => Reply::Status {
+            code: 500,
+            headers: vec![],
+            body: r#"{"error":{"message":"boom"}}"#.into(),
+        },
+        2 => Reply::CutStream("The answer is".into()),
+        _ if is_finalise(req) => Reply::Text("Final: 42.".into()),
+        _ => Reply::Text("The answer is 42.".into()),
+    })
+    .await;
+    let run = start(&mock, Wire::OpenAi, Mode::Plain, 1, VerifyMode::Evidence);
+    let state = run_to_end(&run).await;
+    assert_eq!(state.answer.as_ref().unwrap().stopped_by, StoppedBy::Completed);
+    let retries: Vec<(u32, u64)> = events(&run.session)
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::LlmRetry {
+                attempt, delay_ms, ..
+            } => Some((*attempt, *delay_ms)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(retries.len(), 3, "{retries:?}");
+    assert!(retries[0].1 >= 1000, "Retry-After: 1 honoured: {retries:?}");
+    assert_eq!(state.retries, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_wire_end_to_end() {
+    let docs = docs_dir();
+    let mock = MockLlm::start(Wire::Anthropic, docs_script).await;
+    let mode = Mode::Docs {
+        roots: vec![docs.path().to_string_lossy().into_owned()],
+    };
+    let run = start(&mock, Wire::Anthropic, mode, 2, VerifyMode::Judge);
+    let state = run_to_end(&run).await;
+    let answer = state.answer.clone().unwrap();
+    assert_eq!(answer.stopped_by, StoppedBy::Completed);
+    assert!(answer.answer.contains("Alpha Corp"));
+    let reqs = mock.requests();
+    assert!(reqs.iter().all(|r| r.path.ends_with("/messages")));
+    assert!(reqs.iter().all(|r| r.header("x-api-key") == Some(KEY)));
+    assert!(state.count_points(None, PointStatus::Verified) >= 2);
+    assert!(state.totals.tokens_in > 0 && state.totals.tokens_out > 0);
+}
+
+/// A slow, endless-ish worker: each task takes several tool turns.
+fn slow_script(req: &RecordedRequest, _n: usize) -> Reply {
+    if is_finalise(req) {
+        return final_answer(req, "done");
+    }
+    if let Some(task) = task_of(req)
+        && task == "T1"
+        && assistant_turns(req) == 0
+    {
+        return Reply::Tools(vec![
+            ("add_task".into(), json!({"title": "look at part one", "detail": ""})),
+            ("add_task".into(), json!({"title": "look at part two", "detail": ""})),
+            ("finish_task".into(), json!({"result": "split in two"})),
+        ]);
+    }
+    if assistant_turns(req) < 4 {
+        Reply::Delay(
+            Duration::from_millis(150),
+            Box::new(Reply::Tools(vec![(
+                "expand".into(),
+                json!({"point": "P1", "level": "summary"}),
+            )])),
+        )
+    } else {
+        finish("looked")
+    }
+}
+
+async fn wait_for(run: &Run, what: &str, pred: impl Fn(&RunState) -> bool) -> RunState {
+    for _ in 0..400 {
+        let s = run.handle.snapshot();
+        if pred(&s) {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_stops_model_calls_until_resume() {
+    let mock = MockLlm::start(Wire::OpenAi, slow_script).await;
+    let run = start(&mock, Wire::OpenAi, Mode::Plain, 2, VerifyMode::Evidence);
+    wait_for(&run, "two working agents", |s| {
+        s.count_tasks(|t| matches!(t, TaskState::Claimed { .. })) == 2
+    })
+    .await;
+    run.handle.pause();
+    wait_for(&run, "PAUSED", |s| s.display_state() == RunDisplayState::Paused).await;
+    let calls = mock.call_count();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(mock.call_count(), calls, "a model call was made while paused");
+    run.handle.resume();
+    let state = run_to_end(&run).await;
+    assert_eq!(state.answer.unwrap().stopped_by, StoppedBy::Completed);
+    assert!(mock.call_count() > calls);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_constraint_reaches_every_working_agent_next_request() {
+    let mock = MockLlm::start(Wire::OpenAi, slow_script).await;
+    let run = start(&mock, Wire::OpenAi, Mode::Plain, 2, VerifyMode::Evidence);
+    let s = wait_for(&run, "two working agents", |s| {
+        s.count_tasks(|t| matches!(t, TaskState::Claimed { .. })) == 2
+    })
+    .await;
+    let working: Vec<String> = s
+        .agents
+        .values()
+        .filter(|a| a.status == AgentStatus::Working)
+        .map(|a| a.id.clone())
+        .collect();
+    let before = mock.call_count();
+    run.handle.inject_constraint("Do not touch the public API");
+    let state = run_to_end(&run).await;
+    let c = state
+        .points
+        .iter()
+        .find(|p| p.point.id == "C1")
+        .expect("constraint point");
+    assert_eq!(c.status, PointStatus::Verified);
+    let reqs = mock.requests();
+    for agent in working {
+        let next_work = reqs[before..]
+            .iter()
+            .filter(|r| agent_of(r).as_deref() == Some(agent.as_str()))
+            .find(|r| assistant_turns(r) > 0 || is_finalise(r));
+        let next_work = next_work.unwrap_or_else(|| panic!("{agent} made no later request"));
+        assert!(
+            next_work.prompt_text().contains("Do not touch the public API"),
+            "{agent}'s next request lacks the constraint"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requeued_task_is_claimed_again() {
+    let mock = MockLlm::start(Wire::OpenAi, slow_script).await;
+    let run = start(&mock, Wire::OpenAi, Mode::Plain, 1, VerifyMode::Evidence);
+    let s = wait_for(&run, "T2 claimed", |s| {
+        s.task("T2")
+            .is_some_and(|t| matches!(t.state, TaskState::Claimed { .. }))
+    })
+    .await;
+    assert_eq!(s.task("T2").unwrap().attempts, 1);
+    run.handle.requeue("T2", Some("try again, more carefully".into()));
+    let state = run_to_end(&run).await;
+    let t2 = state.task("T2").unwrap();
+    assert_eq!(t2.state, TaskState::Done);
+    assert_eq!(t2.attempts, 2);
+    assert_eq!(t2.note.as_deref(), Some("try again, more carefully"));
+    // The second attempt's prompt carries the human's note.
+    assert!(mock.requests().iter().any(|r| task_of(r).as_deref() == Some("T2")
+        && r.prompt_text().contains("Note from the human: try again, more carefully")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_tool_arguments_get_an_error_message_not_a_crash() {
+    let mock = MockLlm::start(Wire::OpenAi, |req: &RecordedRequest, _| {
+        if is_finalise(req) {
+            return Reply::Text("answer anyway".into());
+        }
+        match assistant_turns(req) {
+            0 => Reply::RawTools(vec![("record_point".into(), "{\"kind\": \"finding\", ".into())]),
+            _ => finish("ok"),
+        }
+    })
+    .await;
+    let run = start(&mock, Wire::OpenAi, Mode::Plain, 1, VerifyMode::Evidence);
+    let state = run_to_end(&run).await;
+    assert_eq!(state.answer.unwrap().answer, "answer anyway");
+    assert!(mock
+        .requests()
+        .iter()
+        .any(|r| r.prompt_text().contains("not valid JSON")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_budget_stops_claiming_and_finalises() {
+    let mock = MockLlm::start(Wire::OpenAi, slow_script).await;
+    let run = start_with(&mock, Wire::OpenAi, Mode::Plain, 1, VerifyMode::Evidence, |cfg| {
+        cfg.budgets.max_tokens = Some(1);
+    });
+    let state = run_to_end(&run).await;
+    let answer = state.answer.unwrap();
+    assert_eq!(answer.stopped_by, StoppedBy::Budget);
+    // After the first call nothing more was claimed: one work call, then the finalise call.
+    let purposes: Vec<delm::event::CallPurpose> = events(&run.session)
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::LlmCall { purpose, .. } => Some(*purpose),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        purposes,
+        vec![delm::event::CallPurpose::Work, delm::event::CallPurpose::Finalise]
+    );
+    assert!(mock.requests().last().map(is_finalise).unwrap_or(false));
+}
