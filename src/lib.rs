@@ -10,3 +10,4 @@ pub mod llm;
 pub mod session;
 pub mod sinks;
 pub mod story;
+pub mod tui;

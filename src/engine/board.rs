@@ -451,6 +451,11 @@ if it still holds"
     }
 
     fn on_agent(&mut self, cmd: AgentCmd) {
+        if self.is_done() {
+            // `run_finished` is the last event of a run: late reports from agents that are
+            // winding down are dropped (replies still go out so nobody waits forever).
+            return self.after_finish(cmd);
+        }
         match cmd {
             AgentCmd::Claim { agent, reply } => {
                 let answer = self.claim(&agent);
@@ -536,6 +541,12 @@ if it still holds"
                 cited,
                 reply,
             } => {
+                if !self.finaliser.as_ref().is_some_and(|(a, _)| *a == agent) {
+                    let _ = reply.send(Err(
+                        "the finalise turn was interrupted: new work arrived".into()
+                    ));
+                    return;
+                }
                 let unknown: Vec<&String> = cited
                     .iter()
                     .filter(|id| {
@@ -630,6 +641,31 @@ if it still holds"
                 }
                 self.bump();
             }
+        }
+    }
+
+    fn after_finish(&mut self, cmd: AgentCmd) {
+        match cmd {
+            AgentCmd::Claim { reply, .. } => {
+                let _ = reply.send(ClaimReply::Stop);
+            }
+            AgentCmd::FinalAnswer { reply, .. } => {
+                let _ = reply.send(Err("the run is over".into()));
+            }
+            AgentCmd::Expand { reply, .. } => {
+                let _ = reply.send(Err("the run is over".into()));
+            }
+            AgentCmd::Exited { .. } => self.alive = self.alive.saturating_sub(1),
+            // Dropping the other replies' senders ends the agents' waits.
+            _ => {}
+        }
+    }
+
+    /// New work arrived while the finaliser is writing: stop it, so the swarm takes the work
+    /// and finalises again later.
+    fn interrupt_finaliser(&mut self) {
+        if let Some((_, cancel)) = self.finaliser.take() {
+            cancel.cancel();
         }
     }
 
@@ -830,6 +866,7 @@ answer that the run stopped early and what is still open."
                     by: HUMAN.into(),
                     note,
                 });
+                self.interrupt_finaliser();
                 self.bump();
             }
             Control::Cancel { task, note } => {
@@ -854,6 +891,7 @@ answer that the run stopped early and what is still open."
             Control::AddTask { title, detail } => {
                 if !title.trim().is_empty() {
                     self.add_task(title.trim().to_string(), detail, Origin::Human);
+                    self.interrupt_finaliser();
                 }
             }
             Control::SetAgents { count } => {

@@ -8,6 +8,7 @@ use std::fmt::Write;
 
 /// The mechanical check passed: evidence with resolved locations, and the source text
 /// around each quote (for the judge).
+#[derive(Debug)]
 pub struct CheckedEvidence {
     pub evidence: Vec<Evidence>,
     pub contexts: Vec<String>,

@@ -1,9 +1,11 @@
 //! The Anthropic messages API (`POST {base}/messages`), streaming and not.
 
-use super::spec::ProviderConfig;
 use super::in_band;
-use super::transport::{self, Transport, estimate_tokens};
-use super::{ChatRequest, ChatResponse, DeltaSink, LlmError, Message, Provider, Role, ToolCall, Usage};
+use super::spec::ProviderConfig;
+use super::transport::{self, Transport};
+use super::{
+    ChatRequest, ChatResponse, DeltaSink, LlmError, Message, Provider, Role, ToolCall, Usage,
+};
 use futures_util::future::BoxFuture;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
@@ -74,9 +76,12 @@ impl AnthropicProvider {
         headers
     }
 
-    async fn call(&self, req: &ChatRequest, on_delta: DeltaSink<'_>) -> Result<ChatResponse, LlmError> {
+    async fn call(
+        &self,
+        req: &ChatRequest,
+        on_delta: DeltaSink<'_>,
+    ) -> Result<ChatResponse, LlmError> {
         let body = self.request_body(req);
-        let input_chars = body.to_string().len();
         let response = self
             .transport
             .post("/messages", self.headers(), &body, self.stream)
@@ -85,7 +90,14 @@ impl AnthropicProvider {
             let mut events = self.transport.events(response);
             let mut state = StreamState::default();
             while let Some(event) = events.next().await {
-                if state.apply(&event?.data, on_delta)? {
+                let event = match event {
+                    Ok(event) => event,
+                    // The answer is complete once the stop reason arrived; a connection that
+                    // breaks after it must not cost a second, paid call.
+                    Err(_) if state.stop_reason.is_some() => break,
+                    Err(e) => return Err(e),
+                };
+                if state.apply(&event.data, on_delta)? {
                     break;
                 }
             }
@@ -98,14 +110,7 @@ impl AnthropicProvider {
             }
             reply
         };
-        if reply.usage == Usage::default() {
-            reply.usage = Usage {
-                input_tokens: estimate_tokens(input_chars),
-                output_tokens: estimate_tokens(
-                    reply.text.len() + reply.tool_calls.iter().map(|c| c.arguments.len()).sum::<usize>(),
-                ),
-            };
-        }
+        in_band::estimate_missing_usage(&mut reply, &body);
         Ok(reply)
     }
 }
@@ -120,7 +125,10 @@ impl Provider for AnthropicProvider {
         req: &'a ChatRequest,
         on_delta: DeltaSink<'a>,
     ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
-        Box::pin(self.transport.within_request_timeout(self.call(req, on_delta)))
+        Box::pin(
+            self.transport
+                .within_request_timeout(self.call(req, on_delta)),
+        )
     }
 }
 
@@ -221,7 +229,9 @@ fn parse_message(value: &Value) -> Result<ChatResponse, LlmError> {
     };
     for block in content {
         match block["type"].as_str() {
-            Some("text") => reply.text.push_str(block["text"].as_str().unwrap_or_default()),
+            Some("text") => reply
+                .text
+                .push_str(block["text"].as_str().unwrap_or_default()),
             Some("tool_use") => reply.tool_calls.push(ToolCall {
                 id: block["id"].as_str().unwrap_or_default().to_string(),
                 name: block["name"].as_str().unwrap_or_default().to_string(),
@@ -237,10 +247,14 @@ fn parse_message(value: &Value) -> Result<ChatResponse, LlmError> {
 /// the prompt the model read (pricing differences for caching are not modelled).
 fn parse_usage(usage: &Value, base: Usage) -> Usage {
     let field = |name: &str| usage.get(name).and_then(Value::as_u64);
-    let input = ["input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"]
-        .iter()
-        .filter_map(|name| field(name))
-        .reduce(|a, b| a + b);
+    let input = [
+        "input_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+    ]
+    .iter()
+    .filter_map(|name| field(name))
+    .reduce(|a, b| a + b);
     Usage {
         input_tokens: input.unwrap_or(base.input_tokens),
         output_tokens: field("output_tokens").unwrap_or(base.output_tokens),
@@ -406,7 +420,10 @@ mod tests {
                 Message::user("constraint: be kind"),
                 Message::assistant(
                     "looking ",
-                    vec![call("t1", "grep", r#"{"pattern":"x"}"#), call("t2", "list_dir", "")],
+                    vec![
+                        call("t1", "grep", r#"{"pattern":"x"}"#),
+                        call("t2", "list_dir", ""),
+                    ],
                 ),
                 Message::tool("t1", "3 matches"),
                 Message::tool("t2", "a.rs"),
@@ -430,7 +447,10 @@ mod tests {
             json!({"name": "grep", "description": "search", "input_schema": {"type": "object"}})
         );
         let messages = body["messages"].as_array().unwrap();
-        let roles: Vec<_> = messages.iter().map(|m| m["role"].as_str().unwrap()).collect();
+        let roles: Vec<_> = messages
+            .iter()
+            .map(|m| m["role"].as_str().unwrap())
+            .collect();
         assert_eq!(roles, ["user", "assistant", "user", "assistant"]);
         assert_eq!(messages[0]["content"].as_array().unwrap().len(), 2);
         let assistant = &messages[1]["content"];
@@ -442,7 +462,10 @@ mod tests {
         assert_eq!(results[0]["tool_use_id"], "t1");
         assert_eq!(results[1]["tool_use_id"], "t2");
         assert_eq!(results[2]["type"], "text");
-        assert_eq!(messages[3]["content"][0]["input"]["_unparsed_arguments"], "{not json");
+        assert_eq!(
+            messages[3]["content"][0]["input"]["_unparsed_arguments"],
+            "{not json"
+        );
     }
 
     #[test]
@@ -477,7 +500,13 @@ mod tests {
         assert_eq!(reply.text, "Let me look.");
         assert_eq!(reply.tool_calls[0].arguments, r#"{"pattern": "foo"}"#);
         assert_eq!(reply.tool_calls[1].arguments, "{}");
-        assert_eq!(reply.usage, Usage { input_tokens: 25, output_tokens: 42 });
+        assert_eq!(
+            reply.usage,
+            Usage {
+                input_tokens: 25,
+                output_tokens: 42
+            }
+        );
         assert_eq!(reply.finish_reason.as_deref(), Some("tool_use"));
     }
 
@@ -494,29 +523,36 @@ mod tests {
 
         let mut state = StreamState::default();
         state
-            .apply(r#"{"type":"message_start","message":{"usage":{"input_tokens":3}}}"#, &|_| {})
+            .apply(
+                r#"{"type":"message_start","message":{"usage":{"input_tokens":3}}}"#,
+                &|_| {},
+            )
             .unwrap();
         assert!(state.finish().unwrap_err().is_transient());
     }
 
     #[test]
     fn parses_a_whole_message() {
-        let reply = parse_message(
-            &json!({
-                "type": "message",
-                "content": [
-                    {"type": "text", "text": "ok"},
-                    {"type": "tool_use", "id": "t", "name": "expand", "input": {"point": "P1"}},
-                    {"type": "tool_use", "id": "u", "name": "finish_task", "input": ""}
-                ],
-                "stop_reason": "tool_use",
-                "usage": {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 2}
-            }),
-        )
+        let reply = parse_message(&json!({
+            "type": "message",
+            "content": [
+                {"type": "text", "text": "ok"},
+                {"type": "tool_use", "id": "t", "name": "expand", "input": {"point": "P1"}},
+                {"type": "tool_use", "id": "u", "name": "finish_task", "input": ""}
+            ],
+            "stop_reason": "tool_use",
+            "usage": {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 2}
+        }))
         .unwrap();
         assert_eq!(reply.text, "ok");
         assert_eq!(reply.tool_calls[0].arguments, r#"{"point":"P1"}"#);
         assert_eq!(reply.tool_calls[1].arguments, "{}");
-        assert_eq!(reply.usage, Usage { input_tokens: 12, output_tokens: 5 });
+        assert_eq!(
+            reply.usage,
+            Usage {
+                input_tokens: 12,
+                output_tokens: 5
+            }
+        );
     }
 }

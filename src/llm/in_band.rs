@@ -1,8 +1,9 @@
-//! What a successful (HTTP 200) response can still say about failure or format: an error
-//! object sent mid-stream or in place of the answer, and a server that ignored `stream: true`.
+//! What a successful (HTTP 200) response can still say about failure or format, or leave
+//! out: an error object sent mid-stream or in place of the answer, a server that ignored
+//! `stream: true`, and usage a server did not report.
 
-use super::LlmError;
-use super::transport::{is_context_length_message, transient};
+use super::transport::{estimate_tokens, is_context_length_message, transient};
+use super::{ChatResponse, LlmError, Usage};
 use serde_json::Value;
 
 /// True when the server answered with an event stream. Some OpenAI-compatible servers ignore
@@ -37,8 +38,28 @@ pub(super) fn error_object(error: &Value) -> LlmError {
         LlmError::Fatal(format!("the provider refused the request: {message}"))
     } else {
         // Overloaded, rate limited, server errors and kinds added later: worth another try.
-        transient(format!("the provider reported an error mid-response: {message}"))
+        transient(format!(
+            "the provider reported an error mid-response: {message}"
+        ))
     }
+}
+
+/// Servers that report no usage (some local ones) still cost tokens: estimate them from the
+/// request body and the answer instead of reporting zero.
+pub(super) fn estimate_missing_usage(reply: &mut ChatResponse, request_body: &Value) {
+    if reply.usage != Usage::default() {
+        return;
+    }
+    let output_chars = reply.text.len()
+        + reply
+            .tool_calls
+            .iter()
+            .map(|c| c.name.len() + c.arguments.len())
+            .sum::<usize>();
+    reply.usage = Usage {
+        input_tokens: estimate_tokens(request_body.to_string().len()),
+        output_tokens: estimate_tokens(output_chars),
+    };
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! The chat-completions wire format (`POST {base}/chat/completions`), spoken by OpenAI and by
 //! most local and proxy servers: Ollama, vLLM, LiteLLM, OpenRouter, llama.cpp, LM Studio.
 
-use super::spec::ProviderConfig;
 use super::in_band;
-use super::transport::{self, Transport, estimate_tokens};
+use super::spec::ProviderConfig;
+use super::transport::{self, Transport};
 use super::{ChatRequest, ChatResponse, DeltaSink, LlmError, Provider, Role, ToolCall, Usage};
 use futures_util::future::BoxFuture;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
@@ -81,9 +81,12 @@ impl OpenAiProvider {
         headers
     }
 
-    async fn call(&self, req: &ChatRequest, on_delta: DeltaSink<'_>) -> Result<ChatResponse, LlmError> {
+    async fn call(
+        &self,
+        req: &ChatRequest,
+        on_delta: DeltaSink<'_>,
+    ) -> Result<ChatResponse, LlmError> {
         let body = self.request_body(req);
-        let input_chars = body.to_string().len();
         let response = self
             .transport
             .post("/chat/completions", self.headers(), &body, self.stream)
@@ -92,7 +95,14 @@ impl OpenAiProvider {
             let mut events = self.transport.events(response);
             let mut state = StreamState::default();
             while let Some(event) = events.next().await {
-                if state.apply(&event?.data, on_delta)? {
+                let event = match event {
+                    Ok(event) => event,
+                    // The answer is complete once the stop reason arrived; a connection that
+                    // breaks after it must not cost a second, paid call.
+                    Err(_) if state.finish_reason.is_some() => break,
+                    Err(e) => return Err(e),
+                };
+                if state.apply(&event.data, on_delta)? {
                     break;
                 }
             }
@@ -105,7 +115,7 @@ impl OpenAiProvider {
             }
             reply
         };
-        fill_missing_usage(&mut reply, input_chars);
+        in_band::estimate_missing_usage(&mut reply, &body);
         Ok(reply)
     }
 }
@@ -120,7 +130,10 @@ impl Provider for OpenAiProvider {
         req: &'a ChatRequest,
         on_delta: DeltaSink<'a>,
     ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
-        Box::pin(self.transport.within_request_timeout(self.call(req, on_delta)))
+        Box::pin(
+            self.transport
+                .within_request_timeout(self.call(req, on_delta)),
+        )
     }
 }
 
@@ -194,7 +207,10 @@ fn parse_completion(value: &Value) -> Result<ChatResponse, LlmError> {
                         .as_str()
                         .map(str::to_string)
                         .unwrap_or_else(|| format!("call_{i}")),
-                    name: call["function"]["name"].as_str().unwrap_or_default().to_string(),
+                    name: call["function"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
                     arguments: arguments_text(&call["function"]["arguments"]),
                 })
                 .collect()
@@ -226,22 +242,6 @@ fn parse_usage(usage: &Value) -> Option<Usage> {
             .and_then(Value::as_u64)
             .unwrap_or_default(),
     })
-}
-
-/// Servers that report no usage still cost tokens: estimate them instead of reporting zero.
-fn fill_missing_usage(reply: &mut ChatResponse, input_chars: usize) {
-    if reply.usage == Usage::default() {
-        let output_chars = reply.text.len()
-            + reply
-                .tool_calls
-                .iter()
-                .map(|c| c.name.len() + c.arguments.len())
-                .sum::<usize>();
-        reply.usage = Usage {
-            input_tokens: estimate_tokens(input_chars),
-            output_tokens: estimate_tokens(output_chars),
-        };
-    }
 }
 
 fn truncate(text: &str) -> String {
@@ -320,7 +320,9 @@ impl StreamState {
         // Some servers reuse index 0 for every call of a turn; a new id then means a new call.
         let existing = self.calls.iter().rposition(|c| c.index == index);
         let slot = match (existing, id) {
-            (Some(at), Some(id)) if !self.calls[at].id.is_empty() && self.calls[at].id != id => None,
+            (Some(at), Some(id)) if !self.calls[at].id.is_empty() && self.calls[at].id != id => {
+                None
+            }
             (found, _) => found,
         };
         let call = match slot {
@@ -342,7 +344,8 @@ impl StreamState {
         {
             call.name = name.to_string();
         }
-        call.arguments.push_str(&arguments_text(&function["arguments"]));
+        call.arguments
+            .push_str(&arguments_text(&function["arguments"]));
     }
 
     /// The assembled response; a stream with neither `[DONE]` nor a finish reason was cut.
@@ -429,16 +432,25 @@ mod tests {
             temperature: Some(0.2),
         };
         let body = provider("http://localhost:11434/v1/", true).request_body(&req);
-        assert_eq!(body["messages"][0], json!({"role": "system", "content": "be brief"}));
+        assert_eq!(
+            body["messages"][0],
+            json!({"role": "system", "content": "be brief"})
+        );
         assert_eq!(body["messages"][1]["role"], "user");
         assert_eq!(body["messages"][2]["content"], Value::Null);
         assert_eq!(body["messages"][2]["tool_calls"][0]["type"], "function");
-        assert_eq!(body["messages"][2]["tool_calls"][0]["function"]["name"], "grep");
+        assert_eq!(
+            body["messages"][2]["tool_calls"][0]["function"]["name"],
+            "grep"
+        );
         assert_eq!(
             body["messages"][3],
             json!({"role": "tool", "tool_call_id": "c1", "content": "no matches"})
         );
-        assert_eq!(body["tools"][0]["function"]["parameters"], json!({"type": "object"}));
+        assert_eq!(
+            body["tools"][0]["function"]["parameters"],
+            json!({"type": "object"})
+        );
         assert_eq!(body["max_tokens"], 100);
         assert!(body["temperature"].as_f64().is_some());
         assert_eq!(body["stream_options"]["include_usage"], true);
@@ -485,7 +497,13 @@ mod tests {
         assert_eq!(reply.tool_calls[0].arguments, r#"{"pattern":"x"}"#);
         assert_eq!(reply.tool_calls[1].name, "list_dir");
         assert_eq!(reply.tool_calls[1].arguments, r#"{"path":"."}"#);
-        assert_eq!(reply.usage, Usage { input_tokens: 12, output_tokens: 7 });
+        assert_eq!(
+            reply.usage,
+            Usage {
+                input_tokens: 12,
+                output_tokens: 7
+            }
+        );
         assert_eq!(reply.finish_reason.as_deref(), Some("tool_calls"));
     }
 
@@ -507,14 +525,20 @@ mod tests {
     #[test]
     fn a_stream_without_an_end_is_transient() {
         let mut state = StreamState::default();
-        run(&mut state, &[r#"{"choices":[{"delta":{"content":"par"}}]}"#]);
+        run(
+            &mut state,
+            &[r#"{"choices":[{"delta":{"content":"par"}}]}"#],
+        );
         let err = state.finish().unwrap_err();
         assert!(err.is_transient());
         assert!(err.to_string().contains("stream ended before completion"));
 
         // A finish reason without [DONE] is complete enough (some servers omit [DONE]).
         let mut state = StreamState::default();
-        run(&mut state, &[r#"{"choices":[{"delta":{"content":"ok"},"finish_reason":"stop"}]}"#]);
+        run(
+            &mut state,
+            &[r#"{"choices":[{"delta":{"content":"ok"},"finish_reason":"stop"}]}"#],
+        );
         assert_eq!(state.finish().unwrap().text, "ok");
     }
 
@@ -522,7 +546,10 @@ mod tests {
     fn mid_stream_error_object_is_reported() {
         let mut state = StreamState::default();
         let err = state
-            .apply(r#"{"error":{"message":"upstream overloaded","type":"server_error"}}"#, &|_| {})
+            .apply(
+                r#"{"error":{"message":"upstream overloaded","type":"server_error"}}"#,
+                &|_| {},
+            )
             .unwrap_err();
         assert!(err.is_transient());
     }
@@ -533,7 +560,64 @@ mod tests {
             &json!({"choices":[{"message":{"content":"four score"},"finish_reason":"stop"}]}),
         )
         .unwrap();
-        fill_missing_usage(&mut reply, 400);
-        assert_eq!(reply.usage, Usage { input_tokens: 100, output_tokens: 3 });
+        in_band::estimate_missing_usage(&mut reply, &json!("x".repeat(398)));
+        assert_eq!(
+            reply.usage,
+            Usage {
+                input_tokens: 100,
+                output_tokens: 3
+            }
+        );
+    }
+
+    /// A connection that breaks after the finish reason arrived still yields the answer (no
+    /// retry, no second paid call); one that breaks before it is a transient error.
+    #[tokio::test]
+    async fn a_break_after_the_finish_reason_keeps_the_answer() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        async fn serve_once(events: &'static [&'static str]) -> String {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
+            tokio::spawn(async move {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut request = vec![0u8; 64 * 1024];
+                let _ = socket.read(&mut request).await;
+                let mut reply = String::from(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                     transfer-encoding: chunked\r\n\r\n",
+                );
+                for event in events {
+                    let data = format!("data: {event}\n\n");
+                    reply.push_str(&format!("{:x}\r\n{data}\r\n", data.len()));
+                }
+                // No terminating chunk: the connection just ends.
+                let _ = socket.write_all(reply.as_bytes()).await;
+            });
+            base_url
+        }
+
+        let req = ChatRequest {
+            system: String::new(),
+            messages: vec![Message::user("hi")],
+            tools: vec![],
+            max_tokens: 10,
+            temperature: None,
+        };
+        let finished = serve_once(&[
+            r#"{"choices":[{"delta":{"content":"done"}}]}"#,
+            r#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#,
+        ])
+        .await;
+        let reply = provider(&finished, true).chat(&req, &|_| {}).await.unwrap();
+        assert_eq!(reply.text, "done");
+        assert!(
+            reply.usage.input_tokens > 0,
+            "usage is estimated when missing"
+        );
+
+        let cut = serve_once(&[r#"{"choices":[{"delta":{"content":"do"}}]}"#]).await;
+        let err = provider(&cut, true).chat(&req, &|_| {}).await.unwrap_err();
+        assert!(err.is_transient(), "{err:?}");
     }
 }

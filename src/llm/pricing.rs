@@ -2,7 +2,8 @@
 //!
 //! The built-in table holds public list prices in US dollars per million tokens, as published
 //! by OpenAI and Anthropic in 2025. They change; the user's `config.toml` can override any of
-//! them or add models (`[pricing."my-model"] input = 1.0, output = 2.0`). Models are matched
+//! them or add models (`"my-model" = { input = 1.0, output = 2.0 }` under `[pricing]`). Keys
+//! are model-name prefixes, or `provider:model` prefixes for one provider. Models are matched
 //! by the longest table key that prefixes their name, so dated snapshots
 //! (`gpt-4.1-mini-2025-04-14`, `claude-sonnet-4-5-20250929`) find their family.
 
@@ -12,6 +13,7 @@ use std::collections::HashMap;
 
 /// Dollars per million tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Price {
     #[serde(rename = "input")]
     pub input_per_mtok: f64,
@@ -147,19 +149,34 @@ mod tests {
         let pricing = Pricing::default();
         let mini = pricing.price("openai", "gpt-4.1-mini-2025-04-14").unwrap();
         assert_eq!(mini, Price::new(0.40, 1.60));
-        assert_eq!(pricing.price("openai", "gpt-4.1").unwrap(), Price::new(2.0, 8.0));
-        assert_eq!(pricing.price("openai", "gpt-4o-mini").unwrap(), Price::new(0.15, 0.60));
-        assert_eq!(pricing.price("openai", "o3-mini").unwrap(), Price::new(1.10, 4.40));
         assert_eq!(
-            pricing.price("anthropic", "claude-sonnet-4-5-20250929").unwrap(),
+            pricing.price("openai", "gpt-4.1").unwrap(),
+            Price::new(2.0, 8.0)
+        );
+        assert_eq!(
+            pricing.price("openai", "gpt-4o-mini").unwrap(),
+            Price::new(0.15, 0.60)
+        );
+        assert_eq!(
+            pricing.price("openai", "o3-mini").unwrap(),
+            Price::new(1.10, 4.40)
+        );
+        assert_eq!(
+            pricing
+                .price("anthropic", "claude-sonnet-4-5-20250929")
+                .unwrap(),
             Price::new(3.0, 15.0)
         );
         assert_eq!(
-            pricing.price("anthropic", "claude-opus-4-5-20251101").unwrap(),
+            pricing
+                .price("anthropic", "claude-opus-4-5-20251101")
+                .unwrap(),
             Price::new(5.0, 25.0)
         );
         assert_eq!(
-            pricing.price("anthropic", "claude-3-5-haiku-latest").unwrap(),
+            pricing
+                .price("anthropic", "claude-3-5-haiku-latest")
+                .unwrap(),
             Price::new(0.8, 4.0)
         );
         // OpenRouter-style vendor prefix.
@@ -172,15 +189,23 @@ mod tests {
     #[test]
     fn cost_in_dollars() {
         let pricing = Pricing::default();
-        let cost = pricing.cost("openai", "gpt-4.1-mini", usage(1_000_000, 500_000)).unwrap();
+        let cost = pricing
+            .cost("openai", "gpt-4.1-mini", usage(1_000_000, 500_000))
+            .unwrap();
         assert!((cost - (0.40 + 0.80)).abs() < 1e-9, "{cost}");
     }
 
     #[test]
     fn local_models_are_free_and_unknown_models_have_no_cost() {
         let pricing = Pricing::default();
-        assert_eq!(pricing.cost("ollama", "llama3.1:8b", usage(5000, 5000)), Some(0.0));
-        assert_eq!(pricing.cost("ollama:llama3.1:8b", "llama3.1:8b", usage(1, 1)), Some(0.0));
+        assert_eq!(
+            pricing.cost("ollama", "llama3.1:8b", usage(5000, 5000)),
+            Some(0.0)
+        );
+        assert_eq!(
+            pricing.cost("ollama:llama3.1:8b", "llama3.1:8b", usage(1, 1)),
+            Some(0.0)
+        );
         assert_eq!(pricing.cost("openai", "my-finetune", usage(1, 1)), None);
     }
 
@@ -195,11 +220,26 @@ mod tests {
         )
         .unwrap();
         let pricing = Pricing::default().with_overrides(overrides);
-        assert_eq!(pricing.price("openai", "gpt-4.1-mini").unwrap(), Price::new(1.0, 2.0));
-        assert_eq!(pricing.price("openai", "gpt-4.1").unwrap(), Price::new(2.0, 8.0));
-        assert_eq!(pricing.price("openai", "my-model-v2").unwrap(), Price::new(3.0, 4.0));
-        assert_eq!(pricing.price("openai", "llama-3-70b").unwrap(), Price::new(0.5, 0.5));
+        assert_eq!(
+            pricing.price("openai", "gpt-4.1-mini").unwrap(),
+            Price::new(1.0, 2.0)
+        );
+        assert_eq!(
+            pricing.price("openai", "gpt-4.1").unwrap(),
+            Price::new(2.0, 8.0)
+        );
+        assert_eq!(
+            pricing.price("openai", "my-model-v2").unwrap(),
+            Price::new(3.0, 4.0)
+        );
+        assert_eq!(
+            pricing.price("openai", "llama-3-70b").unwrap(),
+            Price::new(0.5, 0.5)
+        );
         // A provider-qualified key applies to that provider only.
-        assert_eq!(pricing.price("ollama", "llama-3-70b").unwrap(), Price::new(0.0, 0.0));
+        assert_eq!(
+            pricing.price("ollama", "llama-3-70b").unwrap(),
+            Price::new(0.0, 0.0)
+        );
     }
 }

@@ -141,7 +141,11 @@ impl RetryingProvider {
     }
 
     /// One call under a concurrency permit.
-    async fn attempt(&self, req: &ChatRequest, on_delta: DeltaSink<'_>) -> Result<ChatResponse, LlmError> {
+    async fn attempt(
+        &self,
+        req: &ChatRequest,
+        on_delta: DeltaSink<'_>,
+    ) -> Result<ChatResponse, LlmError> {
         // The semaphore is never closed, so acquiring fails only if that invariant breaks.
         let _permit = self
             .permits
@@ -233,7 +237,11 @@ mod tests {
         fn model(&self) -> &str {
             "scripted"
         }
-        fn chat<'a>(&'a self, _: &'a ChatRequest, _: DeltaSink<'a>) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
+        fn chat<'a>(
+            &'a self,
+            _: &'a ChatRequest,
+            _: DeltaSink<'a>,
+        ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
             Box::pin(async move {
                 self.calls.fetch_add(1, Ordering::SeqCst);
                 let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
@@ -277,11 +285,19 @@ mod tests {
 
     #[tokio::test]
     async fn retries_transient_errors_then_succeeds() {
-        let inner = Scripted::new(vec![transient(None), transient(Some(Duration::from_millis(30)))], Duration::ZERO);
+        let inner = Scripted::new(
+            vec![transient(None), transient(Some(Duration::from_millis(30)))],
+            Duration::ZERO,
+        );
         let provider = RetryingProvider::new(inner.clone(), policy(6, 5, 4));
         let notices = Mutex::new(vec![]);
         let reply = provider
-            .chat(&request(), &|_| {}, &|n| notices.lock().unwrap().push(n), &CancellationToken::new())
+            .chat(
+                &request(),
+                &|_| {},
+                &|n| notices.lock().unwrap().push(n),
+                &CancellationToken::new(),
+            )
             .await;
         assert!(reply.is_ok());
         assert_eq!(inner.calls.load(Ordering::SeqCst), 3);
@@ -295,13 +311,19 @@ mod tests {
 
     #[tokio::test]
     async fn gives_up_after_max_attempts_and_never_retries_fatal() {
-        let inner = Scripted::new(vec![transient(None), transient(None), transient(None)], Duration::ZERO);
+        let inner = Scripted::new(
+            vec![transient(None), transient(None), transient(None)],
+            Duration::ZERO,
+        );
         let provider = RetryingProvider::new(inner.clone(), policy(2, 1, 4));
         let err = provider
             .chat(&request(), &|_| {}, &|_| {}, &CancellationToken::new())
             .await
             .unwrap_err();
-        assert!(err.to_string().contains("gave up after 2 attempts"), "{err}");
+        assert!(
+            err.to_string().contains("gave up after 2 attempts"),
+            "{err}"
+        );
         assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
 
         let inner = Scripted::new(vec![Err(LlmError::Auth("bad key".into()))], Duration::ZERO);
@@ -325,7 +347,10 @@ mod tests {
             trigger.cancel();
         });
         let started = Instant::now();
-        let err = provider.chat(&request(), &|_| {}, &|_| {}, &cancel).await.unwrap_err();
+        let err = provider
+            .chat(&request(), &|_| {}, &|_| {}, &cancel)
+            .await
+            .unwrap_err();
         assert_eq!(err, LlmError::Cancelled);
         assert!(started.elapsed() < Duration::from_secs(2));
     }
@@ -352,13 +377,20 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let provider = RetryingProvider::new(Scripted::new(vec![], Duration::ZERO), RetryPolicy::default());
+        let provider = RetryingProvider::new(
+            Scripted::new(vec![], Duration::ZERO),
+            RetryPolicy::default(),
+        );
         for attempt in 1..=20 {
             let delay = provider.delay(attempt, None);
-            let ceiling = Duration::from_secs(1 << (attempt - 1).min(6)).min(Duration::from_secs(60));
+            let ceiling =
+                Duration::from_secs(1 << (attempt - 1).min(6)).min(Duration::from_secs(60));
             assert!(delay <= ceiling, "attempt {attempt}: {delay:?}");
         }
-        assert_eq!(provider.delay(1, Some(Duration::from_secs(3600))), MAX_RETRY_AFTER);
+        assert_eq!(
+            provider.delay(1, Some(Duration::from_secs(3600))),
+            MAX_RETRY_AFTER
+        );
         let samples: Vec<f64> = (0..1000).map(|_| provider.jitter.next_unit()).collect();
         assert!(samples.iter().all(|x| (0.0..1.0).contains(x)));
         let mean = samples.iter().sum::<f64>() / samples.len() as f64;

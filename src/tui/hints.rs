@@ -109,11 +109,11 @@ pub fn footer_hints(state: &AppState) -> Vec<(String, &'static str)> {
         actions.insert(0, Action::ShowAnswer);
     }
     let tail = if replaying { REPLAY_ACTIONS } else { APP_ACTIONS };
-    actions.extend(
-        tail.iter()
-            .copied()
-            .filter(|a| !(a.steers() && done) && !actions.contains(a)),
-    );
+    for action in tail {
+        if !(action.steers() && done) && !actions.contains(action) {
+            actions.push(*action);
+        }
+    }
     actions
         .into_iter()
         .filter_map(|a| {

@@ -396,6 +396,12 @@ fn handle_popup_key(state: &mut AppState, key: &KeyEvent) -> Vec<Command> {
             }
             _ => None,
         },
+        Popup::Answer { .. } if timeline_key(state, key).is_some() => {
+            // While replaying, the timeline keys move on (and away from the answer).
+            let action = timeline_key(state, key).unwrap_or(Action::StepBack);
+            state.popup = None;
+            return update(state, action);
+        }
         Popup::Answer { selected } => {
             let cited = state
                 .run()
@@ -435,6 +441,25 @@ fn handle_popup_key(state: &mut AppState, key: &KeyEvent) -> Vec<Command> {
     state.popup = keep;
     state.refresh();
     commands
+}
+
+/// The replay timeline action bound to `key`, when replaying.
+fn timeline_key(state: &AppState, key: &KeyEvent) -> Option<Action> {
+    if !state.is_replay() {
+        return None;
+    }
+    state.keymap.action_for(key, true).filter(|a| {
+        matches!(
+            a,
+            Action::StepBack
+                | Action::StepForward
+                | Action::PrevMark
+                | Action::NextMark
+                | Action::PlayPause
+                | Action::JumpStart
+                | Action::JumpEnd
+        )
+    })
 }
 
 fn handle_mouse(state: &mut AppState, mouse: &MouseEvent) {

@@ -262,8 +262,7 @@ impl MockLlm {
                 });
             })
             .expect("mock LLM: cannot spawn the server thread");
-        rx.recv()
-            .expect("mock LLM: the server thread failed to start")
+        rx.recv().expect("mock LLM: the server thread failed to start")
     }
 
     /// Every request received so far, in order.
@@ -316,13 +315,7 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) -> io::Res
             shared.wire,
             shared.wire.path()
         );
-        return write_status(
-            &mut stream,
-            404,
-            &[],
-            &json!({"error": {"message": message}}).to_string(),
-        )
-        .await;
+        return write_status(&mut stream, 404, &[], &json!({"error": {"message": message}}).to_string()).await;
     }
     let index = {
         let mut requests = lock(&shared.requests);
@@ -332,10 +325,7 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) -> io::Res
     let reply = match catch_unwind(AssertUnwindSafe(|| (shared.script)(&request, index))) {
         Ok(reply) => reply,
         // A 400 is not retried, so a broken script fails the test quickly and visibly.
-        Err(_) => Reply::error(
-            400,
-            &format!("mock LLM: the test script panicked at call {index}"),
-        ),
+        Err(_) => Reply::error(400, &format!("mock LLM: the test script panicked at call {index}")),
     };
     write_reply(&mut stream, shared.wire, &request, index, reply).await
 }
@@ -446,10 +436,7 @@ async fn write_reply(
             body,
         } => return write_status(stream, code, &headers, &body).await,
         Reply::Text(text) => (Turn::new(wire, index, text, vec![]), false),
-        Reply::Tools(calls) => (
-            Turn::new(wire, index, String::new(), json_args(calls)),
-            false,
-        ),
+        Reply::Tools(calls) => (Turn::new(wire, index, String::new(), json_args(calls)), false),
         Reply::TextAndTools(text, calls) => (Turn::new(wire, index, text, json_args(calls)), false),
         Reply::RawTools(calls) => (Turn::new(wire, index, String::new(), calls), false),
         Reply::CutStream(text) => (Turn::new(wire, index, text, vec![]), true),
@@ -487,11 +474,7 @@ fn openai_usage(request: &RecordedRequest, turn: &Turn) -> Value {
 }
 
 fn openai_finish(turn: &Turn) -> &'static str {
-    if turn.calls.is_empty() {
-        "stop"
-    } else {
-        "tool_calls"
-    }
+    if turn.calls.is_empty() { "stop" } else { "tool_calls" }
 }
 
 fn openai_body(request: &RecordedRequest, index: usize, turn: &Turn) -> Value {
@@ -567,11 +550,7 @@ fn openai_stream(request: &RecordedRequest, index: usize, turn: &Turn) -> Vec<Ss
 }
 
 fn anthropic_stop(turn: &Turn) -> &'static str {
-    if turn.calls.is_empty() {
-        "end_turn"
-    } else {
-        "tool_use"
-    }
+    if turn.calls.is_empty() { "end_turn" } else { "tool_use" }
 }
 
 fn anthropic_body(request: &RecordedRequest, index: usize, turn: &Turn) -> Value {

@@ -29,7 +29,11 @@ pub(crate) fn optional_usize(args: &Value, key: &str) -> Result<Option<usize>, S
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n.as_u64().map(|v| Some(v as usize)).ok_or_else(|| bad(n)),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| bad(&format!("\"{s}\""))),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| bad(&format!("\"{s}\""))),
         Some(other) => Err(bad(other)),
     }
 }
@@ -43,8 +47,16 @@ mod tests {
     fn strings_and_numbers() {
         let args = json!({"path": "src", "empty": " ", "n": 5, "s": "7", "neg": -1, "obj": {}});
         assert_eq!(required_str(&args, "path").unwrap(), "src");
-        assert!(required_str(&args, "empty").unwrap_err().contains("missing"));
-        assert!(required_str(&args, "n").unwrap_err().contains("must be a string"));
+        assert!(
+            required_str(&args, "empty")
+                .unwrap_err()
+                .contains("missing")
+        );
+        assert!(
+            required_str(&args, "n")
+                .unwrap_err()
+                .contains("must be a string")
+        );
         assert_eq!(optional_usize(&args, "n").unwrap(), Some(5));
         assert_eq!(optional_usize(&args, "s").unwrap(), Some(7));
         assert_eq!(optional_usize(&args, "absent").unwrap(), None);

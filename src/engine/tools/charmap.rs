@@ -58,7 +58,10 @@ impl CharMap {
         if self.checkpoints.is_empty() {
             return byte.min(text.len());
         }
-        let block = self.checkpoints.partition_point(|&b| b <= byte).saturating_sub(1);
+        let block = self
+            .checkpoints
+            .partition_point(|&b| b <= byte)
+            .saturating_sub(1);
         let base = self.checkpoints[block];
         block * STEP + text[base..byte.min(text.len())].chars().count()
     }

@@ -7,8 +7,8 @@
 
 use super::args;
 use super::bm25;
-use super::commands;
 use super::charmap::CharMap;
+use super::commands;
 use super::ingest::{self, Format};
 use super::layout::{self, Chunk, Topic};
 use super::quote;
@@ -76,8 +76,9 @@ impl DocsWorkspace {
     /// root does not exist or when nothing readable was found.
     pub fn open(roots: &[String]) -> Result<Self, String> {
         if roots.is_empty() {
-            return Err("no document paths were given; pass files or directories with --docs"
-                .to_string());
+            return Err(
+                "no document paths were given; pass files or directories with --docs".to_string(),
+            );
         }
         let mut found: Vec<(String, PathBuf, Format)> = Vec::new();
         let mut skipped = Vec::new();
@@ -123,8 +124,12 @@ impl DocsWorkspace {
         let doc_index = self.docs.len();
         for (i, chunk) in layout.chunks.iter().enumerate() {
             let body = &text[chunk.start..chunk.end];
+            // A chunk is searchable by its section title (once: a chunk that opens with its
+            // heading already holds it) and by the document id ("acme annual report" finds
+            // acme/annual_report.md).
             let section = chunk.section.as_deref().unwrap_or("");
-            // The document id is searchable too: "acme annual report" finds acme_annual.md.
+            let opens_with_title = body.lines().next().is_some_and(|l| l.contains(section));
+            let section = if opens_with_title { "" } else { section };
             self.index.add(&[&id, section, body]);
             self.passages.push((doc_index, i));
         }
@@ -187,7 +192,11 @@ impl DocsWorkspace {
         let listing = if near.is_empty() {
             self.id_listing(20)
         } else {
-            near.iter().take(20).map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+            near.iter()
+                .take(20)
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         Err(format!(
             "no document `{requested}`; document ids are: {listing}"
@@ -297,9 +306,7 @@ impl DocsWorkspace {
                 snippet(&doc.text[chunk.start..chunk.end], &terms)
             ));
         }
-        out.push_str(
-            "\nRead a passage exactly with read_doc {doc, offset, len} before citing it.",
-        );
+        out.push_str("\nRead a passage exactly with read_doc {doc, offset, len} before citing it.");
         Ok(out)
     }
 
@@ -505,7 +512,11 @@ impl Workspace for DocsWorkspace {
                      the section index), read the sections that may bear on the question, and \
                      record what you find as points quoting the exact text as evidence. If \
                      nothing there bears on the question, finish the task saying so.",
-                    if ids.len() == 1 { "this document" } else { "these documents" },
+                    if ids.len() == 1 {
+                        "this document"
+                    } else {
+                        "these documents"
+                    },
                     list.join("\n")
                 );
                 (title, detail)
@@ -619,7 +630,11 @@ fn read_span(doc: &Document, offset: usize, len: usize) -> ToolResult {
     let len = len.clamp(1, MAX_READ);
     let end = (offset + len).min(total);
     let (from, to) = (doc.byte(offset), doc.byte(end));
-    let mut out = format!("[{}@{offset}+{} of {total} characters]\n", doc.id, end - offset);
+    let mut out = format!(
+        "[{}@{offset}+{} of {total} characters]\n",
+        doc.id,
+        end - offset
+    );
     out.push_str(&doc.text[from..to]);
     if end < total {
         out.push_str(&format!(
@@ -692,7 +707,10 @@ fn snippet(chunk: &str, terms: &[String]) -> String {
             continue;
         }
         let mut seen: Vec<&str> = Vec::new();
-        for u in tokens[i..].iter().take_while(|u| u.start < t.start + SNIPPET_CHARS) {
+        for u in tokens[i..]
+            .iter()
+            .take_while(|u| u.start < t.start + SNIPPET_CHARS)
+        {
             if terms.contains(&u.term) && !seen.contains(&u.term.as_str()) {
                 seen.push(&u.term);
             }
@@ -707,9 +725,14 @@ fn snippet(chunk: &str, terms: &[String]) -> String {
         from -= 1;
     }
     if from > 0 {
-        from = chunk[from..best.0].find(char::is_whitespace).map_or(from, |i| from + i + 1);
+        from = chunk[from..best.0]
+            .find(char::is_whitespace)
+            .map_or(from, |i| from + i + 1);
     }
-    let flat: String = chunk[from..].split_whitespace().collect::<Vec<_>>().join(" ");
+    let flat: String = chunk[from..]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     let body = quote::clip(&flat, SNIPPET_CHARS);
     if from > 0 { format!("…{body}") } else { body }
 }
@@ -730,7 +753,10 @@ mod tests {
 
     #[test]
     fn snippet_centres_on_query_terms() {
-        let chunk = format!("{} Globex revenue was $388.1 million.", "filler ".repeat(80));
+        let chunk = format!(
+            "{} Globex revenue was $388.1 million.",
+            "filler ".repeat(80)
+        );
         let s = snippet(&chunk, &["globex".to_string(), "revenue".to_string()]);
         assert!(s.starts_with('…'), "{s}");
         assert!(s.contains("Globex revenue was $388.1 million."), "{s}");

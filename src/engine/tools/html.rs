@@ -7,7 +7,7 @@
 
 /// Elements whose content is never text a reader sees.
 const SKIPPED: &[&str] = &[
-    "script", "style", "noscript", "template", "svg", "math", "iframe", "object",
+    "script", "style", "noscript", "template", "svg", "math", "iframe", "object", "nav",
 ];
 
 /// Elements that start and end a paragraph.
@@ -196,8 +196,7 @@ fn parse_tag(s: &str) -> Option<Tag> {
         return None;
     }
     let name_start = i;
-    while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'!' | b'?'))
-    {
+    while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'!' | b'?')) {
         i += 1;
     }
     let name = s[name_start..i].to_ascii_lowercase();
@@ -237,7 +236,10 @@ fn until_closing<'a>(s: &'a str, name: &str) -> (&'a str, &'a str) {
     while let Some(at) = lower[from..].find(&needle) {
         let at = from + at;
         let after_name = lower.as_bytes().get(at + needle.len()).copied();
-        if matches!(after_name, None | Some(b'>' | b' ' | b'\t' | b'\n' | b'\r' | b'/')) {
+        if matches!(
+            after_name,
+            None | Some(b'>' | b' ' | b'\t' | b'\n' | b'\r' | b'/')
+        ) {
             let end = lower[at..].find('>').map_or(s.len(), |e| at + e + 1);
             return (&s[..at], &s[end..]);
         }

@@ -193,7 +193,10 @@ mod tests {
 
     #[test]
     fn json_is_pretty_printed() {
-        assert_eq!(pretty_json("{\"a\":[1,2]}"), "{\n  \"a\": [\n    1,\n    2\n  ]\n}");
+        assert_eq!(
+            pretty_json("{\"a\":[1,2]}"),
+            "{\n  \"a\": [\n    1,\n    2\n  ]\n}"
+        );
         assert_eq!(pretty_json("{not json"), "{not json");
     }
 

@@ -95,7 +95,11 @@ fn blocks_of(text: &str, markup_headings: bool) -> Vec<Block> {
         }
         if trimmed.is_empty() {
             if let Some((s, e)) = open.take() {
-                blocks.push(Block { start: s, end: e, heading: None });
+                blocks.push(Block {
+                    start: s,
+                    end: e,
+                    heading: None,
+                });
             }
             continue;
         }
@@ -106,7 +110,11 @@ fn blocks_of(text: &str, markup_headings: bool) -> Vec<Block> {
             && let Some(heading) = markdown_heading(trimmed)
         {
             if let Some((s, e)) = open.take() {
-                blocks.push(Block { start: s, end: e, heading: None });
+                blocks.push(Block {
+                    start: s,
+                    end: e,
+                    heading: None,
+                });
             }
             blocks.push(Block {
                 start: content_start,
@@ -121,7 +129,11 @@ fn blocks_of(text: &str, markup_headings: bool) -> Vec<Block> {
         });
     }
     if let Some((s, e)) = open {
-        blocks.push(Block { start: s, end: e, heading: None });
+        blocks.push(Block {
+            start: s,
+            end: e,
+            heading: None,
+        });
     }
     if !markup_headings {
         mark_title_lines(text, &mut blocks);
@@ -180,11 +192,19 @@ fn split_long(text: &str, start: usize, end: usize) -> Vec<Block> {
             .unwrap_or(window.len());
         let piece_end = from + cut;
         let trimmed_end = from + text[from..piece_end].trim_end().len();
-        pieces.push(Block { start: from, end: trimmed_end, heading: None });
+        pieces.push(Block {
+            start: from,
+            end: trimmed_end,
+            heading: None,
+        });
         from = piece_end + (text[piece_end..end].len() - text[piece_end..end].trim_start().len());
     }
     if from < end {
-        pieces.push(Block { start: from, end, heading: None });
+        pieces.push(Block {
+            start: from,
+            end,
+            heading: None,
+        });
     }
     pieces
 }
@@ -231,11 +251,19 @@ mod tests {
 
     #[test]
     fn markdown_headings_are_topics_and_start_chunks() {
-        let text = "# Report\n\nIntro para.\n\n## Revenue\nRevenue was 5.\n\n```\n# not a heading\n```\n";
+        let text =
+            "# Report\n\nIntro para.\n\n## Revenue\nRevenue was 5.\n\n```\n# not a heading\n```\n";
         let l = layout(text, true);
-        let titles: Vec<_> = l.topics.iter().map(|t| (t.level, t.title.as_str())).collect();
+        let titles: Vec<_> = l
+            .topics
+            .iter()
+            .map(|t| (t.level, t.title.as_str()))
+            .collect();
         assert_eq!(titles, vec![(1, "Report"), (2, "Revenue")]);
-        assert_eq!(&text[l.topics[1].offset..l.topics[1].offset + 10], "## Revenue");
+        assert_eq!(
+            &text[l.topics[1].offset..l.topics[1].offset + 10],
+            "## Revenue"
+        );
         assert_eq!(l.chunks.len(), 2);
         assert_eq!(l.chunks[1].section.as_deref(), Some("Revenue"));
         assert!(text[l.chunks[1].start..l.chunks[1].end].contains("Revenue was 5."));
@@ -243,7 +271,8 @@ mod tests {
 
     #[test]
     fn plain_text_title_lines_become_headings() {
-        let text = "Financial highlights\n\nRevenue was $388.1 million.\n\nOperations\n\nPlants ran.";
+        let text =
+            "Financial highlights\n\nRevenue was $388.1 million.\n\nOperations\n\nPlants ran.";
         let l = layout(text, false);
         let titles: Vec<_> = l.topics.iter().map(|t| t.title.as_str()).collect();
         assert_eq!(titles, vec!["Financial highlights", "Operations"]);
@@ -261,7 +290,10 @@ mod tests {
     #[test]
     fn paragraphs_stay_whole_and_chunks_stay_bounded() {
         let para = "word ".repeat(60); // 300 bytes
-        let text = (0..20).map(|_| para.trim()).collect::<Vec<_>>().join("\n\n");
+        let text = (0..20)
+            .map(|_| para.trim())
+            .collect::<Vec<_>>()
+            .join("\n\n");
         let l = layout(&text, false);
         assert!(l.chunks.len() >= 4);
         for c in &l.chunks {

@@ -251,7 +251,11 @@ impl RepoIndex {
                 last + 1
             ));
         } else if last < total && end.is_none() {
-            out.push_str(&format!("[{} more lines; read on with start={}]", total - last, last + 1));
+            out.push_str(&format!(
+                "[{} more lines; read on with start={}]",
+                total - last,
+                last + 1
+            ));
         }
         Ok(out)
     }
@@ -268,11 +272,23 @@ impl RepoIndex {
                 "`{rel}` is excluded from the repository view (ignored by .gitignore)"
             ));
         }
-        let prefix = if rel.is_empty() { String::new() } else { format!("{rel}/") };
-        let shown = if rel.is_empty() { ".".to_string() } else { rel.clone() };
+        let prefix = if rel.is_empty() {
+            String::new()
+        } else {
+            format!("{rel}/")
+        };
+        let shown = if rel.is_empty() {
+            ".".to_string()
+        } else {
+            rel.clone()
+        };
         let under = |p: &&String| p.starts_with(&prefix);
         let dirs: Vec<&String> = self.dirs.iter().filter(under).collect();
-        let files: Vec<&FileEntry> = self.files.iter().filter(|f| f.rel.starts_with(&prefix)).collect();
+        let files: Vec<&FileEntry> = self
+            .files
+            .iter()
+            .filter(|f| f.rel.starts_with(&prefix))
+            .collect();
         let mut entries: Vec<(String, String)> = dirs
             .iter()
             .map(|d| (format!("{}/", &d[prefix.len()..]), String::new()))
@@ -282,7 +298,11 @@ impl RepoIndex {
                     .map(|f| (f.rel[prefix.len()..].to_string(), human_size(f.size))),
             )
             .collect();
-        let mut out = format!("{shown}/ ({} files, {} directories", files.len(), dirs.len());
+        let mut out = format!(
+            "{shown}/ ({} files, {} directories",
+            files.len(),
+            dirs.len()
+        );
         if entries.len() <= MAX_LIST_ENTRIES {
             // The whole subtree fits: list it recursively.
             entries.sort();
@@ -295,12 +315,19 @@ impl RepoIndex {
         // Too many to list: show the immediate children, directories with their counts.
         out.push_str("; showing the top level only)\n");
         let mut children: Vec<(String, String)> = Vec::new();
-        for d in dirs.iter().map(|d| &d[prefix.len()..]).filter(|d| !d.contains('/')) {
+        for d in dirs
+            .iter()
+            .map(|d| &d[prefix.len()..])
+            .filter(|d| !d.contains('/'))
+        {
             let inner = format!("{prefix}{d}/");
             let count = files.iter().filter(|f| f.rel.starts_with(&inner)).count();
             children.push((format!("{d}/"), format!("{count} files")));
         }
-        for f in files.iter().filter(|f| !f.rel[prefix.len()..].contains('/')) {
+        for f in files
+            .iter()
+            .filter(|f| !f.rel[prefix.len()..].contains('/'))
+        {
             children.push((f.rel[prefix.len()..].to_string(), human_size(f.size)));
         }
         children.sort();
@@ -350,7 +377,12 @@ impl RepoIndex {
                 total += 1;
                 found_here = true;
                 if matches.len() < MAX_GREP_MATCHES {
-                    matches.push(format!("{}:{}: {}", file.rel, i + 1, excerpt(line, m.start())));
+                    matches.push(format!(
+                        "{}:{}: {}",
+                        file.rel,
+                        i + 1,
+                        excerpt(line, m.start())
+                    ));
                 }
             }
             files_with += usize::from(found_here);
@@ -419,7 +451,11 @@ impl RepoIndex {
             ));
         }
         let prefix = format!("{rel}/");
-        let files = self.files.iter().filter(|f| f.rel.starts_with(&prefix)).collect();
+        let files = self
+            .files
+            .iter()
+            .filter(|f| f.rel.starts_with(&prefix))
+            .collect();
         Ok((files, format!("`{rel}/`")))
     }
 
@@ -704,13 +740,21 @@ fn parse_lines(s: &str) -> Result<(usize, usize), String> {
 }
 
 fn range_label(a: usize, b: usize) -> String {
-    if a == b { a.to_string() } else { format!("{a}-{b}") }
+    if a == b {
+        a.to_string()
+    } else {
+        format!("{a}-{b}")
+    }
 }
 
 /// Byte offset of the start of each line (as `str::lines` splits them).
 fn line_starts(text: &str) -> Vec<usize> {
     let mut starts = vec![0];
-    starts.extend(text.match_indices('\n').map(|(i, _)| i + 1).filter(|&i| i < text.len()));
+    starts.extend(
+        text.match_indices('\n')
+            .map(|(i, _)| i + 1)
+            .filter(|&i| i < text.len()),
+    );
     starts
 }
 

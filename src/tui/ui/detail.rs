@@ -59,7 +59,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
 }
 
 /// The detail of the current subject, wrapped to `width` columns.
-pub fn detail_lines(state: &AppState, width: usize) -> Vec<Line<'static>> {
+fn detail_lines(state: &AppState, width: usize) -> Vec<Line<'static>> {
     let mut out = Lines {
         lines: Vec::new(),
         width: width.max(10),

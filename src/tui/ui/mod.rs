@@ -16,7 +16,6 @@ use ratatui::layout::{Alignment, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph, Wrap};
 
-pub use detail::detail_lines;
 
 /// Draw the whole UI. Reads the state, changes nothing.
 pub fn draw(frame: &mut Frame, state: &AppState) {

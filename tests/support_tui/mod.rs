@@ -1,0 +1,317 @@
+//! A realistic recorded run built by hand, shared by the TUI tests: three agents work on a
+//! repo question, one point is rejected, a model call is retried, the human pauses, adds a
+//! constraint and a task, and the run finishes with an answer citing two points.
+
+#![allow(dead_code)]
+
+use delm::event::*;
+use serde_json::json;
+use std::path::Path;
+
+pub const LEX_RS: &str = "\
+pub struct Lexer<'a> {
+    src: &'a str,
+}
+fn skip_ws(&mut self) {
+    // comments are whitespace to the parser
+    while self.peek() == '#' { self.skip_line(); }
+}
+fn skip_line(&mut self) {
+    while !matches!(self.next(), None | Some('\\n')) {}
+}
+";
+
+/// Write the small repo the evidence points at.
+pub fn write_repo(root: &Path) {
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(root.join("src/lex.rs"), LEX_RS).unwrap();
+}
+
+fn ts(seq: u64) -> String {
+    format!("2026-03-14T09:{:02}:{:02}Z", seq * 4 / 60, seq * 4 % 60)
+}
+
+fn finding(
+    id: &str,
+    kind: PointKind,
+    author: &str,
+    task: &str,
+    headline: &str,
+    summary: &str,
+    evidence: Vec<Evidence>,
+) -> Point {
+    Point {
+        id: id.into(),
+        kind,
+        headline: headline.into(),
+        summary: summary.into(),
+        evidence,
+        author: author.into(),
+        task: Some(task.into()),
+        supersedes: None,
+    }
+}
+
+fn file_evidence(source: &str, lines: &str, quote: &str) -> Evidence {
+    Evidence {
+        source: source.into(),
+        lines: Some(lines.into()),
+        quote: quote.into(),
+        resolved: None,
+    }
+}
+
+fn claimed(task: &str, agent: &str, attempt: u32) -> Event {
+    Event::TaskClaimed {
+        task: task.into(),
+        agent: agent.into(),
+        attempt,
+    }
+}
+
+fn added(task: &str, title: &str, origin: Origin) -> Event {
+    Event::TaskAdded {
+        task: task.into(),
+        title: title.into(),
+        detail: format!("Detail for {title}."),
+        origin,
+    }
+}
+
+fn call(agent: &str, task: Option<&str>, purpose: CallPurpose, tin: u64, tout: u64, cost: f64) -> Event {
+    Event::LlmCall {
+        agent: agent.into(),
+        task: task.map(Into::into),
+        purpose,
+        model: "gpt-4.1-mini".into(),
+        tokens_in: tin,
+        tokens_out: tout,
+        cost_usd: Some(cost),
+        latency_ms: 900,
+    }
+}
+
+fn finished(task: &str, agent: &str, outcome: TaskOutcome, result: &str) -> Event {
+    Event::TaskFinished {
+        task: task.into(),
+        agent: agent.into(),
+        outcome,
+        result: result.into(),
+    }
+}
+
+fn status(agent: &str, status: AgentStatus, task: Option<&str>) -> Event {
+    Event::AgentStatus {
+        agent: agent.into(),
+        status,
+        task: task.map(Into::into),
+    }
+}
+
+/// The whole run (41 events). `root` is the repo the evidence refers to.
+pub fn sample_run(root: &Path) -> Vec<Envelope> {
+    let by_agent = |a: &str| Origin::Agent { agent: a.into() };
+    let events = vec![
+        Event::RunStarted {
+            run_id: "20260314-090000-a1b2".into(),
+            goal: "Why does the parser drop trailing comments?".into(),
+            mode: Mode::Repo {
+                root: root.display().to_string(),
+            },
+            model: "openai:gpt-4.1-mini".into(),
+            agents: 3,
+            verify: VerifyMode::Judge,
+            budgets: Budgets {
+                max_cost_usd: Some(0.5),
+                max_tokens: None,
+                time_limit_secs: None,
+            },
+            coordination: "delm".into(),
+        },
+        added("T1", "plan: split the question", Origin::Initial),
+        claimed("T1", "a1", 1),
+        call("a1", Some("T1"), CallPurpose::Work, 1_850, 240, 0.0011),
+        Event::ToolCall {
+            agent: "a1".into(),
+            task: Some("T1".into()),
+            call_id: "c1".into(),
+            tool: "list_dir".into(),
+            args: json!({"path": "src"}),
+            ok: true,
+            output: "lex.rs\nparse.rs\nlib.rs".into(),
+        },
+        added("T2", "check lexer state around comments", by_agent("a1")),
+        added("T3", "compare with the v1.2 parser", by_agent("a1")),
+        added("T4", "find tests covering trailing comments", by_agent("a1")),
+        finished("T1", "a1", TaskOutcome::Done, "Split into T2, T3 and T4."),
+        claimed("T2", "a2", 1),
+        claimed("T3", "a3", 1),
+        claimed("T4", "a1", 1),
+        Event::ToolCall {
+            agent: "a2".into(),
+            task: Some("T2".into()),
+            call_id: "c2".into(),
+            tool: "read_file".into(),
+            args: json!({"path": "src/lex.rs", "start": 1, "end": 10}),
+            ok: true,
+            output: "pub struct Lexer<'a> {\n    src: &'a str,\n}".into(),
+        },
+        call("a2", Some("T2"), CallPurpose::Work, 3_400, 410, 0.0021),
+        Event::AgentMessage {
+            agent: "a2".into(),
+            task: Some("T2".into()),
+            text: "Reading src/lex.rs:1-10.\nskip_ws treats '#' as whitespace and skips the whole line.".into(),
+        },
+        Event::PointProposed {
+            point: finding(
+                "P1",
+                PointKind::Finding,
+                "a2",
+                "T2",
+                "comments are dropped in Lexer::skip_ws",
+                "skip_ws treats a comment as whitespace: when it sees '#' it calls skip_line, so \
+                 a trailing comment never becomes a token and the parser cannot keep it.",
+                vec![file_evidence(
+                    "src/lex.rs",
+                    "4-6",
+                    "while self.peek() == '#' { self.skip_line(); }",
+                )],
+            ),
+        },
+        status("a2", AgentStatus::Verifying, Some("T2")),
+        Event::PointVerified {
+            point: "P1".into(),
+            note: Some("quote found at src/lex.rs:6; the claim follows from it".into()),
+            evidence: Some(vec![Evidence {
+                resolved: Some("src/lex.rs:6".into()),
+                ..file_evidence("src/lex.rs", "4-6", "while self.peek() == '#' { self.skip_line(); }")
+            }]),
+        },
+        status("a2", AgentStatus::Working, Some("T2")),
+        Event::LlmRetry {
+            agent: "a3".into(),
+            attempt: 2,
+            delay_ms: 6_000,
+            reason: "429 rate limited".into(),
+        },
+        call("a3", Some("T3"), CallPurpose::Work, 2_900, 350, 0.0018),
+        Event::ToolCall {
+            agent: "a3".into(),
+            task: Some("T3".into()),
+            call_id: "c3".into(),
+            tool: "grep".into(),
+            args: json!({"pattern": "peek_buf", "path_glob": "src/*.rs"}),
+            ok: false,
+            output: "no matches".into(),
+        },
+        Event::PointProposed {
+            point: finding(
+                "P2",
+                PointKind::Failure,
+                "a3",
+                "T3",
+                "tried: bumping the peek buffer, no effect on comments",
+                "A larger peek buffer does not change which characters skip_ws consumes.",
+                vec![],
+            ),
+        },
+        Event::PointVerified {
+            point: "P2".into(),
+            note: None,
+            evidence: None,
+        },
+        Event::ConstraintAdded {
+            point: Point {
+                id: "C1".into(),
+                kind: PointKind::Constraint,
+                headline: "do not touch the public API".into(),
+                summary: String::new(),
+                evidence: vec![],
+                author: HUMAN.into(),
+                task: None,
+                supersedes: None,
+            },
+        },
+        Event::PointProposed {
+            point: finding(
+                "P3",
+                PointKind::Partial,
+                "a1",
+                "T4",
+                "no test covers a comment at end of file",
+                "Searched tests/ for '#' at EOF.",
+                vec![file_evidence("tests/lexer.rs", "10-12", "assert_eq!(lex(\"a # c\"), ...)")],
+            ),
+        },
+        Event::PointRejected {
+            point: "P3".into(),
+            reason: "quote not found in tests/lexer.rs".into(),
+        },
+        Event::PointProposed {
+            point: finding(
+                "P4",
+                PointKind::Finding,
+                "a1",
+                "T4",
+                "the lexer tests never check a trailing comment",
+                "None of the lexer tests ends its input with a comment, so the dropped token went unnoticed.",
+                vec![file_evidence("src/lex.rs", "8-9", "fn skip_line(&mut self) {")],
+            ),
+        },
+        Event::PointVerified {
+            point: "P4".into(),
+            note: None,
+            evidence: None,
+        },
+        finished("T2", "a2", TaskOutcome::Done, "Comments are consumed by skip_ws (P1)."),
+        finished("T4", "a1", TaskOutcome::Done, "No test has a trailing comment (P4)."),
+        Event::Paused {},
+        status("a1", AgentStatus::Paused, None),
+        Event::Resumed {},
+        Event::TaskAdded {
+            task: "T5".into(),
+            title: "check Windows line endings".into(),
+            detail: "Does \\r\\n change anything?".into(),
+            origin: Origin::Human,
+        },
+        claimed("T5", "a1", 1),
+        finished("T3", "a3", TaskOutcome::Failed, "Could not build v1.2 to compare."),
+        finished("T5", "a1", TaskOutcome::Done, "Line endings do not matter here."),
+        Event::FinaliseStarted { agent: "a2".into() },
+        call("a2", None, CallPurpose::Finalise, 5_200, 620, 0.0034),
+        Event::RunFinished {
+            answer: "The lexer drops trailing comments: Lexer::skip_ws treats '#' as whitespace and \
+                     skips to the end of the line, so no comment token reaches the parser [P1]. \
+                     No test covers the case [P4]."
+                .into(),
+            cited: vec!["P1".into(), "P4".into()],
+            stopped_by: StoppedBy::Completed,
+            totals: Totals {
+                calls: 5,
+                tokens_in: 15_350,
+                tokens_out: 1_620,
+                cost_usd: 0.0092,
+                unpriced_calls: 0,
+                elapsed_ms: 163_000,
+            },
+        },
+    ];
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, event)| Envelope {
+            seq: i as u64 + 1,
+            ts: ts(i as u64 + 1),
+            event,
+        })
+        .collect()
+}
+
+/// The seq of the first event of type `kind` (1-based position).
+pub fn position_of(events: &[Envelope], kind: &str) -> usize {
+    events
+        .iter()
+        .position(|e| e.event.type_name() == kind)
+        .expect("event in fixture")
+        + 1
+}

@@ -1,0 +1,211 @@
+//! Snapshots of every pane, the help overlay, the constraint editor and the final answer,
+//! at 120×40 and 80×24, from the hand-built run in `support_tui`.
+
+mod support_tui;
+
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use delm::engine::StreamDelta;
+use delm::event::{Envelope, parse_ts};
+use delm::tui::{AppState, Keymap, Theme, draw, handle_event};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use support_tui::{position_of, sample_run, write_repo};
+
+const SIZES: [(u16, u16); 2] = [(120, 40), (80, 24)];
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    events: Vec<Envelope>,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    write_repo(dir.path());
+    let events = sample_run(dir.path());
+    Fixture { _dir: dir, events }
+}
+
+/// A live state after `k` events, with the clock `seconds_after` the k-th event.
+fn live_at(events: &[Envelope], k: usize, seconds_after: i64) -> AppState {
+    let mut state = AppState::live(Keymap::default(), Theme::default());
+    for env in &events[..k] {
+        state.apply(env);
+    }
+    state.now = parse_ts(&events[k - 1].ts).map(|t| t + time::Duration::seconds(seconds_after));
+    state
+}
+
+fn keys(state: &mut AppState, keys: &[KeyCode]) {
+    for code in keys {
+        handle_event(state, &TermEvent::Key(KeyEvent::new(*code, KeyModifiers::NONE)));
+    }
+}
+
+fn render(state: &mut AppState, width: u16, height: u16) -> String {
+    state.resize(width, height);
+    state.load_sources();
+    state.flash = None; // transient confirmations are not part of the picture
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| draw(frame, state)).unwrap();
+    terminal.backend().to_string()
+}
+
+/// Snapshot `state` at both sizes; `prepare` runs after each resize (selection, popups).
+fn snap(name: &str, make: impl Fn() -> AppState, prepare: impl Fn(&mut AppState)) {
+    for (width, height) in SIZES {
+        let mut state = make();
+        state.resize(width, height);
+        prepare(&mut state);
+        let screen = render(&mut state, width, height);
+        insta::assert_snapshot!(format!("{name}_{width}x{height}"), screen);
+    }
+}
+
+#[test]
+fn live_run_with_retry_and_streaming() {
+    let f = fixture();
+    let k = position_of(&f.events, "llm_retry");
+    snap(
+        "live_mid_run",
+        || {
+            let mut state = live_at(&f.events, k, 2);
+            for text in ["Comparing the lexer ", "with v1.2:\n", "v1.2 kept a Comment token.\nChecking git log"] {
+                state.push_delta(&StreamDelta {
+                    agent: "a3".into(),
+                    text: text.into(),
+                });
+            }
+            state
+        },
+        |_| {},
+    );
+}
+
+#[test]
+fn context_tree_expanded_with_numbered_source_in_detail() {
+    let f = fixture();
+    let k = position_of(&f.events, "point_verified") + 12; // P1..P4 proposed, P3 rejected
+    snap(
+        "context_expanded",
+        || live_at(&f.events, k, 1),
+        |state| {
+            // Focus the context pane, go to P1 (Constraints, C1, Findings, P1) and open two levels.
+            keys(state, &[KeyCode::Tab, KeyCode::Tab]);
+            keys(state, &[KeyCode::Down, KeyCode::Down, KeyCode::Down]);
+            keys(state, &[KeyCode::Enter, KeyCode::Enter]);
+        },
+    );
+}
+
+#[test]
+fn context_grouped_by_task() {
+    let f = fixture();
+    let k = position_of(&f.events, "paused");
+    snap(
+        "context_by_task",
+        || live_at(&f.events, k, 1),
+        |state| {
+            keys(state, &[KeyCode::Tab, KeyCode::Tab, KeyCode::Char('t')]);
+        },
+    );
+}
+
+#[test]
+fn agent_detail_shows_the_transcript() {
+    let f = fixture();
+    let k = position_of(&f.events, "llm_retry") + 2;
+    snap(
+        "agent_detail",
+        || live_at(&f.events, k, 1),
+        |state| {
+            // Agents pane, a2, open in detail.
+            keys(state, &[KeyCode::Tab, KeyCode::Down, KeyCode::Enter]);
+        },
+    );
+}
+
+#[test]
+fn task_detail_and_paused_status() {
+    let f = fixture();
+    let k = position_of(&f.events, "paused") + 1;
+    snap(
+        "task_detail_pausing",
+        || live_at(&f.events, k, 3),
+        |state| {
+            // The queue lists claimed, queued, then finished tasks; go to the last (T1).
+            keys(state, &[KeyCode::Char('G')]);
+        },
+    );
+}
+
+#[test]
+fn help_overlay() {
+    let f = fixture();
+    snap(
+        "help",
+        || live_at(&f.events, 12, 0),
+        |state| keys(state, &[KeyCode::Char('?')]),
+    );
+}
+
+#[test]
+fn constraint_editor() {
+    let f = fixture();
+    snap(
+        "constraint_editor",
+        || live_at(&f.events, 12, 0),
+        |state| {
+            keys(state, &[KeyCode::Char('c')]);
+            for c in "do not change the public API of Lexer".chars() {
+                keys(state, &[KeyCode::Char(c)]);
+            }
+        },
+    );
+}
+
+#[test]
+fn final_answer_popup() {
+    let f = fixture();
+    snap(
+        "final_answer",
+        || live_at(&f.events, f.events.len(), 5),
+        |state| keys(state, &[KeyCode::Down]),
+    );
+}
+
+#[test]
+fn replay_timeline_in_status_bar() {
+    let f = fixture();
+    snap(
+        "replay",
+        || {
+            let mut state = AppState::replay(f.events.clone(), Keymap::default(), Theme::default());
+            state.popup = None;
+            state
+        },
+        |state| {
+            keys(state, &[KeyCode::Home]);
+            for _ in 0..6 {
+                keys(state, &[KeyCode::Char(']')]);
+            }
+        },
+    );
+}
+
+#[test]
+fn empty_live_view_and_too_small_terminal() {
+    let mut state = AppState::live(Keymap::default(), Theme::default());
+    insta::assert_snapshot!("empty_80x24", render(&mut state, 80, 24));
+    insta::assert_snapshot!("too_small", render(&mut state, 50, 12));
+}
+#[test]
+fn debug_tree() {
+    let f = fixture();
+    let k = position_of(&f.events, "point_verified") + 12;
+    let mut state = live_at(&f.events, k, 1);
+    state.resize(120, 40);
+    keys(&mut state, &[KeyCode::Tab, KeyCode::Tab]);
+    eprintln!("focus {:?} sel {:?}", state.focus, state.context.selected());
+    keys(&mut state, &[KeyCode::Down]);
+    eprintln!("focus {:?} sel {:?} rows {}", state.focus, state.context.selected(), state.context.rows().len());
+}
