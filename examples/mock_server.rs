@@ -61,9 +61,18 @@ fn script(req: &RecordedRequest, _n: usize) -> Reply {
     if line.contains("Plan") {
         return match turn {
             0 => Reply::Tools(vec![
-                ("add_task".into(), json!({"title": "Collect the key facts", "detail": "Find the facts the goal depends on."})),
-                ("add_task".into(), json!({"title": "Check for contradictions", "detail": "Look for facts that disagree."})),
-                ("finish_task".into(), json!({"result": "Split the goal into two tasks."})),
+                (
+                    "add_task".into(),
+                    json!({"title": "Collect the key facts", "detail": "Find the facts the goal depends on."}),
+                ),
+                (
+                    "add_task".into(),
+                    json!({"title": "Check for contradictions", "detail": "Look for facts that disagree."}),
+                ),
+                (
+                    "finish_task".into(),
+                    json!({"result": "Split the goal into two tasks."}),
+                ),
             ]),
             _ => swarm::finish("planned"),
         };
@@ -72,7 +81,10 @@ fn script(req: &RecordedRequest, _n: usize) -> Reply {
     let doc = line
         .split_whitespace()
         .find(|w| w.contains('.') && !w.ends_with('.'))
-        .map(|w| w.trim_matches(|c: char| c == '"' || c == ',' || c == ':').to_string());
+        .map(|w| {
+            w.trim_matches(|c: char| c == '"' || c == ',' || c == ':')
+                .to_string()
+        });
     match (doc, turn) {
         (Some(doc), 0) => Reply::Tools(vec![("read_doc".into(), json!({"doc": doc}))]),
         (Some(doc), 1) => {
@@ -94,16 +106,18 @@ fn script(req: &RecordedRequest, _n: usize) -> Reply {
 
 fn main() {
     let port: u16 = arg("--port").and_then(|p| p.parse().ok()).unwrap_or(8089);
-    let delay = Duration::from_millis(arg("--delay-ms").and_then(|d| d.parse().ok()).unwrap_or(300));
+    let delay = Duration::from_millis(
+        arg("--delay-ms")
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(300),
+    );
     let wire = match arg("--wire").as_deref() {
         Some("anthropic") => Wire::Anthropic,
         _ => Wire::OpenAi,
     };
-    let mock = MockLlm::start_blocking_on(
-        port,
-        wire,
-        move |req: &RecordedRequest, n| Reply::Delay(delay, Box::new(script(req, n))),
-    );
+    let mock = MockLlm::start_blocking_on(port, wire, move |req: &RecordedRequest, n| {
+        Reply::Delay(delay, Box::new(script(req, n)))
+    });
     eprintln!(
         "scripted {wire:?} server on {} (delay {} ms); Ctrl-C to stop",
         mock.base_url,

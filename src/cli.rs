@@ -31,6 +31,8 @@ pub enum Command {
     Resume(ResumeArgs),
     /// List recorded sessions: id, date, status, cost, goal.
     Sessions(SessionsArgs),
+    /// Compare recorded runs side by side: tasks, calls, tokens, cost, time, points, answer.
+    Compare(CompareArgs),
     /// Show where the config file is, or what it contains.
     Config(ConfigArgs),
 }
@@ -43,6 +45,13 @@ pub enum VerifyArg {
     Evidence,
     /// Publish points unchecked.
     Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CoordinationArg {
+    Delm,
+    Central,
+    Isolated,
 }
 
 /// Provider and output flags shared by `run` and `resume`.
@@ -96,6 +105,10 @@ pub struct RunArgs {
     /// Stop claiming and finalise after this many seconds.
     #[arg(long, value_name = "SECS")]
     pub time_limit: Option<u64>,
+    /// How agents coordinate: delm (shared queue and verified shared context), or the
+    /// baselines central (orchestrator and workers) and isolated (independent attempts).
+    #[arg(long, value_enum, default_value_t = CoordinationArg::Delm)]
+    pub coordination: CoordinationArg,
     /// Write the session log here instead of the sessions directory.
     #[arg(long, value_name = "FILE")]
     pub session: Option<PathBuf>,
@@ -137,4 +150,11 @@ pub struct ConfigArgs {
     /// Print the config file's path.
     #[arg(long)]
     pub path: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Two or more session files or run ids.
+    #[arg(required = true, num_args = 2..)]
+    pub sessions: Vec<String>,
 }

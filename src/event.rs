@@ -731,7 +731,9 @@ impl RunState {
                     }
                 }
             }
-            Event::PointProposed { point } => self.insert_point(point, PointStatus::Proposed, env.seq),
+            Event::PointProposed { point } => {
+                self.insert_point(point, PointStatus::Proposed, env.seq)
+            }
             Event::ConstraintAdded { point } => {
                 self.insert_point(point, PointStatus::Verified, env.seq)
             }
@@ -875,7 +877,7 @@ impl RunState {
             status,
             note: None,
             seq,
-        superseded_by: None,
+            superseded_by: None,
         });
     }
 }

@@ -2,7 +2,10 @@
 //! headless or TUI front end.
 
 use crate::Failure;
-use crate::cli::{Cli, Command, ProviderArgs, ReplayArgs, ResumeArgs, RunArgs, VerifyArg};
+use crate::cli::{
+    Cli, Command, CompareArgs, CoordinationArg, ProviderArgs, ReplayArgs, ResumeArgs, RunArgs,
+    VerifyArg,
+};
 use delm::config::{self, Config, DEFAULT_MODEL};
 use delm::engine::agent::{AgentDeps, PriceFn};
 use delm::engine::{EngineHandle, EventSink, RunConfig, board, tools};
@@ -32,6 +35,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             print!("{}", session::format_sessions_listing(&dir, &list, width));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Compare(args) => compare(args),
         Command::Config(args) => {
             let path = config::config_path()
                 .ok_or_else(|| Failure::Run("no home directory to keep a config in".into()))?;
@@ -99,7 +103,11 @@ struct Model {
     api_key: Option<spec::Secret>,
 }
 
-fn resolve_model(cfg: &Config, flags: &ProviderArgs, fallback: Option<&str>) -> Result<Model, Failure> {
+fn resolve_model(
+    cfg: &Config,
+    flags: &ProviderArgs,
+    fallback: Option<&str>,
+) -> Result<Model, Failure> {
     let name = flags
         .model
         .clone()
@@ -129,7 +137,11 @@ fn resolve_model(cfg: &Config, flags: &ProviderArgs, fallback: Option<&str>) -> 
 }
 
 fn build_llm(cfg: &Config, model: &Model, agents: usize) -> (Arc<RetryingProvider>, PriceFn) {
-    let mut pc = ProviderConfig::from_spec(&model.spec, model.base_url.as_deref(), model.api_key.clone());
+    let mut pc = ProviderConfig::from_spec(
+        &model.spec,
+        model.base_url.as_deref(),
+        model.api_key.clone(),
+    );
     if let Some(stream) = cfg.stream {
         pc.stream = stream;
     }
@@ -208,7 +220,9 @@ fn mode_from(args: &RunArgs) -> Result<Mode, Failure> {
 async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let cfg = Config::load().map_err(Failure::Usage)?;
     if args.question.trim().is_empty() {
-        return Err(Failure::Usage("the question is empty: say what the swarm should do".into()));
+        return Err(Failure::Usage(
+            "the question is empty: say what the swarm should do".into(),
+        ));
     }
     let agents = args.agents.or(cfg.agents).unwrap_or(4);
     if agents == 0 || agents > board::MAX_AGENTS {
@@ -220,7 +234,9 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     if let Some(c) = args.max_cost
         && (c.is_nan() || c <= 0.0)
     {
-        return Err(Failure::Usage("--max-cost must be a positive amount in USD".into()));
+        return Err(Failure::Usage(
+            "--max-cost must be a positive amount in USD".into(),
+        ));
     }
     let mode = mode_from(&args)?;
     let model = resolve_model(&cfg, &args.provider, None)?;
@@ -228,6 +244,12 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let mut run_cfg = RunConfig::new(args.question.trim(), mode, model.spec.label.clone());
     run_cfg.agents = agents;
     run_cfg.verify = verify_mode(args.verify, &cfg)?;
+    run_cfg.coordination = match args.coordination {
+        CoordinationArg::Delm => "delm",
+        CoordinationArg::Central => "central",
+        CoordinationArg::Isolated => "isolated",
+    }
+    .to_string();
     run_cfg.budgets = Budgets {
         max_cost_usd: args.max_cost,
         max_tokens: args.max_tokens,
@@ -263,7 +285,11 @@ fn apply_tuning(run_cfg: &mut RunConfig, cfg: &Config) {
 }
 
 /// The session writer plus whatever the headless front end prints.
-fn front_end_sink(flags: &ProviderArgs, writer: Box<dyn EventSink>, prior: RunState) -> Box<dyn EventSink> {
+fn front_end_sink(
+    flags: &ProviderArgs,
+    writer: Box<dyn EventSink>,
+    prior: RunState,
+) -> Box<dyn EventSink> {
     let mut sinks: Vec<Box<dyn EventSink>> = vec![writer];
     if flags.headless {
         sinks.push(Box::new(Story::with_state(std::io::stderr(), prior)));
@@ -340,7 +366,9 @@ fn finish(state: &RunState, flags: &ProviderArgs) -> Result<ExitCode, Failure> {
                 }
             }
             if answer.stopped_by == StoppedBy::Cancelled {
-                eprintln!("delm: the run was stopped before it finished; `delm resume` can't continue a stopped run, start a new one");
+                eprintln!(
+                    "delm: the run was stopped before it finished; `delm resume` can't continue a stopped run, start a new one"
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -389,11 +417,14 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
         )));
     }
     let model = resolve_model(&cfg, &args.provider, Some(&prior.model))?;
-    let workspace = tools::open(&prior.mode).map_err(|e| {
-        Failure::Usage(format!("the run's workspace cannot be opened again: {e}"))
-    })?;
+    let workspace = tools::open(&prior.mode)
+        .map_err(|e| Failure::Usage(format!("the run's workspace cannot be opened again: {e}")))?;
     let agents = args.agents.unwrap_or(prior.desired_agents.max(1));
-    let mut run_cfg = RunConfig::new(prior.goal.clone(), prior.mode.clone(), model.spec.label.clone());
+    let mut run_cfg = RunConfig::new(
+        prior.goal.clone(),
+        prior.mode.clone(),
+        model.spec.label.clone(),
+    );
     run_cfg.run_id = prior.run_id.clone();
     run_cfg.agents = agents.clamp(1, board::MAX_AGENTS);
     run_cfg.verify = prior.verify;
@@ -412,6 +443,16 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
     let sink = front_end_sink(&args.provider, Box::new(writer), prior);
     let handle = board::start(run_cfg, deps, sink, Some(events)).map_err(Failure::Usage)?;
     drive(handle, &args.provider, &cfg, &path, log_path).await
+}
+
+fn compare(args: CompareArgs) -> Result<ExitCode, Failure> {
+    let mut runs = Vec::new();
+    for arg in &args.sessions {
+        let (path, events) = load_session(arg)?;
+        runs.push((path, RunState::from_events(events.iter())));
+    }
+    print!("{}", delm::compare::table(&runs, terminal_width()));
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Until the TUI lands, `delm run` without `--headless` says so (issue 2 allows this).

@@ -3,6 +3,7 @@
 //! `event` is the log and its reducer; `engine` runs the swarm (no UI imports); `llm` talks
 //! to model providers; `session` reads and writes logs; `tui` draws and steers.
 
+pub mod compare;
 pub mod config;
 pub mod engine;
 pub mod event;

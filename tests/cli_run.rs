@@ -80,16 +80,26 @@ fn plain_text_model_completes_with_exit_0_and_no_key_leaks() {
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "exit {:?}\n{stderr}", out.status);
     assert!(stdout.contains("The answer is 42"), "{stdout}");
-    assert!(stderr.contains("claimed T1"), "progress lines on stderr: {stderr}");
+    assert!(
+        stderr.contains("claimed T1"),
+        "progress lines on stderr: {stderr}"
+    );
     // The key went to the provider, and nowhere else.
-    assert!(mock.requests().iter().all(|r| r.header("authorization") == Some(&format!("Bearer {KEY}"))));
+    assert!(
+        mock.requests()
+            .iter()
+            .all(|r| r.header("authorization") == Some(&format!("Bearer {KEY}")))
+    );
     let log = std::fs::read_to_string(&session).unwrap();
     assert!(log.contains("\"type\":\"run_finished\""));
     for (name, s) in [("session", &log), ("stdout", &stdout), ("stderr", &stderr)] {
         assert!(!s.contains(KEY), "the API key leaked into {name}");
     }
     if let Ok(tracing_log) = std::fs::read_to_string(env.path("logs/delm.log")) {
-        assert!(!tracing_log.contains(KEY), "the API key leaked into the tracing log");
+        assert!(
+            !tracing_log.contains(KEY),
+            "the API key leaked into the tracing log"
+        );
     }
     // The plain-text result became a partial point.
     assert!(log.contains("\"kind\":\"partial\""));
@@ -124,7 +134,11 @@ fn json_mode_streams_the_session_events_ending_with_run_finished() {
         .collect();
     assert_eq!(sessions.len(), 1);
     let listed = env.run(&["sessions"]);
-    assert!(text(&listed.stdout).contains("finished") || text(&listed.stdout).contains("answer"), "{}", text(&listed.stdout));
+    assert!(
+        text(&listed.stdout).contains("finished") || text(&listed.stdout).contains("answer"),
+        "{}",
+        text(&listed.stdout)
+    );
 }
 
 #[test]
@@ -137,7 +151,11 @@ fn usage_errors_exit_2_with_one_clear_sentence() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("OPENAI_API_KEY is not set"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("OPENAI_API_KEY is not set"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let out = env.run(&["run", "q", "--headless", "--repo", "/definitely/not/here"]);
     assert_eq!(out.status.code(), Some(2));
@@ -191,7 +209,10 @@ fn docs(env: &Env) -> PathBuf {
     let d = env.path("docs");
     std::fs::create_dir_all(&d).unwrap();
     for (name, body) in [
-        ("alpha.txt", "Alpha Corp 2024 revenue was 12.5 million dollars."),
+        (
+            "alpha.txt",
+            "Alpha Corp 2024 revenue was 12.5 million dollars.",
+        ),
         ("beta.txt", "Beta Ltd 2024 revenue was 9.8 million dollars."),
         ("gamma.txt", "Gamma has no revenue figures."),
         ("delta.txt", "Delta revenue is confidential."),
@@ -229,7 +250,10 @@ fn slow_docs_script(req: &RecordedRequest, _n: usize) -> Reply {
 fn wait_for_line(path: &Path, needle: &str, child: &mut Child) {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(30) {
-        if std::fs::read_to_string(path).unwrap_or_default().contains(needle) {
+        if std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .contains(needle)
+        {
             return;
         }
         if let Ok(Some(status)) = child.try_wait() {
@@ -273,11 +297,11 @@ fn kill_9_then_resume_finishes_with_every_verified_point() {
     child.wait().unwrap();
     let before = delm::session::read_session(&session).unwrap();
     let state = delm::event::RunState::from_events(before.events.iter());
-    assert!(state.answer.is_none(), "the kill came too late to test resume");
-    let verified: Vec<String> = state
-        .live_points()
-        .map(|p| p.point.id.clone())
-        .collect();
+    assert!(
+        state.answer.is_none(),
+        "the kill came too late to test resume"
+    );
+    let verified: Vec<String> = state.live_points().map(|p| p.point.id.clone()).collect();
     assert!(!verified.is_empty());
 
     let out = env.run(&[
@@ -299,7 +323,12 @@ fn kill_9_then_resume_finishes_with_every_verified_point() {
             "{id} lost"
         );
     }
-    assert!(state.tasks.iter().all(|t| t.state == delm::event::TaskState::Done));
+    assert!(
+        state
+            .tasks
+            .iter()
+            .all(|t| t.state == delm::event::TaskState::Done)
+    );
     assert!(
         after
             .events
@@ -311,7 +340,13 @@ fn kill_9_then_resume_finishes_with_every_verified_point() {
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
 
     // Resuming a finished run is refused with a pointer to replay.
-    let again = env.run(&["resume", session.to_str().unwrap(), "--headless", "--base-url", &mock.base_url]);
+    let again = env.run(&[
+        "resume",
+        session.to_str().unwrap(),
+        "--headless",
+        "--base-url",
+        &mock.base_url,
+    ]);
     assert_eq!(again.status.code(), Some(2));
     assert!(text(&again.stderr).contains("delm replay"));
 }
@@ -322,7 +357,14 @@ fn replay_headless_tolerates_a_torn_last_line() {
     let mock = MockLlm::start_blocking(Wire::OpenAi, plain_text_script);
     let session = env.path("torn.jsonl");
     let out = env.run(&[
-        "run", "q", "--headless", "--agents", "1", "--base-url", &mock.base_url, "--session",
+        "run",
+        "q",
+        "--headless",
+        "--agents",
+        "1",
+        "--base-url",
+        &mock.base_url,
+        "--session",
         session.to_str().unwrap(),
     ]);
     assert!(out.status.success());

@@ -76,7 +76,11 @@ fn start_with(
         max_concurrency: 8,
     };
     let llm = Arc::new(RetryingProvider::new(spec::build_provider(pc), policy));
-    let mut cfg = RunConfig::new("Which vendor had the higher 2024 revenue?", mode.clone(), "openai:test-model");
+    let mut cfg = RunConfig::new(
+        "Which vendor had the higher 2024 revenue?",
+        mode.clone(),
+        "openai:test-model",
+    );
     cfg.agents = agents;
     cfg.verify = verify;
     cfg.max_turns_per_task = 8;
@@ -84,7 +88,9 @@ fn start_with(
     let deps = AgentDeps {
         cfg: cfg.clone(),
         llm,
-        price: Arc::new(|u: delm::llm::Usage| Some((u.input_tokens + u.output_tokens) as f64 * 1e-6)),
+        price: Arc::new(|u: delm::llm::Usage| {
+            Some((u.input_tokens + u.output_tokens) as f64 * 1e-6)
+        }),
         workspace: tools::open(&mode).unwrap(),
     };
     let writer = SessionWriter::create(&session).unwrap();
@@ -122,7 +128,10 @@ fn docs_script(req: &RecordedRequest, _n: usize) -> Reply {
         return approve();
     }
     if is_finalise(req) {
-        return final_answer(req, "Alpha Corp had the higher 2024 revenue (12.5M vs 9.8M).");
+        return final_answer(
+            req,
+            "Alpha Corp had the higher 2024 revenue (12.5M vs 9.8M).",
+        );
     }
     let turn = assistant_turns(req);
     match (doc_of(req), turn) {
@@ -192,9 +201,10 @@ async fn verified_point_from_one_agent_reaches_another_agents_prompt() {
     assert_eq!(failure.status, PointStatus::Verified);
     let failure_line = format!("{} [failure]", failure.point.id);
     assert!(
-        mock.requests().iter().any(|r| agent_of(r)
-            .is_some_and(|a| a != failure.point.author)
-            && r.prompt_text().contains(&failure_line)),
+        mock.requests()
+            .iter()
+            .any(|r| agent_of(r).is_some_and(|a| a != failure.point.author)
+                && r.prompt_text().contains(&failure_line)),
         "the failure point never reached another agent"
     );
     // The answer cites verified points, and the session log matches the live state.
@@ -237,7 +247,11 @@ async fn unresolvable_quote_is_rejected_and_never_shared() {
         .find(|p| p.point.headline == bogus)
         .unwrap();
     assert_eq!(p.status, PointStatus::Rejected);
-    assert!(p.note.as_deref().unwrap_or("").contains("quote"), "{:?}", p.note);
+    assert!(
+        p.note.as_deref().unwrap_or("").contains("quote"),
+        "{:?}",
+        p.note
+    );
     // Only the author's own task conversation ever mentions it.
     let author_task = p.point.task.clone().unwrap();
     for r in mock.requests() {
@@ -246,7 +260,11 @@ async fn unresolvable_quote_is_rejected_and_never_shared() {
         }
     }
     // The author was told why.
-    assert!(mock.requests().iter().any(|r| r.prompt_text().contains("was REJECTED")));
+    assert!(
+        mock.requests()
+            .iter()
+            .any(|r| r.prompt_text().contains("was REJECTED"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,7 +300,10 @@ async fn judge_mode_asks_the_judge_and_honours_a_reject() {
         .iter()
         .filter(|e| matches!(&e.event, Event::LlmCall { purpose, .. } if *purpose == delm::event::CallPurpose::Judge))
         .count();
-    assert!(judge_calls >= 2, "judge calls are counted like any other: {judge_calls}");
+    assert!(
+        judge_calls >= 2,
+        "judge calls are counted like any other: {judge_calls}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -305,7 +326,10 @@ async fn retries_on_429_500_and_cut_stream_then_succeeds() {
     .await;
     let run = start(&mock, Wire::OpenAi, Mode::Plain, 1, VerifyMode::Evidence);
     let state = run_to_end(&run).await;
-    assert_eq!(state.answer.as_ref().unwrap().stopped_by, StoppedBy::Completed);
+    assert_eq!(
+        state.answer.as_ref().unwrap().stopped_by,
+        StoppedBy::Completed
+    );
     let retries: Vec<(u32, u64)> = events(&run.session)
         .iter()
         .filter_map(|e| match &e.event {
@@ -349,8 +373,14 @@ fn slow_script(req: &RecordedRequest, _n: usize) -> Reply {
         && assistant_turns(req) == 0
     {
         return Reply::Tools(vec![
-            ("add_task".into(), json!({"title": "look at part one", "detail": ""})),
-            ("add_task".into(), json!({"title": "look at part two", "detail": ""})),
+            (
+                "add_task".into(),
+                json!({"title": "look at part one", "detail": ""}),
+            ),
+            (
+                "add_task".into(),
+                json!({"title": "look at part two", "detail": ""}),
+            ),
             ("finish_task".into(), json!({"result": "split in two"})),
         ]);
     }
@@ -387,10 +417,17 @@ async fn pause_stops_model_calls_until_resume() {
     })
     .await;
     run.handle.pause();
-    wait_for(&run, "PAUSED", |s| s.display_state() == RunDisplayState::Paused).await;
+    wait_for(&run, "PAUSED", |s| {
+        s.display_state() == RunDisplayState::Paused
+    })
+    .await;
     let calls = mock.call_count();
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    assert_eq!(mock.call_count(), calls, "a model call was made while paused");
+    assert_eq!(
+        mock.call_count(),
+        calls,
+        "a model call was made while paused"
+    );
     run.handle.resume();
     let state = run_to_end(&run).await;
     assert_eq!(state.answer.unwrap().stopped_by, StoppedBy::Completed);
@@ -428,7 +465,9 @@ async fn injected_constraint_reaches_every_working_agent_next_request() {
             .find(|r| assistant_turns(r) > 0 || is_finalise(r));
         let next_work = next_work.unwrap_or_else(|| panic!("{agent} made no later request"));
         assert!(
-            next_work.prompt_text().contains("Do not touch the public API"),
+            next_work
+                .prompt_text()
+                .contains("Do not touch the public API"),
             "{agent}'s next request lacks the constraint"
         );
     }
@@ -444,15 +483,19 @@ async fn requeued_task_is_claimed_again() {
     })
     .await;
     assert_eq!(s.task("T2").unwrap().attempts, 1);
-    run.handle.requeue("T2", Some("try again, more carefully".into()));
+    run.handle
+        .requeue("T2", Some("try again, more carefully".into()));
     let state = run_to_end(&run).await;
     let t2 = state.task("T2").unwrap();
     assert_eq!(t2.state, TaskState::Done);
     assert_eq!(t2.attempts, 2);
     assert_eq!(t2.note.as_deref(), Some("try again, more carefully"));
     // The second attempt's prompt carries the human's note.
-    assert!(mock.requests().iter().any(|r| task_of(r).as_deref() == Some("T2")
-        && r.prompt_text().contains("Note from the human: try again, more carefully")));
+    assert!(mock.requests().iter().any(|r| {
+        task_of(r).as_deref() == Some("T2")
+            && r.prompt_text()
+                .contains("Note from the human: try again, more carefully")
+    }));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -462,7 +505,10 @@ async fn malformed_tool_arguments_get_an_error_message_not_a_crash() {
             return Reply::Text("answer anyway".into());
         }
         match assistant_turns(req) {
-            0 => Reply::RawTools(vec![("record_point".into(), "{\"kind\": \"finding\", ".into())]),
+            0 => Reply::RawTools(vec![(
+                "record_point".into(),
+                "{\"kind\": \"finding\", ".into(),
+            )]),
             _ => finish("ok"),
         }
     })
@@ -470,18 +516,26 @@ async fn malformed_tool_arguments_get_an_error_message_not_a_crash() {
     let run = start(&mock, Wire::OpenAi, Mode::Plain, 1, VerifyMode::Evidence);
     let state = run_to_end(&run).await;
     assert_eq!(state.answer.unwrap().answer, "answer anyway");
-    assert!(mock
-        .requests()
-        .iter()
-        .any(|r| r.prompt_text().contains("not valid JSON")));
+    assert!(
+        mock.requests()
+            .iter()
+            .any(|r| r.prompt_text().contains("not valid JSON"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_budget_stops_claiming_and_finalises() {
     let mock = MockLlm::start(Wire::OpenAi, slow_script).await;
-    let run = start_with(&mock, Wire::OpenAi, Mode::Plain, 1, VerifyMode::Evidence, |cfg| {
-        cfg.budgets.max_tokens = Some(1);
-    });
+    let run = start_with(
+        &mock,
+        Wire::OpenAi,
+        Mode::Plain,
+        1,
+        VerifyMode::Evidence,
+        |cfg| {
+            cfg.budgets.max_tokens = Some(1);
+        },
+    );
     let state = run_to_end(&run).await;
     let answer = state.answer.unwrap();
     assert_eq!(answer.stopped_by, StoppedBy::Budget);
@@ -495,7 +549,10 @@ async fn token_budget_stops_claiming_and_finalises() {
         .collect();
     assert_eq!(
         purposes,
-        vec![delm::event::CallPurpose::Work, delm::event::CallPurpose::Finalise]
+        vec![
+            delm::event::CallPurpose::Work,
+            delm::event::CallPurpose::Finalise
+        ]
     );
     assert!(mock.requests().last().map(is_finalise).unwrap_or(false));
 }

@@ -65,7 +65,10 @@ fn request() -> ChatRequest {
 }
 
 /// One call; returns the result and the streamed text.
-async fn chat(provider: &dyn Provider, req: &ChatRequest) -> (Result<ChatResponse, LlmError>, String) {
+async fn chat(
+    provider: &dyn Provider,
+    req: &ChatRequest,
+) -> (Result<ChatResponse, LlmError>, String) {
     let seen = Mutex::new(String::new());
     let sink = |t: &str| seen.lock().unwrap().push_str(t);
     let result = provider.chat(req, &sink).await;
@@ -97,8 +100,12 @@ fn mode_name(wire: Wire, stream: bool) -> String {
 }
 
 fn parsed(call: &ToolCall) -> Value {
-    serde_json::from_str(&call.arguments)
-        .unwrap_or_else(|e| panic!("arguments of {} are not JSON ({e}): {}", call.name, call.arguments))
+    serde_json::from_str(&call.arguments).unwrap_or_else(|e| {
+        panic!(
+            "arguments of {} are not JSON ({e}): {}",
+            call.name, call.arguments
+        )
+    })
 }
 
 #[tokio::test]
@@ -122,12 +129,19 @@ async fn text_reply_headers_and_usage_in_every_mode() {
         assert!(sent.prompt_text().contains("You are agent a1"), "{mode}");
         assert!(sent.prompt_text().contains("six times seven"), "{mode}");
         // Usage is the provider's own count, not an estimate.
-        assert_eq!(reply.usage.input_tokens, sent.estimated_input_tokens(), "{mode}");
+        assert_eq!(
+            reply.usage.input_tokens,
+            sent.estimated_input_tokens(),
+            "{mode}"
+        );
         assert_eq!(reply.usage.output_tokens, 17 / 4, "{mode}");
         match wire {
             Wire::OpenAi => {
                 assert_eq!(sent.path, "/v1/chat/completions");
-                assert_eq!(sent.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
+                assert_eq!(
+                    sent.header("authorization"),
+                    Some(format!("Bearer {KEY}").as_str())
+                );
                 assert_eq!(sent.body["messages"][0]["role"], "system", "{mode}");
                 if stream {
                     assert_eq!(sent.body["stream_options"]["include_usage"], true);
@@ -149,8 +163,14 @@ async fn text_reply_headers_and_usage_in_every_mode() {
 #[tokio::test]
 async fn fragmented_tool_calls_are_assembled_in_every_mode() {
     let calls = vec![
-        ("read_file".to_string(), json!({"path": "src/lib.rs", "start": 1, "end": 40})),
-        ("grep".to_string(), json!({"pattern": "fn main", "path": "src/**/*.rs"})),
+        (
+            "read_file".to_string(),
+            json!({"path": "src/lib.rs", "start": 1, "end": 40}),
+        ),
+        (
+            "grep".to_string(),
+            json!({"pattern": "fn main", "path": "src/**/*.rs"}),
+        ),
     ];
     for (wire, stream) in MODES {
         let mode = mode_name(wire, stream);
@@ -223,14 +243,27 @@ async fn a_conversation_with_tool_results_is_mapped_to_each_wire() {
         result.unwrap();
         let sent = &mock.requests()[0];
         let messages = sent.body["messages"].as_array().unwrap();
-        let roles: Vec<&str> = messages.iter().map(|m| m["role"].as_str().unwrap()).collect();
-        let results: Vec<String> = sent.tool_results().into_iter().map(|(_, text)| text).collect();
+        let roles: Vec<&str> = messages
+            .iter()
+            .map(|m| m["role"].as_str().unwrap())
+            .collect();
+        let results: Vec<String> = sent
+            .tool_results()
+            .into_iter()
+            .map(|(_, text)| text)
+            .collect();
         assert_eq!(results, ["fn a() {}", "fn b() {}"], "{wire:?}");
         assert!(sent.prompt_text().contains("Constraint C1"), "{wire:?}");
         match wire {
             Wire::OpenAi => {
-                assert_eq!(roles, ["system", "user", "assistant", "tool", "tool", "user"]);
-                assert_eq!(messages[2]["tool_calls"][1]["function"]["name"], "read_file");
+                assert_eq!(
+                    roles,
+                    ["system", "user", "assistant", "tool", "tool", "user"]
+                );
+                assert_eq!(
+                    messages[2]["tool_calls"][1]["function"]["name"],
+                    "read_file"
+                );
                 assert_eq!(messages[3]["tool_call_id"], "c1");
             }
             Wire::Anthropic => {
@@ -268,7 +301,8 @@ async fn rate_limit_with_retry_after_then_success() {
             0 => Reply::Status {
                 code,
                 headers: vec![("Retry-After".into(), "1".into())],
-                body: json!({"error": {"type": "rate_limit_error", "message": "slow down"}}).to_string(),
+                body: json!({"error": {"type": "rate_limit_error", "message": "slow down"}})
+                    .to_string(),
             },
             _ => Reply::text("after the wait"),
         })
@@ -279,8 +313,16 @@ async fn rate_limit_with_retry_after_then_success() {
         assert_eq!(result.unwrap().text, "after the wait", "{wire:?}");
         assert_eq!(notices.len(), 1, "{wire:?}");
         assert_eq!(notices[0].attempt, 1);
-        assert!(notices[0].delay >= Duration::from_secs(1), "{:?}", notices[0]);
-        assert!(notices[0].reason.contains(&code.to_string()), "{}", notices[0].reason);
+        assert!(
+            notices[0].delay >= Duration::from_secs(1),
+            "{:?}",
+            notices[0]
+        );
+        assert!(
+            notices[0].reason.contains(&code.to_string()),
+            "{}",
+            notices[0].reason
+        );
         assert!(started.elapsed() >= Duration::from_secs(1));
         assert_eq!(mock.call_count(), 2);
     };
@@ -306,7 +348,10 @@ async fn server_error_then_success() {
         assert_eq!(result.unwrap().text, "recovered", "{mode}");
         let attempts: Vec<u32> = notices.iter().map(|n| n.attempt).collect();
         assert_eq!(attempts, [1, 2], "{mode}");
-        assert!(notices.iter().all(|n| n.delay <= Duration::from_millis(40)), "{mode}");
+        assert!(
+            notices.iter().all(|n| n.delay <= Duration::from_millis(40)),
+            "{mode}"
+        );
         assert_eq!(mock.call_count(), 3, "{mode}");
     }
 }
@@ -348,7 +393,10 @@ async fn a_stream_without_its_end_marker_is_transient() {
         let (result, streamed) = chat(provider(&mock, wire, true).as_ref(), &request()).await;
         let err = result.unwrap_err();
         assert!(err.is_transient(), "{wire:?}: {err:?}");
-        assert_eq!(streamed, "Partial", "{wire:?}: the text before the cut was streamed");
+        assert_eq!(
+            streamed, "Partial",
+            "{wire:?}: the text before the cut was streamed"
+        );
     }
 }
 
@@ -386,7 +434,10 @@ async fn the_key_never_shows_in_debug_output() {
         format!("{anthropic_cfg:?}"),
         format!("{:?}", OpenAiProvider::new(openai_cfg.clone())),
         format!("{:?}", AnthropicProvider::new(anthropic_cfg)),
-        format!("{:?}", RetryingProvider::new(build_provider(openai_cfg), fast_policy(2))),
+        format!(
+            "{:?}",
+            RetryingProvider::new(build_provider(openai_cfg), fast_policy(2))
+        ),
         format!("{:?}", Secret::new(KEY)),
     ];
     for text in shown {
@@ -413,7 +464,11 @@ async fn cancellation_during_backoff_is_prompt() {
     let started = Instant::now();
     let (result, notices) = chat_retrying(&retrying, &cancel).await;
     assert_eq!(result.unwrap_err(), LlmError::Cancelled);
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(notices.len(), 1);
     assert_eq!(notices[0].delay, Duration::from_secs(30));
     assert_eq!(mock.call_count(), 1);
@@ -435,7 +490,11 @@ async fn cancellation_during_a_call_is_prompt() {
     let started = Instant::now();
     let (result, _) = chat_retrying(&retrying, &cancel).await;
     assert_eq!(result.unwrap_err(), LlmError::Cancelled);
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -451,7 +510,10 @@ async fn context_length_errors_are_recognised_and_not_retried() {
         "message": "prompt is too long: 212345 tokens > 200000 maximum",
     }})
     .to_string();
-    for (wire, body) in [(Wire::OpenAi, openai_body), (Wire::Anthropic, anthropic_body)] {
+    for (wire, body) in [
+        (Wire::OpenAi, openai_body),
+        (Wire::Anthropic, anthropic_body),
+    ] {
         let mock = MockLlm::start(wire, move |_, _| Reply::Status {
             code: 400,
             headers: vec![],
@@ -494,7 +556,10 @@ async fn retries_give_up_after_the_attempt_limit() {
     let (result, notices) = chat_retrying(&retrying, &CancellationToken::new()).await;
     let err = result.unwrap_err();
     assert!(err.is_transient());
-    assert!(err.to_string().contains("gave up after 3 attempts"), "{err}");
+    assert!(
+        err.to_string().contains("gave up after 3 attempts"),
+        "{err}"
+    );
     assert_eq!(notices.len(), 2);
     assert_eq!(mock.call_count(), 3);
 }
@@ -547,7 +612,10 @@ async fn an_unreachable_server_is_transient_and_says_where() {
     let (result, _) = chat(build_provider(cfg).as_ref(), &request()).await;
     let err = result.unwrap_err();
     assert!(err.is_transient(), "{err:?}");
-    assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -559,7 +627,10 @@ fn the_blocking_mock_serves_plain_tests() {
         .enable_all()
         .build()
         .unwrap();
-    let (result, _) = runtime.block_on(chat(provider(&mock, Wire::OpenAi, true).as_ref(), &request()));
+    let (result, _) = runtime.block_on(chat(
+        provider(&mock, Wire::OpenAi, true).as_ref(),
+        &request(),
+    ));
     assert_eq!(result.unwrap().text, "call 0 for test-model");
     assert_eq!(mock.call_count(), 1);
 }

@@ -51,7 +51,13 @@ fn press(state: &mut AppState, events: &[TermEvent]) -> Vec<Command> {
 
 fn typed(text: &str) -> Vec<TermEvent> {
     text.chars()
-        .map(|c| if c == '\n' { key(KeyCode::Enter) } else { ch(c) })
+        .map(|c| {
+            if c == '\n' {
+                key(KeyCode::Enter)
+            } else {
+                ch(c)
+            }
+        })
         .collect()
 }
 
@@ -92,7 +98,10 @@ fn c_text_ctrl_s_injects_a_constraint() {
     let mut state = mid_run(&events);
     let mut keys = vec![ch('c')];
     keys.extend(typed("keep the public API\nstable"));
-    assert!(press(&mut state, &keys).is_empty(), "nothing is sent while typing");
+    assert!(
+        press(&mut state, &keys).is_empty(),
+        "nothing is sent while typing"
+    );
     assert!(matches!(state.popup, Some(Popup::Constraint(_))));
     assert_eq!(
         engine(press(&mut state, &[ctrl('s')])),
@@ -113,7 +122,10 @@ fn esc_cancels_the_editor_and_an_empty_constraint_is_refused() {
     assert!(press(&mut state, &keys).is_empty());
     assert!(state.popup.is_none());
     assert!(press(&mut state, &[ch('c'), ctrl('s')]).is_empty());
-    assert!(matches!(state.popup, Some(Popup::Constraint(_))), "stays open");
+    assert!(
+        matches!(state.popup, Some(Popup::Constraint(_))),
+        "stays open"
+    );
     assert!(state.flash.as_ref().unwrap().is_error);
 }
 
@@ -158,7 +170,14 @@ fn x_cancels_a_claimed_task_but_not_a_finished_one() {
     );
     select_task(&mut state, "T1");
     assert!(press(&mut state, &[ch('x')]).is_empty());
-    assert!(state.flash.as_ref().unwrap().text.contains("T1 has already ended"));
+    assert!(
+        state
+            .flash
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("T1 has already ended")
+    );
 }
 
 #[test]
@@ -166,7 +185,9 @@ fn a_adds_a_task_with_title_and_detail() {
     let (_dir, events) = events();
     let mut state = mid_run(&events);
     let mut keys = vec![ch('a')];
-    keys.extend(typed("check CRLF input\nRun the lexer on a file with \\r\\n endings."));
+    keys.extend(typed(
+        "check CRLF input\nRun the lexer on a file with \\r\\n endings.",
+    ));
     keys.push(ctrl('s'));
     assert_eq!(
         engine(press(&mut state, &keys)),
@@ -202,10 +223,16 @@ fn quit_asks_while_the_run_goes_and_not_after() {
     assert_eq!(press(&mut state, &[ch('q'), ch('y')]), vec![Command::Quit]);
 
     let mut done = live_after(&events, events.len());
-    assert!(matches!(done.popup, Some(Popup::Answer { .. })), "answer pops up at DONE");
+    assert!(
+        matches!(done.popup, Some(Popup::Answer { .. })),
+        "answer pops up at DONE"
+    );
     press(&mut done, &[key(KeyCode::Esc)]);
     assert_eq!(press(&mut done, &[ch('q')]), vec![Command::Quit]);
-    assert!(press(&mut done, &[ch('p')]).is_empty(), "no steering after the run");
+    assert!(
+        press(&mut done, &[ch('p')]).is_empty(),
+        "no steering after the run"
+    );
 }
 
 #[test]
@@ -264,16 +291,27 @@ fn replay_stepping_equals_folding_the_first_k_events() {
     let mut state = AppState::replay(events.clone(), Keymap::default(), Theme::default());
     state.resize(120, 40);
     assert_eq!(state.run(), &RunState::from_events(&events));
-    assert!(matches!(state.popup, Some(Popup::Answer { .. })), "a finished run opens on its answer");
+    assert!(
+        matches!(state.popup, Some(Popup::Answer { .. })),
+        "a finished run opens on its answer"
+    );
     press(&mut state, &[key(KeyCode::Esc), key(KeyCode::Home)]);
     assert_eq!(state.timeline().unwrap().position(), 0);
     for k in 1..=events.len() {
         press(&mut state, &[key(KeyCode::Right)]);
-        assert_eq!(state.run(), &RunState::from_events(&events[..k]), "forward to {k}");
+        assert_eq!(
+            state.run(),
+            &RunState::from_events(&events[..k]),
+            "forward to {k}"
+        );
     }
     for k in (0..events.len()).rev() {
         press(&mut state, &[key(KeyCode::Left)]);
-        assert_eq!(state.run(), &RunState::from_events(&events[..k]), "back to {k}");
+        assert_eq!(
+            state.run(),
+            &RunState::from_events(&events[..k]),
+            "back to {k}"
+        );
     }
     // `]` stops just after the next task or point event.
     press(&mut state, &[ch(']'), ch(']')]);
@@ -281,7 +319,12 @@ fn replay_stepping_equals_folding_the_first_k_events() {
     assert_eq!(events[k - 1].event.type_name(), "task_claimed");
     assert_eq!(state.run(), &RunState::from_events(&events[..k]));
     press(&mut state, &[ch('[')]);
-    assert_eq!(events[state.timeline().unwrap().position() - 1].event.type_name(), "task_added");
+    assert_eq!(
+        events[state.timeline().unwrap().position() - 1]
+            .event
+            .type_name(),
+        "task_added"
+    );
     press(&mut state, &[key(KeyCode::End)]);
     assert_eq!(state.timeline().unwrap().position(), events.len());
 }

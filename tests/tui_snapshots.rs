@@ -37,7 +37,10 @@ fn live_at(events: &[Envelope], k: usize, seconds_after: i64) -> AppState {
 
 fn keys(state: &mut AppState, keys: &[KeyCode]) {
     for code in keys {
-        handle_event(state, &TermEvent::Key(KeyEvent::new(*code, KeyModifiers::NONE)));
+        handle_event(
+            state,
+            &TermEvent::Key(KeyEvent::new(*code, KeyModifiers::NONE)),
+        );
     }
 }
 
@@ -69,7 +72,11 @@ fn live_run_with_retry_and_streaming() {
         "live_mid_run",
         || {
             let mut state = live_at(&f.events, k, 2);
-            for text in ["Comparing the lexer ", "with v1.2:\n", "v1.2 kept a Comment token.\nChecking git log"] {
+            for text in [
+                "Comparing the lexer ",
+                "with v1.2:\n",
+                "v1.2 kept a Comment token.\nChecking git log",
+            ] {
                 state.push_delta(&StreamDelta {
                     agent: "a3".into(),
                     text: text.into(),
@@ -90,7 +97,7 @@ fn context_tree_expanded_with_numbered_source_in_detail() {
         || live_at(&f.events, k, 1),
         |state| {
             // Focus the context pane, go to P1 (Constraints, C1, Findings, P1) and open two levels.
-            keys(state, &[KeyCode::Tab, KeyCode::Tab]);
+            keys(state, &[KeyCode::Tab, KeyCode::Tab, KeyCode::Char('g')]);
             keys(state, &[KeyCode::Down, KeyCode::Down, KeyCode::Down]);
             keys(state, &[KeyCode::Enter, KeyCode::Enter]);
         },
@@ -197,15 +204,4 @@ fn empty_live_view_and_too_small_terminal() {
     let mut state = AppState::live(Keymap::default(), Theme::default());
     insta::assert_snapshot!("empty_80x24", render(&mut state, 80, 24));
     insta::assert_snapshot!("too_small", render(&mut state, 50, 12));
-}
-#[test]
-fn debug_tree() {
-    let f = fixture();
-    let k = position_of(&f.events, "point_verified") + 12;
-    let mut state = live_at(&f.events, k, 1);
-    state.resize(120, 40);
-    keys(&mut state, &[KeyCode::Tab, KeyCode::Tab]);
-    eprintln!("focus {:?} sel {:?}", state.focus, state.context.selected());
-    keys(&mut state, &[KeyCode::Down]);
-    eprintln!("focus {:?} sel {:?} rows {}", state.focus, state.context.selected(), state.context.rows().len());
 }

@@ -2,6 +2,7 @@
 //! points, finish; or take the single finalise turn. Agents talk only to the board.
 
 use super::board::{AgentCmd, BoardLink, ClaimReply, Proposed};
+use super::coordination::{self, Coordination, ORCHESTRATOR};
 use super::prompt::{self, truncate_chars};
 use super::tools::{ToolContext, Workspace};
 use super::verify::{self, JudgeVerdict};
@@ -35,11 +36,14 @@ const MAX_TOOL_OUTPUT: usize = 16_000;
 const EVENT_OUTPUT_EXCERPT: usize = 600;
 
 pub(crate) async fn run(id: AgentId, link: BoardLink, deps: Arc<AgentDeps>) {
+    let coordination = Coordination::parse(&deps.cfg.coordination).unwrap_or_default();
     let mut agent = Agent {
         id,
         link,
         deps,
         status: AgentStatus::Idle,
+        coordination,
+        memory: Vec::new(),
     };
     agent.main_loop().await;
     let _ = agent.link.cmds.send(AgentCmd::Exited {
@@ -52,6 +56,9 @@ struct Agent {
     link: BoardLink,
     deps: Arc<AgentDeps>,
     status: AgentStatus,
+    coordination: Coordination,
+    /// The conversation of the last finalise turn (the `central` orchestrator continues it).
+    memory: Vec<Message>,
 }
 
 /// Why a task's work loop stopped early.
@@ -127,8 +134,12 @@ impl Agent {
                     may_add_tasks,
                     cancel,
                     seen,
+                    fresh,
                 } => {
                     self.status = AgentStatus::Finalising;
+                    if fresh {
+                        self.memory.clear();
+                    }
                     self.finalise(message, may_add_tasks, cancel, seen).await;
                 }
             }
@@ -143,7 +154,11 @@ impl Agent {
     ) -> Result<(), ()> {
         let mut paused = self.link.paused.clone();
         if !*paused.borrow_and_update() {
-            return if cancel.is_cancelled() { Err(()) } else { Ok(()) };
+            return if cancel.is_cancelled() {
+                Err(())
+            } else {
+                Ok(())
+            };
         }
         let before = self.status;
         self.set_status(AgentStatus::Paused, task.map(str::to_string));
@@ -159,10 +174,29 @@ impl Agent {
             before
         };
         self.set_status(resume_as, task.map(str::to_string));
-        if cancel.is_cancelled() { Err(()) } else { Ok(()) }
+        if cancel.is_cancelled() {
+            Err(())
+        } else {
+            Ok(())
+        }
     }
 
     fn protocol_tools(&self, finalise: bool, may_add_tasks: bool) -> Vec<ToolSpec> {
+        let all = self.all_protocol_tools(finalise, may_add_tasks);
+        let keep: &[&str] = match (self.coordination, finalise) {
+            (Coordination::Delm, _) => return all,
+            // Workers only report back; the orchestrator only plans, passes context, answers.
+            (Coordination::Central, false) => &["finish_task"],
+            (Coordination::Central, true) => &["add_task", "broadcast", "final_answer"],
+            (Coordination::Isolated, false) => &["expand", "record_point", "finish_task"],
+            (Coordination::Isolated, true) => &["expand", "final_answer"],
+        };
+        all.into_iter()
+            .filter(|t| keep.contains(&t.name.as_str()))
+            .collect()
+    }
+
+    fn all_protocol_tools(&self, finalise: bool, may_add_tasks: bool) -> Vec<ToolSpec> {
         let mut tools = vec![ToolSpec {
             name: "expand".into(),
             description: "Read more of a shared point: its summary, or its full evidence.".into(),
@@ -200,11 +234,21 @@ its evidence before other agents see it; the result tells you whether it was acc
                     "required": ["title"]}),
             });
         }
+        if finalise && self.coordination == Coordination::Central {
+            tools.push(ToolSpec {
+                name: "broadcast".into(),
+                description: "Set the context every worker of the next wave receives with its \
+task (replaces the previous broadcast)."
+                    .into(),
+                parameters: json!({"type": "object", "properties": {
+                    "context": {"type": "string"}}, "required": ["context"]}),
+            });
+        }
         if finalise {
             tools.push(ToolSpec {
                 name: "final_answer".into(),
-                description: "Write the final answer to the goal, citing the point ids it rests on."
-                    .into(),
+                description:
+                    "Write the final answer to the goal, citing the point ids it rests on.".into(),
                 parameters: json!({"type": "object", "properties": {
                     "answer": {"type": "string"},
                     "cited": {"type": "array", "items": {"type": "string"}}},
@@ -213,8 +257,9 @@ its evidence before other agents see it; the result tells you whether it was acc
         } else {
             tools.push(ToolSpec {
                 name: "finish_task".into(),
-                description: "Finish your current task with a short result naming the points you recorded."
-                    .into(),
+                description:
+                    "Finish your current task with a short result naming the points you recorded."
+                        .into(),
                 parameters: json!({"type": "object", "properties": {
                     "result": {"type": "string"}}, "required": ["result"]}),
             });
@@ -223,12 +268,17 @@ its evidence before other agents see it; the result tells you whether it was acc
     }
 
     fn system_prompt(&self) -> String {
-        prompt::system_prompt(
-            &self.id,
-            self.deps.cfg.agents,
-            &self.deps.cfg.goal,
-            &self.deps.workspace.describe(),
-        )
+        let cfg = &self.deps.cfg;
+        let workspace = self.deps.workspace.describe();
+        match self.coordination {
+            Coordination::Delm => {
+                prompt::system_prompt(&self.id, cfg.agents, &cfg.goal, &workspace)
+            }
+            Coordination::Central if self.id == ORCHESTRATOR => {
+                coordination::orchestrator_intro(&cfg.goal, cfg.agents, &workspace)
+            }
+            mode => coordination::solo_system_prompt(&self.id, &cfg.goal, &workspace, mode),
+        }
     }
 
     /// One model call with retries, streaming deltas to the UI, and the `llm_call` event.
@@ -288,7 +338,11 @@ network, --base-url and the provider's status, then `delm resume` the session",
         purpose: CallPurpose,
         cancel: &CancellationToken,
     ) -> Result<ChatResponse, LlmError> {
-        if self.wait_while_paused(cancel, task.as_deref()).await.is_err() {
+        if self
+            .wait_while_paused(cancel, task.as_deref())
+            .await
+            .is_err()
+        {
             return Err(LlmError::Cancelled);
         }
         let started = Instant::now();
@@ -357,7 +411,13 @@ network, --base-url and the provider's status, then `delm resume` the session",
         }
     }
 
-    async fn work(&mut self, task: TaskView, message: String, cancel: CancellationToken, seen: u64) {
+    async fn work(
+        &mut self,
+        task: TaskView,
+        message: String,
+        cancel: CancellationToken,
+        seen: u64,
+    ) {
         let system = self.system_prompt();
         let tools: Vec<ToolSpec> = self
             .protocol_tools(false, false)
@@ -402,9 +462,10 @@ network, --base-url and the provider's status, then `delm resume` the session",
                 };
                 return self.finish(&task.id, TaskOutcome::Done, result);
             }
-            turns
-                .messages
-                .push(Message::assistant(resp.text.clone(), resp.tool_calls.clone()));
+            turns.messages.push(Message::assistant(
+                resp.text.clone(),
+                resp.tool_calls.clone(),
+            ));
             let mut finished: Option<String> = None;
             for call in &resp.tool_calls {
                 if self
@@ -515,7 +576,10 @@ network, --base-url and the provider's status, then `delm resume` the session",
             "expand" => self.expand(&args).await.map(ToolOutcome::Text),
             "record_point" => {
                 let point = point_from_args(&args, &self.id, task).map_err(ToolFailure::Model)?;
-                let verdict = self.propose(point, task, cancel).await.map_err(ToolFailure::Stop)?;
+                let verdict = self
+                    .propose(point, task, cancel)
+                    .await
+                    .map_err(ToolFailure::Stop)?;
                 Ok(ToolOutcome::Recorded(verdict))
             }
             "add_task" => self.add_task(&args).await.map(ToolOutcome::Text),
@@ -552,8 +616,10 @@ network, --base-url and the provider's status, then `delm resume` the session",
             .ok_or_else(|| ToolFailure::Model("`point` (a point id like P3) is required".into()))?
             .to_string();
         let level = str_arg(args, "level").unwrap_or("summary").to_string();
+        let agent = self.id.clone();
         self.link
             .ask(|reply| AgentCmd::Expand {
+                agent,
                 point,
                 level,
                 reply,
@@ -594,12 +660,18 @@ network, --base-url and the provider's status, then `delm resume` the session",
     ) -> Result<String, Stop> {
         let Some(Proposed { id, cited, related }) = self
             .link
-            .ask(|reply| AgentCmd::Propose { point: point.clone(), reply })
+            .ask(|reply| AgentCmd::Propose {
+                point: point.clone(),
+                reply,
+            })
             .await
         else {
             return Err(Stop::Cancelled);
         };
-        let point = Point { id: id.clone(), ..point };
+        let point = Point {
+            id: id.clone(),
+            ..point
+        };
         let mode = self.deps.cfg.verify;
         self.set_status(AgentStatus::Verifying, Some(task.to_string()));
         let verdict = match mode {
@@ -620,7 +692,10 @@ network, --base-url and the provider's status, then `delm resume` the session",
 cited source) and record it again, or record what you know as a `partial`."
             ),
         };
-        let _ = self.link.cmds.send(AgentCmd::Verdict { point: id, verdict });
+        let _ = self
+            .link
+            .cmds
+            .send(AgentCmd::Verdict { point: id, verdict });
         Ok(message)
     }
 
@@ -644,7 +719,9 @@ cited source) and record it again, or record what you know as a `partial`."
         }
         let req = ChatRequest {
             system: verify::JUDGE_SYSTEM.to_string(),
-            messages: vec![Message::user(verify::judge_prompt(point, &checked, related))],
+            messages: vec![Message::user(verify::judge_prompt(
+                point, &checked, related,
+            ))],
             tools: Vec::new(),
             max_tokens: 300,
             temperature: Some(0.0),
@@ -664,7 +741,11 @@ cited source) and record it again, or record what you know as a `partial`."
             Some(JudgeVerdict::Reject(reason)) => Err(format!("the judge rejected it: {reason}")),
             Some(JudgeVerdict::Redundant { of, reason }) => Err(format!(
                 "redundant with {}: {reason}",
-                if of.is_empty() { "an existing point" } else { &of }
+                if of.is_empty() {
+                    "an existing point"
+                } else {
+                    &of
+                }
             )),
             // An unreadable judge answer must not publish a point it did not approve.
             None => Err(format!(
@@ -682,9 +763,12 @@ cited source) and record it again, or record what you know as a `partial`."
         seen: u64,
     ) {
         let system = self.system_prompt();
+        // The orchestrator (central) sees the workspace only through its workers.
         let tools = self.protocol_tools(true, may_add_tasks);
+        let mut messages = std::mem::take(&mut self.memory);
+        messages.push(Message::user(message));
         let mut turns = Turns {
-            messages: vec![Message::user(message)],
+            messages,
             task: None,
             purpose: CallPurpose::Finalise,
             cancel: cancel.clone(),
@@ -723,13 +807,16 @@ cited source) and record it again, or record what you know as a `partial`."
                 self.submit_plain_answer(&last_text).await;
                 return;
             }
-            turns
-                .messages
-                .push(Message::assistant(resp.text.clone(), resp.tool_calls.clone()));
+            turns.messages.push(Message::assistant(
+                resp.text.clone(),
+                resp.tool_calls.clone(),
+            ));
             let mut added = false;
             let mut answered = false;
             for call in &resp.tool_calls {
-                let out = self.finalise_tool(call, may_add_tasks, &mut added, &mut answered).await;
+                let out = self
+                    .finalise_tool(call, may_add_tasks, &mut added, &mut answered)
+                    .await;
                 self.answer_tool(&mut turns, call, None, out);
                 if answered {
                     return;
@@ -737,6 +824,7 @@ cited source) and record it again, or record what you know as a `partial`."
             }
             if added {
                 self.status = AgentStatus::Idle;
+                self.memory = std::mem::take(&mut turns.messages);
                 let _ = self.link.cmds.send(AgentCmd::FinaliseDeclined {
                     agent: self.id.clone(),
                 });
@@ -756,6 +844,11 @@ cited source) and record it again, or record what you know as a `partial`."
         let args = parse_args(&call.arguments)?;
         match call.name.as_str() {
             "expand" => self.expand(&args).await.map_err(failure_text),
+            "broadcast" if self.coordination == Coordination::Central => {
+                let context = str_arg(&args, "context").unwrap_or("").to_string();
+                let _ = self.link.cmds.send(AgentCmd::Broadcast { context });
+                Ok("Broadcast set for the next wave.".to_string())
+            }
             "add_task" if may_add_tasks => {
                 let r = self.add_task(&args).await.map_err(failure_text);
                 *added |= r.is_ok();
@@ -1004,7 +1097,11 @@ mod tests {
 
     #[test]
     fn args_parse_errors_are_messages() {
-        assert!(parse_args("{\"a\": 1").unwrap_err().contains("not valid JSON"));
+        assert!(
+            parse_args("{\"a\": 1")
+                .unwrap_err()
+                .contains("not valid JSON")
+        );
         assert!(parse_args("[1]").unwrap_err().contains("JSON object"));
         assert_eq!(parse_args("").unwrap(), json!({}));
     }

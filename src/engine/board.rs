@@ -5,11 +5,12 @@
 //! sink and broadcasts them. Its state is the same `RunState` fold every reader uses.
 
 use super::agent::{self, AgentDeps};
+use super::coordination::{self, Coordination, ORCHESTRATOR};
 use super::prompt;
 use super::{Control, EngineHandle, EventSink, RunConfig, StreamDelta};
 use crate::event::{
-    AgentId, AgentStatus, Envelope, Event, Evidence, Origin, Point, PointId, PointKind,
-    PointStatus, PointView, RunState, StoppedBy, TaskId, TaskOutcome, TaskState, TaskView, HUMAN,
+    AgentId, AgentStatus, Envelope, Event, Evidence, HUMAN, Origin, Point, PointId, PointKind,
+    PointStatus, PointView, RunState, StoppedBy, TaskId, TaskOutcome, TaskState, TaskView,
     now_rfc3339,
 };
 use std::collections::HashMap;
@@ -20,6 +21,8 @@ use tokio_util::sync::CancellationToken;
 
 /// At most this many finalise rounds may add tasks; the last one must answer.
 const MAX_FINALISE_ROUNDS: u32 = 3;
+/// `central`: at most this many waves of worker tasks before the orchestrator must answer.
+const MAX_WAVES: u32 = 4;
 /// Upper bound on the agent count (a typo like `--agents 1000` must not fork-bomb a provider).
 pub const MAX_AGENTS: usize = 64;
 
@@ -51,7 +54,9 @@ pub(crate) enum AgentCmd {
         result: String,
     },
     /// The agent stopped work on a task because its claim was cancelled.
-    Abandon { agent: AgentId },
+    Abandon {
+        agent: AgentId,
+    },
     FinalAnswer {
         agent: AgentId,
         answer: String,
@@ -59,8 +64,11 @@ pub(crate) enum AgentCmd {
         reply: oneshot::Sender<Result<(), String>>,
     },
     /// The finaliser added tasks instead of answering: the swarm goes on.
-    FinaliseDeclined { agent: AgentId },
+    FinaliseDeclined {
+        agent: AgentId,
+    },
     Expand {
+        agent: AgentId,
         point: String,
         level: String,
         reply: oneshot::Sender<Result<String, String>>,
@@ -71,9 +79,18 @@ pub(crate) enum AgentCmd {
         since: u64,
         reply: oneshot::Sender<(Option<String>, u64)>,
     },
+    /// `central`: the orchestrator's context for the next wave of workers.
+    Broadcast {
+        context: String,
+    },
     /// The provider cannot be used (bad key, unreachable after retries): the run fails.
-    Fatal { agent: AgentId, message: String },
-    Exited { agent: AgentId },
+    Fatal {
+        agent: AgentId,
+        message: String,
+    },
+    Exited {
+        agent: AgentId,
+    },
 }
 
 pub(crate) enum ClaimReply {
@@ -88,6 +105,9 @@ pub(crate) enum ClaimReply {
         may_add_tasks: bool,
         cancel: CancellationToken,
         seen: u64,
+        /// `false`: continue the agent's previous finalise conversation (the `central`
+        /// orchestrator keeps one growing conversation across waves).
+        fresh: bool,
     },
     Wait,
     Stop,
@@ -129,6 +149,12 @@ struct Claim {
 
 struct Board {
     cfg: RunConfig,
+    coordination: Coordination,
+    /// `central`: what the orchestrator last broadcast to the workers.
+    brief: String,
+    /// `central`: tasks finished since the orchestrator's last turn.
+    unreported: Vec<TaskId>,
+    orchestrator_spawned: bool,
     state: RunState,
     seq: u64,
     sink: Box<dyn EventSink>,
@@ -180,8 +206,13 @@ pub fn start(
         run_cancel: CancellationToken::new(),
         deltas: deltas.clone(),
     };
+    let coordination = Coordination::parse(&cfg.coordination)?;
     let mut board = Board {
         cfg,
+        coordination,
+        brief: String::new(),
+        unreported: Vec::new(),
+        orchestrator_spawned: false,
         state: RunState::default(),
         seq: 0,
         sink,
@@ -241,8 +272,13 @@ impl Board {
             budgets: cfg.budgets.clone(),
             coordination: cfg.coordination.clone(),
         });
-        let mut initial = self.deps.workspace.initial_tasks(&cfg.goal);
-        if initial.is_empty() {
+        let mut initial = match self.coordination {
+            Coordination::Delm => self.deps.workspace.initial_tasks(&cfg.goal),
+            Coordination::Isolated => coordination::isolated_tasks(&cfg.goal, cfg.agents),
+            // The orchestrator's first turn is the split.
+            Coordination::Central => Vec::new(),
+        };
+        if initial.is_empty() && self.coordination == Coordination::Delm {
             initial.push((
                 "Plan: understand the goal and split it".to_string(),
                 "Explore what is needed to reach the goal. If it is small, do it yourself and \
@@ -268,7 +304,13 @@ agent) and finish with a short plan."
             return Err("the session has no run_started event".to_string());
         }
         self.seq = state.last_seq;
-        self.next_task = state.tasks.iter().map(|t| id_number(&t.id)).max().unwrap_or(0) + 1;
+        self.next_task = state
+            .tasks
+            .iter()
+            .map(|t| id_number(&t.id))
+            .max()
+            .unwrap_or(0)
+            + 1;
         for p in &state.points {
             let n = id_number(&p.point.id);
             if p.point.id.starts_with('C') {
@@ -382,6 +424,15 @@ if it still holds"
     }
 
     fn ensure_agents(&mut self) {
+        if self.coordination == Coordination::Central && !self.orchestrator_spawned {
+            self.orchestrator_spawned = true;
+            self.alive += 1;
+            tokio::spawn(agent::run(
+                ORCHESTRATOR.to_string(),
+                self.link.clone(),
+                self.deps.clone(),
+            ));
+        }
         let want = self.state.desired_agents.clamp(1, MAX_AGENTS);
         while self.spawned < want {
             self.spawned += 1;
@@ -513,6 +564,7 @@ if it still holds"
             } => {
                 if self.claims.get(&agent).is_some_and(|c| c.task == task) {
                     self.claims.remove(&agent);
+                    self.unreported.push(task.clone());
                     self.emit(Event::TaskFinished {
                         task,
                         agent: agent.clone(),
@@ -541,7 +593,7 @@ if it still holds"
                 cited,
                 reply,
             } => {
-                if !self.finaliser.as_ref().is_some_and(|(a, _)| *a == agent) {
+                if self.finaliser.as_ref().is_none_or(|(a, _)| *a != agent) {
                     let _ = reply.send(Err(
                         "the finalise turn was interrupted: new work arrived".into()
                     ));
@@ -580,15 +632,25 @@ if it still holds"
                 self.bump();
             }
             AgentCmd::Expand {
+                agent,
                 point,
                 level,
                 reply,
             } => {
-                let text = match self.state.point(point.trim()) {
+                let is_finaliser = self.finaliser.as_ref().is_some_and(|(a, _)| *a == agent);
+                let visible = |p: &PointView| {
+                    self.coordination.shares_context()
+                        || is_finaliser
+                        || p.point.author == agent
+                        || p.point.author == HUMAN
+                };
+                let text = match self.state.point(point.trim()).filter(|p| visible(p)) {
                     Some(p) if p.status == PointStatus::Verified => {
                         prompt::expand_point(p, level.trim())
                     }
-                    Some(p) if p.status == PointStatus::Rejected => prompt::expand_point(p, level.trim()),
+                    Some(p) if p.status == PointStatus::Rejected => {
+                        prompt::expand_point(p, level.trim())
+                    }
                     Some(_) => Err(format!("{point} is still being verified")),
                     None => Err(format!("there is no point {point}")),
                 };
@@ -600,13 +662,17 @@ if it still holds"
                 reply,
             } => {
                 let start = self.published.partition_point(|(s, _)| *s <= since);
+                let shares = self.coordination.shares_context();
                 let fresh: Vec<&PointView> = self.published[start..]
                     .iter()
                     .filter_map(|(_, id)| self.state.point(id))
                     .filter(|p| p.point.author != agent)
+                    // Without a shared context, only the human's constraints travel.
+                    .filter(|p| shares || p.point.author == HUMAN)
                     .collect();
                 let _ = reply.send((prompt::context_update(&fresh), self.seq));
             }
+            AgentCmd::Broadcast { context } => self.brief = context,
             AgentCmd::Fatal { agent, message } => {
                 if self.is_done() {
                     return;
@@ -683,6 +749,20 @@ if it still holds"
         if self.finaliser.is_some() {
             return ClaimReply::Wait;
         }
+        let is_orchestrator = agent == ORCHESTRATOR;
+        if self.coordination == Coordination::Central {
+            if !is_orchestrator && (self.budget_hit || !self.has_queued()) {
+                return ClaimReply::Wait;
+            }
+            if is_orchestrator {
+                let work_left = self.has_queued() && !self.budget_hit;
+                return if work_left || !self.claims.is_empty() {
+                    ClaimReply::Wait
+                } else {
+                    self.orchestrator_turn()
+                };
+            }
+        }
         if !self.budget_hit
             && let Some(task) = self
                 .state
@@ -705,7 +785,13 @@ if it still holds"
                 attempt: task.attempts + 1,
             });
             let task = self.state.task(&task.id).cloned().unwrap_or(task);
-            let message = prompt::task_message(&self.state, &task, self.cfg.context_budget_tokens);
+            let message = match self.coordination {
+                Coordination::Delm => {
+                    prompt::task_message(&self.state, &task, self.cfg.context_budget_tokens)
+                }
+                Coordination::Central => coordination::worker_message(&task, &self.brief),
+                Coordination::Isolated => coordination::isolated_message(&task),
+            };
             return ClaimReply::Task {
                 task: Box::new(task),
                 message,
@@ -726,7 +812,9 @@ if it still holds"
             return ClaimReply::Wait;
         }
         self.finalise_rounds += 1;
-        let may_add_tasks = !self.budget_hit && self.finalise_rounds < MAX_FINALISE_ROUNDS;
+        let may_add_tasks = !self.budget_hit
+            && self.finalise_rounds < MAX_FINALISE_ROUNDS
+            && self.coordination == Coordination::Delm;
         let note = if self.budget_hit {
             "The run's budget is spent: answer now with what is verified, and say in the \
 answer that the run stopped early and what is still open."
@@ -749,6 +837,45 @@ answer that the run stopped early and what is still open."
             may_add_tasks,
             cancel,
             seen: self.seq,
+            fresh: true,
+        }
+    }
+
+    fn has_queued(&self) -> bool {
+        self.state
+            .tasks
+            .iter()
+            .any(|t| t.state == TaskState::Queued)
+    }
+
+    /// `central`: the orchestrator's turn: plan the first wave, or aggregate the last one.
+    fn orchestrator_turn(&mut self) -> ClaimReply {
+        self.finalise_rounds += 1;
+        let wave = self.finalise_rounds;
+        let may_add_tasks = !self.budget_hit && wave <= MAX_WAVES;
+        let first = wave == 1;
+        let mut message = if first {
+            "Plan the first wave now.".to_string()
+        } else {
+            let tasks = std::mem::take(&mut self.unreported);
+            coordination::wave_report(&self.state, &tasks, wave - 1, may_add_tasks)
+        };
+        if self.budget_hit {
+            message.push_str(
+                "\nThe run's budget is spent: answer now with what the workers reported.",
+            );
+        }
+        let cancel = self.link.run_cancel.child_token();
+        self.finaliser = Some((ORCHESTRATOR.to_string(), cancel.clone()));
+        self.emit(Event::FinaliseStarted {
+            agent: ORCHESTRATOR.to_string(),
+        });
+        ClaimReply::Finalise {
+            message,
+            may_add_tasks,
+            cancel,
+            seen: self.seq,
+            fresh: first,
         }
     }
 
@@ -761,7 +888,10 @@ answer that the run stopped early and what is still open."
         if let Some(max) = b.max_cost_usd
             && t.cost_usd >= max
         {
-            self.on_budget(&format!("cost budget reached (${:.4} of ${max})", t.cost_usd));
+            self.on_budget(&format!(
+                "cost budget reached (${:.4} of ${max})",
+                t.cost_usd
+            ));
         } else if let Some(max) = b.max_tokens
             && t.tokens_in + t.tokens_out >= max
         {

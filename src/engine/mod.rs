@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod board;
+pub mod coordination;
 pub mod prompt;
 pub mod tools;
 pub mod verify;

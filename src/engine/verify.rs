@@ -94,8 +94,13 @@ pub fn unsupported_numbers(point: &Point, checked: &CheckedEvidence) -> Vec<Stri
         .join(" ")
         .replace(',', "");
     let mut missing = Vec::new();
-    for token in point.headline.split(|c: char| !(c.is_ascii_digit() || c == '.' || c == ',')) {
-        let number = token.trim_matches(|c| c == '.' || c == ',').replace(',', "");
+    for token in point
+        .headline
+        .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
+    {
+        let number = token
+            .trim_matches(|c| c == '.' || c == ',')
+            .replace(',', "");
         if number.is_empty() || !number.chars().any(|c| c.is_ascii_digit()) {
             continue;
         }
@@ -141,7 +146,13 @@ pub fn judge_prompt(point: &Point, checked: &CheckedEvidence, related: &[PointVi
         msg.push_str("(none)\n");
     }
     for p in related {
-        let _ = writeln!(msg, "{} [{}] {}", p.point.id, p.point.kind.as_str(), p.point.headline);
+        let _ = writeln!(
+            msg,
+            "{} [{}] {}",
+            p.point.id,
+            p.point.kind.as_str(),
+            p.point.headline
+        );
     }
     if point.kind != PointKind::Finding {
         msg.push_str(
@@ -250,7 +261,10 @@ mod tests {
             parse_judge("{\"verdict\":\"redundant\",\"reason\":\"same\",\"duplicate_of\":\"P2\"}"),
             Some(JudgeVerdict::Redundant { of, .. }) if of == "P2"
         ));
-        assert!(matches!(parse_judge("Approve. Looks right."), Some(JudgeVerdict::Approve(_))));
+        assert!(matches!(
+            parse_judge("Approve. Looks right."),
+            Some(JudgeVerdict::Approve(_))
+        ));
         assert_eq!(parse_judge("maybe"), None);
     }
 }

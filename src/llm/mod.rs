@@ -9,6 +9,7 @@ mod in_band;
 pub mod openai;
 pub mod pricing;
 pub mod retry;
+pub mod scripted;
 pub mod spec;
 mod transport;
 

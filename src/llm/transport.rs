@@ -25,8 +25,8 @@ impl Transport {
             .connect_timeout(Duration::from_secs(30))
             .user_agent(concat!("delm/", env!("CARGO_PKG_VERSION")))
             .build()
-            // Building fails only when the TLS backend cannot initialise; a default client
-            // then still serves plain-HTTP local servers.
+            // With rustls and bundled roots these options cannot make building fail; should a
+            // future option do so, the plain default client is the best remaining choice.
             .unwrap_or_default();
         Transport {
             client,

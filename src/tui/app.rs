@@ -42,13 +42,23 @@ pub enum Source {
 /// A modal layer over the panes; it receives keys before anything else.
 #[derive(Debug)]
 pub enum Popup {
-    Help { scroll: usize },
+    Help {
+        scroll: usize,
+    },
     Constraint(TextArea<'static>),
-    RequeueNote { task: TaskId, input: TextArea<'static> },
+    RequeueNote {
+        task: TaskId,
+        input: TextArea<'static>,
+    },
     AddTask(TextArea<'static>),
-    Filter { pane: Pane, input: TextArea<'static> },
+    Filter {
+        pane: Pane,
+        input: TextArea<'static>,
+    },
     ConfirmQuit,
-    Answer { selected: usize },
+    Answer {
+        selected: usize,
+    },
 }
 
 /// A one-line message in the footer that disappears after a few seconds.
@@ -162,7 +172,8 @@ impl AppState {
 
     /// True while quitting would leave a live run behind (so `q` asks first).
     pub fn run_in_progress(&self) -> bool {
-        matches!(self.source, Source::Live { engine_gone: false }) && self.run().phase != Phase::Done
+        matches!(self.source, Source::Live { engine_gone: false })
+            && self.run().phase != Phase::Done
     }
 
     /// Fold one live engine event. Events already seen (after a resync) are skipped.
@@ -207,7 +218,12 @@ impl AppState {
         if timeline.at_end() {
             timeline.playing = false;
         }
-        self.now = self.fold.run.last_ts.as_deref().and_then(crate::event::parse_ts);
+        self.now = self
+            .fold
+            .run
+            .last_ts
+            .as_deref()
+            .and_then(crate::event::parse_ts);
         let done = self.fold.run.phase == Phase::Done;
         if done && !was_done && self.popup.is_none() && timeline.position() > 0 {
             // Arriving at the end of a finished run shows its answer, as it did live.
@@ -346,7 +362,9 @@ impl AppState {
             .filter(|a| {
                 filter.is_empty()
                     || a.id.to_lowercase().contains(&filter)
-                    || a.task.as_deref().is_some_and(|t| t.to_lowercase().contains(&filter))
+                    || a.task
+                        .as_deref()
+                        .is_some_and(|t| t.to_lowercase().contains(&filter))
             })
             .collect();
         rows.sort_by(|a, b| (a.id.len(), &a.id).cmp(&(b.id.len(), &b.id)));
@@ -361,11 +379,17 @@ impl AppState {
     }
 
     pub fn selected_task(&self) -> Option<&TaskView> {
-        self.queue.selected.as_deref().and_then(|id| self.run().task(id))
+        self.queue
+            .selected
+            .as_deref()
+            .and_then(|id| self.run().task(id))
     }
 
     pub fn selected_agent(&self) -> Option<&AgentView> {
-        self.agents.selected.as_deref().and_then(|id| self.run().agents.get(id))
+        self.agents
+            .selected
+            .as_deref()
+            .and_then(|id| self.run().agents.get(id))
     }
 
     pub fn detail_subject(&self) -> &Subject {

@@ -12,7 +12,7 @@ pub fn osc52_sequence(text: &str) -> String {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    format!("\x1b]52;c;{}\x07", base64(text[..end].as_bytes()))
+    format!("\x1b]52;c;{}\x07", base64(&text.as_bytes()[..end]))
 }
 
 pub fn copy_to_clipboard(out: &mut impl Write, text: &str) -> std::io::Result<()> {
@@ -25,7 +25,11 @@ fn base64(bytes: &[u8]) -> String {
     const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

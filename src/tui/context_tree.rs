@@ -284,11 +284,15 @@ impl ContextTree {
                 groups.push((Group::Failures, verified(PointKind::Failure)));
                 groups.push((
                     Group::Verifying,
-                    others().filter(|p| p.status == PointStatus::Proposed).collect(),
+                    others()
+                        .filter(|p| p.status == PointStatus::Proposed)
+                        .collect(),
                 ));
                 groups.push((
                     Group::Rejected,
-                    others().filter(|p| p.status == PointStatus::Rejected).collect(),
+                    others()
+                        .filter(|p| p.status == PointStatus::Rejected)
+                        .collect(),
                 ));
             }
             Grouping::Task => {
@@ -298,7 +302,8 @@ impl ContextTree {
                         .collect();
                     groups.push((Group::Task(task.id.clone()), points));
                 }
-                let known = |t: &Option<String>| t.as_deref().is_some_and(|t| run.task(t).is_some());
+                let known =
+                    |t: &Option<String>| t.as_deref().is_some_and(|t| run.task(t).is_some());
                 groups.push((
                     Group::NoTask,
                     others().filter(|p| !known(&p.point.task)).collect(),
@@ -306,7 +311,8 @@ impl ContextTree {
             }
         }
 
-        let text_width = usize::from(width).saturating_sub(8).max(16);
+        // Summary rows are indented by 9 columns inside the border (see the context pane).
+        let text_width = usize::from(width).saturating_sub(10).max(16);
         let mut rows = Vec::new();
         for (group, points) in groups {
             if points.is_empty() {
@@ -381,7 +387,8 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     for paragraph in text.lines() {
         let mut line = String::new();
         for word in paragraph.split_whitespace() {
-            let needed = line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
+            let needed =
+                line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
             if needed > width && !line.is_empty() {
                 lines.push(std::mem::take(&mut line));
             }
@@ -422,16 +429,33 @@ mod tests {
             supersedes: None,
         };
         let events = [
-            Event::PointProposed { point: point("P1", PointKind::Finding) },
-            Event::PointVerified { point: "P1".into(), note: None, evidence: None },
-            Event::PointProposed { point: point("P2", PointKind::Failure) },
-            Event::PointRejected { point: "P2".into(), reason: "no".into() },
-            Event::ConstraintAdded { point: point("C1", PointKind::Constraint) },
+            Event::PointProposed {
+                point: point("P1", PointKind::Finding),
+            },
+            Event::PointVerified {
+                point: "P1".into(),
+                note: None,
+                evidence: None,
+            },
+            Event::PointProposed {
+                point: point("P2", PointKind::Failure),
+            },
+            Event::PointRejected {
+                point: "P2".into(),
+                reason: "no".into(),
+            },
+            Event::ConstraintAdded {
+                point: point("C1", PointKind::Constraint),
+            },
         ];
         let envs: Vec<Envelope> = events
             .into_iter()
             .enumerate()
-            .map(|(i, event)| Envelope { seq: i as u64 + 1, ts: "2026-01-01T00:00:00Z".into(), event })
+            .map(|(i, event)| Envelope {
+                seq: i as u64 + 1,
+                ts: "2026-01-01T00:00:00Z".into(),
+                event,
+            })
             .collect();
         RunState::from_events(&envs)
     }
@@ -448,7 +472,10 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(groups, vec![Group::Constraints, Group::Findings, Group::Rejected]);
+        assert_eq!(
+            groups,
+            vec![Group::Constraints, Group::Findings, Group::Rejected]
+        );
     }
 
     #[test]
@@ -460,11 +487,19 @@ mod tests {
         assert_eq!(tree.selected(), Some(&NodeId::Point("P1".into())));
         tree.expand();
         tree.refresh(&run, 1, "", 40);
-        let summary_rows = tree.rows().iter().filter(|r| matches!(r.node, NodeId::Summary(..))).count();
+        let summary_rows = tree
+            .rows()
+            .iter()
+            .filter(|r| matches!(r.node, NodeId::Summary(..)))
+            .count();
         assert!(summary_rows >= 2, "summary wraps at width 40");
         tree.expand();
         tree.refresh(&run, 1, "", 40);
-        assert!(tree.rows().iter().any(|r| r.node == NodeId::Evidence("P1".into(), 0)));
+        assert!(
+            tree.rows()
+                .iter()
+                .any(|r| r.node == NodeId::Evidence("P1".into(), 0))
+        );
         // Moving down skips summary continuation lines.
         tree.move_by(1);
         assert_eq!(tree.selected(), Some(&NodeId::Summary("P1".into(), 0)));
@@ -476,7 +511,12 @@ mod tests {
         tree.collapse();
         tree.collapse();
         tree.refresh(&run, 1, "", 40);
-        assert!(!tree.rows().iter().any(|r| r.node.point() == Some("P1") && !matches!(r.node, NodeId::Point(_))));
+        assert!(
+            !tree
+                .rows()
+                .iter()
+                .any(|r| r.node.point() == Some("P1") && !matches!(r.node, NodeId::Point(_)))
+        );
     }
 
     #[test]

@@ -76,7 +76,9 @@ impl UiFold {
                 let t = self.transcripts.entry(agent.clone()).or_default();
                 t.task = None;
                 t.entries.clear();
-                t.push(TranscriptEntry::Note("finalise turn: writing the answer".into()));
+                t.push(TranscriptEntry::Note(
+                    "finalise turn: writing the answer".into(),
+                ));
             }
             Event::AgentMessage { agent, text, .. } => {
                 self.transcripts
@@ -146,7 +148,9 @@ impl UiFold {
                         .push(TranscriptEntry::Note(format!("{point} verified")));
                 }
             }
-            Event::ConstraintAdded { .. } | Event::TaskAdded { .. } | Event::TaskFinished { .. } => {
+            Event::ConstraintAdded { .. }
+            | Event::TaskAdded { .. }
+            | Event::TaskFinished { .. } => {
                 // Task titles appear in the by-task grouping of the context tree.
                 self.points_version += 1;
             }

@@ -108,9 +108,14 @@ pub fn footer_hints(state: &AppState) -> Vec<(String, &'static str)> {
     if done {
         actions.insert(0, Action::ShowAnswer);
     }
-    let tail = if replaying { REPLAY_ACTIONS } else { APP_ACTIONS };
+    let tail = if replaying {
+        REPLAY_ACTIONS
+    } else {
+        APP_ACTIONS
+    };
     for action in tail {
-        if !(action.steers() && done) && !actions.contains(action) {
+        let refused = action.steers() && done;
+        if !refused && !actions.contains(action) {
             actions.push(*action);
         }
     }
@@ -221,13 +226,16 @@ pub fn help_sections(state: &AppState) -> Vec<HelpSection> {
         }
     }
     let popup_rows = [
-        ("Constraint / add-task editor", EDITOR_KEYS),
-        ("Re-enqueue note", PROMPT_KEYS),
-        ("Filter", FILTER_KEYS),
-        ("Final answer", ANSWER_KEYS),
+        ("editor", EDITOR_KEYS),
+        ("note", PROMPT_KEYS),
+        ("filter", FILTER_KEYS),
+        ("answer", ANSWER_KEYS),
     ]
     .iter()
-    .map(|(name, keys)| (name.to_string(), join_static(keys)))
+    .flat_map(|(name, keys)| {
+        keys.iter()
+            .map(move |k| (k.keys.to_string(), format!("{name}: {}", k.label)))
+    })
     .collect::<Vec<_>>();
     sections.push(HelpSection {
         title: "In popups",
@@ -243,20 +251,16 @@ pub fn help_sections(state: &AppState) -> Vec<HelpSection> {
     sections
 }
 
-fn join_static(keys: &[PopupKey]) -> String {
-    keys.iter()
-        .map(|k| format!("{} {}", k.keys, k.label))
-        .collect::<Vec<_>>()
-        .join(" · ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn help_covers_every_action() {
-        let covered: Vec<Action> = HELP_GROUPS.iter().flat_map(|(_, _, a)| a.iter().copied()).collect();
+        let covered: Vec<Action> = HELP_GROUPS
+            .iter()
+            .flat_map(|(_, _, a)| a.iter().copied())
+            .collect();
         for action in Action::ALL {
             assert!(covered.contains(action), "{action:?} missing from help");
         }

@@ -29,7 +29,8 @@ impl KeyBinding {
             KeyCode::Char(_) | KeyCode::BackTab => modifiers.difference(KeyModifiers::SHIFT),
             _ => modifiers,
         };
-        let modifiers = modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
+        let modifiers =
+            modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
         KeyBinding { code, modifiers }
     }
 
@@ -76,7 +77,9 @@ impl KeyBinding {
                 "end" => KeyCode::End,
                 "pageup" | "pgup" => KeyCode::PageUp,
                 "pagedown" | "pgdn" | "pgdown" => KeyCode::PageDown,
-                f if f.starts_with('f') && f[1..].parse::<u8>().is_ok_and(|n| (1..=24).contains(&n)) => {
+                f if f.starts_with('f')
+                    && f[1..].parse::<u8>().is_ok_and(|n| (1..=24).contains(&n)) =>
+                {
                     KeyCode::F(f[1..].parse().unwrap_or(1))
                 }
                 _ => bail!(
@@ -160,7 +163,9 @@ impl Default for Keymap {
 impl Keymap {
     /// The defaults with `<config_dir>/keymap.toml` merged over them, when that file exists.
     pub fn load(config_dir: Option<&Path>) -> anyhow::Result<Keymap> {
-        let Some(path) = config_dir.map(|d| d.join("keymap.toml")).filter(|p| p.is_file())
+        let Some(path) = config_dir
+            .map(|d| d.join("keymap.toml"))
+            .filter(|p| p.is_file())
         else {
             return Ok(Keymap::default());
         };
@@ -226,7 +231,9 @@ impl Keymap {
 
     /// The first key of `action` formatted for a hint, if bound.
     pub fn hint_key(&self, action: Action, replaying: bool) -> Option<String> {
-        self.keys_for(action, replaying).first().map(|k| k.to_string())
+        self.keys_for(action, replaying)
+            .first()
+            .map(|k| k.to_string())
     }
 
     /// Actions of a layer in declaration order, for the help overlay.
@@ -298,7 +305,10 @@ mod tests {
     fn defaults_bind_the_documented_keys() {
         let km = Keymap::default();
         let none = KeyModifiers::NONE;
-        assert_eq!(km.action_for(&key(KeyCode::Char('p'), none), false), Some(Action::TogglePause));
+        assert_eq!(
+            km.action_for(&key(KeyCode::Char('p'), none), false),
+            Some(Action::TogglePause)
+        );
         assert_eq!(
             km.action_for(&key(KeyCode::Char('G'), KeyModifiers::SHIFT), false),
             Some(Action::Bottom)
@@ -307,16 +317,28 @@ mod tests {
             km.action_for(&key(KeyCode::BackTab, KeyModifiers::SHIFT), false),
             Some(Action::FocusPrev)
         );
-        assert_eq!(km.action_for(&key(KeyCode::Left, none), false), Some(Action::Collapse));
-        assert_eq!(km.action_for(&key(KeyCode::Left, none), true), Some(Action::StepBack));
-        assert_eq!(km.action_for(&key(KeyCode::Char('+'), none), true), Some(Action::Faster));
+        assert_eq!(
+            km.action_for(&key(KeyCode::Left, none), false),
+            Some(Action::Collapse)
+        );
+        assert_eq!(
+            km.action_for(&key(KeyCode::Left, none), true),
+            Some(Action::StepBack)
+        );
+        assert_eq!(
+            km.action_for(&key(KeyCode::Char('+'), none), true),
+            Some(Action::Faster)
+        );
     }
 
     #[test]
     fn user_bindings_replace_and_steal_keys() {
         let km = Keymap::from_toml(DEFAULT_KEYMAP, Some("[global]\nquit = [\"x\"]\n")).unwrap();
         let none = KeyModifiers::NONE;
-        assert_eq!(km.action_for(&key(KeyCode::Char('x'), none), false), Some(Action::Quit));
+        assert_eq!(
+            km.action_for(&key(KeyCode::Char('x'), none), false),
+            Some(Action::Quit)
+        );
         assert_eq!(km.action_for(&key(KeyCode::Char('q'), none), false), None);
         assert!(km.keys_for(Action::CancelTask, false).is_empty());
     }
@@ -326,21 +348,35 @@ mod tests {
         let km = Keymap::default();
         assert_eq!(km.hint_key(Action::Collapse, false).as_deref(), Some("←"));
         assert_eq!(km.hint_key(Action::Collapse, true).as_deref(), Some("h"));
-        assert_eq!(km.hint_key(Action::PlayPause, true).as_deref(), Some("Space"));
+        assert_eq!(
+            km.hint_key(Action::PlayPause, true).as_deref(),
+            Some("Space")
+        );
     }
 
     #[test]
     fn bad_user_keymap_names_the_problem() {
         let err = Keymap::from_toml(DEFAULT_KEYMAP, Some("[global]\nquit = [\"ctrl-foo\"]\n"))
             .unwrap_err();
-        assert!(format!("{err:#}").contains("unknown key `ctrl-foo`"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("unknown key `ctrl-foo`"),
+            "{err:#}"
+        );
         let err = Keymap::from_toml(DEFAULT_KEYMAP, Some("[global]\nfly = [\"f\"]\n")).unwrap_err();
-        assert!(format!("{err:#}").contains("unknown variant `fly`"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("unknown variant `fly`"),
+            "{err:#}"
+        );
     }
 
     #[test]
     fn parse_round_trips_through_display() {
-        for (text, shown) in [("ctrl-s", "C-s"), ("shift-tab", "S-Tab"), ("pagedown", "PgDn"), ("space", "Space")] {
+        for (text, shown) in [
+            ("ctrl-s", "C-s"),
+            ("shift-tab", "S-Tab"),
+            ("pagedown", "PgDn"),
+            ("space", "Space"),
+        ] {
             assert_eq!(KeyBinding::parse(text).unwrap().to_string(), shown);
         }
     }

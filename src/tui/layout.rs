@@ -80,10 +80,8 @@ impl AppLayout {
             (queue, agents, context, detail)
         } else {
             let weight = |p: Pane| if p == focus { 3 } else { 1 };
-            let [queue, agents, context, detail] = Layout::vertical(Pane::ALL.map(|p| {
-                Constraint::Fill(weight(p))
-            }))
-            .areas(body);
+            let [queue, agents, context, detail] =
+                Layout::vertical(Pane::ALL.map(|p| Constraint::Fill(weight(p)))).areas(body);
             (queue, agents, context, detail)
         };
         AppLayout {

@@ -57,7 +57,11 @@ impl TuiOptions {
     /// Load the keymap and theme, with errors that name the file and the fix.
     fn load(&self) -> anyhow::Result<(Keymap, Theme)> {
         let keymap = Keymap::load(self.config_dir.as_deref())?;
-        let theme = Theme::resolve(self.theme.as_deref(), self.config_dir.as_deref(), self.no_color)?;
+        let theme = Theme::resolve(
+            self.theme.as_deref(),
+            self.config_dir.as_deref(),
+            self.no_color,
+        )?;
         Ok((keymap, theme))
     }
 }

@@ -80,7 +80,11 @@ pub(crate) async fn run(state: &mut AppState, link: Option<EngineLink>) -> anyho
             last_draw = Some(Instant::now());
             dirty = false;
         }
-        let draw_at = if dirty { last_draw.map(|t| t + FRAME) } else { None };
+        let draw_at = if dirty {
+            last_draw.map(|t| t + FRAME)
+        } else {
+            None
+        };
         let playing = state.timeline().is_some_and(|t| t.playing);
         if playing && next_play.is_none() {
             next_play = Some(Instant::now() + play_interval(state));

@@ -31,11 +31,9 @@ impl SourceCache {
 
     /// Read the span unless it is cached already.
     pub fn load(&mut self, root: &Path, source: &str, lines: &str) {
-        let key = (source.to_string(), lines.to_string());
-        if !self.entries.contains_key(&key) {
-            let snippet = read_snippet(root, source, lines);
-            self.entries.insert(key, snippet);
-        }
+        self.entries
+            .entry((source.to_string(), lines.to_string()))
+            .or_insert_with(|| read_snippet(root, source, lines));
     }
 }
 
@@ -77,7 +75,13 @@ fn read_snippet(root: &Path, source: &str, lines: &str) -> Snippet {
             .enumerate()
             .skip(first - 1)
             .take(last + 1 - first)
-            .map(|(i, l)| (i + 1, l.replace('\t', "    "), (start..=end).contains(&(i + 1))))
+            .map(|(i, l)| {
+                (
+                    i + 1,
+                    l.replace('\t', "    "),
+                    (start..=end).contains(&(i + 1)),
+                )
+            })
             .collect(),
     )
 }
@@ -121,8 +125,18 @@ mod tests {
         let numbers: Vec<_> = lines.iter().map(|l| (l.0, l.2)).collect();
         assert_eq!(
             numbers,
-            vec![(3, false), (4, false), (5, true), (6, true), (7, false), (8, false)]
+            vec![
+                (3, false),
+                (4, false),
+                (5, true),
+                (6, true),
+                (7, false),
+                (8, false)
+            ]
         );
-        assert!(matches!(read_snippet(dir.path(), "../etc/passwd", "1"), Snippet::Unavailable(_)));
+        assert!(matches!(
+            read_snippet(dir.path(), "../etc/passwd", "1"),
+            Snippet::Unavailable(_)
+        ));
     }
 }

@@ -15,7 +15,10 @@ use std::str::FromStr;
 const EMBEDDED: &[(&str, &str)] = &[
     ("dark", include_str!("../../themes/dark.toml")),
     ("light", include_str!("../../themes/light.toml")),
-    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
 ];
 
 /// Names of the themes built into the binary.
@@ -226,9 +229,7 @@ impl Theme {
     }
     pub fn quote(&self) -> Style {
         if self.color {
-            Style::new()
-                .bg(self.palette.quote_bg)
-                .fg(self.palette.text)
+            Style::new().bg(self.palette.quote_bg).fg(self.palette.text)
         } else {
             Style::new().add_modifier(Modifier::UNDERLINED)
         }
@@ -352,7 +353,10 @@ mod tests {
         let err = parse_theme("[colors]\nacent = \"red\"\n", &mut Vec::new()).unwrap_err();
         assert!(err.to_string().contains("valid keys are"), "{err}");
         let err = Theme::load("solarised", None).unwrap_err();
-        assert!(err.to_string().contains("dark, light, high-contrast"), "{err}");
+        assert!(
+            err.to_string().contains("dark, light, high-contrast"),
+            "{err}"
+        );
     }
 
     #[test]

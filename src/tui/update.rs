@@ -5,7 +5,7 @@
 //! writes and quitting come back as [`Command`]s for the runner to carry out.
 
 use super::action::Action;
-use super::app::{AppState, Command, Popup, Source, Subject, MAX_AGENTS};
+use super::app::{AppState, Command, MAX_AGENTS, Popup, Source, Subject};
 use super::fold::TranscriptEntry;
 use super::layout::{Pane, scroll_window};
 use crate::engine::Control;
@@ -88,7 +88,10 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Command> {
                 "A rule every agent must follow, e.g. “do not change the public API”",
             )));
         }
-        Action::Requeue => match state.selected_task().map(|t| (t.id.clone(), t.state.clone())) {
+        Action::Requeue => match state
+            .selected_task()
+            .map(|t| (t.id.clone(), t.state.clone()))
+        {
             None => state.flash_error("select a task in the queue first"),
             Some((id, TaskState::Queued)) => state.flash_error(format!("{id} is already queued")),
             Some((id, _)) => {
@@ -98,7 +101,10 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Command> {
                 })
             }
         },
-        Action::CancelTask => match state.selected_task().map(|t| (t.id.clone(), t.state.clone())) {
+        Action::CancelTask => match state
+            .selected_task()
+            .map(|t| (t.id.clone(), t.state.clone()))
+        {
             None => state.flash_error("select a task in the queue first"),
             Some((id, TaskState::Done | TaskState::Failed | TaskState::Cancelled)) => {
                 state.flash_error(format!("{id} has already ended; nothing to cancel"))
@@ -200,7 +206,11 @@ pub fn play_tick(state: &mut AppState) -> bool {
 }
 
 fn page(state: &AppState) -> usize {
-    state.layout.inner_height(state.focus).saturating_sub(1).max(1)
+    state
+        .layout
+        .inner_height(state.focus)
+        .saturating_sub(1)
+        .max(1)
 }
 
 fn move_selection(state: &mut AppState, delta: isize) {
@@ -315,7 +325,9 @@ fn handle_popup_key(state: &mut AppState, key: &KeyEvent) -> Vec<Command> {
             KeyCode::PageUp => Some(Popup::Help {
                 scroll: scroll.saturating_sub(10),
             }),
-            KeyCode::PageDown | KeyCode::Char(' ') => Some(Popup::Help { scroll: scroll + 10 }),
+            KeyCode::PageDown | KeyCode::Char(' ') => Some(Popup::Help {
+                scroll: scroll + 10,
+            }),
             _ => Some(Popup::Help { scroll }),
         },
         Popup::Constraint(mut input) => {
@@ -482,7 +494,11 @@ fn handle_mouse(state: &mut AppState, mouse: &MouseEvent) {
             click_row(state, pane, row);
         }
         MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
-            let delta = if mouse.kind == MouseEventKind::ScrollDown { 3 } else { -3 };
+            let delta = if mouse.kind == MouseEventKind::ScrollDown {
+                3
+            } else {
+                -3
+            };
             let focus = state.focus;
             state.focus = pane;
             move_selection(state, delta);
@@ -541,7 +557,12 @@ pub fn copy_text(state: &AppState) -> Option<(String, String)> {
         }
         Subject::Point(id) => {
             let p = run.point(id)?;
-            let mut text = format!("{} ({}) {}", p.point.id, p.point.kind.as_str(), p.point.headline);
+            let mut text = format!(
+                "{} ({}) {}",
+                p.point.id,
+                p.point.kind.as_str(),
+                p.point.headline
+            );
             if !p.point.summary.is_empty() {
                 text.push_str(&format!("\n\n{}", p.point.summary));
             }

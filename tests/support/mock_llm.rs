@@ -215,9 +215,18 @@ impl MockLlm {
         wire: Wire,
         script: impl Fn(&RecordedRequest, usize) -> Reply + Send + Sync + 'static,
     ) -> MockLlm {
-        let listener = TcpListener::bind("127.0.0.1:0")
+        Self::start_on(0, wire, script).await
+    }
+
+    /// [`MockLlm::start`] on a chosen port of 127.0.0.1 (0: any free port).
+    pub async fn start_on(
+        port: u16,
+        wire: Wire,
+        script: impl Fn(&RecordedRequest, usize) -> Reply + Send + Sync + 'static,
+    ) -> MockLlm {
+        let listener = TcpListener::bind(("127.0.0.1", port))
             .await
-            .expect("mock LLM: cannot bind a port on 127.0.0.1");
+            .unwrap_or_else(|e| panic!("mock LLM: cannot bind 127.0.0.1:{port}: {e}"));
         let port = listener
             .local_addr()
             .expect("mock LLM: no local address")
@@ -241,6 +250,16 @@ impl MockLlm {
         wire: Wire,
         script: impl Fn(&RecordedRequest, usize) -> Reply + Send + Sync + 'static,
     ) -> MockLlm {
+        Self::start_blocking_on(0, wire, script)
+    }
+
+    /// [`MockLlm::start_blocking`] on a chosen port of 127.0.0.1 (0: any free port), e.g. for
+    /// a standalone server a person points delm at.
+    pub fn start_blocking_on(
+        port: u16,
+        wire: Wire,
+        script: impl Fn(&RecordedRequest, usize) -> Reply + Send + Sync + 'static,
+    ) -> MockLlm {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("mock-llm".into())
@@ -250,7 +269,7 @@ impl MockLlm {
                     .build()
                     .expect("mock LLM: cannot build a tokio runtime");
                 runtime.block_on(async move {
-                    let mock = MockLlm::start(wire, script).await;
+                    let mock = MockLlm::start_on(port, wire, script).await;
                     let handle = MockLlm {
                         base_url: mock.base_url.clone(),
                         shared: mock.shared.clone(),
@@ -262,7 +281,8 @@ impl MockLlm {
                 });
             })
             .expect("mock LLM: cannot spawn the server thread");
-        rx.recv().expect("mock LLM: the server thread failed to start")
+        rx.recv()
+            .expect("mock LLM: the server thread failed to start")
     }
 
     /// Every request received so far, in order.
@@ -315,7 +335,13 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) -> io::Res
             shared.wire,
             shared.wire.path()
         );
-        return write_status(&mut stream, 404, &[], &json!({"error": {"message": message}}).to_string()).await;
+        return write_status(
+            &mut stream,
+            404,
+            &[],
+            &json!({"error": {"message": message}}).to_string(),
+        )
+        .await;
     }
     let index = {
         let mut requests = lock(&shared.requests);
@@ -325,7 +351,10 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) -> io::Res
     let reply = match catch_unwind(AssertUnwindSafe(|| (shared.script)(&request, index))) {
         Ok(reply) => reply,
         // A 400 is not retried, so a broken script fails the test quickly and visibly.
-        Err(_) => Reply::error(400, &format!("mock LLM: the test script panicked at call {index}")),
+        Err(_) => Reply::error(
+            400,
+            &format!("mock LLM: the test script panicked at call {index}"),
+        ),
     };
     write_reply(&mut stream, shared.wire, &request, index, reply).await
 }
@@ -436,7 +465,10 @@ async fn write_reply(
             body,
         } => return write_status(stream, code, &headers, &body).await,
         Reply::Text(text) => (Turn::new(wire, index, text, vec![]), false),
-        Reply::Tools(calls) => (Turn::new(wire, index, String::new(), json_args(calls)), false),
+        Reply::Tools(calls) => (
+            Turn::new(wire, index, String::new(), json_args(calls)),
+            false,
+        ),
         Reply::TextAndTools(text, calls) => (Turn::new(wire, index, text, json_args(calls)), false),
         Reply::RawTools(calls) => (Turn::new(wire, index, String::new(), calls), false),
         Reply::CutStream(text) => (Turn::new(wire, index, text, vec![]), true),
@@ -474,7 +506,11 @@ fn openai_usage(request: &RecordedRequest, turn: &Turn) -> Value {
 }
 
 fn openai_finish(turn: &Turn) -> &'static str {
-    if turn.calls.is_empty() { "stop" } else { "tool_calls" }
+    if turn.calls.is_empty() {
+        "stop"
+    } else {
+        "tool_calls"
+    }
 }
 
 fn openai_body(request: &RecordedRequest, index: usize, turn: &Turn) -> Value {
@@ -550,7 +586,11 @@ fn openai_stream(request: &RecordedRequest, index: usize, turn: &Turn) -> Vec<Ss
 }
 
 fn anthropic_stop(turn: &Turn) -> &'static str {
-    if turn.calls.is_empty() { "end_turn" } else { "tool_use" }
+    if turn.calls.is_empty() {
+        "end_turn"
+    } else {
+        "tool_use"
+    }
 }
 
 fn anthropic_body(request: &RecordedRequest, index: usize, turn: &Turn) -> Value {

@@ -78,7 +78,14 @@ fn added(task: &str, title: &str, origin: Origin) -> Event {
     }
 }
 
-fn call(agent: &str, task: Option<&str>, purpose: CallPurpose, tin: u64, tout: u64, cost: f64) -> Event {
+fn call(
+    agent: &str,
+    task: Option<&str>,
+    purpose: CallPurpose,
+    tin: u64,
+    tout: u64,
+    cost: f64,
+) -> Event {
     Event::LlmCall {
         agent: agent.into(),
         task: task.map(Into::into),

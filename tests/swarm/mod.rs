@@ -65,14 +65,21 @@ pub fn first_user_text(req: &RecordedRequest) -> String {
 
 /// How many assistant turns the conversation already has.
 pub fn assistant_turns(req: &RecordedRequest) -> usize {
-    messages(req).iter().filter(|(r, _)| r == "assistant").count()
+    messages(req)
+        .iter()
+        .filter(|(r, _)| r == "assistant")
+        .count()
 }
 
 /// The agent id named in the system prompt ("You are agent a2, ...").
 pub fn agent_of(req: &RecordedRequest) -> Option<String> {
     let sys = system_text(req);
     let rest = sys.split("You are agent ").nth(1)?;
-    Some(rest.split(',').next()?.trim().to_string())
+    let id: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    (!id.is_empty()).then_some(id)
 }
 
 pub fn is_judge(req: &RecordedRequest) -> bool {
@@ -92,7 +99,11 @@ pub fn task_of(req: &RecordedRequest) -> Option<String> {
 
 /// The first line of the task message (id and title).
 pub fn task_line(req: &RecordedRequest) -> String {
-    first_user_text(req).lines().next().unwrap_or("").to_string()
+    first_user_text(req)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
 }
 
 /// Verified point ids visible anywhere in the request (`P3 [finding] ...`).

@@ -178,29 +178,39 @@ impl DocsWorkspace {
         if let [doc] = candidates.as_slice() {
             return Ok(doc);
         }
-        let near: Vec<&str> = if candidates.is_empty() {
-            let stem = lower.rsplit('/').next().unwrap_or(&lower);
-            let stem = stem.split('.').next().unwrap_or(stem);
-            self.docs
-                .iter()
-                .filter(|d| !stem.is_empty() && d.id.to_lowercase().contains(stem))
-                .map(|d| d.id.as_str())
-                .collect()
-        } else {
-            candidates.iter().map(|d| d.id.as_str()).collect()
-        };
-        let listing = if near.is_empty() {
-            self.id_listing(20)
-        } else {
-            near.iter()
+        let quoted = |ids: Vec<&str>| {
+            ids.iter()
                 .take(20)
                 .map(|s| format!("`{s}`"))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        Err(format!(
-            "no document `{requested}`; document ids are: {listing}"
-        ))
+        if candidates.len() > 1 {
+            let ids = candidates.iter().map(|d| d.id.as_str()).collect();
+            return Err(format!(
+                "`{requested}` matches several documents: {}; use the full id",
+                quoted(ids)
+            ));
+        }
+        let stem = lower.rsplit('/').next().unwrap_or(&lower);
+        let stem = stem.split('.').next().unwrap_or(stem);
+        let similar: Vec<&str> = self
+            .docs
+            .iter()
+            .filter(|d| !stem.is_empty() && d.id.to_lowercase().contains(stem))
+            .map(|d| d.id.as_str())
+            .collect();
+        if similar.is_empty() {
+            Err(format!(
+                "no document `{requested}`; the document ids are: {}",
+                self.id_listing(20)
+            ))
+        } else {
+            Err(format!(
+                "no document `{requested}`; similar ids: {}",
+                quoted(similar)
+            ))
+        }
     }
 
     fn id_listing(&self, max: usize) -> String {

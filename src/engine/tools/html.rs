@@ -230,20 +230,25 @@ fn parse_tag(s: &str) -> Option<Tag> {
 
 /// Split `s` at the closing tag `</name ...>`: (content before it, text after it).
 fn until_closing<'a>(s: &'a str, name: &str) -> (&'a str, &'a str) {
-    let lower = s.to_ascii_lowercase();
-    let needle = format!("</{name}");
+    let bytes = s.as_bytes();
+    let name = name.as_bytes();
     let mut from = 0;
-    while let Some(at) = lower[from..].find(&needle) {
-        let at = from + at;
-        let after_name = lower.as_bytes().get(at + needle.len()).copied();
-        if matches!(
-            after_name,
-            None | Some(b'>' | b' ' | b'\t' | b'\n' | b'\r' | b'/')
-        ) {
-            let end = lower[at..].find('>').map_or(s.len(), |e| at + e + 1);
+    while let Some(at) = s[from..].find("</").map(|i| from + i) {
+        let name_end = at + 2 + name.len();
+        let same_name = bytes
+            .get(at + 2..name_end)
+            .is_some_and(|n| n.eq_ignore_ascii_case(name));
+        let after = bytes.get(name_end).copied();
+        if same_name
+            && matches!(
+                after,
+                None | Some(b'>' | b' ' | b'\t' | b'\n' | b'\r' | b'/')
+            )
+        {
+            let end = s[at..].find('>').map_or(s.len(), |e| at + e + 1);
             return (&s[..at], &s[end..]);
         }
-        from = at + needle.len();
+        from = at + 2;
     }
     (s, "")
 }
@@ -379,7 +384,7 @@ mod tests {
 
     #[test]
     fn drops_scripts_styles_and_comments() {
-        let html = "<html><head><title>Q3</title><style>p{color:red}</style></head>\
+        let html = "<html><head><title>Q3</title><STYLE>p{color:red}</Style ></head>\
                     <body><script>var x = '<p>no</p>';</script><!-- hidden -->\
                     <p>Visible text.</p></body></html>";
         assert_eq!(to_text(html), "# Q3\n\nVisible text.");

@@ -19,12 +19,16 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
         .values()
         .filter(|a| !matches!(a.status, AgentStatus::Idle | AgentStatus::Stopped))
         .count();
+    // After the run every agent is stopped; count them all then, the running ones before.
     let live = run
         .agents
         .values()
-        .filter(|a| a.status != AgentStatus::Stopped)
+        .filter(|a| run.phase == crate::event::Phase::Done || a.status != AgentStatus::Stopped)
         .count();
-    let mut title = vec![Span::styled(format!("{live} · {active} busy "), theme.dim())];
+    let mut title = vec![Span::styled(
+        format!("{live} · {active} busy "),
+        theme.dim(),
+    )];
     let target = state.target_agents();
     if target > 0 && target != live && run.phase != crate::event::Phase::Done {
         title.push(Span::styled(format!("→ {target} "), theme.warn()));
@@ -49,7 +53,12 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
         .selected
         .as_ref()
         .and_then(|s| rows.iter().position(|a| &a.id == s));
-    let offset = scroll_window(selected.unwrap_or(0), state.agents.offset, visible_cards, rows.len());
+    let offset = scroll_window(
+        selected.unwrap_or(0),
+        state.agents.offset,
+        visible_cards,
+        rows.len(),
+    );
     let focused = state.focus == Pane::Agents;
     let width = usize::from(inner.width);
     let mut lines = Vec::new();
@@ -80,7 +89,11 @@ fn status_view(state: &AppState, agent: &AgentView) -> (&'static str, String, St
         AgentStatus::Idle => ("○", "idle".into(), theme.dim()),
         AgentStatus::Working => ("●", "working".into(), theme.accent()),
         AgentStatus::Verifying => ("◐", "verifying".into(), theme.warn()),
-        AgentStatus::Finalising => ("★", "finalising".into(), theme.role(theme.palette.finalising)),
+        AgentStatus::Finalising => (
+            "★",
+            "finalising".into(),
+            theme.role(theme.palette.finalising),
+        ),
         AgentStatus::Paused => ("‖", "paused".into(), theme.warn()),
         AgentStatus::Stopped => ("■", "stopped".into(), theme.dim()),
         AgentStatus::Retrying => {
@@ -105,7 +118,11 @@ fn retry_seconds_left(state: &AppState, since: &str, delay_ms: u64) -> Option<u6
     let now = state.now?;
     let due = since + time::Duration::milliseconds(delay_ms as i64);
     let left = (due - now).whole_milliseconds();
-    Some(if left <= 0 { 0 } else { (left as u64).div_ceil(1000) })
+    Some(if left <= 0 {
+        0
+    } else {
+        (left as u64).div_ceil(1000)
+    })
 }
 
 fn header_line(state: &AppState, agent: &AgentView, width: usize) -> Line<'static> {

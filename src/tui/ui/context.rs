@@ -23,16 +23,27 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     let failures = run.count_points(Some(PointKind::Failure), PointStatus::Verified);
     let constraints = run.count_points(Some(PointKind::Constraint), PointStatus::Verified);
     let rejected = run.count_points(None, PointStatus::Rejected);
-    let mut title = vec![Span::styled(
-        format!("{verified} verified · {failures} failed · {constraints} constraint "),
-        theme.dim(),
-    )];
+    let mut counts = vec![format!("{verified} verified")];
+    if failures > 0 {
+        counts.push(format!("{failures} failed"));
+    }
+    if constraints > 0 {
+        counts.push(format!(
+            "{constraints} constraint{}",
+            if constraints == 1 { "" } else { "s" }
+        ));
+    }
     if rejected > 0 {
-        title.push(Span::styled(format!("· {rejected} rejected "), theme.dim()));
+        counts.push(format!("{rejected} rejected"));
     }
+    let mut title = Vec::new();
     if state.context.grouping == Grouping::Task {
-        title.push(Span::styled("· by task ", theme.accent()));
+        title.push(Span::styled("by task · ", theme.accent()));
     }
+    title.push(Span::styled(
+        format!("{} ", counts.join(" · ")),
+        theme.dim(),
+    ));
     let block = pane_block(state, Pane::Context, title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -50,7 +61,12 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     }
     let height = usize::from(inner.height);
     let selected = state.context.selected_index();
-    let offset = scroll_window(selected.unwrap_or(0), state.context.offset, height, rows.len());
+    let offset = scroll_window(
+        selected.unwrap_or(0),
+        state.context.offset,
+        height,
+        rows.len(),
+    );
     let focused = state.focus == Pane::Context;
     let width = usize::from(inner.width);
     let lines: Vec<Line> = rows
@@ -104,7 +120,11 @@ fn row_line(state: &AppState, row: &Row, width: usize) -> Line<'static> {
     let indent = "  ".repeat(usize::from(row.depth));
     match &row.node {
         NodeId::Group(group) => {
-            let marker = if state.context.is_open(&row.node) { "▾" } else { "▸" };
+            let marker = if state.context.is_open(&row.node) {
+                "▾"
+            } else {
+                "▸"
+            };
             let text = format!(" {marker} {} ({})", group_title(state, group), row.count);
             Line::styled(truncate(&text, width), theme.title())
         }
@@ -112,7 +132,11 @@ fn row_line(state: &AppState, row: &Row, width: usize) -> Line<'static> {
             let Some(p) = state.run().point(id) else {
                 return Line::raw("");
             };
-            let marker = if state.context.is_open(&row.node) { "▾" } else { "▸" };
+            let marker = if state.context.is_open(&row.node) {
+                "▾"
+            } else {
+                "▸"
+            };
             let (symbol, symbol_style) = point_symbol(state, p);
             let mut tail = String::new();
             let mut text_style = theme.text();
@@ -153,7 +177,10 @@ fn row_line(state: &AppState, row: &Row, width: usize) -> Line<'static> {
             let text = row.text.clone().unwrap_or_default();
             Line::from(vec![
                 Span::raw(format!(" {indent}    ")),
-                Span::styled(truncate(&text, width.saturating_sub(indent.len() + 5)), theme.text()),
+                Span::styled(
+                    truncate(&text, width.saturating_sub(indent.len() + 5)),
+                    theme.text(),
+                ),
             ])
         }
         NodeId::Evidence(id, n) => {
@@ -171,7 +198,10 @@ fn row_line(state: &AppState, row: &Row, width: usize) -> Line<'static> {
                 Span::raw(format!(" {indent}    ")),
                 Span::styled("◆ ", theme.accent()),
                 Span::styled(format!("{place}  "), theme.text()),
-                Span::styled(truncate(&format!("“{}”", ev.quote.trim()), room), theme.dim()),
+                Span::styled(
+                    truncate(&format!("“{}”", ev.quote.trim()), room),
+                    theme.dim(),
+                ),
             ])
         }
     }

@@ -22,7 +22,8 @@ const TOOL_OUTPUT_LINES: usize = 3;
 
 pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     let theme = &state.theme;
-    let width = usize::from(area.width.saturating_sub(2));
+    // One column of padding on each side inside the border.
+    let width = usize::from(area.width.saturating_sub(4));
     let lines = detail_lines(state, width);
     let height = usize::from(area.height.saturating_sub(2));
     let max_scroll = lines.len().saturating_sub(height);
@@ -55,7 +56,13 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
         return;
     }
     let visible: Vec<Line> = lines.into_iter().skip(scroll).take(height).collect();
-    frame.render_widget(Paragraph::new(visible), inner);
+    let padded = Rect::new(
+        inner.x + 1,
+        inner.y,
+        inner.width.saturating_sub(2),
+        inner.height,
+    );
+    frame.render_widget(Paragraph::new(visible), padded);
 }
 
 /// The detail of the current subject, wrapped to `width` columns.
@@ -134,7 +141,11 @@ fn point_detail(state: &AppState, id: &str, out: &mut Lines) {
     }
     out.prose(&origin, theme.dim(), 0);
     out.blank();
-    out.prose(&p.point.headline, theme.text().add_modifier(Modifier::BOLD), 0);
+    out.prose(
+        &p.point.headline,
+        theme.text().add_modifier(Modifier::BOLD),
+        0,
+    );
     if !p.point.summary.trim().is_empty() {
         out.blank();
         out.prose(&p.point.summary, theme.text(), 0);
@@ -164,15 +175,28 @@ fn point_detail(state: &AppState, id: &str, out: &mut Lines) {
 
 fn evidence_detail(state: &AppState, ev: &Evidence, out: &mut Lines) {
     let theme = &state.theme;
-    let place = match (&ev.lines, &ev.resolved) {
-        (_, Some(resolved)) => resolved.clone(),
-        (Some(lines), None) => format!("{}:{lines}", ev.source),
-        (None, None) => ev.source.clone(),
+    let place = match &ev.lines {
+        Some(lines) => format!("{}:{lines}", ev.source),
+        None => ev.source.clone(),
     };
-    out.push(Line::from(vec![
+    let mut head = vec![
         Span::styled("◆ ", theme.accent()),
-        Span::styled(place, theme.text().add_modifier(Modifier::UNDERLINED)),
-    ]));
+        Span::styled(
+            place.clone(),
+            theme.text().add_modifier(Modifier::UNDERLINED),
+        ),
+    ];
+    match &ev.resolved {
+        Some(resolved) if *resolved != place => {
+            head.push(Span::styled(
+                format!("  quote found at {resolved}"),
+                theme.dim(),
+            ));
+        }
+        Some(_) => head.push(Span::styled("  quote found", theme.dim())),
+        None => {}
+    }
+    out.push(Line::from(head));
     let snippet = match (&state.run().mode, &ev.lines) {
         (Mode::Repo { .. }, Some(lines)) => state.sources.get(&ev.source, lines),
         _ => None,
@@ -290,7 +314,11 @@ fn agent_detail(state: &AppState, id: &str, out: &mut Lines) {
         Span::styled(agent.status.as_str().to_string(), theme.text()),
     ];
     if let Some(task) = &agent.task {
-        let title = state.run().task(task).map(|t| t.title.as_str()).unwrap_or("");
+        let title = state
+            .run()
+            .task(task)
+            .map(|t| t.title.as_str())
+            .unwrap_or("");
         head.push(Span::styled(format!(" · {task} {title}"), theme.text()));
     }
     out.push(Line::from(head));
@@ -359,9 +387,16 @@ fn agent_detail(state: &AppState, id: &str, out: &mut Lines) {
                 out.push(Line::from(vec![
                     Span::styled(format!("{mark} "), style),
                     Span::styled(format!("{tool} "), theme.accent()),
-                    Span::styled(truncate(args, out.width.saturating_sub(tool.len() + 3)), theme.dim()),
+                    Span::styled(
+                        truncate(args, out.width.saturating_sub(tool.len() + 3)),
+                        theme.dim(),
+                    ),
                 ]));
-                for line in output.lines().filter(|l| !l.trim().is_empty()).take(TOOL_OUTPUT_LINES) {
+                for line in output
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .take(TOOL_OUTPUT_LINES)
+                {
                     out.push(Line::from(vec![
                         Span::styled("  │ ", theme.dim()),
                         Span::styled(truncate(line, out.width.saturating_sub(4)), theme.dim()),

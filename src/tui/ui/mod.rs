@@ -16,7 +16,6 @@ use ratatui::layout::{Alignment, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph, Wrap};
 
-
 /// Draw the whole UI. Reads the state, changes nothing.
 pub fn draw(frame: &mut Frame, state: &AppState) {
     let area = frame.area();
@@ -90,7 +89,12 @@ fn empty_state(frame: &mut Frame, inner: Rect, theme: &Theme, text: &str) {
         return;
     }
     let top = inner.height.saturating_sub(1) / 3;
-    let rect = Rect::new(inner.x + 1, inner.y + top, inner.width.saturating_sub(2), inner.height - top);
+    let rect = Rect::new(
+        inner.x + 1,
+        inner.y + top,
+        inner.width.saturating_sub(2),
+        inner.height - top,
+    );
     frame.render_widget(
         Paragraph::new(Line::styled(text.to_string(), theme.dim())).wrap(Wrap { trim: true }),
         rect,

@@ -51,8 +51,21 @@ pub fn draw(frame: &mut Frame, state: &AppState, layout: &AppLayout) {
         ),
         Popup::Filter { pane, input } => {
             let rect = layout.rect(*pane);
-            let bar = Rect::new(rect.x, rect.bottom().saturating_sub(3), rect.width, 3.min(rect.height));
-            draw_editor(frame, state, bar, &format!("Filter {}", pane.name()), "", input, popup);
+            let bar = Rect::new(
+                rect.x,
+                rect.bottom().saturating_sub(3),
+                rect.width,
+                3.min(rect.height),
+            );
+            draw_editor(
+                frame,
+                state,
+                bar,
+                &format!("Filter {}", pane.name()),
+                "",
+                input,
+                popup,
+            );
         }
         Popup::ConfirmQuit => draw_confirm(frame, state, centered(area, 60, 7)),
         Popup::Answer { selected } => draw_answer(frame, state, area, *selected),
@@ -146,7 +159,7 @@ fn draw_help(frame: &mut Frame, state: &AppState, area: Rect, scroll: usize) {
         .flat_map(|s| s.rows.iter().map(|r| r.0.chars().count()))
         .max()
         .unwrap_or(8)
-        .min(30);
+        .min(12);
     let mut lines = Vec::new();
     for section in &sections {
         if !lines.is_empty() {
@@ -173,7 +186,14 @@ fn draw_answer(frame: &mut Frame, state: &AppState, area: Rect, selected: usize)
         return;
     };
     let width = (area.width * 4 / 5).max(50);
-    let height = (area.height * 4 / 5).max(12);
+    // Fit the content: wrapped answer, a blank line, the cited list, borders.
+    let answer_rows: usize = answer
+        .answer
+        .split('\n')
+        .map(|p| wrap(p, usize::from(width.saturating_sub(4)).max(10)).len())
+        .sum();
+    let wanted = answer_rows + answer.cited.len().max(1) + 5;
+    let height = (wanted as u16).clamp(10, (area.height * 4 / 5).max(10));
     let rect = centered(area, width, height);
     frame.render_widget(Clear, rect);
     let how = match answer.stopped_by {
@@ -190,7 +210,11 @@ fn draw_answer(frame: &mut Frame, state: &AppState, area: Rect, selected: usize)
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
 
-    let cited_rows = answer.cited.len().min(usize::from(inner.height) / 3).max(1);
+    let cited_rows = answer
+        .cited
+        .len()
+        .min(usize::from(inner.height).saturating_sub(3) / 2)
+        .max(1);
     let [body, list] = Layout::vertical([
         Constraint::Fill(1),
         Constraint::Length(cited_rows as u16 + 2),
@@ -224,7 +248,13 @@ fn draw_answer(frame: &mut Frame, state: &AppState, area: Rect, selected: usize)
         rows.push(Line::styled(" (the answer cites no point)", theme.dim()));
     }
     let offset = crate::tui::layout::scroll_window(selected, 0, cited_rows, answer.cited.len());
-    for (i, id) in answer.cited.iter().enumerate().skip(offset).take(cited_rows) {
+    for (i, id) in answer
+        .cited
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(cited_rows)
+    {
         let line = match state.run().point(id) {
             Some(p) => {
                 let (symbol, style) = point_symbol(state, p);

@@ -26,7 +26,10 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
         title.push(Span::styled(format!("· {failed} failed "), theme.error()));
     }
     if cancelled > 0 {
-        title.push(Span::styled(format!("· {cancelled} cancelled "), theme.dim()));
+        title.push(Span::styled(
+            format!("· {cancelled} cancelled "),
+            theme.dim(),
+        ));
     }
     let block = pane_block(state, Pane::Queue, title);
     let inner = block.inner(area);
@@ -50,7 +53,12 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
         .selected
         .as_ref()
         .and_then(|s| rows.iter().position(|t| &t.id == s));
-    let offset = scroll_window(selected.unwrap_or(0), state.queue.offset, height, rows.len());
+    let offset = scroll_window(
+        selected.unwrap_or(0),
+        state.queue.offset,
+        height,
+        rows.len(),
+    );
     let id_width = rows.iter().map(|t| t.id.chars().count()).max().unwrap_or(2);
     let focused = state.focus == Pane::Queue;
     let lines: Vec<Line> = rows

@@ -37,7 +37,10 @@ pub fn draw_status(frame: &mut Frame, state: &AppState, area: Rect) {
         ));
         spans.push(Span::raw(" "));
     }
-    spans.push(Span::styled(format!(" {} ", display.label()), theme.badge(color)));
+    spans.push(Span::styled(
+        format!(" {} ", display.label()),
+        theme.badge(color),
+    ));
     let mut parts = Vec::new();
     if !run.model.is_empty() {
         parts.push(run.model.clone());
@@ -59,7 +62,10 @@ pub fn draw_status(frame: &mut Frame, state: &AppState, area: Rect) {
     if let Some(budget) = budget_left(state, elapsed) {
         parts.push(budget);
     }
-    spans.push(Span::styled(format!(" {}", parts.join(" · ")), theme.text()));
+    spans.push(Span::styled(
+        format!(" {}", parts.join(" · ")),
+        theme.text(),
+    ));
     if !run.errors.is_empty() {
         spans.push(Span::styled(
             format!(" · ⚠ {} error(s)", run.errors.len()),
@@ -86,14 +92,20 @@ fn budget_left(state: &AppState, elapsed: Option<u64>) -> Option<String> {
     let run = state.run();
     let mut left = Vec::new();
     if let Some(max) = run.budgets.max_cost_usd {
-        left.push(format!("{} left", fmt_cost((max - run.totals.cost_usd).max(0.0))));
+        left.push(format!(
+            "{} left",
+            fmt_cost((max - run.totals.cost_usd).max(0.0))
+        ));
     }
     if let Some(max) = run.budgets.max_tokens {
         let used = run.totals.tokens_in + run.totals.tokens_out;
         left.push(format!("{} tok left", fmt_tokens(max.saturating_sub(used))));
     }
     if let (Some(limit), Some(elapsed)) = (run.budgets.time_limit_secs, elapsed) {
-        left.push(format!("{} left", fmt_duration(limit.saturating_sub(elapsed))));
+        left.push(format!(
+            "{} left",
+            fmt_duration(limit.saturating_sub(elapsed))
+        ));
     }
     (!left.is_empty()).then(|| format!("budget {}", left.join(", ")))
 }
@@ -101,7 +113,11 @@ fn budget_left(state: &AppState, elapsed: Option<u64>) -> Option<String> {
 pub fn draw_hints(frame: &mut Frame, state: &AppState, area: Rect) {
     let theme = &state.theme;
     if let Some(flash) = &state.flash {
-        let style = if flash.is_error { theme.error() } else { theme.ok() };
+        let style = if flash.is_error {
+            theme.error()
+        } else {
+            theme.ok()
+        };
         let text = truncate(&format!(" {}", flash.text), usize::from(area.width));
         frame.render_widget(Paragraph::new(Line::styled(text, style)), area);
         return;
