@@ -27,17 +27,58 @@ fn arg(name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
-/// The first sentence in `text` that carries a digit, trimmed to a quotable length.
-fn quotable_sentence(text: &str) -> Option<String> {
-    text.split(['.', '\n'])
-        .map(|s| {
-            // Tool output lines may be prefixed with offsets or line numbers.
-            s.trim()
-                .trim_start_matches(|c: char| c.is_ascii_digit() || c == ':' || c == '|')
-                .trim()
+/// The first sentence of the document body (after read_doc's header and index) that carries
+/// a digit, cut at a word boundary to a quotable length.
+fn quotable_sentence(text: &str, goal: &str) -> Option<String> {
+    let body = match text.find("\n[") {
+        Some(i) => &text[i + 2..],
+        None => text,
+    };
+    let body = body.split_once("]\n").map_or(body, |(_, rest)| rest);
+    let goal_words: Vec<String> = goal
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 3)
+        .map(str::to_lowercase)
+        .collect();
+    let overlap = |s: &str| {
+        let lower = s.to_lowercase();
+        goal_words
+            .iter()
+            .filter(|w| lower.contains(w.as_str()))
+            .count()
+    };
+    body.split(". ")
+        .flat_map(|s| s.split('\n'))
+        .map(|s| s.trim().trim_start_matches('#').trim())
+        .filter(|s| s.len() > 20 && s.chars().any(|c| c.is_ascii_digit()))
+        // The sentence that shares most words with the goal; the earliest on a tie.
+        .fold(None::<(usize, &str)>, |best, s| match best {
+            Some((score, _)) if score >= overlap(s) => best,
+            _ => Some((overlap(s), s)),
         })
-        .find(|s| s.len() > 20 && s.chars().any(|c| c.is_ascii_digit()) && !s.contains('@'))
-        .map(|s| s.chars().take(160).collect())
+        .map(|(_, s)| {
+            let mut quote = String::new();
+            for word in s.split_whitespace() {
+                if quote.len() + word.len() > 140 {
+                    break;
+                }
+                if !quote.is_empty() {
+                    quote.push(' ');
+                }
+                quote.push_str(word);
+            }
+            quote.trim_end_matches([',', ';', ':']).to_string()
+        })
+}
+
+/// The goal, as the system prompt states it.
+fn goal_of(req: &RecordedRequest) -> String {
+    let sys = system_text(req);
+    sys.split("GOAL: ")
+        .nth(1)
+        .and_then(|r| r.lines().next())
+        .unwrap_or("")
+        .to_string()
 }
 
 fn script(req: &RecordedRequest, _n: usize) -> Reply {
@@ -90,7 +131,7 @@ fn script(req: &RecordedRequest, _n: usize) -> Reply {
         (Some(doc), 1) => {
             let results = req.tool_results();
             let text = results.last().map(|(_, t)| t.as_str()).unwrap_or("");
-            match quotable_sentence(text) {
+            match quotable_sentence(text, &goal_of(req)) {
                 Some(quote) => record("finding", &quote, &doc, &quote),
                 None => record(
                     "failure",

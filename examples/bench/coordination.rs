@@ -46,6 +46,16 @@ pub fn measure(sizes: &Sizes) -> anyhow::Result<Vec<Figure>> {
             answer.stopped_by,
             answer.answer
         );
+        // The log must account for every call the model answered.
+        let seen = outcome.model.counts();
+        anyhow::ensure!(
+            seen.calls == state.totals.calls && seen.input_tokens == state.totals.tokens_in,
+            "the {mode} log records {} calls / {} input tokens, the model answered {} / {}",
+            state.totals.calls,
+            state.totals.tokens_in,
+            seen.calls,
+            seen.input_tokens
+        );
         let params = json!({
             "coordination": mode,
             "coordination_recorded": state.coordination,

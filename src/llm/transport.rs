@@ -163,10 +163,12 @@ impl Transport {
     ) -> LlmError {
         let message = self.redact(&provider_message(body));
         match status {
-            401 => LlmError::Auth(format!(
-                "the provider rejected the API key (HTTP 401: {message}); check the variable \
-                 that holds it"
-            )),
+            // The provider's 401 text often quotes part of the key: leave it out.
+            401 => LlmError::Auth(
+                "the provider rejected the API key (HTTP 401); check the variable that holds \
+                 it (OPENAI_API_KEY, ANTHROPIC_API_KEY, or the one named by --api-key-env)"
+                    .to_string(),
+            ),
             403 => LlmError::Auth(format!(
                 "the provider refused access (HTTP 403: {message}); check that the API key in \
                  your key variable may use this model"

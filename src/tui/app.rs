@@ -112,6 +112,8 @@ pub struct AppState {
     /// An agent count sent but not yet confirmed by an event.
     pub(crate) pending_agents: Option<usize>,
     pub sources: SourceCache,
+    /// Events were folded since the last [`AppState::refresh`].
+    stale: bool,
 }
 
 /// Upper bound for `+`: more agents than this is almost certainly a slip of the finger.
@@ -152,6 +154,7 @@ impl AppState {
             pending_pause: None,
             pending_agents: None,
             sources: SourceCache::default(),
+            stale: false,
         }
     }
 
@@ -194,7 +197,16 @@ impl AppState {
         if !was_done && self.run().phase == Phase::Done && self.popup.is_none() {
             self.popup = Some(Popup::Answer { selected: 0 });
         }
-        self.refresh();
+        // Derived views are rebuilt once per frame or input, not once per event: a resync
+        // after lag can fold thousands of events in a row.
+        self.stale = true;
+    }
+
+    /// Rebuild derived views if events arrived since the last rebuild.
+    pub fn refresh_if_stale(&mut self) {
+        if self.stale {
+            self.refresh();
+        }
     }
 
     /// The engine's event stream ended (the run is over or the engine went away).
@@ -287,6 +299,7 @@ impl AppState {
 
     /// Re-derive everything cached from the fold and the view settings.
     pub fn refresh(&mut self) {
+        self.stale = false;
         let width = self.layout.inner_width(Pane::Context);
         let filter = self.filters[2].clone();
         self.context

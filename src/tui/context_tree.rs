@@ -6,7 +6,7 @@
 //! screen. Selection is kept by node id so it survives rebuilds.
 
 use crate::event::{PointKind, PointStatus, PointView, RunState};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Grouping {
@@ -296,18 +296,20 @@ impl ContextTree {
                 ));
             }
             Grouping::Task => {
+                // One pass over the points, then tasks in queue order.
+                let mut by_task: HashMap<&str, Vec<&PointView>> = HashMap::new();
+                let mut no_task = Vec::new();
+                for p in others() {
+                    match p.point.task.as_deref().filter(|t| run.task(t).is_some()) {
+                        Some(task) => by_task.entry(task).or_default().push(p),
+                        None => no_task.push(p),
+                    }
+                }
                 for task in &run.tasks {
-                    let points = others()
-                        .filter(|p| p.point.task.as_deref() == Some(task.id.as_str()))
-                        .collect();
+                    let points = by_task.remove(task.id.as_str()).unwrap_or_default();
                     groups.push((Group::Task(task.id.clone()), points));
                 }
-                let known =
-                    |t: &Option<String>| t.as_deref().is_some_and(|t| run.task(t).is_some());
-                groups.push((
-                    Group::NoTask,
-                    others().filter(|p| !known(&p.point.task)).collect(),
-                ));
+                groups.push((Group::NoTask, no_task));
             }
         }
 

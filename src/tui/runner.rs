@@ -75,6 +75,7 @@ pub(crate) async fn run(state: &mut AppState, link: Option<EngineLink>) -> anyho
             if !state.is_replay() {
                 state.now = Some(time::OffsetDateTime::now_utc());
             }
+            state.refresh_if_stale();
             state.load_sources();
             guard.terminal.draw(|frame| super::ui::draw(frame, state))?;
             last_draw = Some(Instant::now());

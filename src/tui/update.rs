@@ -19,6 +19,7 @@ use ratatui_textarea::{TextArea, WrapMode};
 
 /// Apply one user intent.
 pub fn update(state: &mut AppState, action: Action) -> Vec<Command> {
+    state.refresh_if_stale();
     if action.steers()
         && let Some(why) = state.steering_refusal()
     {
@@ -264,6 +265,7 @@ fn text_of(input: &TextArea<'_>) -> String {
 
 /// Route one terminal event. Returns the commands the runner must carry out.
 pub fn handle_event(state: &mut AppState, event: &TermEvent) -> Vec<Command> {
+    state.refresh_if_stale();
     match event {
         TermEvent::Key(key) if key.kind != KeyEventKind::Release => handle_key(state, key),
         TermEvent::Mouse(mouse) => {

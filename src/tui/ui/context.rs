@@ -52,6 +52,8 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     if rows.is_empty() {
         let text = if !state.filter(Pane::Context).is_empty() {
             "No point matches the filter."
+        } else if state.is_replay() {
+            "No points yet at this point of the replay."
         } else {
             "No points yet. Verified findings, failures and constraints appear here \
              (c adds a constraint)."

@@ -47,12 +47,12 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if lines.is_empty() {
-        empty_state(
-            frame,
-            inner,
-            theme,
-            "Select a task, an agent or a point to see it in full here.",
-        );
+        let text = if state.detail_from == Pane::Context {
+            "Select a point to see it in full here (→ expands it in the tree)."
+        } else {
+            "Select a task, an agent or a point to see it in full here."
+        };
+        empty_state(frame, inner, theme, text);
         return;
     }
     let visible: Vec<Line> = lines.into_iter().skip(scroll).take(height).collect();

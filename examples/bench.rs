@@ -1,0 +1,92 @@
+//! The end-to-end benchmark harness of delm (issue 5): engine overhead, shared-context size,
+//! coordination baselines, session log and TUI frame figures, with no network (an in-process
+//! scripted model plays the agents).
+//!
+//!     cargo run --release --example bench -- [--json] [--quick] [--only engine,tui]
+//!
+//! Prints a table, or with `--json` one object per figure: `{"name", "value", "unit",
+//! "params"}`. `--quick` runs tiny sizes (the smoke test uses them). BENCHMARKS.md has the
+//! published results and what each figure means.
+
+/// The harness proper; `tests/bench_smoke.rs` includes the same files.
+#[path = "bench"]
+mod harness {
+    pub mod context_size;
+    pub mod coordination;
+    pub mod engine_overhead;
+    pub mod figure;
+    pub mod scripted_run;
+    pub mod session_log;
+    pub mod suite;
+    pub mod synthetic;
+    pub mod tui_frame;
+}
+
+use harness::figure::{self, Figure, Sizes};
+use harness::suite;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo run --release --example bench -- [--json] [--quick] \
+[--only GROUP,...]\ngroups: engine, context, coordination, session, tui";
+
+fn main() -> ExitCode {
+    let mut json = false;
+    let mut quick = false;
+    let mut only: Option<Vec<String>> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--json" => json = true,
+            "--quick" => quick = true,
+            "--only" => match args.next() {
+                Some(list) => only = Some(list.split(',').map(|s| s.trim().to_string()).collect()),
+                None => {
+                    eprintln!("--only needs a comma-separated list of groups\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            other => {
+                eprintln!("unknown argument `{other}`\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let sizes = if quick { Sizes::quick() } else { Sizes::full() };
+    let groups: Vec<String> = only.unwrap_or_else(|| suite::GROUPS.iter().map(|g| g.to_string()).collect());
+    if let Some(bad) = groups.iter().find(|g| !suite::GROUPS.contains(&g.as_str())) {
+        eprintln!("unknown figure group `{bad}`\n{USAGE}");
+        return ExitCode::from(2);
+    }
+    if cfg!(debug_assertions) && !quick {
+        eprintln!("note: this is a debug build; published figures come from `--release`");
+    }
+    let mut figures: Vec<Figure> = Vec::new();
+    let mut failed = false;
+    for group in &groups {
+        if !json {
+            eprintln!("measuring {group}…");
+        }
+        match suite::run_group(group, &sizes) {
+            Ok(found) => {
+                if json {
+                    for f in &found {
+                        println!("{}", f.to_json());
+                    }
+                }
+                figures.extend(found);
+            }
+            Err(e) => {
+                eprintln!("error: the {group} figures could not be measured: {e:#}");
+                failed = true;
+            }
+        }
+    }
+    if !json {
+        print!("{}", figure::table(&figures));
+    }
+    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}

@@ -1,0 +1,25 @@
+//! The figure groups of the suite, in the order they are published.
+
+use super::figure::{Figure, Sizes};
+use super::tui_frame::TuiShape;
+use super::{context_size, coordination, engine_overhead, session_log, tui_frame};
+
+/// Group names, as `--only` takes them.
+pub const GROUPS: [&str; 5] = ["engine", "context", "coordination", "session", "tui"];
+
+/// Measure one group.
+pub fn run_group(group: &str, sizes: &Sizes) -> anyhow::Result<Vec<Figure>> {
+    match group {
+        "engine" => engine_overhead::measure(sizes),
+        "context" => context_size::measure(&sizes.context_points),
+        "coordination" => coordination::measure(sizes),
+        "session" => session_log::measure(sizes.session_events),
+        "tui" => tui_frame::measure(TuiShape {
+            points: sizes.tui_points,
+            tasks: sizes.tui_tasks,
+            agents: sizes.tui_agents,
+            frames: sizes.tui_frames,
+        }),
+        other => anyhow::bail!("unknown figure group `{other}`: use {}", GROUPS.join(", ")),
+    }
+}
