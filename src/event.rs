@@ -467,6 +467,8 @@ pub struct RunState {
     task_index: HashMap<TaskId, usize>,
     pub points: Vec<PointView>,
     point_index: HashMap<PointId, usize>,
+    /// Search terms of every point, kept as points arrive (prompt ranking reads them).
+    point_terms: PointTerms,
     pub agents: BTreeMap<AgentId, AgentView>,
     /// The agent count the run should have (changed with `set_agents`).
     pub desired_agents: usize,
@@ -548,6 +550,11 @@ impl RunState {
             .iter()
             .filter(|p| p.status == status && kind.is_none_or(|k| p.point.kind == k))
             .count()
+    }
+
+    /// The search-term index of the points (relevance ranking in prompts).
+    pub fn point_terms(&self) -> &PointTerms {
+        &self.point_terms
     }
 
     /// Verified points that are not superseded, in log order.
@@ -871,6 +878,7 @@ impl RunState {
         {
             t.points.push(point.id.clone());
         }
+        self.point_terms.insert(self.points.len(), point);
         self.point_index.insert(point.id.clone(), self.points.len());
         self.points.push(PointView {
             point: point.clone(),
@@ -880,6 +888,76 @@ impl RunState {
             superseded_by: None,
         });
     }
+}
+
+/// The search terms of every point, by its index in [`RunState::points`], and the points
+/// that use each term. Prompt assembly ranks every live point by relevance on each claim;
+/// with this index that costs a few postings lookups instead of re-reading thousands of
+/// points' text per claim (the cost that made claims slow down as a run grew).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PointTerms {
+    /// By point index: the distinct terms of headline and summary, sorted.
+    terms: Vec<Box<[u64]>>,
+    /// Term → indices of the points using it, ascending.
+    postings: HashMap<u64, Vec<u32>>,
+}
+
+impl PointTerms {
+    fn insert(&mut self, index: usize, point: &Point) {
+        let mut terms = search_terms(&point.headline);
+        terms.extend(search_terms(&point.summary));
+        terms.sort_unstable();
+        terms.dedup();
+        for &term in &terms {
+            self.postings.entry(term).or_default().push(index as u32);
+        }
+        if self.terms.len() <= index {
+            self.terms.resize(index + 1, Box::default());
+        }
+        self.terms[index] = terms.into_boxed_slice();
+    }
+
+    /// The distinct terms of the point at `index` (empty for an unknown index).
+    pub fn terms(&self, index: usize) -> &[u64] {
+        self.terms.get(index).map_or(&[], |t| t)
+    }
+
+    /// Indices of the points that use `term`, ascending.
+    pub fn postings(&self, term: u64) -> &[u32] {
+        self.postings.get(&term).map_or(&[], |p| p)
+    }
+}
+
+/// The search terms of `text`, sorted and distinct: its words (letters, digits, `_`) of
+/// three bytes or more, lowercased and hashed (64-bit FNV-1a, so no word is allocated).
+pub fn search_terms(text: &str) -> Vec<u64> {
+    let mut terms: Vec<u64> = text
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .filter(|w| w.len() > 2)
+        .map(term_hash)
+        .collect();
+    terms.sort_unstable();
+    terms.dedup();
+    terms
+}
+
+fn term_hash(word: &str) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0100_0000_01b3;
+    let mut hash = OFFSET;
+    let mut mix = |byte: u8| {
+        hash ^= byte as u64;
+        hash = hash.wrapping_mul(PRIME);
+    };
+    if word.is_ascii() {
+        word.bytes().for_each(|b| mix(b.to_ascii_lowercase()));
+    } else {
+        let mut buf = [0u8; 4];
+        for c in word.chars().flat_map(char::to_lowercase) {
+            c.encode_utf8(&mut buf).bytes().for_each(&mut mix);
+        }
+    }
+    hash
 }
 
 /// Current time as RFC 3339 (UTC, millisecond precision).

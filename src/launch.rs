@@ -321,7 +321,7 @@ async fn drive(
         state
     } else {
         let opts = tui_options(flags.theme.clone().or_else(|| cfg.theme.clone()));
-        let ui = ui::run_live(handle.clone(), opts).await;
+        let ui = delm::tui::run_live(handle.clone(), opts).await;
         if !handle.is_finished() {
             handle.stop();
         }
@@ -336,8 +336,8 @@ async fn drive(
     finish(&state, flags)
 }
 
-fn tui_options(theme: Option<String>) -> ui::TuiOptions {
-    ui::TuiOptions {
+fn tui_options(theme: Option<String>) -> delm::tui::TuiOptions {
+    delm::tui::TuiOptions {
         theme,
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         config_dir: config::config_dir(),
@@ -399,7 +399,7 @@ async fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
     let cfg = Config::load().map_err(Failure::Usage)?;
     init_logging(None);
     let opts = tui_options(args.theme.or(cfg.theme.clone()));
-    ui::run_replay(events, opts)
+    delm::tui::run_replay(events, opts)
         .await
         .map_err(|e| Failure::Run(format!("the terminal UI failed: {e:#}")))?;
     Ok(ExitCode::SUCCESS)
@@ -453,26 +453,4 @@ fn compare(args: CompareArgs) -> Result<ExitCode, Failure> {
     }
     print!("{}", delm::compare::table(&runs, terminal_width()));
     Ok(ExitCode::SUCCESS)
-}
-
-/// Until the TUI lands, `delm run` without `--headless` says so (issue 2 allows this).
-mod ui {
-    use delm::engine::EngineHandle;
-    use delm::event::Envelope;
-
-    #[allow(dead_code)]
-    pub struct TuiOptions {
-        pub theme: Option<String>,
-        pub no_color: bool,
-        pub config_dir: Option<std::path::PathBuf>,
-    }
-
-    pub async fn run_live(handle: EngineHandle, _opts: TuiOptions) -> anyhow::Result<()> {
-        handle.stop();
-        anyhow::bail!("the TUI is not built yet: add --headless")
-    }
-
-    pub async fn run_replay(_events: Vec<Envelope>, _opts: TuiOptions) -> anyhow::Result<()> {
-        anyhow::bail!("the TUI is not built yet: add --headless")
-    }
 }

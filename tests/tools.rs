@@ -1000,20 +1000,3 @@ fn docs_describe_lists_documents_and_tools() {
     let names: Vec<String> = ws.tool_specs().into_iter().map(|t| t.name).collect();
     assert_eq!(names, ["read_doc", "search_docs"]);
 }
-
-#[tokio::test]
-async fn zz_tmp_bench() {
-    let root = std::env::var("BENCH_ROOT").unwrap();
-    let t = std::time::Instant::now();
-    let ws = RepoWorkspace::open(&root).unwrap();
-    eprintln!("open: {:?} files={}", t.elapsed(), ws.files().count());
-    let t = std::time::Instant::now();
-    let out = call(&ws, "grep", json!({"pattern": r"fn\s+parse_\w+"})).await.unwrap();
-    eprintln!("grep: {:?} {}", t.elapsed(), out.lines().last().unwrap());
-    let t = std::time::Instant::now();
-    let out = call(&ws, "list_dir", json!({"path": "."})).await.unwrap();
-    eprintln!("list: {:?} {}", t.elapsed(), out.lines().next().unwrap());
-    let t = std::time::Instant::now();
-    let out = call(&ws, "grep", json!({"pattern": "unsafe", "path": "**/*.rs"})).await.unwrap();
-    eprintln!("grep glob: {:?} {}", t.elapsed(), out.lines().last().unwrap());
-}

@@ -2,8 +2,8 @@
 //! block every agent reads. Pure functions of the run state, so they are cheap to test and
 //! to benchmark.
 
-use crate::event::{PointKind, PointStatus, PointView, RunState, TaskView};
-use std::collections::HashSet;
+use crate::event::{Point, PointKind, PointStatus, PointView, RunState, TaskView, search_terms};
+use std::collections::HashMap;
 use std::fmt::Write;
 
 /// Share of the context budget reserved for failures, so what did not work is never crowded
@@ -29,127 +29,167 @@ fn point_line(p: &PointView) -> String {
     )
 }
 
-fn words(text: &str) -> HashSet<String> {
-    text.split(|c: char| !c.is_alphanumeric() && c != '_')
-        .filter(|w| w.len() > 2)
-        .map(|w| w.to_lowercase())
-        .collect()
+/// Tokens a point's line costs in the block (its `estimate_tokens` plus the newline),
+/// computed without formatting the line.
+fn line_cost(p: &PointView) -> usize {
+    let origin = p.point.author.chars().count()
+        + p.point.task.as_ref().map_or(0, |t| 2 + t.chars().count());
+    let chars = p.point.id.chars().count()
+        + p.point.kind.as_str().len()
+        + p.point.headline.trim().chars().count()
+        + origin
+        + 7; // " [", "] ", " (", ")"
+    chars.div_ceil(4) + 1
 }
 
-/// Relevance of a point to a task: shared words between the task and the point's headline
-/// and summary, normalised by the point's length.
-fn relevance(task_words: &HashSet<String>, p: &PointView) -> f64 {
-    if task_words.is_empty() {
-        return 0.0;
-    }
-    let pw = words(&format!("{} {}", p.point.headline, p.point.summary));
-    if pw.is_empty() {
-        return 0.0;
-    }
-    let shared = pw.iter().filter(|w| task_words.contains(*w)).count() as f64;
-    shared / (pw.len() as f64).sqrt()
+/// The cheapest line any point can cost: a 2-character id, the shortest kind name, an empty
+/// headline, a 1-character author. Used to bound how many candidates can ever fit.
+const MIN_LINE_COST: usize = (2 + 7 + 1 + 7usize).div_ceil(4) + 1;
+
+/// Candidates worth ranking in full for `budget` tokens: more cannot all fit.
+fn candidate_count(budget: usize) -> usize {
+    budget / MIN_LINE_COST + 1
 }
 
 /// The shared-context block for one model call, within `budget_tokens`.
 ///
-/// Constraints are always included. Failures get a reserved share of what is left. Findings
-/// and partials are ranked by relevance to `focus` (the task) and by recency, and fill the
-/// rest; unused failure budget flows back to them. Superseded points are left out.
+/// Constraints are always included. Failures get a reserved share of what is left, newest
+/// first. Findings and partials are ranked by relevance to `focus` (the task: shared search
+/// terms, normalised by the point's length) and by recency, and fill the rest; unused
+/// failure budget flows back to older failures. Superseded points are left out.
+///
+/// Cost: relevance comes from the state's term index (postings of the focus terms), and only
+/// the best `budget / MIN_LINE_COST + 1` candidates are sorted and measured, since no more
+/// can fit; so a claim stays cheap when the run has thousands of points.
 pub fn context_block(state: &RunState, focus: &str, budget_tokens: usize) -> String {
-    let live: Vec<&PointView> = state.live_points().collect();
-    if live.is_empty() {
+    let mut constraints: Vec<&PointView> = Vec::new();
+    let mut failures: Vec<&PointView> = Vec::new();
+    let mut others: Vec<(usize, &PointView)> = Vec::new();
+    for (i, p) in state.points.iter().enumerate() {
+        if p.status != PointStatus::Verified || p.superseded_by.is_some() {
+            continue;
+        }
+        match p.point.kind {
+            PointKind::Constraint => constraints.push(p),
+            PointKind::Failure => failures.push(p),
+            PointKind::Finding | PointKind::Partial => others.push((i, p)),
+        }
+    }
+    if constraints.is_empty() && failures.is_empty() && others.is_empty() {
         return "(no points have been shared yet)".to_string();
     }
     let mut out = String::new();
     let mut used = 0usize;
-    let mut shown = 0usize;
-
-    let (constraints, rest): (Vec<&PointView>, Vec<&PointView>) = live
-        .into_iter()
-        .partition(|p| p.point.kind == PointKind::Constraint);
     for p in &constraints {
         let line = point_line(p);
         used += estimate_tokens(&line) + 1;
         out.push_str(&line);
         out.push('\n');
-        shown += 1;
     }
-
     let remaining = budget_tokens.saturating_sub(used);
-    let (failures, others): (Vec<&PointView>, Vec<&PointView>) = rest
-        .into_iter()
-        .partition(|p| p.point.kind == PointKind::Failure);
 
     // Failures: most recent first within the reserved share.
     let failure_budget = (remaining as f64 * FAILURE_SHARE) as usize;
-    let mut failure_lines = Vec::new();
+    let mut failure_listed = vec![false; failures.len()];
+    let mut failure_lines: Vec<&PointView> = Vec::new();
     let mut failure_used = 0usize;
-    for p in failures.iter().rev() {
-        let line = point_line(p);
-        let cost = estimate_tokens(&line) + 1;
+    let mut tried = 0usize;
+    for (k, p) in failures.iter().enumerate().rev() {
+        if failure_budget - failure_used < MIN_LINE_COST || tried == candidate_count(failure_budget) {
+            break;
+        }
+        tried += 1;
+        let cost = line_cost(p);
         if failure_used + cost > failure_budget {
             continue;
         }
         failure_used += cost;
-        failure_lines.push((p.seq, line));
+        failure_listed[k] = true;
+        failure_lines.push(p);
     }
 
     // Findings and partials: by relevance, then recency.
-    let task_words = words(focus);
-    let newest = others.iter().map(|p| p.seq).max().unwrap_or(0).max(1) as f64;
+    let terms = state.point_terms();
+    let focus_terms = search_terms(focus);
+    let mut shared = vec![0u16; state.points.len()];
+    for &term in &focus_terms {
+        for &i in terms.postings(term) {
+            if let Some(n) = shared.get_mut(i as usize) {
+                *n = n.saturating_add(1);
+            }
+        }
+    }
+    let newest = others.iter().map(|(_, p)| p.seq).max().unwrap_or(0).max(1) as f64;
     let mut ranked: Vec<(f64, &PointView)> = others
         .iter()
-        .map(|p| {
+        .map(|&(i, p)| {
+            let own = terms.terms(i).len();
+            let relevance = if own == 0 {
+                0.0
+            } else {
+                shared[i] as f64 / (own as f64).sqrt()
+            };
             let recency = p.seq as f64 / newest;
             let kind_bonus = if p.point.kind == PointKind::Finding {
                 0.2
             } else {
                 0.0
             };
-            (relevance(&task_words, p) + 0.5 * recency + kind_bonus, *p)
+            (relevance + 0.5 * recency + kind_bonus, p)
         })
         .collect();
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.seq.cmp(&a.1.seq)));
+    let by_rank = |a: &(f64, &PointView), b: &(f64, &PointView)| {
+        b.0.total_cmp(&a.0).then(b.1.seq.cmp(&a.1.seq))
+    };
     let mut finding_budget = remaining.saturating_sub(failure_used);
-    let mut chosen = Vec::new();
+    let keep = candidate_count(finding_budget).min(ranked.len());
+    if keep < ranked.len() {
+        ranked.select_nth_unstable_by(keep, by_rank);
+        ranked.truncate(keep);
+    }
+    ranked.sort_unstable_by(by_rank);
+    let mut chosen: Vec<&PointView> = Vec::new();
     for (_, p) in &ranked {
-        let line = point_line(p);
-        let cost = estimate_tokens(&line) + 1;
+        if finding_budget < MIN_LINE_COST {
+            break;
+        }
+        let cost = line_cost(p);
         if cost > finding_budget {
             continue;
         }
         finding_budget -= cost;
-        chosen.push((p.seq, line));
+        chosen.push(p);
     }
     // Whatever the findings left can hold older failures that did not fit their share.
-    if failure_lines.len() < failures.len() {
-        let listed: HashSet<u64> = failure_lines.iter().map(|(s, _)| *s).collect();
-        for p in failures.iter().rev() {
-            if listed.contains(&p.seq) {
-                continue;
-            }
-            let line = point_line(p);
-            let cost = estimate_tokens(&line) + 1;
-            if cost > finding_budget {
-                continue;
-            }
-            finding_budget -= cost;
-            failure_lines.push((p.seq, line));
+    let mut tried = 0usize;
+    for (k, p) in failures.iter().enumerate().rev() {
+        if finding_budget < MIN_LINE_COST || tried == candidate_count(finding_budget) {
+            break;
         }
+        if failure_listed[k] {
+            continue;
+        }
+        tried += 1;
+        let cost = line_cost(p);
+        if cost > finding_budget {
+            continue;
+        }
+        finding_budget -= cost;
+        failure_lines.push(p);
     }
 
     // Present in log order so the story reads naturally.
-    chosen.sort_by_key(|(seq, _)| *seq);
-    failure_lines.sort_by_key(|(seq, _)| *seq);
-    shown += chosen.len() + failure_lines.len();
-    for (_, line) in chosen {
-        out.push_str(&line);
+    chosen.sort_by_key(|p| p.seq);
+    failure_lines.sort_by_key(|p| p.seq);
+    let shown = constraints.len() + chosen.len() + failure_lines.len();
+    for p in chosen {
+        out.push_str(&point_line(p));
         out.push('\n');
     }
     if !failure_lines.is_empty() {
         out.push_str("Tried and failed (do not repeat):\n");
-        for (_, line) in failure_lines {
-            out.push_str(&line);
+        for p in failure_lines {
+            out.push_str(&point_line(p));
             out.push('\n');
         }
     }
@@ -162,6 +202,35 @@ pub fn context_block(state: &RunState, focus: &str, budget_tokens: usize) -> Str
         );
     }
     out
+}
+
+/// The live points most similar to `point` by shared search terms, best first (ties: the
+/// newest), for the judge's redundancy check. Constraints are left out. Uses the state's
+/// term index, so it costs the postings of the point's terms, not a pass over every point.
+pub fn related_points(state: &RunState, point: &Point, n: usize) -> Vec<PointView> {
+    let terms = state.point_terms();
+    let mut mine = search_terms(&point.headline);
+    mine.extend(search_terms(&point.summary));
+    mine.sort_unstable();
+    mine.dedup();
+    let mut shared: HashMap<u32, usize> = HashMap::new();
+    for &term in &mine {
+        for &i in terms.postings(term) {
+            *shared.entry(i).or_default() += 1;
+        }
+    }
+    let mut scored: Vec<(usize, &PointView)> = shared
+        .into_iter()
+        .filter_map(|(i, score)| Some((score, state.points.get(i as usize)?)))
+        .filter(|(_, p)| {
+            p.status == PointStatus::Verified
+                && p.superseded_by.is_none()
+                && p.point.kind != PointKind::Constraint
+                && p.point.id != point.id
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.seq.cmp(&a.1.seq)));
+    scored.into_iter().take(n).map(|(_, p)| p.clone()).collect()
 }
 
 /// Expand a point to the requested level of detail, as the `expand` tool returns it.
@@ -426,6 +495,103 @@ mod tests {
         let line_cost = 20;
         let block = context_block(&s, "alpha revenue", line_cost);
         assert!(block.contains("vendor alpha revenue"), "{block}");
+    }
+
+    #[test]
+    fn line_cost_matches_the_formatted_line() {
+        let mut s = state_with(&[
+            (PointKind::Finding, "  lexer drops comments in skip_ws  "),
+            (PointKind::Partial, "naïve état: ünïcode headline — with dashes"),
+            (PointKind::Failure, "x"),
+        ]);
+        s.points[1].point.task = Some("T12".into());
+        for p in &s.points {
+            assert_eq!(line_cost(p), estimate_tokens(&point_line(p)) + 1, "{}", p.point.id);
+            assert!(line_cost(p) >= MIN_LINE_COST);
+        }
+    }
+
+    /// The block as a plain full sort and scan would choose it (the definition the fast
+    /// version must agree with when lines are of similar length).
+    fn reference_block_ids(state: &RunState, focus: &str, budget: usize) -> Vec<String> {
+        let live: Vec<&PointView> = state.live_points().collect();
+        let focus_terms = search_terms(focus);
+        let newest = live.iter().map(|p| p.seq).max().unwrap_or(1) as f64;
+        let mut ranked: Vec<(f64, &PointView)> = live
+            .iter()
+            .filter(|p| p.point.kind != PointKind::Failure)
+            .map(|p| {
+                let mut own = search_terms(&p.point.headline);
+                own.extend(search_terms(&p.point.summary));
+                own.sort_unstable();
+                own.dedup();
+                let shared = own.iter().filter(|t| focus_terms.contains(t)).count() as f64;
+                let rel = if own.is_empty() { 0.0 } else { shared / (own.len() as f64).sqrt() };
+                let bonus = if p.point.kind == PointKind::Finding { 0.2 } else { 0.0 };
+                (rel + 0.5 * p.seq as f64 / newest + bonus, *p)
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.seq.cmp(&a.1.seq)));
+        let mut left = budget;
+        let mut ids = Vec::new();
+        for (_, p) in ranked {
+            let cost = estimate_tokens(&point_line(p)) + 1;
+            if cost <= left {
+                left -= cost;
+                ids.push(p.point.id.clone());
+            }
+        }
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn fast_ranking_agrees_with_a_full_sort() {
+        let topics = ["lexer", "parser", "cache", "index", "render", "socket", "budget"];
+        let mut pts = Vec::new();
+        for i in 0..600 {
+            let a = topics[i % topics.len()];
+            let b = topics[(i * 5 + 2) % topics.len()];
+            pts.push((PointKind::Finding, format!("the {a} and the {b} agree on item {i:04}")));
+        }
+        let refs: Vec<(PointKind, &str)> = pts.iter().map(|(k, h)| (*k, h.as_str())).collect();
+        let s = state_with(&refs);
+        for (focus, budget) in [("lexer cache", 400), ("socket", 2_000), ("", 150)] {
+            let block = context_block(&s, focus, budget);
+            let mut ids: Vec<String> = block
+                .lines()
+                .filter_map(|l| l.split(' ').next())
+                .filter(|id| id.starts_with('P'))
+                .map(str::to_string)
+                .collect();
+            ids.sort();
+            assert_eq!(ids, reference_block_ids(&s, focus, budget), "focus {focus:?}");
+        }
+    }
+
+    #[test]
+    fn related_points_rank_by_shared_terms() {
+        let s = state_with(&[
+            (PointKind::Finding, "vendor alpha revenue 2024 was 12 million"),
+            (PointKind::Finding, "the office cafeteria opened in march"),
+            (PointKind::Constraint, "vendor alpha revenue must be cited"),
+            (PointKind::Partial, "alpha revenue grew"),
+        ]);
+        let probe = Point {
+            id: "P9".into(),
+            kind: PointKind::Finding,
+            headline: "Alpha revenue in 2024".into(),
+            summary: String::new(),
+            evidence: vec![],
+            author: "a2".into(),
+            task: None,
+            supersedes: None,
+        };
+        let ids: Vec<String> = related_points(&s, &probe, 3)
+            .into_iter()
+            .map(|p| p.point.id)
+            .collect();
+        assert_eq!(ids, vec!["P1".to_string(), "P4".to_string()]);
     }
 
     #[test]

@@ -93,6 +93,9 @@ pub(crate) fn ingest(path: &Path, format: Format) -> Result<Ingested, String> {
             Format::Pdf => "the PDF has no text layer (a scanned document?); run OCR on it \
                             first"
                 .to_string(),
+            Format::Html => {
+                "it has no visible text once markup and scripts are removed".to_string()
+            }
             _ => "it is empty".to_string(),
         });
     }

@@ -350,15 +350,23 @@ impl RepoIndex {
     fn grep(&self, args: &Value) -> ToolResult {
         let pattern = args::required_str(args, "pattern")?;
         let scope = args::optional_str(args, "path")?;
-        let regex = regex::RegexBuilder::new(pattern)
-            .size_limit(4 * 1024 * 1024)
-            .build()
-            .map_err(|e| {
-                format!(
-                    "`{pattern}` is not a valid regular expression: {e}; escape special \
-                     characters such as ( [ . * with a backslash to match them literally"
-                )
-            })?;
+        let build = |whole_text: bool| {
+            regex::RegexBuilder::new(pattern)
+                .multi_line(whole_text)
+                .crlf(whole_text)
+                .size_limit(4 * 1024 * 1024)
+                .build()
+        };
+        let regex = build(false).map_err(|e| {
+            format!(
+                "`{pattern}` is not a valid regular expression: {e}; escape special \
+                 characters such as ( [ . * with a backslash to match them literally"
+            )
+        })?;
+        // One search over the whole file rules most files out quickly; only files that may
+        // match are searched line by line. Multi-line mode keeps `^` and `$` meaning line
+        // boundaries there, so no file with a matching line is ruled out.
+        let prefilter = build(true).map_err(|e| e.to_string())?;
         let (selected, scope_label) = self.grep_scope(scope)?;
         let mut matches = Vec::new();
         let mut total = 0usize;
@@ -369,6 +377,9 @@ impl RepoIndex {
                 skipped += 1;
                 continue;
             };
+            if !prefilter.is_match(&text) {
+                continue;
+            }
             let mut found_here = false;
             for (i, line) in text.lines().enumerate() {
                 let Some(m) = regex.find(line) else {
