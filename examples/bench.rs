@@ -56,7 +56,8 @@ fn main() -> ExitCode {
         }
     }
     let sizes = if quick { Sizes::quick() } else { Sizes::full() };
-    let groups: Vec<String> = only.unwrap_or_else(|| suite::GROUPS.iter().map(|g| g.to_string()).collect());
+    let groups: Vec<String> =
+        only.unwrap_or_else(|| suite::GROUPS.iter().map(|g| g.to_string()).collect());
     if let Some(bad) = groups.iter().find(|g| !suite::GROUPS.contains(&g.as_str())) {
         eprintln!("unknown figure group `{bad}`\n{USAGE}");
         return ExitCode::from(2);
@@ -88,5 +89,9 @@ fn main() -> ExitCode {
     if !json {
         print!("{}", figure::table(&figures));
     }
-    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

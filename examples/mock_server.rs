@@ -3,7 +3,7 @@
 //!
 //!     cargo run --example mock_server -- --port 8089 [--wire anthropic] [--delay-ms 400]
 //!     delm run "Which vendor had the higher 2024 revenue?" --docs tests/fixtures/docs \
-//!         --base-url http://127.0.0.1:8089/v1 --api-key-env PATH
+//!         --model openai:scripted --base-url http://127.0.0.1:8089/v1
 //!
 //! Its "reasoning" is mechanical: it reads what the engine sent (task message, tool results)
 //! and answers with tool calls: planning tasks split the goal, document tasks read their
@@ -87,13 +87,23 @@ fn script(req: &RecordedRequest, _n: usize) -> Reply {
     }
     if is_finalise(req) {
         let points = visible_points(req);
-        let answer = if points.is_empty() {
+        // A scripted server cannot reason: it restates the verified headlines it was shown.
+        let text = req.prompt_text();
+        let lines: Vec<String> = points
+            .iter()
+            .filter_map(|id| {
+                let marker = format!("{id} [");
+                let at = text.find(&marker)?;
+                let line = text[at..].lines().next()?;
+                let headline = line.split_once("] ")?.1;
+                let headline = headline.rsplit_once(" (").map_or(headline, |(h, _)| h);
+                Some(format!("- {headline} ({id})"))
+            })
+            .collect();
+        let answer = if lines.is_empty() {
             "No point was verified, so there is no supported answer.".to_string()
         } else {
-            format!(
-                "Based on the verified points {}, see the cited evidence for the figures.",
-                points.join(", ")
-            )
+            format!("What the swarm verified:\n{}", lines.join("\n"))
         };
         return final_answer(req, &answer);
     }

@@ -41,14 +41,22 @@ pub fn measure(point_counts: &[usize]) -> anyhow::Result<Vec<Figure>> {
         let budgeted = mean(&block_tokens);
         let headlines: usize = live
             .iter()
-            .map(|p| estimate_tokens(&format!("{} [{}] {}", p.point.id, p.point.kind.as_str(), p.point.headline)) + 1)
+            .map(|p| {
+                estimate_tokens(&format!(
+                    "{} [{}] {}",
+                    p.point.id,
+                    p.point.kind.as_str(),
+                    p.point.headline
+                )) + 1
+            })
             .sum();
         let full: usize = live
             .iter()
             .filter_map(|p| expand_point(p, "evidence").ok())
             .map(|text| estimate_tokens(&text))
             .sum();
-        let params = json!({"points": points, "verified_live": live.len(), "budget_tokens": BUDGET});
+        let params =
+            json!({"points": points, "verified_live": live.len(), "budget_tokens": BUDGET});
         let with = |k: &str, v: serde_json::Value| {
             let mut p = params.clone();
             p[k] = v;
@@ -88,14 +96,12 @@ pub fn measure(point_counts: &[usize]) -> anyhow::Result<Vec<Figure>> {
         } else {
             ratio_figure
         });
-        figures.push(
-            Figure::new(
-                format!("context_size.block_build.{points}_points"),
-                build_us,
-                "µs",
-                with("calls", json!(focuses.len())),
-            ),
-        );
+        figures.push(Figure::new(
+            format!("context_size.block_build.{points}_points"),
+            build_us,
+            "µs",
+            with("calls", json!(focuses.len())),
+        ));
     }
     Ok(figures)
 }

@@ -7,7 +7,9 @@
 //! The p99 is over windows of 100 consecutive finished tasks, so it shows how the cost grows
 //! as the shared context fills up.
 
-use super::figure::{Figure, Sizes, Target, mean, peak_rss_mib, process_cpu, quantile, reset_peak_rss};
+use super::figure::{
+    Figure, Sizes, Target, mean, peak_rss_mib, process_cpu, quantile, reset_peak_rss,
+};
 use super::scripted_run::{NullSink, RunSpec, run};
 use delm::event::{CallPurpose, PointStatus, TaskState, VerifyMode};
 use delm::llm::scripted::{Script, ScriptedPoint};
@@ -39,15 +41,17 @@ fn one(tasks: usize, agents: usize) -> anyhow::Result<Vec<Figure>> {
     let observe = {
         let finished = finished.clone();
         let samples = samples.clone();
-        Arc::new(move |_: &delm::llm::ChatRequest, resp: &delm::llm::ChatResponse| {
-            if resp.tool_calls.iter().any(|c| c.name == "finish_task") {
-                let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
-                if n % WINDOW == 0 {
-                    let now = process_cpu();
-                    samples.lock().unwrap_or_else(|e| e.into_inner()).push(now);
+        Arc::new(
+            move |_: &delm::llm::ChatRequest, resp: &delm::llm::ChatResponse| {
+                if resp.tool_calls.iter().any(|c| c.name == "finish_task") {
+                    let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
+                    if n.is_multiple_of(WINDOW) {
+                        let now = process_cpu();
+                        samples.lock().unwrap_or_else(|e| e.into_inner()).push(now);
+                    }
                 }
-            }
-        })
+            },
+        )
     };
     let rss_reset = reset_peak_rss();
     let outcome = run(

@@ -174,14 +174,23 @@ fn short(v: f64) -> String {
 
 /// A plain table: figure, value, unit, target (✓ met, ✗ missed), parameters.
 pub fn table(figures: &[Figure]) -> String {
-    let name_w = figures.iter().map(|f| f.name.len()).max().unwrap_or(4).max(6);
+    let name_w = figures
+        .iter()
+        .map(|f| f.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(6);
     let mut out = format!(
         "{:<name_w$}  {:>10}  {:<8}  {:<12}  params\n",
         "figure", "value", "unit", "target"
     );
     for f in figures {
         let target = match f.target {
-            Some(t) => format!("{} {}", if t.met_by(f.value) { "✓" } else { "✗" }, t.describe()),
+            Some(t) => format!(
+                "{} {}",
+                if t.met_by(f.value) { "✓" } else { "✗" },
+                t.describe()
+            ),
             None => String::new(),
         };
         let params = match &f.params {

@@ -50,10 +50,13 @@ impl RunOutcome {
     }
 }
 
+/// Called with every request and the scripted model's response to it.
+pub type Observer = Arc<dyn Fn(&ChatRequest, &ChatResponse) + Send + Sync>;
+
 /// Hands calls to the scripted model, and lets the caller observe each one (timing windows).
 struct Observed {
     inner: Arc<ScriptedModel>,
-    on_response: Arc<dyn Fn(&ChatRequest, &ChatResponse) + Send + Sync>,
+    on_response: Observer,
 }
 
 impl Provider for Observed {
@@ -77,7 +80,7 @@ impl Provider for Observed {
 pub fn run(
     spec: RunSpec,
     sink: Box<dyn EventSink>,
-    on_response: Arc<dyn Fn(&ChatRequest, &ChatResponse) + Send + Sync>,
+    on_response: Observer,
 ) -> anyhow::Result<RunOutcome> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

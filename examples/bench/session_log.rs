@@ -58,10 +58,23 @@ pub fn measure(n: usize) -> anyhow::Result<Vec<Figure>> {
             "session_log.append",
             n as f64 / append,
             "events/s",
-            with("durability", json!("write per event, fdatasync <= 1 s, fsync at end")),
+            with(
+                "durability",
+                json!("write per event, fdatasync <= 1 s, fsync at end"),
+            ),
         ),
-        Figure::new("session_log.load", n as f64 / load, "events/s", params.clone()),
-        Figure::new("session_log.fold", n as f64 / fold, "events/s", params.clone()),
+        Figure::new(
+            "session_log.load",
+            n as f64 / load,
+            "events/s",
+            params.clone(),
+        ),
+        Figure::new(
+            "session_log.fold",
+            n as f64 / fold,
+            "events/s",
+            params.clone(),
+        ),
         Figure::new(
             "session_log.load_and_fold",
             n as f64 / (load + fold),

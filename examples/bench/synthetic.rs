@@ -23,14 +23,13 @@ pub struct RunShape {
 }
 
 const WORDS: [&str; 64] = [
-    "lexer", "parser", "token", "buffer", "comment", "newline", "state", "cache", "index",
-    "query", "revenue", "margin", "vendor", "report", "quarter", "growth", "latency", "request",
-    "retry", "timeout", "socket", "handler", "config", "default", "schema", "field", "column",
-    "value", "range", "offset", "length", "error", "panic", "branch", "commit", "merge",
-    "thread", "lock", "queue", "worker", "module", "import", "export", "symbol", "scope",
-    "closure", "iterator", "stream", "frame", "render", "widget", "layout", "border", "theme",
-    "keymap", "action", "event", "reducer", "session", "replay", "resume", "budget", "token",
-    "verify",
+    "lexer", "parser", "token", "buffer", "comment", "newline", "state", "cache", "index", "query",
+    "revenue", "margin", "vendor", "report", "quarter", "growth", "latency", "request", "retry",
+    "timeout", "socket", "handler", "config", "default", "schema", "field", "column", "value",
+    "range", "offset", "length", "error", "panic", "branch", "commit", "merge", "thread", "lock",
+    "queue", "worker", "module", "import", "export", "symbol", "scope", "closure", "iterator",
+    "stream", "frame", "render", "widget", "layout", "border", "theme", "keymap", "action",
+    "event", "reducer", "session", "replay", "resume", "budget", "token", "verify",
 ];
 
 /// xorshift64*: deterministic, fast, good enough to vary the text.

@@ -59,13 +59,11 @@ pub fn measure(shape: TuiShape) -> anyhow::Result<Vec<Figure>> {
     }
 
     let mut seq = events.last().map(|e| e.seq).unwrap_or(0);
-    let mut next_point = shape.points + 1;
     let mut after_event = Vec::with_capacity(shape.frames);
-    for i in 0..shape.frames {
+    for (i, next_point) in (0..shape.frames).zip(shape.points + 1..) {
         let agent = format!("a{}", i % shape.agents.max(1) + 1);
         let task = format!("T{}", shape.tasks.saturating_sub(i % shape.agents.max(1)));
         let p = point(&mut rng, next_point, &agent, &task);
-        next_point += 1;
         let id = p.id.clone();
         let t = Instant::now();
         for event in [

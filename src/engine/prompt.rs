@@ -32,8 +32,8 @@ fn point_line(p: &PointView) -> String {
 /// Tokens a point's line costs in the block (its `estimate_tokens` plus the newline),
 /// computed without formatting the line.
 fn line_cost(p: &PointView) -> usize {
-    let origin = p.point.author.chars().count()
-        + p.point.task.as_ref().map_or(0, |t| 2 + t.chars().count());
+    let origin =
+        p.point.author.chars().count() + p.point.task.as_ref().map_or(0, |t| 2 + t.chars().count());
     let chars = p.point.id.chars().count()
         + p.point.kind.as_str().len()
         + p.point.headline.trim().chars().count()
@@ -93,12 +93,11 @@ pub fn context_block(state: &RunState, focus: &str, budget_tokens: usize) -> Str
     let mut failure_listed = vec![false; failures.len()];
     let mut failure_lines: Vec<&PointView> = Vec::new();
     let mut failure_used = 0usize;
-    let mut tried = 0usize;
-    for (k, p) in failures.iter().enumerate().rev() {
-        if failure_budget - failure_used < MIN_LINE_COST || tried == candidate_count(failure_budget) {
+    for (tried, (k, p)) in failures.iter().enumerate().rev().enumerate() {
+        if failure_budget - failure_used < MIN_LINE_COST || tried == candidate_count(failure_budget)
+        {
             break;
         }
-        tried += 1;
         let cost = line_cost(p);
         if failure_used + cost > failure_budget {
             continue;
@@ -287,7 +286,13 @@ pub fn expand_point(p: &PointView, level: &str) -> Result<String, String> {
                     Some(l) => format!("{}:{}", ev.source, l),
                     None => ev.source.clone(),
                 });
-                let _ = writeln!(out, "evidence {}: {}\n  \"{}\"", i + 1, loc, ev.quote.trim());
+                let _ = writeln!(
+                    out,
+                    "evidence {}: {}\n  \"{}\"",
+                    i + 1,
+                    loc,
+                    ev.quote.trim()
+                );
             }
         }
         other => {
@@ -354,7 +359,12 @@ pub fn task_message(state: &RunState, task: &TaskView, context_budget: usize) ->
 }
 
 /// The message of the single finalise turn: the whole shared context, and what to do.
-pub fn finalise_message(state: &RunState, context_budget: usize, may_add_tasks: bool, note: &str) -> String {
+pub fn finalise_message(
+    state: &RunState,
+    context_budget: usize,
+    may_add_tasks: bool,
+    note: &str,
+) -> String {
     let mut msg = String::from(
         "FINALISE: the task queue is empty and no task is in progress. You have the one \
 finalise turn. Read the shared context (expand points as needed) and write the final \
@@ -472,7 +482,10 @@ mod tests {
     fn budget_bounds_block_and_failures_keep_their_share() {
         let mut pts = Vec::new();
         for i in 0..200 {
-            pts.push((PointKind::Finding, format!("finding number {i} about the parser state")));
+            pts.push((
+                PointKind::Finding,
+                format!("finding number {i} about the parser state"),
+            ));
         }
         for i in 0..20 {
             pts.push((PointKind::Failure, format!("tried approach {i}, no effect")));
@@ -480,7 +493,11 @@ mod tests {
         let refs: Vec<(PointKind, &str)> = pts.iter().map(|(k, h)| (*k, h.as_str())).collect();
         let s = state_with(&refs);
         let block = context_block(&s, "parser", 400);
-        assert!(estimate_tokens(&block) <= 460, "{}", estimate_tokens(&block));
+        assert!(
+            estimate_tokens(&block) <= 460,
+            "{}",
+            estimate_tokens(&block)
+        );
         assert!(block.contains("tried approach 19"));
         assert!(block.contains("Tried and failed"));
     }
@@ -488,7 +505,10 @@ mod tests {
     #[test]
     fn relevant_findings_win_over_irrelevant_ones() {
         let s = state_with(&[
-            (PointKind::Finding, "vendor alpha revenue 2024 was 12 million"),
+            (
+                PointKind::Finding,
+                "vendor alpha revenue 2024 was 12 million",
+            ),
             (PointKind::Finding, "the office cafeteria opened in march"),
             (PointKind::Finding, "the weather report mentions rain"),
         ]);
@@ -501,12 +521,20 @@ mod tests {
     fn line_cost_matches_the_formatted_line() {
         let mut s = state_with(&[
             (PointKind::Finding, "  lexer drops comments in skip_ws  "),
-            (PointKind::Partial, "naïve état: ünïcode headline — with dashes"),
+            (
+                PointKind::Partial,
+                "naïve état: ünïcode headline — with dashes",
+            ),
             (PointKind::Failure, "x"),
         ]);
         s.points[1].point.task = Some("T12".into());
         for p in &s.points {
-            assert_eq!(line_cost(p), estimate_tokens(&point_line(p)) + 1, "{}", p.point.id);
+            assert_eq!(
+                line_cost(p),
+                estimate_tokens(&point_line(p)) + 1,
+                "{}",
+                p.point.id
+            );
             assert!(line_cost(p) >= MIN_LINE_COST);
         }
     }
@@ -526,8 +554,16 @@ mod tests {
                 own.sort_unstable();
                 own.dedup();
                 let shared = own.iter().filter(|t| focus_terms.contains(t)).count() as f64;
-                let rel = if own.is_empty() { 0.0 } else { shared / (own.len() as f64).sqrt() };
-                let bonus = if p.point.kind == PointKind::Finding { 0.2 } else { 0.0 };
+                let rel = if own.is_empty() {
+                    0.0
+                } else {
+                    shared / (own.len() as f64).sqrt()
+                };
+                let bonus = if p.point.kind == PointKind::Finding {
+                    0.2
+                } else {
+                    0.0
+                };
                 (rel + 0.5 * p.seq as f64 / newest + bonus, *p)
             })
             .collect();
@@ -547,12 +583,17 @@ mod tests {
 
     #[test]
     fn fast_ranking_agrees_with_a_full_sort() {
-        let topics = ["lexer", "parser", "cache", "index", "render", "socket", "budget"];
+        let topics = [
+            "lexer", "parser", "cache", "index", "render", "socket", "budget",
+        ];
         let mut pts = Vec::new();
         for i in 0..600 {
             let a = topics[i % topics.len()];
             let b = topics[(i * 5 + 2) % topics.len()];
-            pts.push((PointKind::Finding, format!("the {a} and the {b} agree on item {i:04}")));
+            pts.push((
+                PointKind::Finding,
+                format!("the {a} and the {b} agree on item {i:04}"),
+            ));
         }
         let refs: Vec<(PointKind, &str)> = pts.iter().map(|(k, h)| (*k, h.as_str())).collect();
         let s = state_with(&refs);
@@ -565,14 +606,21 @@ mod tests {
                 .map(str::to_string)
                 .collect();
             ids.sort();
-            assert_eq!(ids, reference_block_ids(&s, focus, budget), "focus {focus:?}");
+            assert_eq!(
+                ids,
+                reference_block_ids(&s, focus, budget),
+                "focus {focus:?}"
+            );
         }
     }
 
     #[test]
     fn related_points_rank_by_shared_terms() {
         let s = state_with(&[
-            (PointKind::Finding, "vendor alpha revenue 2024 was 12 million"),
+            (
+                PointKind::Finding,
+                "vendor alpha revenue 2024 was 12 million",
+            ),
             (PointKind::Finding, "the office cafeteria opened in march"),
             (PointKind::Constraint, "vendor alpha revenue must be cited"),
             (PointKind::Partial, "alpha revenue grew"),
@@ -599,7 +647,11 @@ mod tests {
         let s = state_with(&[(PointKind::Finding, "x")]);
         let p = s.point("P1").unwrap();
         assert!(expand_point(p, "summary").unwrap().contains("summary:"));
-        assert!(expand_point(p, "evidence").unwrap().contains("evidence: none"));
+        assert!(
+            expand_point(p, "evidence")
+                .unwrap()
+                .contains("evidence: none")
+        );
         assert!(expand_point(p, "raw").is_err());
     }
 }

@@ -260,7 +260,11 @@ their results.")}),
                 filler(self.script.report_words, part)
             )
         };
-        self.reply(String::new(), vec![("finish_task", json!({"result": result}))], out)
+        self.reply(
+            String::new(),
+            vec![("finish_task", json!({"result": result}))],
+            out,
+        )
     }
 
     /// A task that is the whole goal: split it when possible, otherwise do every part.
@@ -273,7 +277,11 @@ their results.")}),
                 return self.reply(String::new(), self.plan_calls(planned), out);
             }
             let result = format!("Split the goal into {k} parts, one task each.");
-            return self.reply(String::new(), vec![("finish_task", json!({"result": result}))], out);
+            return self.reply(
+                String::new(),
+                vec![("finish_task", json!({"result": result}))],
+                out,
+            );
         }
         let done = seen.calls_made("record_point");
         if seen.offers("record_point") && done < k {
@@ -284,7 +292,11 @@ their results.")}),
             "Full answer from all {k} parts: {}",
             filler(self.script.report_words, k)
         );
-        self.reply(String::new(), vec![("finish_task", json!({"result": result}))], out)
+        self.reply(
+            String::new(),
+            vec![("finish_task", json!({"result": result}))],
+            out,
+        )
     }
 
     fn point_args(&self, seen: &Seen, part: usize) -> serde_json::Value {
@@ -296,7 +308,11 @@ their results.")}),
         if let Some((id, headline)) = cite {
             // No digits in a finding's headline: the verifier requires every number in it to
             // appear in the evidence.
-            let quote: String = headline.split_whitespace().take(6).collect::<Vec<_>>().join(" ");
+            let quote: String = headline
+                .split_whitespace()
+                .take(6)
+                .collect::<Vec<_>>()
+                .join(" ");
             return json!({
                 "kind": "finding",
                 "headline": format!("The {a} {b} component confirms an earlier point: {quote}"),
@@ -311,7 +327,9 @@ their results.")}),
             ),
             _ => (
                 "partial",
-                format!("Part {part}: the {a} {b} component behaves as documented; edge cases remain"),
+                format!(
+                    "Part {part}: the {a} {b} component behaves as documented; edge cases remain"
+                ),
             ),
         };
         json!({"kind": kind, "headline": headline, "summary": summary})
@@ -429,9 +447,8 @@ impl<'a> Seen<'a> {
 fn point_lines(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
     text.lines().filter_map(|line| {
         let (id, rest) = line.trim_start().split_once(" [")?;
-        let is_point = id.len() > 1
-            && id.starts_with('P')
-            && id[1..].bytes().all(|b| b.is_ascii_digit());
+        let is_point =
+            id.len() > 1 && id.starts_with('P') && id[1..].bytes().all(|b| b.is_ascii_digit());
         if !is_point {
             return None;
         }
@@ -454,21 +471,48 @@ fn part_number(title: &str) -> usize {
 }
 
 const TOPICS: [&str; 16] = [
-    "lexer", "parser", "cache", "index", "scheduler", "network", "storage", "planner",
-    "renderer", "allocator", "resolver", "encoder", "decoder", "router", "journal", "monitor",
+    "lexer",
+    "parser",
+    "cache",
+    "index",
+    "scheduler",
+    "network",
+    "storage",
+    "planner",
+    "renderer",
+    "allocator",
+    "resolver",
+    "encoder",
+    "decoder",
+    "router",
+    "journal",
+    "monitor",
 ];
 
 /// Two topic words for part `i`, so parts differ in vocabulary (relevance ranking has
 /// something to rank).
 fn topic(i: usize) -> (&'static str, &'static str) {
-    (TOPICS[i % TOPICS.len()], TOPICS[(i / TOPICS.len() + 7 * i + 3) % TOPICS.len()])
+    (
+        TOPICS[i % TOPICS.len()],
+        TOPICS[(i / TOPICS.len() + 7 * i + 3) % TOPICS.len()],
+    )
 }
 
 /// Deterministic prose of about `words` words.
 fn filler(words: usize, seed: usize) -> String {
     const SENTENCE: [&str; 12] = [
-        "the", "observed", "behaviour", "matches", "the", "documented", "contract", "under",
-        "normal", "load", "and", "input",
+        "the",
+        "observed",
+        "behaviour",
+        "matches",
+        "the",
+        "documented",
+        "contract",
+        "under",
+        "normal",
+        "load",
+        "and",
+        "input",
     ];
     let mut out = String::with_capacity(words * 8);
     for i in 0..words {
@@ -523,14 +567,21 @@ mod tests {
         let mut msgs = vec![Message::user("YOUR TASK T1: Plan: split it\n")];
         let first = m.respond(&req("sys", msgs.clone(), &WORK_TOOLS));
         assert_eq!(names(&first), vec!["add_task"; 3]);
-        let args: serde_json::Value =
-            serde_json::from_str(&first.tool_calls[2].arguments).unwrap();
-        assert!(args["title"].as_str().unwrap().starts_with("Subtask 3 of 5:"));
+        let args: serde_json::Value = serde_json::from_str(&first.tool_calls[2].arguments).unwrap();
+        assert!(
+            args["title"]
+                .as_str()
+                .unwrap()
+                .starts_with("Subtask 3 of 5:")
+        );
         msgs.push(Message::assistant("", first.tool_calls));
         let second = m.respond(&req("sys", msgs.clone(), &WORK_TOOLS));
         assert_eq!(names(&second), vec!["add_task"; 2]);
         msgs.push(Message::assistant("", second.tool_calls));
-        assert_eq!(names(&m.respond(&req("sys", msgs, &WORK_TOOLS))), vec!["finish_task"]);
+        assert_eq!(
+            names(&m.respond(&req("sys", msgs, &WORK_TOOLS))),
+            vec!["finish_task"]
+        );
     }
 
     #[test]
@@ -563,13 +614,18 @@ mod tests {
             ..Script::default()
         });
         let tools = ["expand", "record_point", "finish_task"];
-        let mut msgs = vec![Message::user("YOUR TASK T1: Attempt 1 of 3: the whole goal\n")];
+        let mut msgs = vec![Message::user(
+            "YOUR TASK T1: Attempt 1 of 3: the whole goal\n",
+        )];
         for _ in 0..2 {
             let r = m.respond(&req("sys", msgs.clone(), &tools));
             assert_eq!(names(&r), vec!["record_point"]);
             msgs.push(Message::assistant("", r.tool_calls));
         }
-        assert_eq!(names(&m.respond(&req("sys", msgs, &tools))), vec!["finish_task"]);
+        assert_eq!(
+            names(&m.respond(&req("sys", msgs, &tools))),
+            vec!["finish_task"]
+        );
     }
 
     #[test]
@@ -581,7 +637,11 @@ mod tests {
         let finalise = Message::user(
             "FINALISE: ...\n\nSHARED CONTEXT:\nP1 [partial] Part 1: a (a1, T2)\nP4 [failure] x (a2, T3)\n",
         );
-        let r = m.respond(&req("sys", vec![finalise.clone()], &["expand", "final_answer"]));
+        let r = m.respond(&req(
+            "sys",
+            vec![finalise.clone()],
+            &["expand", "final_answer"],
+        ));
         let args: serde_json::Value = serde_json::from_str(&r.tool_calls[0].arguments).unwrap();
         assert_eq!(args["cited"], json!(["P1", "P4"]));
 
@@ -591,8 +651,7 @@ mod tests {
             Message::tool("call_0", "ERROR: these ids are not verified points: P4"),
         ];
         let again = m.respond(&req("sys", refused, &["expand", "final_answer"]));
-        let args: serde_json::Value =
-            serde_json::from_str(&again.tool_calls[0].arguments).unwrap();
+        let args: serde_json::Value = serde_json::from_str(&again.tool_calls[0].arguments).unwrap();
         assert_eq!(args["cited"], json!([]));
     }
 
@@ -613,7 +672,10 @@ mod tests {
         assert_eq!(names(&wave2), vec!["broadcast", "add_task"]);
         msgs.push(Message::assistant("", wave2.tool_calls));
         msgs.push(Message::user("WAVE 2 RESULTS ..."));
-        assert_eq!(names(&m.respond(&req("sys", msgs, &tools))), vec!["final_answer"]);
+        assert_eq!(
+            names(&m.respond(&req("sys", msgs, &tools))),
+            vec!["final_answer"]
+        );
     }
 
     #[test]
@@ -633,7 +695,10 @@ mod tests {
         assert!("Part 1: the lexer cache component behaves".contains(quote));
         // Every number in the headline must be in the evidence, or the verifier rejects it.
         let headline = p["headline"].as_str().unwrap();
-        for number in headline.split(|c: char| !c.is_ascii_digit()).filter(|n| !n.is_empty()) {
+        for number in headline
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|n| !n.is_empty())
+        {
             assert!(quote.contains(number), "{headline} / {quote}");
         }
     }
@@ -644,7 +709,11 @@ mod tests {
             output_tokens: 77,
             ..Script::default()
         });
-        let r = req(&"s".repeat(400), vec![Message::user("YOUR TASK T1: Plan\n")], &[]);
+        let r = req(
+            &"s".repeat(400),
+            vec![Message::user("YOUR TASK T1: Plan\n")],
+            &[],
+        );
         let resp = m.chat(&r, &|_| {}).await.unwrap();
         assert!(resp.usage.input_tokens >= 100);
         assert_eq!(resp.usage.output_tokens, 77);

@@ -1,0 +1,120 @@
+//! The benchmark harness (`examples/bench.rs`) at `--quick` sizes: every figure group runs
+//! against the real engine, session log and TUI, and produces sane numbers.
+
+/// The harness's own files, included as they are (see `examples/bench.rs`).
+#[path = "../examples/bench"]
+#[allow(dead_code)]
+mod harness {
+    pub mod context_size;
+    pub mod coordination;
+    pub mod engine_overhead;
+    pub mod figure;
+    pub mod scripted_run;
+    pub mod session_log;
+    pub mod suite;
+    pub mod synthetic;
+    pub mod tui_frame;
+}
+
+use harness::figure::{Figure, Sizes};
+use harness::suite::{GROUPS, run_group};
+
+/// Groups run one at a time: they measure process-wide CPU time and peak memory.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn figures(group: &str) -> Vec<Figure> {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let found = run_group(group, &Sizes::quick())
+        .unwrap_or_else(|e| panic!("the {group} figures failed: {e:#}"));
+    assert!(!found.is_empty(), "the {group} group produced no figure");
+    for f in &found {
+        assert!(
+            f.value.is_finite() && f.value > 0.0,
+            "{} = {} {} is not a positive finite number",
+            f.name,
+            f.value,
+            f.unit
+        );
+        let json = f.to_json();
+        for key in ["name", "value", "unit", "params"] {
+            assert!(
+                json.get(key).is_some(),
+                "{} has no `{key}` in {json}",
+                f.name
+            );
+        }
+    }
+    found
+}
+
+fn value(found: &[Figure], name: &str) -> f64 {
+    found
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("no figure {name}"))
+        .value
+}
+
+#[test]
+fn engine_overhead_runs_every_task_to_the_end() {
+    let found = figures("engine");
+    for agents in Sizes::quick().overhead_agents {
+        let throughput = found
+            .iter()
+            .find(|f| f.name == format!("engine_overhead.throughput.{agents}_agents"))
+            .expect("a throughput figure per agent count");
+        // Every subtask, plus the planning task, finished and verified its point.
+        assert!(
+            throughput.params["tasks"].as_u64().unwrap() > Sizes::quick().overhead_tasks as u64
+        );
+        assert_eq!(
+            throughput.params["points_verified"].as_u64().unwrap(),
+            Sizes::quick().overhead_tasks as u64
+        );
+    }
+}
+
+#[test]
+fn budgeted_context_stays_flat_while_full_traces_grow() {
+    let found = figures("context");
+    let [small, large] = Sizes::quick().context_points[..] else {
+        panic!("two sizes expected")
+    };
+    let budgeted = |n| value(&found, &format!("context_size.budgeted.{n}_points"));
+    let full = |n| value(&found, &format!("context_size.full_trace.{n}_points"));
+    assert!(budgeted(large) <= 2_100.0, "{}", budgeted(large));
+    assert!(full(large) > full(small) * 5.0);
+    assert!(full(large) > budgeted(large) * 10.0);
+}
+
+#[test]
+fn coordination_modes_all_finish_with_an_answer() {
+    let found = figures("coordination");
+    for mode in harness::coordination::MODES {
+        assert!(value(&found, &format!("coordination.model_calls.{mode}")) >= 3.0);
+        let recorded = found
+            .iter()
+            .find(|f| f.name == format!("coordination.wall.{mode}"))
+            .map(|f| f.params["coordination_recorded"].clone());
+        assert_eq!(recorded, Some(serde_json::json!(mode)));
+    }
+}
+
+#[test]
+fn session_log_round_trips() {
+    let found = figures("session");
+    assert!(value(&found, "session_log.append") > 100.0);
+    assert!(value(&found, "session_log.load_and_fold") > 100.0);
+}
+
+#[test]
+fn tui_frames_render() {
+    let found = figures("tui");
+    assert!(value(&found, "tui.frame_steady") < 1_000.0);
+}
+
+#[test]
+fn every_group_is_known() {
+    assert_eq!(GROUPS.len(), 5);
+    assert!(run_group("nope", &Sizes::quick()).is_err());
+}
