@@ -27,12 +27,13 @@ use harness::suite;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo run --release --example bench -- [--json] [--quick] \
-[--only GROUP,...]\ngroups: engine, context, coordination, session, tui";
+[--only GROUP,...] [--tasks N]\ngroups: engine, context, coordination, session, tui";
 
 fn main() -> ExitCode {
     let mut json = false;
     let mut quick = false;
     let mut only: Option<Vec<String>> = None;
+    let mut overhead_tasks: Option<usize> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -42,6 +43,13 @@ fn main() -> ExitCode {
                 Some(list) => only = Some(list.split(',').map(|s| s.trim().to_string()).collect()),
                 None => {
                     eprintln!("--only needs a comma-separated list of groups\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            "--tasks" => match args.next().and_then(|n| n.parse().ok()) {
+                Some(n) => overhead_tasks = Some(n),
+                None => {
+                    eprintln!("--tasks needs a number of tasks for the engine figures\n{USAGE}");
                     return ExitCode::from(2);
                 }
             },
@@ -55,7 +63,10 @@ fn main() -> ExitCode {
             }
         }
     }
-    let sizes = if quick { Sizes::quick() } else { Sizes::full() };
+    let mut sizes = if quick { Sizes::quick() } else { Sizes::full() };
+    if let Some(n) = overhead_tasks {
+        sizes.overhead_tasks = n;
+    }
     let groups: Vec<String> =
         only.unwrap_or_else(|| suite::GROUPS.iter().map(|g| g.to_string()).collect());
     if let Some(bad) = groups.iter().find(|g| !suite::GROUPS.contains(&g.as_str())) {

@@ -556,3 +556,86 @@ async fn token_budget_stops_claiming_and_finalises() {
     );
     assert!(mock.requests().last().map(is_finalise).unwrap_or(false));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_add_task_and_agent_count_are_events_the_swarm_follows() {
+    let mock = MockLlm::start(Wire::OpenAi, slow_script).await;
+    let run = start(&mock, Wire::OpenAi, Mode::Plain, 1, VerifyMode::Evidence);
+    wait_for(&run, "T2 and T3 added", |s| s.tasks.len() >= 3).await;
+    run.handle.cancel_task("T3", Some("not needed".into()));
+    run.handle.add_task("human task", "look at part three");
+    run.handle.set_agents(3);
+    let s = wait_for(&run, "three agents", |s| {
+        s.agents.keys().filter(|a| a.starts_with('a')).count() >= 3
+    })
+    .await;
+    assert_eq!(s.desired_agents, 3);
+    run.handle.set_agents(1);
+    let state = run_to_end(&run).await;
+    assert_eq!(
+        state.answer.clone().unwrap().stopped_by,
+        StoppedBy::Completed
+    );
+    let t3 = state.task("T3").unwrap();
+    assert_eq!(t3.state, TaskState::Cancelled);
+    assert_eq!(t3.note.as_deref(), Some("not needed"));
+    let human = state
+        .tasks
+        .iter()
+        .find(|t| t.title == "human task")
+        .expect("the human's task");
+    assert_eq!(human.origin, delm::event::Origin::Human);
+    assert_eq!(human.state, TaskState::Done);
+    let kinds: Vec<&str> = events(&run.session)
+        .iter()
+        .map(|e| e.event.type_name())
+        .collect();
+    assert!(kinds.contains(&"task_cancelled"));
+    assert_eq!(kinds.iter().filter(|k| **k == "agents_changed").count(), 2);
+    // No cancelled task was worked on after the cancel.
+    assert!(
+        !mock
+            .requests()
+            .iter()
+            .any(|r| task_of(r).as_deref() == Some("T3") && r.prompt_text().contains("not needed"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cost_and_time_budgets_finalise_early() {
+    let mock = MockLlm::start(Wire::OpenAi, slow_script).await;
+    // Calls cost a millionth of a dollar per token here: one call spends the budget.
+    let run = start_with(
+        &mock,
+        Wire::OpenAi,
+        Mode::Plain,
+        1,
+        VerifyMode::Evidence,
+        |cfg| {
+            cfg.budgets.max_cost_usd = Some(0.000_01);
+        },
+    );
+    let state = run_to_end(&run).await;
+    assert_eq!(state.answer.unwrap().stopped_by, StoppedBy::Budget);
+
+    let slower = MockLlm::start(Wire::OpenAi, |req: &RecordedRequest, n| {
+        Reply::Delay(Duration::from_millis(400), Box::new(slow_script(req, n)))
+    })
+    .await;
+    let run = start_with(
+        &slower,
+        Wire::OpenAi,
+        Mode::Plain,
+        2,
+        VerifyMode::Evidence,
+        |cfg| {
+            cfg.budgets.time_limit_secs = Some(1);
+        },
+    );
+    let state = run_to_end(&run).await;
+    let answer = state.answer.clone().unwrap();
+    assert_eq!(answer.stopped_by, StoppedBy::Budget);
+    assert!(state.errors.iter().any(|e| e.contains("time limit")));
+    // Unfinished work is back in the queue, not silently dropped.
+    assert!(state.tasks.iter().any(|t| t.state == TaskState::Queued));
+}

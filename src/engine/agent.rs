@@ -45,6 +45,12 @@ pub(crate) async fn run(id: AgentId, link: BoardLink, deps: Arc<AgentDeps>) {
         coordination,
         memory: Vec::new(),
     };
+    // Announce the agent at once, so an idle agent is visible too.
+    agent.link.emit(Event::AgentStatus {
+        agent: agent.id.clone(),
+        status: AgentStatus::Idle,
+        task: None,
+    });
     agent.main_loop().await;
     let _ = agent.link.cmds.send(AgentCmd::Exited {
         agent: agent.id.clone(),

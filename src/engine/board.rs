@@ -167,8 +167,10 @@ struct Board {
     link: BoardLink,
     deps: Arc<AgentDeps>,
     claims: HashMap<AgentId, Claim>,
-    /// Agents spawned so far (a1..aN); ones above `desired_agents` stop at their next claim.
-    spawned: usize,
+    /// Worker agents running now, by index (a1..aN); ones above `desired_agents` stop at
+    /// their next claim.
+    running: std::collections::BTreeSet<usize>,
+    /// Every agent task still running (workers and the orchestrator).
     alive: usize,
     next_task: u64,
     next_point: u64,
@@ -225,7 +227,7 @@ pub fn start(
         link,
         deps: Arc::new(deps),
         claims: HashMap::new(),
-        spawned: 0,
+        running: std::collections::BTreeSet::new(),
         alive: 0,
         next_task: 1,
         next_point: 1,
@@ -434,10 +436,12 @@ if it still holds"
             ));
         }
         let want = self.state.desired_agents.clamp(1, MAX_AGENTS);
-        while self.spawned < want {
-            self.spawned += 1;
+        for index in 1..=want {
+            if !self.running.insert(index) {
+                continue;
+            }
             self.alive += 1;
-            let id = format!("a{}", self.spawned);
+            let id = format!("a{index}");
             let link = self.link.clone();
             let deps = self.deps.clone();
             tokio::spawn(agent::run(id, link, deps));
@@ -690,6 +694,7 @@ if it still holds"
             }
             AgentCmd::Exited { agent } => {
                 self.alive = self.alive.saturating_sub(1);
+                self.running.remove(&Self::agent_index(&agent));
                 if let Some(claim) = self.claims.remove(&agent) {
                     // An agent that went away (agent count lowered mid-task) hands its task back.
                     self.emit(Event::TaskRequeued {
@@ -704,6 +709,8 @@ if it still holds"
                         status: AgentStatus::Stopped,
                         task: None,
                     });
+                    // The count may have gone back up while this agent was winding down.
+                    self.ensure_agents();
                 }
                 self.bump();
             }
