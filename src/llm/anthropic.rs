@@ -2,7 +2,7 @@
 
 use super::in_band;
 use super::spec::ProviderConfig;
-use super::transport::{self, Transport};
+use super::transport::{self, StreamDecoder, Transport};
 use super::{
     ChatRequest, ChatResponse, DeltaSink, LlmError, Message, Provider, Role, ToolCall, Usage,
 };
@@ -82,36 +82,16 @@ impl AnthropicProvider {
         on_delta: DeltaSink<'_>,
     ) -> Result<ChatResponse, LlmError> {
         let body = self.request_body(req);
-        let response = self
-            .transport
-            .post("/messages", self.headers(), &body, self.stream)
-            .await?;
-        let mut reply = if self.stream && in_band::is_event_stream(&response) {
-            let mut events = self.transport.events(response);
-            let mut state = StreamState::default();
-            while let Some(event) = events.next().await {
-                let event = match event {
-                    Ok(event) => event,
-                    // The answer is complete once the stop reason arrived; a connection that
-                    // breaks after it must not cost a second, paid call.
-                    Err(_) if state.stop_reason.is_some() => break,
-                    Err(e) => return Err(e),
-                };
-                if state.apply(&event.data, on_delta)? {
-                    break;
-                }
-            }
-            state.finish()?
-        } else {
-            let value = self.transport.json_body(response).await?;
-            let reply = parse_message(&value)?;
-            if !reply.text.is_empty() {
-                on_delta(&reply.text);
-            }
-            reply
-        };
-        in_band::estimate_missing_usage(&mut reply, &body);
-        Ok(reply)
+        self.transport
+            .exchange::<StreamState>(
+                "/messages",
+                self.headers(),
+                &body,
+                self.stream,
+                on_delta,
+                parse_message,
+            )
+            .await
     }
 }
 
@@ -284,7 +264,11 @@ struct StreamState {
     stopped: bool,
 }
 
-impl StreamState {
+impl StreamDecoder for StreamState {
+    fn has_stop_reason(&self) -> bool {
+        self.stop_reason.is_some()
+    }
+
     /// Applies one event's data (each carries its own `type`); `Ok(true)` at `message_stop`.
     fn apply(&mut self, data: &str, on_delta: DeltaSink<'_>) -> Result<bool, LlmError> {
         if data.trim().is_empty() {

@@ -3,7 +3,7 @@
 
 use super::in_band;
 use super::spec::ProviderConfig;
-use super::transport::{self, Transport};
+use super::transport::{self, StreamDecoder, Transport};
 use super::{ChatRequest, ChatResponse, DeltaSink, LlmError, Provider, Role, ToolCall, Usage};
 use futures_util::future::BoxFuture;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
@@ -87,36 +87,16 @@ impl OpenAiProvider {
         on_delta: DeltaSink<'_>,
     ) -> Result<ChatResponse, LlmError> {
         let body = self.request_body(req);
-        let response = self
-            .transport
-            .post("/chat/completions", self.headers(), &body, self.stream)
-            .await?;
-        let mut reply = if self.stream && in_band::is_event_stream(&response) {
-            let mut events = self.transport.events(response);
-            let mut state = StreamState::default();
-            while let Some(event) = events.next().await {
-                let event = match event {
-                    Ok(event) => event,
-                    // The answer is complete once the stop reason arrived; a connection that
-                    // breaks after it must not cost a second, paid call.
-                    Err(_) if state.finish_reason.is_some() => break,
-                    Err(e) => return Err(e),
-                };
-                if state.apply(&event.data, on_delta)? {
-                    break;
-                }
-            }
-            state.finish()?
-        } else {
-            let value = self.transport.json_body(response).await?;
-            let reply = parse_completion(&value)?;
-            if !reply.text.is_empty() {
-                on_delta(&reply.text);
-            }
-            reply
-        };
-        in_band::estimate_missing_usage(&mut reply, &body);
-        Ok(reply)
+        self.transport
+            .exchange::<StreamState>(
+                "/chat/completions",
+                self.headers(),
+                &body,
+                self.stream,
+                on_delta,
+                parse_completion,
+            )
+            .await
     }
 }
 
@@ -267,7 +247,11 @@ struct StreamState {
     done: bool,
 }
 
-impl StreamState {
+impl StreamDecoder for StreamState {
+    fn has_stop_reason(&self) -> bool {
+        self.finish_reason.is_some()
+    }
+
     /// Applies one event's data; `Ok(true)` once `[DONE]` arrived.
     fn apply(&mut self, data: &str, on_delta: DeltaSink<'_>) -> Result<bool, LlmError> {
         let data = data.trim();
@@ -311,6 +295,35 @@ impl StreamState {
         Ok(false)
     }
 
+    /// The assembled response; a stream with neither `[DONE]` nor a finish reason was cut.
+    fn finish(self) -> Result<ChatResponse, LlmError> {
+        if !self.done && self.finish_reason.is_none() {
+            return Err(transport::stream_ended_early());
+        }
+        let tool_calls = self
+            .calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, call)| ToolCall {
+                id: if call.id.is_empty() {
+                    format!("call_{i}")
+                } else {
+                    call.id
+                },
+                name: call.name,
+                arguments: call.arguments,
+            })
+            .collect();
+        Ok(ChatResponse {
+            text: self.text,
+            tool_calls,
+            usage: self.usage.unwrap_or_default(),
+            finish_reason: self.finish_reason,
+        })
+    }
+}
+
+impl StreamState {
     /// The first fragment of a call carries its id and name; later ones carry argument text
     /// under the same `index`.
     fn add_fragment(&mut self, position: usize, fragment: &Value) {
@@ -346,33 +359,6 @@ impl StreamState {
         }
         call.arguments
             .push_str(&arguments_text(&function["arguments"]));
-    }
-
-    /// The assembled response; a stream with neither `[DONE]` nor a finish reason was cut.
-    fn finish(self) -> Result<ChatResponse, LlmError> {
-        if !self.done && self.finish_reason.is_none() {
-            return Err(transport::stream_ended_early());
-        }
-        let tool_calls = self
-            .calls
-            .into_iter()
-            .enumerate()
-            .map(|(i, call)| ToolCall {
-                id: if call.id.is_empty() {
-                    format!("call_{i}")
-                } else {
-                    call.id
-                },
-                name: call.name,
-                arguments: call.arguments,
-            })
-            .collect();
-        Ok(ChatResponse {
-            text: self.text,
-            tool_calls,
-            usage: self.usage.unwrap_or_default(),
-            finish_reason: self.finish_reason,
-        })
     }
 }
 
