@@ -320,6 +320,58 @@ pub(super) fn estimate_tokens(chars: usize) -> u64 {
     (chars as u64).div_ceil(4)
 }
 
+/// One wire format's incremental reader of a streamed response.
+pub(super) trait StreamDecoder: Default {
+    /// Feed one event's data; `Ok(true)` once the response is complete.
+    fn apply(&mut self, data: &str, on_delta: DeltaSink<'_>) -> Result<bool, LlmError>;
+    /// The stop (finish) reason has arrived: the answer is whole.
+    fn has_stop_reason(&self) -> bool;
+    fn finish(self) -> Result<ChatResponse, LlmError>;
+}
+
+impl Transport {
+    /// Post one request and read the answer: an event stream through `D`, or, from a server
+    /// that ignored `stream: true` (or when streaming is off), one JSON body through
+    /// `parse_body`. Usage the server left out is estimated.
+    pub(super) async fn exchange<D: StreamDecoder>(
+        &self,
+        path: &str,
+        headers: HeaderMap,
+        body: &serde_json::Value,
+        stream: bool,
+        on_delta: DeltaSink<'_>,
+        parse_body: fn(&serde_json::Value) -> Result<ChatResponse, LlmError>,
+    ) -> Result<ChatResponse, LlmError> {
+        let response = self.post(path, headers, body, stream).await?;
+        let mut reply = if stream && super::in_band::is_event_stream(&response) {
+            let mut events = self.events(response);
+            let mut decoder = D::default();
+            while let Some(event) = events.next().await {
+                let event = match event {
+                    Ok(event) => event,
+                    // The answer is complete once the stop reason arrived; a connection that
+                    // breaks after it must not cost a second, paid call.
+                    Err(_) if decoder.has_stop_reason() => break,
+                    Err(e) => return Err(e),
+                };
+                if decoder.apply(&event.data, on_delta)? {
+                    break;
+                }
+            }
+            decoder.finish()?
+        } else {
+            let value = self.json_body(response).await?;
+            let reply = parse_body(&value)?;
+            if !reply.text.is_empty() {
+                on_delta(&reply.text);
+            }
+            reply
+        };
+        super::in_band::estimate_missing_usage(&mut reply, body);
+        Ok(reply)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,57 +470,5 @@ mod tests {
         assert_eq!(estimate_tokens(0), 0);
         assert_eq!(estimate_tokens(1), 1);
         assert_eq!(estimate_tokens(8), 2);
-    }
-}
-
-/// One wire format's incremental reader of a streamed response.
-pub(super) trait StreamDecoder: Default {
-    /// Feed one event's data; `Ok(true)` once the response is complete.
-    fn apply(&mut self, data: &str, on_delta: DeltaSink<'_>) -> Result<bool, LlmError>;
-    /// The stop (finish) reason has arrived: the answer is whole.
-    fn has_stop_reason(&self) -> bool;
-    fn finish(self) -> Result<ChatResponse, LlmError>;
-}
-
-impl Transport {
-    /// Post one request and read the answer: an event stream through `D`, or, from a server
-    /// that ignored `stream: true` (or when streaming is off), one JSON body through
-    /// `parse_body`. Usage the server left out is estimated.
-    pub(super) async fn exchange<D: StreamDecoder>(
-        &self,
-        path: &str,
-        headers: HeaderMap,
-        body: &serde_json::Value,
-        stream: bool,
-        on_delta: DeltaSink<'_>,
-        parse_body: fn(&serde_json::Value) -> Result<ChatResponse, LlmError>,
-    ) -> Result<ChatResponse, LlmError> {
-        let response = self.post(path, headers, body, stream).await?;
-        let mut reply = if stream && super::in_band::is_event_stream(&response) {
-            let mut events = self.events(response);
-            let mut decoder = D::default();
-            while let Some(event) = events.next().await {
-                let event = match event {
-                    Ok(event) => event,
-                    // The answer is complete once the stop reason arrived; a connection that
-                    // breaks after it must not cost a second, paid call.
-                    Err(_) if decoder.has_stop_reason() => break,
-                    Err(e) => return Err(e),
-                };
-                if decoder.apply(&event.data, on_delta)? {
-                    break;
-                }
-            }
-            decoder.finish()?
-        } else {
-            let value = self.json_body(response).await?;
-            let reply = parse_body(&value)?;
-            if !reply.text.is_empty() {
-                on_delta(&reply.text);
-            }
-            reply
-        };
-        super::in_band::estimate_missing_usage(&mut reply, body);
-        Ok(reply)
     }
 }
