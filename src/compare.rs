@@ -38,7 +38,7 @@ type Measure = Box<dyn Fn(&RunState) -> String>;
 
 /// The comparison table: one column per run, one row per measure.
 pub fn table(runs: &[(PathBuf, RunState)], width: usize) -> String {
-    let label_w = 17;
+    let label_w = 19;
     let col_w = ((width.saturating_sub(label_w)) / runs.len().max(1)).clamp(14, 48) - 2;
     let rows: Vec<(&str, Measure)> = vec![
         ("run", Box::new(|s| s.run_id.clone())),
@@ -168,7 +168,7 @@ mod tests {
             ],
             100,
         );
-        assert!(t.contains("coordination       delm"), "{t}");
+        assert!(t.contains("coordination         delm"), "{t}");
         assert!(t.contains("central"));
         assert!(t.contains("2.5s"));
         assert!(t.contains("answer of central"));
