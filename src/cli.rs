@@ -90,7 +90,7 @@ pub struct RunArgs {
     /// Answer from documents (files or directories, searched recursively).
     #[arg(long, value_name = "PATH", num_args = 1..)]
     pub docs: Vec<PathBuf>,
-    /// Number of agents working in parallel (1-64).
+    /// Number of agents working in parallel (1-256).
     #[arg(long, value_name = "N")]
     pub agents: Option<usize>,
     /// How proposed points are checked before they are shared.
@@ -113,7 +113,26 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub session: Option<PathBuf>,
     #[command(flatten)]
+    pub sandbox: SandboxArgs,
+    #[command(flatten)]
     pub provider: ProviderArgs,
+}
+
+/// What agents may do to the repository beyond reading it (`--repo` runs only).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SandboxArgs {
+    /// Let agents run shell commands (tests, builds) with run_command: in the repository, or
+    /// in their own worktree with --allow-edit. No stdin, secrets removed from the
+    /// environment, killed with everything they started at the timeout.
+    #[arg(long)]
+    pub allow_exec: bool,
+    /// Give each agent a private copy of the repository to edit. The best verified fix is
+    /// written next to the session as <session>.patch; your files are not changed.
+    #[arg(long)]
+    pub allow_edit: bool,
+    /// At the end, apply the best verified patch to the repository (git apply).
+    #[arg(long, requires = "allow_edit")]
+    pub apply: bool,
 }
 
 #[derive(Debug, Args)]
@@ -134,6 +153,9 @@ pub struct ResumeArgs {
     /// Agent count for the continued run (default: as before).
     #[arg(long, value_name = "N")]
     pub agents: Option<usize>,
+    // Permissions are not carried over from the interrupted run: they are granted again.
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
     #[command(flatten)]
     pub provider: ProviderArgs,
 }

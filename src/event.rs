@@ -520,6 +520,11 @@ impl RunState {
         self.task_index.get(id).map(|&i| &self.tasks[i])
     }
 
+    /// Where the task sits in `tasks` (the order they were added).
+    pub fn task_position(&self, id: &str) -> Option<usize> {
+        self.task_index.get(id).copied()
+    }
+
     pub fn point(&self, id: &str) -> Option<&PointView> {
         self.point_index.get(id).map(|&i| &self.points[i])
     }

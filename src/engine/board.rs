@@ -24,7 +24,7 @@ const MAX_FINALISE_ROUNDS: u32 = 3;
 /// `central`: at most this many waves of worker tasks before the orchestrator must answer.
 const MAX_WAVES: u32 = 4;
 /// Upper bound on the agent count (a typo like `--agents 1000` must not fork-bomb a provider).
-pub const MAX_AGENTS: usize = 64;
+pub const MAX_AGENTS: usize = 256;
 
 /// What an agent asks of the board.
 pub(crate) enum AgentCmd {
@@ -172,6 +172,9 @@ struct Board {
     running: std::collections::BTreeSet<usize>,
     /// Every agent task still running (workers and the orchestrator).
     alive: usize,
+    /// Positions in `state.tasks` of the queued tasks: claims take the first (FIFO) without
+    /// scanning the whole task list.
+    queued: std::collections::BTreeSet<usize>,
     next_task: u64,
     next_point: u64,
     next_constraint: u64,
@@ -229,6 +232,7 @@ pub fn start(
         claims: HashMap::new(),
         running: std::collections::BTreeSet::new(),
         alive: 0,
+        queued: std::collections::BTreeSet::new(),
         next_task: 1,
         next_point: 1,
         next_constraint: 1,
@@ -335,6 +339,9 @@ agent) and finish with a short plan."
         self.published.sort();
         *self.log.lock().unwrap_or_else(|e| e.into_inner()) = prior;
         self.state = state;
+        self.queued = (0..self.state.tasks.len())
+            .filter(|&i| self.state.tasks[i].state == TaskState::Queued)
+            .collect();
         let cfg = self.cfg.clone();
         self.cfg.goal = self.state.goal.clone();
         self.cfg.mode = self.state.mode.clone();
@@ -389,6 +396,7 @@ if it still holds"
             event,
         };
         self.state.apply(&env);
+        self.track_queue(&env.event);
         if let Err(e) = self.sink.write(&env)
             && !self.sink_failed
         {
@@ -406,6 +414,24 @@ if it still holds"
             .unwrap_or_else(|e| e.into_inner())
             .push(env.clone());
         let _ = self.events.send(env);
+    }
+
+    /// Keep the queued-task index in step with the task events just applied.
+    fn track_queue(&mut self, event: &Event) {
+        let task = match event {
+            Event::TaskAdded { task, .. }
+            | Event::TaskClaimed { task, .. }
+            | Event::TaskRequeued { task, .. }
+            | Event::TaskCancelled { task, .. } => task,
+            _ => return,
+        };
+        if let Some(pos) = self.state.task_position(task) {
+            if self.state.tasks[pos].state == TaskState::Queued {
+                self.queued.insert(pos);
+            } else {
+                self.queued.remove(&pos);
+            }
+        }
     }
 
     fn bump(&self) {
@@ -533,7 +559,7 @@ if it still holds"
                     .filter(|p| p.status == PointStatus::Verified)
                     .cloned()
                     .collect();
-                let related = related_points(&self.state, &point, 3);
+                let related = prompt::related_points(&self.state, &point, 3);
                 let id = point.id.clone();
                 self.emit(Event::PointProposed { point });
                 let _ = reply.send(Proposed { id, cited, related });
@@ -771,13 +797,9 @@ if it still holds"
             }
         }
         if !self.budget_hit
-            && let Some(task) = self
-                .state
-                .tasks
-                .iter()
-                .find(|t| t.state == TaskState::Queued)
-                .cloned()
+            && let Some(&pos) = self.queued.first()
         {
+            let task = self.state.tasks[pos].clone();
             let cancel = self.link.run_cancel.child_token();
             self.claims.insert(
                 agent.clone(),
@@ -849,10 +871,7 @@ answer that the run stopped early and what is still open."
     }
 
     fn has_queued(&self) -> bool {
-        self.state
-            .tasks
-            .iter()
-            .any(|t| t.state == TaskState::Queued)
+        !self.queued.is_empty()
     }
 
     /// `central`: the orchestrator's turn: plan the first wave, or aggregate the last one.
@@ -1059,26 +1078,4 @@ fn point_id_of(event: &Event) -> PointId {
         Event::ConstraintAdded { point } | Event::PointProposed { point } => point.id.clone(),
         _ => String::new(),
     }
-}
-
-/// The live points most similar to `point` by shared words (redundancy check).
-fn related_points(state: &RunState, point: &Point, n: usize) -> Vec<PointView> {
-    let words = |t: &str| -> std::collections::HashSet<String> {
-        t.split(|c: char| !c.is_alphanumeric())
-            .filter(|w| w.len() > 2)
-            .map(str::to_lowercase)
-            .collect()
-    };
-    let mine = words(&format!("{} {}", point.headline, point.summary));
-    let mut scored: Vec<(usize, &PointView)> = state
-        .live_points()
-        .filter(|p| p.point.kind != PointKind::Constraint)
-        .map(|p| {
-            let theirs = words(&format!("{} {}", p.point.headline, p.point.summary));
-            (mine.intersection(&theirs).count(), p)
-        })
-        .filter(|(score, _)| *score > 0)
-        .collect();
-    scored.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.seq.cmp(&a.1.seq)));
-    scored.into_iter().take(n).map(|(_, p)| p.clone()).collect()
 }
