@@ -126,9 +126,10 @@ pub struct SandboxArgs {
     /// environment, killed with everything they started at the timeout.
     #[arg(long)]
     pub allow_exec: bool,
-    /// Give each agent a private copy of the repository to edit. The best verified fix is
-    /// written next to the session as <session>.patch; your files are not changed.
-    #[arg(long)]
+    /// Give each agent a private copy of the repository to edit. A change is accepted only
+    /// with a command that passes on it (so this needs --allow-exec); the best verified fix
+    /// is written next to the session as <session>.patch, and your files are not changed.
+    #[arg(long, requires = "allow_exec")]
     pub allow_edit: bool,
     /// At the end, apply the best verified patch to the repository (git apply).
     #[arg(long, requires = "allow_edit")]

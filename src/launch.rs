@@ -4,10 +4,11 @@
 use crate::Failure;
 use crate::cli::{
     Cli, Command, CompareArgs, CoordinationArg, ProviderArgs, ReplayArgs, ResumeArgs, RunArgs,
-    VerifyArg,
+    SandboxArgs, VerifyArg,
 };
 use delm::config::{self, Config, DEFAULT_MODEL};
 use delm::engine::agent::{AgentDeps, PriceFn};
+use delm::engine::tools::{Workspace, WorkspaceOptions, patch};
 use delm::engine::{EngineHandle, EventSink, RunConfig, board, tools};
 use delm::event::{Budgets, Envelope, Mode, RunState, StoppedBy, VerifyMode};
 use delm::llm::pricing::Pricing;
@@ -101,6 +102,8 @@ struct Model {
     spec: ModelSpec,
     base_url: Option<String>,
     api_key: Option<spec::Secret>,
+    /// The variable named to hold the key (`--api-key-env`), kept from commands.
+    key_env: Option<String>,
 }
 
 fn resolve_model(
@@ -133,6 +136,7 @@ fn resolve_model(
         spec,
         base_url,
         api_key,
+        key_env,
     })
 }
 
@@ -240,7 +244,9 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     }
     let mode = mode_from(&args)?;
     let model = resolve_model(&cfg, &args.provider, None)?;
-    let workspace = tools::open(&mode).map_err(Failure::Usage)?;
+    let workspace = tools::open_with(&mode, &workspace_options(&args.sandbox, &model))
+        .map_err(Failure::Usage)?;
+    let outputs = RunOutputs::new(&workspace, &mode, &args.sandbox);
     let mut run_cfg = RunConfig::new(args.question.trim(), mode, model.spec.label.clone());
     run_cfg.agents = agents;
     run_cfg.verify = verify_mode(args.verify, &cfg)?;
@@ -272,7 +278,112 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     };
     let sink = front_end_sink(&args.provider, Box::new(writer), RunState::default());
     let handle = board::start(run_cfg, deps, sink, None).map_err(Failure::Run)?;
-    drive(handle, &args.provider, &cfg, &session_path, log_path).await
+    drive(
+        handle,
+        &args.provider,
+        &cfg,
+        &session_path,
+        log_path,
+        outputs,
+    )
+    .await
+}
+
+/// Commands and edits as the flags allow; the provider's key variables never reach a
+/// command.
+fn workspace_options(flags: &SandboxArgs, model: &Model) -> WorkspaceOptions {
+    let mut secret_env = vec![
+        "OPENAI_API_KEY".to_string(),
+        "ANTHROPIC_API_KEY".to_string(),
+    ];
+    secret_env.extend(model.key_env.clone());
+    WorkspaceOptions {
+        allow_exec: flags.allow_exec,
+        allow_edit: flags.allow_edit,
+        secret_env,
+    }
+}
+
+/// What a run leaves besides its session: the best verified patch (`--allow-edit`),
+/// applied to the repository with `--apply`.
+struct RunOutputs {
+    workspace: Arc<dyn Workspace>,
+    /// The repository, when edits were allowed on one.
+    repo: Option<PathBuf>,
+    apply: bool,
+}
+
+impl RunOutputs {
+    fn new(workspace: &Arc<dyn Workspace>, mode: &Mode, flags: &SandboxArgs) -> RunOutputs {
+        let repo = match mode {
+            Mode::Repo { root } if flags.allow_edit => Some(PathBuf::from(root)),
+            _ => None,
+        };
+        RunOutputs {
+            workspace: Arc::clone(workspace),
+            repo,
+            apply: flags.apply,
+        }
+    }
+
+    /// Write `<session>.patch` from the best verified patch, apply it if asked, and remove
+    /// the agents' worktrees. Messages go to stderr (the TUI has closed by now).
+    fn deliver(&self, state: &RunState, session_path: &Path) -> Result<(), Failure> {
+        let result = self.write_and_apply(state, session_path);
+        self.workspace.cleanup();
+        result
+    }
+
+    fn write_and_apply(&self, state: &RunState, session_path: &Path) -> Result<(), Failure> {
+        let Some(repo) = &self.repo else {
+            return Ok(());
+        };
+        let Some(best) = patch::best_patch(state) else {
+            eprintln!(
+                "delm: no change was verified in this run, so no patch was written{}",
+                if self.apply {
+                    " or applied; your files were not changed"
+                } else {
+                    ""
+                }
+            );
+            return Ok(());
+        };
+        let Some(diff) = self.workspace.patch_text(&best.reference) else {
+            eprintln!(
+                "delm: the verified patch of {} was made before this run was resumed and is not \
+                 kept; nothing was written",
+                best.point
+            );
+            return Ok(());
+        };
+        let path = session_path.with_extension("patch");
+        std::fs::write(&path, &diff).map_err(|e| {
+            Failure::Run(format!("cannot write the patch to {}: {e}", path.display()))
+        })?;
+        let stats = patch::diff_stats(&diff);
+        eprintln!(
+            "patch: {} ({stats}; verified in {}{})",
+            path.display(),
+            best.point,
+            if best.cited {
+                ", cited by the answer"
+            } else {
+                ""
+            }
+        );
+        if !self.apply {
+            eprintln!(
+                "delm: your files were not changed; apply it with `git apply {}` or run again with --apply",
+                path.display()
+            );
+            return Ok(());
+        }
+        let applied =
+            patch::apply_to(repo, &path).map_err(|e| Failure::Run(format!("--apply: {e}")))?;
+        eprintln!("applied the patch to {} ({applied})", repo.display());
+        Ok(())
+    }
 }
 
 fn apply_tuning(run_cfg: &mut RunConfig, cfg: &Config) {
@@ -306,6 +417,7 @@ async fn drive(
     cfg: &Config,
     session_path: &Path,
     log_path: Option<PathBuf>,
+    outputs: RunOutputs,
 ) -> Result<ExitCode, Failure> {
     let state = if flags.headless {
         let stopper = handle.clone();
@@ -333,6 +445,7 @@ async fn drive(
     if let Some(log) = log_path {
         tracing::info!("log file: {}", log.display());
     }
+    outputs.deliver(&state, session_path)?;
     finish(&state, flags)
 }
 
@@ -417,8 +530,9 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
         )));
     }
     let model = resolve_model(&cfg, &args.provider, Some(&prior.model))?;
-    let workspace = tools::open(&prior.mode)
+    let workspace = tools::open_with(&prior.mode, &workspace_options(&args.sandbox, &model))
         .map_err(|e| Failure::Usage(format!("the run's workspace cannot be opened again: {e}")))?;
+    let outputs = RunOutputs::new(&workspace, &prior.mode, &args.sandbox);
     let agents = args.agents.unwrap_or(prior.desired_agents.max(1));
     let mut run_cfg = RunConfig::new(
         prior.goal.clone(),
@@ -442,7 +556,7 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
     };
     let sink = front_end_sink(&args.provider, Box::new(writer), prior);
     let handle = board::start(run_cfg, deps, sink, Some(events)).map_err(Failure::Usage)?;
-    drive(handle, &args.provider, &cfg, &path, log_path).await
+    drive(handle, &args.provider, &cfg, &path, log_path, outputs).await
 }
 
 fn compare(args: CompareArgs) -> Result<ExitCode, Failure> {

@@ -80,6 +80,8 @@ pub fn check_evidence(
             Err(why) => return Err(format!("evidence {n}: {why}")),
         }
     }
+    // Rules across the evidence items (a cited patch needs a green command run on it).
+    workspace.check_point(&evidence)?;
     Ok(CheckedEvidence { evidence, contexts })
 }
 

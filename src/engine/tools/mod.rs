@@ -3,8 +3,12 @@
 //! live in the agent; these are the workspace's own.
 
 pub mod docs;
+pub mod patch;
 pub mod repo;
 mod args; mod bm25; mod charmap; mod commands; mod confine; mod html; mod ingest; mod layout; mod quote;
+mod exec;
+mod sandbox;
+mod worktree;
 
 use crate::event::{Evidence, Mode};
 use crate::llm::ToolSpec;
@@ -48,6 +52,31 @@ pub trait Workspace: Send + Sync {
     /// The initial tasks for `goal` as (title, detail); empty means the engine's default
     /// single planning task.
     fn initial_tasks(&self, goal: &str) -> Vec<(String, String)>;
+    /// Checks across a point's evidence once every item resolved (for example: a cited
+    /// patch needs a green command run on it). `Err` says why the point is rejected.
+    fn check_point(&self, _evidence: &[Evidence]) -> Result<(), String> {
+        Ok(())
+    }
+    /// The diff of a verified patch, by the reference its evidence resolved to
+    /// (`patch:a1@3f2a1b9c0d`); see [`patch::best_patch`].
+    fn patch_text(&self, _reference: &str) -> Option<String> {
+        None
+    }
+    /// The run is over: remove what the workspace made (agents' worktrees). Verified
+    /// patches stay readable through [`Workspace::patch_text`].
+    fn cleanup(&self) {}
+}
+
+/// What a run allows agents to do beyond reading (repository mode only).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkspaceOptions {
+    /// `run_command` (`--allow-exec`).
+    pub allow_exec: bool,
+    /// Per-agent worktrees with `edit_file` and `write_file` (`--allow-edit`).
+    pub allow_edit: bool,
+    /// Environment variables never passed to commands, besides every one that looks like a
+    /// secret: the provider's key variable (`--api-key-env`).
+    pub secret_env: Vec<String>,
 }
 
 /// A question with no workspace: no tools, and no source can be cited.
@@ -83,9 +112,28 @@ impl Workspace for NoWorkspace {
 
 /// Open the workspace for a run mode; errors name the bad path.
 pub fn open(mode: &Mode) -> Result<Arc<dyn Workspace>, String> {
+    open_with(mode, &WorkspaceOptions::default())
+}
+
+/// [`open`], allowing commands and edits as `options` say (repository mode only).
+pub fn open_with(mode: &Mode, options: &WorkspaceOptions) -> Result<Arc<dyn Workspace>, String> {
+    if (options.allow_exec || options.allow_edit) && !matches!(mode, Mode::Repo { .. }) {
+        return Err(
+            "--allow-exec and --allow-edit work on a repository: add --repo DIR (documents \
+             and plain questions have nothing to run or edit)"
+                .into(),
+        );
+    }
+    if options.allow_edit && !options.allow_exec {
+        return Err(
+            "--allow-edit needs --allow-exec: a change is accepted only with a command (a \
+             test) that passes on it"
+                .into(),
+        );
+    }
     match mode {
         Mode::Plain => Ok(Arc::new(NoWorkspace)),
-        Mode::Repo { root } => Ok(Arc::new(repo::RepoWorkspace::open(root)?)),
+        Mode::Repo { root } => Ok(Arc::new(repo::RepoWorkspace::open_with(root, options)?)),
         Mode::Docs { roots } => Ok(Arc::new(docs::DocsWorkspace::open(roots)?)),
     }
 }

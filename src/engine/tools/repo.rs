@@ -1,22 +1,27 @@
-//! Repository mode: read-only tools over a source tree.
+//! Repository mode: reading tools over a source tree, plus commands and edits when the
+//! user allows them (see `sandbox`).
 //!
 //! The file listing is built once at open with `.gitignore` rules (the `ignore` crate), and
 //! that listing is what the agents can see: `list_dir` and `grep` walk it, and `read_file`
 //! refuses files outside it (ignored files, `.git`). Every path goes through `confine`, so
-//! `..`, absolute paths and symbolic links that leave the root are refused.
+//! `..`, absolute paths and symbolic links that leave the root are refused. An agent that
+//! has its own worktree (`--allow-edit`) reads that instead, through a listing rebuilt after
+//! each change it makes.
 
 use super::args;
 use super::commands;
 use super::confine::Root;
+use super::patch;
 use super::quote;
-use super::{ResolvedEvidence, ToolContext, ToolResult, Workspace};
+use super::sandbox::Sandbox;
+use super::{ResolvedEvidence, ToolContext, ToolResult, Workspace, WorkspaceOptions};
 use crate::event::Evidence;
 use crate::llm::ToolSpec;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Files larger than this are not read or searched.
 const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
@@ -51,31 +56,38 @@ struct RepoIndex {
     truncated: bool,
 }
 
-/// A repository opened for reading.
+/// An agent's view of its own worktree: the listing, and the worktree generation it was
+/// built at.
+type Views = Mutex<HashMap<String, (u64, Arc<RepoIndex>)>>;
+
+/// A repository opened for reading, and for commands and edits when allowed.
 pub struct RepoWorkspace {
     index: Arc<RepoIndex>,
+    sandbox: Option<Arc<Sandbox>>,
+    views: Arc<Views>,
 }
 
 impl RepoWorkspace {
-    /// Open `root` and index its visible files. The error names the path when it is
-    /// missing or not a directory.
+    /// Open `root` read-only and index its visible files. The error names the path when it
+    /// is missing or not a directory.
     pub fn open(root: &str) -> Result<Self, String> {
+        Self::open_with(root, &WorkspaceOptions::default())
+    }
+
+    /// [`RepoWorkspace::open`], with commands and edits as `options` allow.
+    pub fn open_with(root: &str, options: &WorkspaceOptions) -> Result<Self, String> {
         let root = Root::open(root, "repository")?;
         let name = root
             .path()
             .file_name()
             .map_or_else(|| "/".to_string(), |n| n.to_string_lossy().into_owned());
-        let mut index = RepoIndex {
-            root,
-            name,
-            files: Vec::new(),
-            by_path: HashMap::new(),
-            dirs: BTreeSet::new(),
-            truncated: false,
-        };
-        index.scan();
+        let index = RepoIndex::build(root, name);
+        let visible = index.files.iter().map(|f| f.rel.clone()).collect();
+        let sandbox = Sandbox::new(index.root.path(), visible, options)?.map(Arc::new);
         Ok(RepoWorkspace {
             index: Arc::new(index),
+            sandbox,
+            views: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 
@@ -91,6 +103,19 @@ impl RepoWorkspace {
 }
 
 impl RepoIndex {
+    fn build(root: Root, name: String) -> RepoIndex {
+        let mut index = RepoIndex {
+            root,
+            name,
+            files: Vec::new(),
+            by_path: HashMap::new(),
+            dirs: BTreeSet::new(),
+            truncated: false,
+        };
+        index.scan();
+        index
+    }
+
     fn scan(&mut self) {
         let root = self.root.path().to_path_buf();
         let walker = ignore::WalkBuilder::new(&root)
@@ -475,6 +500,9 @@ impl RepoIndex {
         if commands::is_command_source(source) {
             return Err(commands::no_runs_recorded());
         }
+        if patch::is_patch_source(source) {
+            return Err("patches exist only when edits are allowed (--allow-edit)".into());
+        }
         // Accept `path:141-150` in `source` when `lines` is empty and the whole string is
         // not itself a file.
         let (file, lines_text) = match (self.file(source), evidence.lines.as_deref()) {
@@ -585,12 +613,17 @@ impl Workspace for RepoWorkspace {
         } else {
             String::new()
         };
+        let allowed = self
+            .sandbox
+            .as_ref()
+            .map(|s| s.describe())
+            .unwrap_or_default();
         format!(
             "A code repository `{}` with {} files{truncated}; top level: {}. Files ignored by \
              .gitignore are not shown. Paths are relative to the repository root. Explore with \
              list_dir, grep and read_file. Cite evidence with source = the file path, lines = \
              \"a-b\" (the lines that hold the quote, as read_file numbers them) and quote = \
-             the text copied exactly from those lines, without the line-number prefix.",
+             the text copied exactly from those lines, without the line-number prefix.{allowed}",
             ix.name,
             ix.files.len(),
             ix.top_level()
@@ -598,6 +631,122 @@ impl Workspace for RepoWorkspace {
     }
 
     fn tool_specs(&self) -> Vec<ToolSpec> {
+        let mut specs = self.reading_tool_specs();
+        if let Some(sandbox) = &self.sandbox {
+            specs.extend(sandbox.tool_specs());
+        }
+        specs
+    }
+
+    fn call<'a>(
+        &'a self,
+        ctx: &'a ToolContext,
+        name: &'a str,
+        args: &'a Value,
+    ) -> BoxFuture<'a, Option<ToolResult>> {
+        if !matches!(name, "read_file" | "list_dir" | "grep") {
+            return match &self.sandbox {
+                Some(sandbox) => {
+                    Box::pin(Arc::clone(sandbox).call(ctx.agent.clone(), name, args.clone()))
+                }
+                None => Box::pin(async { None }),
+            };
+        }
+        let this = self.reader();
+        let agent = ctx.agent.clone();
+        let name = name.to_string();
+        let args = args.clone();
+        Box::pin(async move {
+            let run = move || {
+                let index = this.view_for(&agent);
+                match name.as_str() {
+                    "read_file" => index.read_file(&args),
+                    "list_dir" => index.list_dir(&args),
+                    _ => index.grep(&args),
+                }
+            };
+            // File reads and searches block; keep them off the async workers.
+            match tokio::task::spawn_blocking(run).await {
+                Ok(result) => Some(result),
+                Err(e) => Some(Err(format!("the tool failed unexpectedly: {e}"))),
+            }
+        })
+    }
+
+    fn resolve(&self, evidence: &Evidence) -> Result<ResolvedEvidence, String> {
+        if let Some(resolved) = self.sandbox.as_ref().and_then(|s| s.resolve(evidence)) {
+            return resolved;
+        }
+        self.index.resolve(evidence)
+    }
+
+    fn check_point(&self, evidence: &[Evidence]) -> Result<(), String> {
+        match &self.sandbox {
+            Some(sandbox) => sandbox.check_point(evidence),
+            None => Ok(()),
+        }
+    }
+
+    fn patch_text(&self, reference: &str) -> Option<String> {
+        self.sandbox.as_ref()?.patch_text(reference)
+    }
+
+    fn cleanup(&self) {
+        if let Some(sandbox) = &self.sandbox {
+            sandbox.cleanup();
+        }
+    }
+
+    fn initial_tasks(&self, _goal: &str) -> Vec<(String, String)> {
+        // Repository runs start with the engine's planning task, which explores and splits.
+        Vec::new()
+    }
+}
+
+/// What the reading tools need, cheap to move onto a blocking thread.
+struct Reader {
+    index: Arc<RepoIndex>,
+    sandbox: Option<Arc<Sandbox>>,
+    views: Arc<Views>,
+}
+
+impl Reader {
+    /// The listing `agent` reads: its worktree's when it has one (rebuilt after changes),
+    /// else the repository's.
+    fn view_for(&self, agent: &str) -> Arc<RepoIndex> {
+        let Some(wt) = self.sandbox.as_ref().and_then(|s| s.worktree(agent)) else {
+            return Arc::clone(&self.index);
+        };
+        let generation = wt.generation();
+        if let Some((built_at, view)) = self
+            .views
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(agent)
+            && *built_at == generation
+        {
+            return Arc::clone(view);
+        }
+        // Built outside the lock: a scan reads the disk, other agents need not wait for it.
+        let view = Arc::new(RepoIndex::build(wt.root().clone(), self.index.name.clone()));
+        self.views
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(agent.to_string(), (generation, Arc::clone(&view)));
+        view
+    }
+}
+
+impl RepoWorkspace {
+    fn reader(&self) -> Reader {
+        Reader {
+            index: Arc::clone(&self.index),
+            sandbox: self.sandbox.clone(),
+            views: Arc::clone(&self.views),
+        }
+    }
+
+    fn reading_tool_specs(&self) -> Vec<ToolSpec> {
         vec![
             ToolSpec {
                 name: "read_file".into(),
@@ -652,39 +801,6 @@ impl Workspace for RepoWorkspace {
                 }),
             },
         ]
-    }
-
-    fn call<'a>(
-        &'a self,
-        _ctx: &'a ToolContext,
-        name: &'a str,
-        args: &'a Value,
-    ) -> BoxFuture<'a, Option<ToolResult>> {
-        let index = Arc::clone(&self.index);
-        let name = name.to_string();
-        let args = args.clone();
-        Box::pin(async move {
-            let run = move || match name.as_str() {
-                "read_file" => Some(index.read_file(&args)),
-                "list_dir" => Some(index.list_dir(&args)),
-                "grep" => Some(index.grep(&args)),
-                _ => None,
-            };
-            // File reads and searches block; keep them off the async workers.
-            match tokio::task::spawn_blocking(run).await {
-                Ok(result) => result,
-                Err(e) => Some(Err(format!("the tool failed unexpectedly: {e}"))),
-            }
-        })
-    }
-
-    fn resolve(&self, evidence: &Evidence) -> Result<ResolvedEvidence, String> {
-        self.index.resolve(evidence)
-    }
-
-    fn initial_tasks(&self, _goal: &str) -> Vec<(String, String)> {
-        // Repository runs start with the engine's planning task, which explores and splits.
-        Vec::new()
     }
 }
 

@@ -1,0 +1,703 @@
+//! Commands and edits on a repository (`--allow-exec`, `--allow-edit`, `--apply`): the
+//! fixture repository `tests/fixtures/repo` has a planted bug (a trailing comment with no
+//! newline after it is dropped) and a failing test for it.
+//!
+//! The workspace is exercised directly (confinement, timeouts, the patch rule), and the real
+//! binary runs a scripted agent that fixes the bug in its own worktree.
+
+mod support;
+mod swarm;
+
+use delm::engine::tools::{self, ToolContext, Workspace, WorkspaceOptions};
+use delm::engine::verify;
+use delm::event::{Evidence, Mode, Point, PointKind, PointStatus, RunState};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::{MockLlm, RecordedRequest, Reply, Wire};
+use swarm::*;
+
+const TEST_CMD: &str = "python3 -m unittest discover -s tests";
+const BUG: &str = "            if end == -1:\n                break\n";
+const FIX: &str = "            if end == -1:\n                end = len(source)\n";
+
+/// A copy of the fixture repository (with its gitignored `secrets.env`) in a temp dir.
+fn fixture_copy() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("calc-repo");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/repo"),
+        &repo,
+    );
+    (dir, repo)
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "__pycache__" {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Every file under `dir` with its bytes.
+fn contents(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.insert(
+                    path.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&path).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn open(repo: &Path, exec: bool, edit: bool) -> Arc<dyn Workspace> {
+    let mode = Mode::Repo {
+        root: repo.to_string_lossy().into_owned(),
+    };
+    let options = WorkspaceOptions {
+        allow_exec: exec,
+        allow_edit: edit,
+        secret_env: vec![],
+    };
+    tools::open_with(&mode, &options).unwrap()
+}
+
+async fn call(
+    ws: &Arc<dyn Workspace>,
+    agent: &str,
+    name: &str,
+    args: Value,
+) -> Result<String, String> {
+    let ctx = ToolContext {
+        agent: agent.into(),
+        task: Some("T1".into()),
+    };
+    ws.call(&ctx, name, &args)
+        .await
+        .unwrap_or_else(|| panic!("`{name}` is not a tool of this workspace"))
+}
+
+/// The id a run_command result starts with (`c3: ...`).
+fn run_id(result: &str) -> String {
+    result.split(':').next().unwrap().to_string()
+}
+
+fn finding(evidence: Vec<Evidence>) -> Point {
+    Point {
+        id: "P1".into(),
+        kind: PointKind::Finding,
+        headline: "Trailing comments are kept once tokenize stops dropping them".into(),
+        summary: String::new(),
+        evidence,
+        author: "a1".into(),
+        task: Some("T1".into()),
+        supersedes: None,
+    }
+}
+
+fn cite(source: &str, quote: &str) -> Evidence {
+    Evidence {
+        source: source.into(),
+        quote: quote.into(),
+        ..Evidence::default()
+    }
+}
+
+fn check(ws: &Arc<dyn Workspace>, evidence: Vec<Evidence>) -> Result<Vec<Evidence>, String> {
+    verify::check_evidence(ws.as_ref(), &finding(evidence), &[]).map(|c| c.evidence)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_are_offered_only_with_the_flags() {
+    let (_dir, repo) = fixture_copy();
+    let names = |ws: &Arc<dyn Workspace>| -> Vec<String> {
+        ws.tool_specs().into_iter().map(|t| t.name).collect()
+    };
+    let read_only = names(&open(&repo, false, false));
+    assert_eq!(read_only, ["read_file", "list_dir", "grep"]);
+    let exec = names(&open(&repo, true, false));
+    assert!(exec.contains(&"run_command".to_string()));
+    assert!(!exec.contains(&"edit_file".to_string()));
+    let both = names(&open(&repo, true, true));
+    for tool in ["run_command", "edit_file", "write_file", "show_patch"] {
+        assert!(both.contains(&tool.to_string()), "{tool} missing: {both:?}");
+    }
+    // A read-only workspace does not run what it does not offer.
+    let ws = open(&repo, false, false);
+    let ctx = ToolContext::default();
+    assert!(
+        ws.call(&ctx, "run_command", &json!({"cmd": "true"}))
+            .await
+            .is_none()
+    );
+    // Documents have nothing to run or edit.
+    let docs = Mode::Docs {
+        roots: vec![repo.to_string_lossy().into_owned()],
+    };
+    let options = WorkspaceOptions {
+        allow_exec: true,
+        ..WorkspaceOptions::default()
+    };
+    let err = tools::open_with(&docs, &options).err().unwrap();
+    assert!(err.contains("--repo"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_are_confined_to_the_agents_worktree() {
+    let (dir, repo) = fixture_copy();
+    let before = contents(&repo);
+    let ws = open(&repo, true, true);
+    // A link out of the worktree, made the way a model could make one.
+    let outside = dir.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let out = call(
+        &ws,
+        "a1",
+        "run_command",
+        json!({"cmd": format!("ln -s {} escape && echo linked", outside.display())}),
+    )
+    .await
+    .unwrap();
+    assert!(
+        out.contains("exited with 0") && out.contains("linked"),
+        "{out}"
+    );
+    let attempts = [
+        (
+            "write_file",
+            json!({"path": "../evil.py", "content": "x"}),
+            "leaves the repository root",
+        ),
+        (
+            "write_file",
+            json!({"path": "/tmp/evil.py", "content": "x"}),
+            "absolute path",
+        ),
+        (
+            "write_file",
+            json!({"path": "escape/evil.py", "content": "x"}),
+            "symbolic link to a place outside",
+        ),
+        (
+            "edit_file",
+            json!({"path": "../calc-repo/calc/lexer.py", "old": "break", "new": "pass"}),
+            "leaves the repository root",
+        ),
+        (
+            "edit_file",
+            json!({"path": "escape/../../x", "old": "a", "new": "b"}),
+            "leaves the repository root",
+        ),
+        (
+            "write_file",
+            json!({"path": ".git/hooks/pre-commit", "content": "x"}),
+            "version-control data",
+        ),
+    ];
+    for (tool, args, why) in attempts {
+        let err = call(&ws, "a1", tool, args.clone()).await.unwrap_err();
+        assert!(err.contains(why), "{tool} {args}: {err}");
+    }
+    assert!(std::fs::read_dir(&outside).unwrap().next().is_none());
+
+    // A real edit lands in a1's worktree only: a1 reads it, a2 and the user's tree do not.
+    call(
+        &ws,
+        "a1",
+        "edit_file",
+        json!({"path": "calc/lexer.py", "old": BUG, "new": FIX}),
+    )
+    .await
+    .unwrap();
+    call(
+        &ws,
+        "a1",
+        "write_file",
+        json!({"path": "calc/notes/why.txt", "content": "trailing comments\n"}),
+    )
+    .await
+    .unwrap();
+    let read = json!({"path": "calc/lexer.py", "start": 30, "end": 34});
+    let mine = call(&ws, "a1", "read_file", read.clone()).await.unwrap();
+    assert!(mine.contains("end = len(source)"), "{mine}");
+    let theirs = call(&ws, "a2", "read_file", read).await.unwrap();
+    assert!(
+        theirs.contains("break") && !theirs.contains("len(source)"),
+        "{theirs}"
+    );
+    let found = call(
+        &ws,
+        "a1",
+        "grep",
+        json!({"pattern": "trailing comments", "path": "calc"}),
+    )
+    .await
+    .unwrap();
+    assert!(found.contains("calc/notes/why.txt:1"), "{found}");
+    // The gitignored secrets file was never copied into the worktree.
+    let secret = call(&ws, "a1", "run_command", json!({"cmd": "cat secrets.env"}))
+        .await
+        .unwrap();
+    assert!(!secret.contains("fixture-token"), "{secret}");
+    // The link is part of a1's changes, and a patch with a link is refused.
+    let err = ws
+        .resolve(&cite("patch:a1", "end = len(source)"))
+        .unwrap_err();
+    assert!(err.contains("makes `escape` a symbolic link"), "{err}");
+    call(&ws, "a1", "run_command", json!({"cmd": "rm escape"}))
+        .await
+        .unwrap();
+    let patch = call(&ws, "a1", "show_patch", json!({})).await.unwrap();
+    assert!(
+        patch.contains("+                end = len(source)"),
+        "{patch}"
+    );
+    assert!(patch.contains("2 files, +2 -1"), "{patch}");
+
+    ws.cleanup();
+    assert_eq!(contents(&repo), before, "the user's files changed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_past_its_timeout_is_killed_with_its_children() {
+    let (dir, repo) = fixture_copy();
+    let ws = open(&repo, true, false);
+    let pid_file = dir.path().join("bg.pid");
+    let started = Instant::now();
+    let out = call(
+        &ws,
+        "a1",
+        "run_command",
+        json!({"cmd": format!("echo begun; sleep 30 & echo $! > {}; wait", pid_file.display()), "timeout_s": 1}),
+    )
+    .await
+    .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(out.starts_with("c1: "), "{out}");
+    assert!(
+        out.contains("was killed after 1.0 s (its timeout)"),
+        "{out}"
+    );
+    assert!(out.contains("begun"), "{out}");
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        !alive(pid),
+        "the background child {pid} survived the timeout"
+    );
+    // The run is recorded and citable: its output resolves, an unknown id does not.
+    let resolved = ws.resolve(&cite("cmd:c1", "begun")).unwrap();
+    assert_eq!(
+        resolved.evidence.resolved.as_deref(),
+        Some("cmd:c1 (timed out)")
+    );
+    assert!(
+        ws.resolve(&cite("cmd:c2", "begun"))
+            .unwrap_err()
+            .contains("the only run is c1")
+    );
+}
+
+/// Whether a process exists and is not a zombie waiting to be reaped.
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patch_is_verified_only_with_a_green_run_on_exactly_its_code() {
+    let (_dir, repo) = fixture_copy();
+    let ws = open(&repo, true, true);
+    let test = json!({"cmd": TEST_CMD});
+
+    let red = call(&ws, "a1", "run_command", test.clone()).await.unwrap();
+    assert!(
+        red.contains("exited with 1") && red.contains("FAILED"),
+        "{red}"
+    );
+    let red = run_id(&red);
+    call(
+        &ws,
+        "a1",
+        "edit_file",
+        json!({"path": "calc/lexer.py", "old": BUG, "new": FIX}),
+    )
+    .await
+    .unwrap();
+    let patch = || cite("patch:a1", "end = len(source)");
+
+    let err = check(&ws, vec![patch()]).unwrap_err();
+    assert!(err.contains("no command run"), "{err}");
+    let err = check(&ws, vec![patch(), cite(&format!("cmd:{red}"), "FAILED")]).unwrap_err();
+    assert!(err.contains(&format!("{red} exited with 1")), "{err}");
+
+    let green = call(&ws, "a1", "run_command", test.clone()).await.unwrap();
+    assert!(green.contains("exited with 0"), "{green}");
+    let green = run_id(&green);
+    let verified = check(&ws, vec![patch(), cite(&format!("cmd:{green}"), "OK")]).unwrap();
+    let reference = verified[0].resolved.clone().unwrap();
+    assert!(reference.starts_with("patch:a1@"), "{reference}");
+    assert!(reference.ends_with("(1 file, +1 -1)"), "{reference}");
+    assert!(
+        ws.patch_text(&reference)
+            .unwrap()
+            .contains("+                end = len(source)")
+    );
+
+    // A run in another agent's worktree does not test a1's patch.
+    let elsewhere = run_id(
+        &call(&ws, "a2", "run_command", json!({"cmd": "echo OK"}))
+            .await
+            .unwrap(),
+    );
+    let err = check(&ws, vec![patch(), cite(&format!("cmd:{elsewhere}"), "OK")]).unwrap_err();
+    assert!(err.contains("did not run in a1's worktree"), "{err}");
+
+    // Editing after the green run makes that run stale.
+    call(&ws, "a1", "edit_file", json!({"path": "calc/lexer.py", "old": "end = len(source)\n", "new": "end = len(source)  # to the end\n"}))
+        .await
+        .unwrap();
+    let err = check(&ws, vec![patch(), cite(&format!("cmd:{green}"), "OK")]).unwrap_err();
+    assert!(err.contains("ran before a1's last change"), "{err}");
+
+    // A quote that is not in the patch, and a patch that no longer applies, are refused.
+    let again = run_id(&call(&ws, "a1", "run_command", test).await.unwrap());
+    let err = check(
+        &ws,
+        vec![
+            cite("patch:a1", "return None"),
+            cite(&format!("cmd:{again}"), "OK"),
+        ],
+    )
+    .unwrap_err();
+    assert!(err.contains("quote not found in a1's patch"), "{err}");
+    check(&ws, vec![patch(), cite(&format!("cmd:{again}"), "OK")]).unwrap();
+    let lexer = repo.join("calc/lexer.py");
+    let changed = std::fs::read_to_string(&lexer)
+        .unwrap()
+        .replace(BUG, "            if end < 0:\n                break\n");
+    std::fs::write(&lexer, changed).unwrap();
+    let err = check(&ws, vec![patch(), cite(&format!("cmd:{again}"), "OK")]).unwrap_err();
+    assert!(err.contains("does not apply cleanly"), "{err}");
+    let err = check(
+        &ws,
+        vec![cite("patch:a3", "x"), cite(&format!("cmd:{again}"), "OK")],
+    )
+    .unwrap_err();
+    assert!(err.contains("a3 has no worktree"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The real binary: a scripted agent fixes the bug.
+
+const KEY: &str = "sk-live-SECRET-exec-edit-4c1d";
+const SERVICE_TOKEN: &str = "svc-token-0a9f8e7d";
+const KEY_VAR: &str = "MODEL_ACCESS";
+
+/// The last tool result of the conversation.
+fn last_result(req: &RecordedRequest) -> String {
+    req.tool_results()
+        .last()
+        .map(|(_, t)| t.clone())
+        .unwrap_or_default()
+}
+
+/// A cooperative repair agent: look at the environment, run the failing test, fix the bug
+/// in its worktree, run the test green, cite the patch and the green run, finish.
+fn repair_script(req: &RecordedRequest, _n: usize) -> Reply {
+    if is_judge(req) {
+        return approve();
+    }
+    if is_finalise(req) {
+        let answer = "Fixed: tokenize dropped a trailing comment with no newline after it; the \
+                      verified patch is in the cited point.";
+        return final_answer(req, answer);
+    }
+    let tool = |name: &str, args: Value| Reply::tool(name, args);
+    match assistant_turns(req) {
+        0 => tool("run_command", json!({"cmd": "env"})),
+        1 => tool("run_command", json!({"cmd": TEST_CMD})),
+        2 => tool(
+            "edit_file",
+            json!({"path": "calc/lexer.py", "old": BUG, "new": FIX}),
+        ),
+        3 => tool("run_command", json!({"cmd": TEST_CMD, "timeout_s": 120})),
+        4 => {
+            let green = run_id(&last_result(req));
+            let agent = agent_of(req).unwrap_or_default();
+            tool(
+                "record_point",
+                json!({
+                    "kind": "finding",
+                    "headline": "tokenize dropped a trailing comment with no newline; the patch keeps it and the tests pass",
+                    "summary": "When `#` starts the last line, source.find returns -1 and the loop broke before appending the comment. The patch reads to the end of the source instead.",
+                    "evidence": [
+                        {"source": format!("patch:{agent}"), "quote": "end = len(source)"},
+                        {"source": format!("cmd:{green}"), "quote": "OK"}
+                    ]
+                }),
+            )
+        }
+        _ => finish("fixed; see my finding"),
+    }
+}
+
+struct Binary {
+    dir: tempfile::TempDir,
+}
+
+impl Binary {
+    fn new() -> Binary {
+        let bin = Binary {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        std::fs::create_dir(bin.tmp()).unwrap();
+        bin
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn tmp(&self) -> PathBuf {
+        self.path("tmp")
+    }
+    fn run(&self, mock: &MockLlm, repo: &Path, session: &Path, extra: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_delm"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("TMPDIR", self.tmp())
+            .env("DELM_DATA_DIR", self.path("data"))
+            .env("DELM_CONFIG_DIR", self.path("config"))
+            .env("DELM_LOG_DIR", self.path("logs"))
+            .env("DELM_RETRY_BASE_MS", "20")
+            .env(KEY_VAR, KEY)
+            .env("OPENAI_API_KEY", KEY)
+            .env("MY_SERVICE_TOKEN", SERVICE_TOKEN)
+            .stdin(Stdio::null())
+            .args([
+                "run",
+                "Why is a trailing comment dropped? Fix it.",
+                "--headless",
+            ])
+            .args(["--agents", "1", "--verify", "evidence"])
+            .args(["--base-url", &mock.base_url, "--api-key-env", KEY_VAR])
+            .arg("--repo")
+            .arg(repo)
+            .arg("--session")
+            .arg(session)
+            .args(["--allow-exec", "--allow-edit"])
+            .args(extra);
+        cmd.output().unwrap()
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn unittest(repo: &Path) -> Output {
+    Command::new("python3")
+        .args(["-m", "unittest", "discover", "-s", "tests"])
+        .current_dir(repo)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn an_agent_fixes_the_bug_in_its_worktree_and_the_patch_is_written_next_to_the_session() {
+    let bin = Binary::new();
+    let (_dir, repo) = fixture_copy();
+    let before = contents(&repo);
+    let mock = MockLlm::start_blocking(Wire::OpenAi, repair_script);
+    let session = bin.path("fix.jsonl");
+    let out = bin.run(&mock, &repo, &session, &[]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "exit {:?}\n{stderr}", out.status);
+
+    // The command environment had no secrets: not the provider key (under either
+    // variable), not the service token.
+    let requests = mock.requests();
+    let env_output = requests
+        .iter()
+        .flat_map(|r| r.tool_results())
+        .map(|(_, t)| t)
+        .find(|t| t.starts_with("c1: `env`"))
+        .expect("the env run's result");
+    assert!(env_output.contains("PATH="), "{env_output}");
+    for secret in [
+        KEY,
+        SERVICE_TOKEN,
+        "MY_SERVICE_TOKEN",
+        KEY_VAR,
+        "OPENAI_API_KEY",
+    ] {
+        assert!(
+            !env_output.contains(secret),
+            "{secret} reached the command: {env_output}"
+        );
+    }
+    // The test failed first, in the worktree.
+    let red = requests
+        .iter()
+        .flat_map(|r| r.tool_results())
+        .map(|(_, t)| t)
+        .find(|t| t.starts_with("c2: "))
+        .unwrap();
+    assert!(
+        red.contains("exited with 1") && red.contains("test_trailing_comment_is_kept"),
+        "{red}"
+    );
+
+    // The finding was verified with both pieces of evidence resolved.
+    let events = delm::session::read_session(&session).unwrap().events;
+    let state = RunState::from_events(events.iter());
+    let point = state
+        .points
+        .iter()
+        .find(|p| p.point.headline.starts_with("tokenize dropped"))
+        .expect("the finding");
+    assert_eq!(point.status, PointStatus::Verified, "{:?}", point.note);
+    let resolved: Vec<&str> = point
+        .point
+        .evidence
+        .iter()
+        .filter_map(|e| e.resolved.as_deref())
+        .collect();
+    assert!(resolved[0].starts_with("patch:a1@"), "{resolved:?}");
+    assert_eq!(resolved[1], "cmd:c3 (exit 0)");
+    assert!(
+        state
+            .answer
+            .as_ref()
+            .unwrap()
+            .cited
+            .contains(&point.point.id)
+    );
+
+    // The patch sits next to the session, names itself on stderr, and fixes the bug.
+    let patch_file = bin.path("fix.patch");
+    let diff = std::fs::read_to_string(&patch_file).expect("fix.patch next to the session");
+    assert!(
+        diff.contains("+                end = len(source)"),
+        "{diff}"
+    );
+    assert!(diff.contains("--- a/calc/lexer.py"), "{diff}");
+    assert!(
+        stderr.contains(&format!("patch: {}", patch_file.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "verified in {}, cited by the answer",
+            point.point.id
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("your files were not changed"), "{stderr}");
+
+    // The user's repository is byte for byte as it was; the worktrees are gone.
+    assert_eq!(contents(&repo), before, "the fixture repository changed");
+    let left: Vec<_> = std::fs::read_dir(bin.tmp()).unwrap().collect();
+    assert!(left.is_empty(), "worktrees left behind: {left:?}");
+
+    // Nothing secret in the session either.
+    let log = std::fs::read_to_string(&session).unwrap();
+    assert!(!log.contains(KEY) && !log.contains(SERVICE_TOKEN));
+
+    // And the patch really applies to (and fixes) a fresh copy.
+    let (_fresh_dir, fresh) = fixture_copy();
+    assert!(
+        !unittest(&fresh).status.success(),
+        "the fixture's test should fail"
+    );
+    let applied = Command::new("git")
+        .args(["apply", patch_file.to_str().unwrap()])
+        .current_dir(&fresh)
+        .output()
+        .unwrap();
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+    let after = unittest(&fresh);
+    assert!(after.status.success(), "{}", text(&after.stderr));
+}
+
+#[test]
+fn apply_changes_the_repository_only_when_asked() {
+    let bin = Binary::new();
+    let (_dir, repo) = fixture_copy();
+    let secrets_before = std::fs::read(repo.join("secrets.env")).unwrap();
+    let mock = MockLlm::start_blocking(Wire::OpenAi, repair_script);
+    let session = bin.path("apply.jsonl");
+    let out = bin.run(&mock, &repo, &session, &["--apply"]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "exit {:?}\n{stderr}", out.status);
+    assert!(
+        stderr.contains(&format!("applied the patch to {}", repo.display())),
+        "{stderr}"
+    );
+    assert!(bin.path("apply.patch").exists());
+    let tests = unittest(&repo);
+    assert!(tests.status.success(), "{}", text(&tests.stderr));
+    assert_eq!(
+        std::fs::read(repo.join("secrets.env")).unwrap(),
+        secrets_before
+    );
+
+    // --allow-edit without --allow-exec, and --apply without --allow-edit, are usage errors.
+    let out = Command::new(env!("CARGO_BIN_EXE_delm"))
+        .args(["run", "q", "--headless", "--allow-edit"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--allow-exec"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_delm"))
+        .args(["run", "q", "--headless", "--apply"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--allow-edit"),
+        "{}",
+        text(&out.stderr)
+    );
+}
