@@ -222,7 +222,7 @@ its evidence before other agents see it; the result tells you whether it was acc
                     "headline": {"type": "string", "description": "At most 25 words, self-contained"},
                     "summary": {"type": "string", "description": "At most 150 words"},
                     "evidence": {"type": "array", "items": {"type": "object", "properties": {
-                        "source": {"type": "string", "description": "Path relative to the workspace root, cmd:<id>, or a verified point id"},
+                        "source": {"type": "string", "description": "Path relative to the workspace root, cmd:<id> of a command run, patch:<agent id> for your edits, or a verified point id"},
                         "lines": {"type": "string", "description": "Line range a-b (files only)"},
                         "quote": {"type": "string", "description": "Exact text copied from the source"}},
                         "required": ["source", "quote"]}},
