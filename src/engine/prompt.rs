@@ -111,8 +111,15 @@ pub fn context_block(state: &RunState, focus: &str, budget_tokens: usize) -> Str
     let terms = state.point_terms();
     let focus_terms = search_terms(focus);
     let mut shared = vec![0u16; state.points.len()];
+    // Terms most points share (the goal's own words, typically) rank nothing; skipping them
+    // keeps this from walking the whole context for every prompt.
+    let common = (state.points.len() / 8).max(64);
     for &term in &focus_terms {
-        for &i in terms.postings(term) {
+        let postings = terms.postings(term);
+        if postings.len() > common {
+            continue;
+        }
+        for &i in postings {
             if let Some(n) = shared.get_mut(i as usize) {
                 *n = n.saturating_add(1);
             }
@@ -212,9 +219,16 @@ pub fn related_points(state: &RunState, point: &Point, n: usize) -> Vec<PointVie
     mine.extend(search_terms(&point.summary));
     mine.sort_unstable();
     mine.dedup();
+    // A term most points share says nothing about redundancy, and walking its postings would
+    // make every proposal cost a pass over the whole context: only distinctive terms count.
+    let common = (state.points.len() / 8).max(64);
     let mut shared: HashMap<u32, usize> = HashMap::new();
     for &term in &mine {
-        for &i in terms.postings(term) {
+        let postings = terms.postings(term);
+        if postings.len() > common {
+            continue;
+        }
+        for &i in postings {
             *shared.entry(i).or_default() += 1;
         }
     }
@@ -543,7 +557,22 @@ mod tests {
     /// version must agree with when lines are of similar length).
     fn reference_block_ids(state: &RunState, focus: &str, budget: usize) -> Vec<String> {
         let live: Vec<&PointView> = state.live_points().collect();
-        let focus_terms = search_terms(focus);
+        // Terms used by more than an eighth of the points (at least 64) rank nothing.
+        let common = (state.points.len() / 8).max(64);
+        let df = |t: &u64| {
+            state
+                .points
+                .iter()
+                .filter(|p| {
+                    search_terms(&p.point.headline).contains(t)
+                        || search_terms(&p.point.summary).contains(t)
+                })
+                .count()
+        };
+        let focus_terms: Vec<u64> = search_terms(focus)
+            .into_iter()
+            .filter(|t| df(t) <= common)
+            .collect();
         let newest = live.iter().map(|p| p.seq).max().unwrap_or(1) as f64;
         let mut ranked: Vec<(f64, &PointView)> = live
             .iter()
