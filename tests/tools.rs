@@ -533,10 +533,13 @@ async fn repo_describes_itself_and_offers_the_read_tools() {
         d.contains("`repo`") && d.contains("calc/") && d.contains("README.md"),
         "{d}"
     );
-    assert!(
-        ws.initial_tasks("why does the lexer drop comments?")
-            .is_empty()
-    );
+    // One planning task that carries the goal; without --allow-exec it does not ask for
+    // commands.
+    let plan = ws.initial_tasks("why does the lexer drop comments?");
+    assert_eq!(plan.len(), 1);
+    assert!(plan[0].0.starts_with("Plan"));
+    assert!(plan[0].1.contains("why does the lexer drop comments?"));
+    assert!(!plan[0].1.contains("run_command"));
     assert!(
         ws.call(&ToolContext::default(), "read_doc", &json!({}))
             .await

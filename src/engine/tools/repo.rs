@@ -697,9 +697,35 @@ impl Workspace for RepoWorkspace {
         }
     }
 
-    fn initial_tasks(&self, _goal: &str) -> Vec<(String, String)> {
-        // Repository runs start with the engine's planning task, which explores and splits.
-        Vec::new()
+    fn initial_tasks(&self, goal: &str) -> Vec<(String, String)> {
+        // One planning task that explores and splits; it is a task like any other.
+        let exec = self.sandbox.as_ref().is_some_and(|s| s.allows_exec());
+        let edit = self.sandbox.as_ref().is_some_and(|s| s.allows_edit());
+        let mut detail = format!(
+            "Goal: {goal}\n\nExplore the repository first: `list_dir` the root, read the \
+README and the files the goal names, `grep` for the symbols involved."
+        );
+        if exec {
+            detail.push_str(
+                " Run the failing test or command with `run_command` to see its real output, \
+and record what it shows as a point citing the run (`cmd:<id>`).",
+            );
+        }
+        detail.push_str(
+            "\nThen add focused, independent tasks with `add_task` (one suspect, one file or one \
+hypothesis each, with the paths and symbols an agent needs), and finish with a short plan. \
+If the goal is small, do it yourself instead.",
+        );
+        if edit {
+            detail.push_str(
+                " Tasks that fix something should say which test proves the fix: a fix is \
+only accepted with a passing run on the patched code.",
+            );
+        }
+        vec![(
+            "Plan: explore the repository and split the goal".to_string(),
+            detail,
+        )]
     }
 }
 

@@ -81,6 +81,16 @@ impl Sandbox {
         }))
     }
 
+    /// May agents run commands?
+    pub fn allows_exec(&self) -> bool {
+        self.exec
+    }
+
+    /// May agents edit (their own copies)?
+    pub fn allows_edit(&self) -> bool {
+        self.edit
+    }
+
     pub fn describe(&self) -> String {
         let mut s = String::new();
         if self.edit {
