@@ -177,11 +177,7 @@ async fn isolated_never_shows_one_agents_points_to_another() {
         }
     }
     // The final agent merges: it sees every attempt.
-    let fin = mock
-        .requests()
-        .into_iter()
-        .find(is_finalise)
-        .unwrap();
+    let fin = mock.requests().into_iter().find(is_finalise).unwrap();
     for a in ["a1", "a2", "a3"] {
         assert!(fin.prompt_text().contains(&format!("attempt by {a} done")));
     }

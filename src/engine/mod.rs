@@ -72,12 +72,25 @@ pub enum Control {
     Pause,
     Resume,
     /// A human constraint point, delivered to working agents at their next turn.
-    InjectConstraint { text: String },
+    InjectConstraint {
+        text: String,
+    },
     /// Return a task to the queue; a claiming agent's work on it is cancelled.
-    Requeue { task: TaskId, note: Option<String> },
-    Cancel { task: TaskId, note: Option<String> },
-    AddTask { title: String, detail: String },
-    SetAgents { count: usize },
+    Requeue {
+        task: TaskId,
+        note: Option<String>,
+    },
+    Cancel {
+        task: TaskId,
+        note: Option<String>,
+    },
+    AddTask {
+        title: String,
+        detail: String,
+    },
+    SetAgents {
+        count: usize,
+    },
     /// Stop the run now: agents are cancelled and the run finishes as cancelled.
     Stop,
 }

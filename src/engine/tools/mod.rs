@@ -2,11 +2,19 @@
 //! evidence that cites it is resolved. The protocol tools (`expand`, `record_point`, ...)
 //! live in the agent; these are the workspace's own.
 
+mod args;
+mod bm25;
+mod charmap;
+mod commands;
+mod confine;
 pub mod docs;
-pub mod patch;
-pub mod repo;
-mod args; mod bm25; mod charmap; mod commands; mod confine; mod html; mod ingest; mod layout; mod quote;
 mod exec;
+mod html;
+mod ingest;
+mod layout;
+pub mod patch;
+mod quote;
+pub mod repo;
 mod sandbox;
 mod worktree;
 
