@@ -8,6 +8,7 @@ mod swarm;
 use delm::event::{Event, RunState, TaskState};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use support::{MockLlm, RecordedRequest, Reply, Wire};
 use swarm::*;
@@ -33,6 +34,10 @@ const DOCS: [(&str, &str); 6] = [
     ("zeta.txt", "Zeta SA 2024 revenue was 1.4 million dollars."),
 ];
 
+/// Until the test sets this, only the first document's task may finish: the others keep
+/// reading, so the run cannot end before the test has steered it (whatever the machine's load).
+static RELEASED: AtomicBool = AtomicBool::new(false);
+
 /// Each document task reads its document a few times, records its one sentence, then
 /// finishes; every reply takes a while so the test can act mid-run.
 fn script(req: &RecordedRequest, _n: usize) -> Reply {
@@ -48,7 +53,10 @@ fn script(req: &RecordedRequest, _n: usize) -> Reply {
         return slow(finish("nothing to do"));
     };
     let quote = text.trim_end_matches('.');
-    slow(match assistant_turns(req) {
+    let turn = assistant_turns(req);
+    let held = *doc != "alpha.txt" && !RELEASED.load(Ordering::SeqCst) && turn < 20;
+    slow(match turn {
+        _ if held => Reply::Tools(vec![("read_doc".into(), serde_json::json!({"doc": doc}))]),
         0..=2 => Reply::Tools(vec![("read_doc".into(), serde_json::json!({"doc": doc}))]),
         3 => record("finding", quote, doc, quote),
         _ => finish("recorded"),
@@ -252,6 +260,7 @@ higher 2024 revenue?' --docs {docs} --agents 2 --verify evidence --base-url {url
         s.task(&requeued).is_some_and(|t| t.attempts >= 2)
     });
     assert!(s.task(&requeued).unwrap().attempts >= 2);
+    RELEASED.store(true, Ordering::SeqCst);
 
     // The run finishes; q exits 0 and leaves the terminal usable.
     tmux.wait_for("DONE", |s| s.contains("DONE"));
