@@ -6,7 +6,7 @@
 //! all use this one reducer, so a replayed run looks exactly as it looked live.
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub type TaskId = String;
 pub type PointId = String;
@@ -469,6 +469,10 @@ pub struct RunState {
     point_index: HashMap<PointId, usize>,
     /// Search terms of every point, kept as points arrive (prompt ranking reads them).
     point_terms: PointTerms,
+    /// Each point's shared-context line, formatted once as it arrives.
+    context_lines: Vec<ContextLine>,
+    /// The live points by kind, kept as points are verified, rejected and superseded.
+    live: LiveIndex,
     pub agents: BTreeMap<AgentId, AgentView>,
     /// The agent count the run should have (changed with `set_agents`).
     pub desired_agents: usize,
@@ -525,6 +529,11 @@ impl RunState {
         self.task_index.get(id).copied()
     }
 
+    /// Where the point sits in `points` (the order they were proposed).
+    pub fn point_position(&self, id: &str) -> Option<usize> {
+        self.point_index.get(id).copied()
+    }
+
     pub fn point(&self, id: &str) -> Option<&PointView> {
         self.point_index.get(id).map(|&i| &self.points[i])
     }
@@ -538,12 +547,27 @@ impl RunState {
     }
 
     fn agent_mut(&mut self, id: &str) -> &mut AgentView {
+        // Most events are about a known agent: look it up before paying for an owned key.
+        if !self.agents.contains_key(id) {
+            self.agents.insert(
+                id.to_string(),
+                AgentView {
+                    id: id.to_string(),
+                    ..AgentView::default()
+                },
+            );
+        }
         self.agents
-            .entry(id.to_string())
-            .or_insert_with(|| AgentView {
-                id: id.to_string(),
-                ..AgentView::default()
-            })
+            .get_mut(id)
+            .expect("the agent was inserted just above")
+    }
+
+    /// Bring the live index up to date with the point at `index`.
+    fn refresh_live(&mut self, index: usize) {
+        if let Some(view) = self.points.get(index) {
+            let tokens = self.context_lines.get(index).map_or(0, |l| l.tokens);
+            self.live.update(index, view, tokens);
+        }
     }
 
     pub fn count_tasks(&self, pred: impl Fn(&TaskState) -> bool) -> usize {
@@ -560,6 +584,20 @@ impl RunState {
     /// The search-term index of the points (relevance ranking in prompts).
     pub fn point_terms(&self) -> &PointTerms {
         &self.point_terms
+    }
+
+    /// The live points by kind (indices into `points`).
+    pub fn live_index(&self) -> &LiveIndex {
+        &self.live
+    }
+
+    /// The shared-context line of the point at `index` ([`context_line`], cached).
+    pub fn context_line(&self, index: usize) -> &ContextLine {
+        static NONE: ContextLine = ContextLine {
+            text: String::new(),
+            tokens: 0,
+        };
+        self.context_lines.get(index).unwrap_or(&NONE)
     }
 
     /// Verified points that are not superseded, in log order.
@@ -602,7 +640,11 @@ impl RunState {
         if self.started_ts.is_none() {
             self.started_ts = Some(env.ts.clone());
         }
-        self.last_ts = Some(env.ts.clone());
+        // Reuse the previous timestamp's buffer: this runs for every event.
+        match &mut self.last_ts {
+            Some(ts) => ts.clone_from(&env.ts),
+            None => self.last_ts = Some(env.ts.clone()),
+        }
         match &env.event {
             Event::RunStarted {
                 run_id,
@@ -763,16 +805,25 @@ impl RunState {
                     }
                     supersedes = p.point.supersedes.clone();
                 }
+                if let Some(&i) = self.point_index.get(point) {
+                    self.refresh_live(i);
+                }
                 if let Some(old) = supersedes
                     && let Some(o) = self.point_mut(&old)
                 {
                     o.superseded_by = Some(point.clone());
+                    if let Some(&i) = self.point_index.get(&old) {
+                        self.refresh_live(i);
+                    }
                 }
             }
             Event::PointRejected { point, reason } => {
                 if let Some(p) = self.point_mut(point) {
                     p.status = PointStatus::Rejected;
                     p.note = Some(reason.clone());
+                }
+                if let Some(&i) = self.point_index.get(point) {
+                    self.refresh_live(i);
                 }
             }
             Event::AgentStatus {
@@ -883,8 +934,10 @@ impl RunState {
         {
             t.points.push(point.id.clone());
         }
-        self.point_terms.insert(self.points.len(), point);
-        self.point_index.insert(point.id.clone(), self.points.len());
+        let index = self.points.len();
+        self.point_terms.insert(index, point);
+        self.context_lines.push(ContextLine::of(point));
+        self.point_index.insert(point.id.clone(), index);
         self.points.push(PointView {
             point: point.clone(),
             status,
@@ -892,6 +945,139 @@ impl RunState {
             seq,
             superseded_by: None,
         });
+        self.refresh_live(index);
+    }
+}
+
+/// A point's line in the shared-context block, and what it costs there.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContextLine {
+    /// [`context_line`] of the point.
+    pub text: String,
+    /// Tokens the line costs in a block: its estimate (characters / 4) plus the newline.
+    pub tokens: usize,
+}
+
+impl ContextLine {
+    fn of(point: &Point) -> Self {
+        let text = context_line(point);
+        let tokens = text.chars().count().div_ceil(4) + 1;
+        ContextLine { text, tokens }
+    }
+}
+
+/// The compact, one-line form of a point every prompt shows:
+/// `P12 [finding] headline (a1, T3)`. Its parts never change once a point is proposed, so
+/// the reducer formats it once per point and prompt assembly only copies it.
+pub fn context_line(point: &Point) -> String {
+    let headline = point.headline.trim();
+    let task = point.task.as_deref().unwrap_or("");
+    let mut line = String::with_capacity(
+        point.id.len() + headline.len() + point.author.len() + task.len() + 20,
+    );
+    line.push_str(&point.id);
+    line.push_str(" [");
+    line.push_str(point.kind.as_str());
+    line.push_str("] ");
+    line.push_str(headline);
+    line.push_str(" (");
+    line.push_str(&point.author);
+    if let Some(task) = &point.task {
+        line.push_str(", ");
+        line.push_str(task);
+    }
+    line.push(')');
+    line
+}
+
+/// The live points (verified, not superseded) by kind, as indices into
+/// [`RunState::points`], ascending (which is log order). Every prompt's shared-context block
+/// reads these; keeping them as events arrive means a block costs what it shows, not a pass
+/// over every point of the run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveIndex {
+    constraints: BTreeSet<u32>,
+    failures: BTreeSet<u32>,
+    findings: BTreeSet<u32>,
+    partials: BTreeSet<u32>,
+    /// The shortest context line (in tokens) of any failure that was ever live.
+    shortest_failure: Option<usize>,
+    /// The same for findings and partials.
+    shortest_ranked: Option<usize>,
+}
+
+impl LiveIndex {
+    fn update(&mut self, index: usize, view: &PointView, line_tokens: usize) {
+        let shortest = match view.point.kind {
+            PointKind::Failure => Some(&mut self.shortest_failure),
+            PointKind::Finding | PointKind::Partial => Some(&mut self.shortest_ranked),
+            PointKind::Constraint => None,
+        };
+        if let Some(shortest) = shortest {
+            *shortest = Some(shortest.map_or(line_tokens, |s| s.min(line_tokens)));
+        }
+        let index = index as u32;
+        let set = match view.point.kind {
+            PointKind::Constraint => &mut self.constraints,
+            PointKind::Failure => &mut self.failures,
+            PointKind::Finding => &mut self.findings,
+            PointKind::Partial => &mut self.partials,
+        };
+        if view.status == PointStatus::Verified && view.superseded_by.is_none() {
+            set.insert(index);
+        } else {
+            set.remove(&index);
+        }
+    }
+
+    fn iter(set: &BTreeSet<u32>) -> impl DoubleEndedIterator<Item = usize> + '_ {
+        set.iter().map(|&i| i as usize)
+    }
+
+    /// Live constraints, oldest first.
+    pub fn constraints(&self) -> impl DoubleEndedIterator<Item = usize> + '_ {
+        Self::iter(&self.constraints)
+    }
+
+    /// Live failures, oldest first.
+    pub fn failures(&self) -> impl DoubleEndedIterator<Item = usize> + '_ {
+        Self::iter(&self.failures)
+    }
+
+    /// Live findings, oldest first.
+    pub fn findings(&self) -> impl DoubleEndedIterator<Item = usize> + '_ {
+        Self::iter(&self.findings)
+    }
+
+    /// Live partials, oldest first.
+    pub fn partials(&self) -> impl DoubleEndedIterator<Item = usize> + '_ {
+        Self::iter(&self.partials)
+    }
+
+    /// No live failure's line costs fewer tokens than this (a lower bound: it is never
+    /// raised when a short failure leaves the live set). `None` before any failure.
+    pub fn shortest_failure_line(&self) -> Option<usize> {
+        self.shortest_failure
+    }
+
+    /// No live finding's or partial's line costs fewer tokens than this (a lower bound).
+    pub fn shortest_ranked_line(&self) -> Option<usize> {
+        self.shortest_ranked
+    }
+
+    /// Whether the point at `index` is a live finding or partial.
+    pub fn is_finding_or_partial(&self, index: usize) -> bool {
+        let index = index as u32;
+        self.findings.contains(&index) || self.partials.contains(&index)
+    }
+
+    /// Live points of every kind.
+    pub fn len(&self) -> usize {
+        self.constraints.len() + self.failures.len() + self.findings.len() + self.partials.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -909,10 +1095,7 @@ pub struct PointTerms {
 
 impl PointTerms {
     fn insert(&mut self, index: usize, point: &Point) {
-        let mut terms = search_terms(&point.headline);
-        terms.extend(search_terms(&point.summary));
-        terms.sort_unstable();
-        terms.dedup();
+        let terms = search_terms_of(&[&point.headline, &point.summary]);
         for &term in &terms {
             self.postings.entry(term).or_default().push(index as u32);
         }
@@ -936,30 +1119,58 @@ impl PointTerms {
 /// The search terms of `text`, sorted and distinct: its words (letters, digits, `_`) of
 /// three bytes or more, lowercased and hashed (64-bit FNV-1a, so no word is allocated).
 pub fn search_terms(text: &str) -> Vec<u64> {
-    let mut terms: Vec<u64> = text
-        .split(|c: char| !c.is_alphanumeric() && c != '_')
-        .filter(|w| w.len() > 2)
-        .map(term_hash)
-        .collect();
+    let mut terms = Vec::new();
+    push_terms(text, &mut terms);
     terms.sort_unstable();
     terms.dedup();
     terms
 }
 
-fn term_hash(word: &str) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0100_0000_01b3;
-    let mut hash = OFFSET;
-    let mut mix = |byte: u8| {
-        hash ^= byte as u64;
-        hash = hash.wrapping_mul(PRIME);
-    };
-    if word.is_ascii() {
-        word.bytes().for_each(|b| mix(b.to_ascii_lowercase()));
+/// The search terms of several texts together, sorted and distinct.
+pub fn search_terms_of(texts: &[&str]) -> Vec<u64> {
+    let mut terms = Vec::new();
+    for text in texts {
+        push_terms(text, &mut terms);
+    }
+    terms.sort_unstable();
+    terms.dedup();
+    terms
+}
+
+/// Append the term of every word of `text` (unsorted, repeats kept).
+fn push_terms(text: &str, out: &mut Vec<u64>) {
+    if text.is_ascii() {
+        // The common case, byte by byte: for ASCII, `char::is_alphanumeric` is
+        // `u8::is_ascii_alphanumeric`, so the words are the same as below.
+        let words = text
+            .as_bytes()
+            .split(|&b| !b.is_ascii_alphanumeric() && b != b'_');
+        out.extend(words.filter(|w| w.len() > 2).map(ascii_term_hash));
     } else {
-        let mut buf = [0u8; 4];
-        for c in word.chars().flat_map(char::to_lowercase) {
-            c.encode_utf8(&mut buf).bytes().for_each(&mut mix);
+        let words = text.split(|c: char| !c.is_alphanumeric() && c != '_');
+        out.extend(words.filter(|w| w.len() > 2).map(term_hash));
+    }
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0100_0000_01b3;
+
+/// [`term_hash`] of an ASCII word.
+fn ascii_term_hash(word: &[u8]) -> u64 {
+    word.iter().fold(FNV_OFFSET, |hash, &b| {
+        (hash ^ b.to_ascii_lowercase() as u64).wrapping_mul(FNV_PRIME)
+    })
+}
+
+fn term_hash(word: &str) -> u64 {
+    if word.is_ascii() {
+        return ascii_term_hash(word.as_bytes());
+    }
+    let mut hash = FNV_OFFSET;
+    let mut buf = [0u8; 4];
+    for c in word.chars().flat_map(char::to_lowercase) {
+        for &byte in c.encode_utf8(&mut buf).as_bytes() {
+            hash = (hash ^ byte as u64).wrapping_mul(FNV_PRIME);
         }
     }
     hash
@@ -967,11 +1178,15 @@ fn term_hash(word: &str) -> u64 {
 
 /// Current time as RFC 3339 (UTC, millisecond precision).
 pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let now = now
-        .replace_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000)
-        .unwrap_or(now);
-    now.format(&time::format_description::well_known::Rfc3339)
+    format_rfc3339_millis(time::OffsetDateTime::now_utc())
+}
+
+/// `t` as RFC 3339, truncated to the millisecond (the log's timestamp format).
+pub fn format_rfc3339_millis(t: time::OffsetDateTime) -> String {
+    let t = t
+        .replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
+        .unwrap_or(t);
+    t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
 
@@ -1171,6 +1386,101 @@ mod tests {
             },
         ));
         assert_eq!(s.display_state(), RunDisplayState::Paused);
+    }
+
+    /// The terms as the first version computed them: char by char, every word lowercased
+    /// through `char::to_lowercase`.
+    fn reference_terms(text: &str) -> Vec<u64> {
+        let mut terms: Vec<u64> = text
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .filter(|w| w.len() > 2)
+            .map(|w| {
+                let mut hash = FNV_OFFSET;
+                let mut buf = [0u8; 4];
+                for c in w.chars().flat_map(char::to_lowercase) {
+                    for &b in c.encode_utf8(&mut buf).as_bytes() {
+                        hash = (hash ^ b as u64).wrapping_mul(FNV_PRIME);
+                    }
+                }
+                hash
+            })
+            .collect();
+        terms.sort_unstable();
+        terms.dedup();
+        terms
+    }
+
+    #[test]
+    fn search_terms_fast_path_matches_the_char_path() {
+        for text in [
+            "Lexer_cache drops TRAILING comments in skip_ws (src/lex.rs:141-150) ab 2024",
+            "naïve ÉTAT: Ünïcode headline — with dashes and Lexer",
+            "",
+            "a bb ccc dddd, x_y_z;;; 12345",
+        ] {
+            assert_eq!(search_terms(text), reference_terms(text), "{text}");
+        }
+        assert_eq!(
+            search_terms_of(&["Lexer cache", "cache INDEX lexer"]),
+            reference_terms("Lexer cache cache INDEX lexer")
+        );
+    }
+
+    #[test]
+    fn live_index_follows_verification_and_supersession() {
+        let mut s = RunState::default();
+        let mut seq = 0;
+        let mut apply = |s: &mut RunState, event: Event| {
+            seq += 1;
+            s.apply(&env(seq, event));
+        };
+        let verified = |id: &str| Event::PointVerified {
+            point: id.into(),
+            note: None,
+            evidence: None,
+        };
+        apply(
+            &mut s,
+            Event::PointProposed {
+                point: point("P1", PointKind::Finding, None),
+            },
+        );
+        assert!(s.live_index().is_empty(), "a proposed point is not live");
+        apply(&mut s, verified("P1"));
+        apply(
+            &mut s,
+            Event::PointProposed {
+                point: point("P2", PointKind::Failure, None),
+            },
+        );
+        apply(
+            &mut s,
+            Event::PointRejected {
+                point: "P2".into(),
+                reason: "no".into(),
+            },
+        );
+        let mut p3 = point("P3", PointKind::Partial, Some("T1"));
+        p3.supersedes = Some("P1".into());
+        apply(&mut s, Event::PointProposed { point: p3 });
+        apply(&mut s, verified("P3"));
+        apply(
+            &mut s,
+            Event::ConstraintAdded {
+                point: point("C1", PointKind::Constraint, None),
+            },
+        );
+        let live = s.live_index();
+        assert_eq!(live.findings().count(), 0, "P1 is superseded");
+        assert_eq!(live.failures().count(), 0, "P2 was rejected");
+        assert_eq!(live.partials().collect::<Vec<_>>(), vec![2]);
+        assert_eq!(live.constraints().collect::<Vec<_>>(), vec![3]);
+        assert_eq!(live.len(), s.live_points().count());
+        assert_eq!(s.context_line(2).text, "P3 [partial] headline P3 (a1, T1)");
+        assert_eq!(
+            live.shortest_ranked_line(),
+            Some(s.context_line(0).tokens.min(s.context_line(2).tokens))
+        );
     }
 
     #[test]

@@ -71,6 +71,24 @@ fn engine_overhead_runs_every_task_to_the_end() {
             throughput.params["points_verified"].as_u64().unwrap(),
             Sizes::quick().overhead_tasks as u64
         );
+        // Coordination overhead is the process's CPU minus the scripted model's own.
+        let raw = value(
+            &found,
+            &format!("engine_overhead.raw_cpu_per_task_mean.{agents}_agents"),
+        );
+        let model = value(
+            &found,
+            &format!("engine_overhead.model_cpu_per_task_mean.{agents}_agents"),
+        );
+        let coordination = value(
+            &found,
+            &format!("engine_overhead.coordination_per_task_mean.{agents}_agents"),
+        );
+        assert!(model < raw, "model {model} µs of raw {raw} µs");
+        assert!(
+            (raw - model - coordination).abs() < 0.01 * raw,
+            "{raw} - {model} != {coordination}"
+        );
     }
 }
 

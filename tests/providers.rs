@@ -58,7 +58,7 @@ fn request() -> ChatRequest {
     ChatRequest {
         system: "You are agent a1 of a test swarm.".into(),
         messages: vec![Message::user("What is six times seven?")],
-        tools: vec![read_file_tool()],
+        tools: vec![read_file_tool()].into(),
         max_tokens: 256,
         temperature: Some(0.0),
     }

@@ -33,7 +33,7 @@ pub fn measure(sizes: &Sizes) -> anyhow::Result<Vec<Figure>> {
                 timeout: Duration::from_secs(300),
             },
             Box::new(NullSink),
-            Arc::new(|_, _| {}),
+            Arc::new(|_, _, _| {}),
         )?;
         let state = &outcome.state;
         let answer = state

@@ -124,6 +124,18 @@ pub fn process_cpu() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
+/// CPU time of the calling thread so far. Only meaningful around code that does not
+/// suspend: a task that awaits may resume on another worker thread.
+pub fn thread_cpu() -> Duration {
+    // SAFETY: clock_gettime only writes the struct we hand it.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 /// A field of `/proc/self/status` in KiB (`VmHWM` peak resident, `VmRSS` current).
 fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

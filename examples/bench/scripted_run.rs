@@ -8,7 +8,8 @@ use delm::llm::retry::{RetryPolicy, RetryingProvider};
 use delm::llm::scripted::{Script, ScriptedModel};
 use delm::llm::{ChatRequest, ChatResponse, DeltaSink, LlmError, Provider};
 use futures_util::future::BoxFuture;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Discards every event: the engine's own cost, without the disk.
@@ -35,11 +36,56 @@ pub struct RunSpec {
 pub struct RunOutcome {
     pub state: RunState,
     pub events: Vec<Envelope>,
+    /// From the start of the run to the model's last `final_answer` (the run's end; the
+    /// whole-log fold `EngineHandle::wait` does to hand back the state is not counted).
     pub wall: Duration,
-    /// Process CPU time (all threads) spent during the run.
+    /// Process CPU time (all threads) over the same span.
     pub cpu: Duration,
+    /// Time spent inside the scripted model's `chat` (see [`ModelTime`]).
+    pub model_time: ModelTime,
     pub model: Arc<ScriptedModel>,
 }
+
+/// Time spent inside the scripted model, summed over every call.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ModelTime {
+    /// CPU time of the calling thread inside `chat`: exact when the model answers without
+    /// suspending (latency 0, the engine-overhead figure); zero otherwise, since a call that
+    /// sleeps may resume on another thread.
+    pub cpu: Duration,
+    /// Wall time inside `chat` (includes the configured latency).
+    pub wall: Duration,
+    pub calls: u64,
+}
+
+/// Accumulates [`ModelTime`] from concurrent calls.
+#[derive(Default)]
+struct ModelClock {
+    cpu_ns: AtomicU64,
+    wall_ns: AtomicU64,
+    calls: AtomicU64,
+}
+
+impl ModelClock {
+    fn add(&self, cpu: Duration, wall: Duration) {
+        self.cpu_ns
+            .fetch_add(cpu.as_nanos() as u64, Ordering::Relaxed);
+        self.wall_ns
+            .fetch_add(wall.as_nanos() as u64, Ordering::Relaxed);
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+    fn total(&self) -> ModelTime {
+        ModelTime {
+            cpu: Duration::from_nanos(self.cpu_ns.load(Ordering::Relaxed)),
+            wall: Duration::from_nanos(self.wall_ns.load(Ordering::Relaxed)),
+            calls: self.calls.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Process CPU and wall clock when the model last returned a `final_answer`: the run's end
+/// as far as the measurement is concerned.
+type EndMark = Mutex<Option<(Duration, Instant)>>;
 
 impl RunOutcome {
     pub fn calls_for(&self, purpose: CallPurpose) -> u64 {
@@ -50,13 +96,19 @@ impl RunOutcome {
     }
 }
 
-/// Called with every request and the scripted model's response to it.
-pub type Observer = Arc<dyn Fn(&ChatRequest, &ChatResponse) + Send + Sync>;
+/// Called with every request, the scripted model's response to it, and the time spent in
+/// the model so far (this call included).
+pub type Observer = Arc<dyn Fn(&ChatRequest, &ChatResponse, ModelTime) + Send + Sync>;
 
-/// Hands calls to the scripted model, and lets the caller observe each one (timing windows).
+/// Hands calls to the scripted model, times them, and lets the caller observe each one
+/// (timing windows).
 struct Observed {
     inner: Arc<ScriptedModel>,
     on_response: Observer,
+    clock: Arc<ModelClock>,
+    /// The model never suspends (latency 0), so thread CPU time around a call is its own.
+    synchronous: bool,
+    end: Arc<EndMark>,
 }
 
 impl Provider for Observed {
@@ -69,8 +121,18 @@ impl Provider for Observed {
         on_delta: DeltaSink<'a>,
     ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
         Box::pin(async move {
+            let cpu0 = self.synchronous.then(super::figure::thread_cpu);
+            let wall0 = Instant::now();
             let resp = self.inner.chat(req, on_delta).await?;
-            (self.on_response)(req, &resp);
+            let cpu = cpu0.map_or(Duration::ZERO, |c| {
+                super::figure::thread_cpu().saturating_sub(c)
+            });
+            self.clock.add(cpu, wall0.elapsed());
+            if resp.tool_calls.iter().any(|c| c.name == "final_answer") {
+                let mark = (super::figure::process_cpu(), Instant::now());
+                *self.end.lock().unwrap_or_else(|e| e.into_inner()) = Some(mark);
+            }
+            (self.on_response)(req, &resp, self.clock.total());
             Ok(resp)
         })
     }
@@ -87,9 +149,14 @@ pub fn run(
         .enable_all()
         .build()?;
     let model = Arc::new(ScriptedModel::new(spec.script.clone()));
+    let clock = Arc::new(ModelClock::default());
+    let end: Arc<EndMark> = Arc::new(Mutex::new(None));
     let provider = Observed {
         inner: model.clone(),
         on_response,
+        clock: clock.clone(),
+        synchronous: spec.script.latency.is_zero(),
+        end: end.clone(),
     };
     let policy = RetryPolicy {
         max_attempts: 1,
@@ -127,14 +194,19 @@ pub fn run(
                     spec.timeout
                 )
             })?;
-        let wall = started.elapsed();
-        let cpu = super::figure::process_cpu().saturating_sub(cpu0);
+        let (cpu_end, wall_end) = end
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(|| (super::figure::process_cpu(), Instant::now()));
+        let wall = wall_end.saturating_duration_since(started);
+        let cpu = cpu_end.saturating_sub(cpu0);
         let events = handle.events_since(0);
         Ok(RunOutcome {
             state,
             events,
             wall,
             cpu,
+            model_time: clock.total(),
             model,
         })
     })

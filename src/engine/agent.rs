@@ -44,7 +44,16 @@ pub(crate) async fn run(id: AgentId, link: BoardLink, deps: Arc<AgentDeps>) {
         status: AgentStatus::Idle,
         coordination,
         memory: Vec::new(),
+        system: String::new(),
+        work_tools: Arc::from([]),
     };
+    // Both are fixed for the agent's life: built once, not for every task.
+    agent.system = agent.system_prompt();
+    agent.work_tools = agent
+        .protocol_tools(false, false)
+        .into_iter()
+        .chain(agent.deps.workspace.tool_specs())
+        .collect();
     // Announce the agent at once, so an idle agent is visible too.
     agent.link.emit(Event::AgentStatus {
         agent: agent.id.clone(),
@@ -65,6 +74,10 @@ struct Agent {
     coordination: Coordination,
     /// The conversation of the last finalise turn (the `central` orchestrator continues it).
     memory: Vec<Message>,
+    /// This agent's system prompt.
+    system: String,
+    /// The tools offered in work turns (protocol tools, then the workspace's).
+    work_tools: Arc<[ToolSpec]>,
 }
 
 /// Why a task's work loop stopped early.
@@ -77,7 +90,9 @@ enum Stop {
 
 /// A work or finalise conversation in progress.
 struct Turns {
-    messages: Vec<Message>,
+    /// The request of the next call: system prompt, tools, and the conversation so far,
+    /// which grows in place (no per-call copy of the conversation).
+    req: ChatRequest,
     task: Option<String>,
     purpose: CallPurpose,
     cancel: CancellationToken,
@@ -121,8 +136,11 @@ impl Agent {
                 ClaimReply::Stop => return,
                 ClaimReply::Wait => {
                     self.set_status(AgentStatus::Idle, None);
+                    // The `central` orchestrator waits for its wave to end, not for work.
+                    let takes_work = self.id != ORCHESTRATOR;
                     tokio::select! {
                         r = changed.changed() => if r.is_err() { return },
+                        _ = self.link.work.notified(), if takes_work => {}
                         _ = self.link.run_cancel.cancelled() => return,
                     }
                 }
@@ -158,14 +176,15 @@ impl Agent {
         cancel: &CancellationToken,
         task: Option<&str>,
     ) -> Result<(), ()> {
-        let mut paused = self.link.paused.clone();
-        if !*paused.borrow_and_update() {
+        // The usual case, not paused, without cloning the receiver.
+        if !*self.link.paused.borrow() {
             return if cancel.is_cancelled() {
                 Err(())
             } else {
                 Ok(())
             };
         }
+        let mut paused = self.link.paused.clone();
         let before = self.status;
         self.set_status(AgentStatus::Paused, task.map(str::to_string));
         while *paused.borrow_and_update() {
@@ -287,29 +306,29 @@ task (replaces the previous broadcast)."
         }
     }
 
+    /// The request of a work or finalise conversation: this agent's system prompt, `tools`,
+    /// and the conversation so far.
+    fn request(&self, tools: Arc<[ToolSpec]>, messages: Vec<Message>) -> ChatRequest {
+        ChatRequest {
+            system: self.system.clone(),
+            messages,
+            tools,
+            max_tokens: self.deps.cfg.max_output_tokens,
+            temperature: None,
+        }
+    }
+
     /// One model call with retries, streaming deltas to the UI, and the `llm_call` event.
-    async fn call_model(
-        &mut self,
-        turns: &mut Turns,
-        system: &str,
-        tools: &[ToolSpec],
-    ) -> Result<ChatResponse, Stop> {
+    async fn call_model(&mut self, turns: &mut Turns) -> Result<ChatResponse, Stop> {
         loop {
-            let req = ChatRequest {
-                system: system.to_string(),
-                messages: turns.messages.clone(),
-                tools: tools.to_vec(),
-                max_tokens: self.deps.cfg.max_output_tokens,
-                temperature: None,
-            };
             match self
-                .model_call(&req, turns.task.clone(), turns.purpose, &turns.cancel)
+                .model_call(&turns.req, turns.task.clone(), turns.purpose, &turns.cancel)
                 .await
             {
                 Ok(resp) => return Ok(resp),
                 Err(LlmError::ContextLength(msg)) if !turns.compacted => {
                     tracing::warn!(agent = %self.id, "context length exceeded, compacting: {msg}");
-                    compact(&mut turns.messages);
+                    compact(&mut turns.req.messages);
                     turns.compacted = true;
                 }
                 Err(e) => return Err(self.stop_for(e, turns.task.clone())),
@@ -352,19 +371,17 @@ network, --base-url and the provider's status, then `delm resume` the session",
             return Err(LlmError::Cancelled);
         }
         let started = Instant::now();
-        let deltas = self.link.deltas.clone();
-        let agent = self.id.clone();
-        let on_delta = move |text: &str| {
-            if deltas.receiver_count() > 0 {
-                let _ = deltas.send(StreamDelta {
+        // Both callbacks live only as long as the call: they borrow what they need.
+        let (link, agent) = (&self.link, &self.id);
+        let on_delta = |text: &str| {
+            if link.deltas.receiver_count() > 0 {
+                let _ = link.deltas.send(StreamDelta {
                     agent: agent.clone(),
                     text: text.to_string(),
                 });
             }
         };
-        let link = self.link.clone();
-        let agent = self.id.clone();
-        let on_retry = move |n: RetryNotice| {
+        let on_retry = |n: RetryNotice| {
             link.emit(Event::LlmRetry {
                 agent: agent.clone(),
                 attempt: n.attempt,
@@ -412,7 +429,7 @@ network, --base-url and the provider's status, then `delm resume` the session",
         {
             turns.seen = seq;
             if let Some(text) = update {
-                turns.messages.push(Message::user(text));
+                turns.req.messages.push(Message::user(text));
             }
         }
     }
@@ -424,14 +441,8 @@ network, --base-url and the provider's status, then `delm resume` the session",
         cancel: CancellationToken,
         seen: u64,
     ) {
-        let system = self.system_prompt();
-        let tools: Vec<ToolSpec> = self
-            .protocol_tools(false, false)
-            .into_iter()
-            .chain(self.deps.workspace.tool_specs())
-            .collect();
         let mut turns = Turns {
-            messages: vec![Message::user(message)],
+            req: self.request(self.work_tools.clone(), vec![Message::user(message)]),
             task: Some(task.id.clone()),
             purpose: CallPurpose::Work,
             cancel: cancel.clone(),
@@ -444,7 +455,7 @@ network, --base-url and the provider's status, then `delm resume` the session",
             if turn > 0 {
                 self.deliver_updates(&mut turns).await;
             }
-            let resp = match self.call_model(&mut turns, &system, &tools).await {
+            let resp = match self.call_model(&mut turns).await {
                 Ok(r) => r,
                 Err(stop) => return self.stopped(stop, &task.id),
             };
@@ -468,7 +479,7 @@ network, --base-url and the provider's status, then `delm resume` the session",
                 };
                 return self.finish(&task.id, TaskOutcome::Done, result);
             }
-            turns.messages.push(Message::assistant(
+            turns.req.messages.push(Message::assistant(
                 resp.text.clone(),
                 resp.tool_calls.clone(),
             ));
@@ -481,7 +492,8 @@ network, --base-url and the provider's status, then `delm resume` the session",
                 {
                     return self.stopped(Stop::Cancelled, &task.id);
                 }
-                let out = match self.work_tool(call, &task.id, &cancel).await {
+                let args = parse_args(&call.arguments);
+                let out = match self.work_tool(call, &args, &task.id, &cancel).await {
                     Ok(ToolOutcome::Text(t)) => Ok(t),
                     Ok(ToolOutcome::Recorded(t)) => {
                         recorded += 1;
@@ -494,7 +506,7 @@ network, --base-url and the provider's status, then `delm resume` the session",
                     Err(ToolFailure::Model(e)) => Err(e),
                     Err(ToolFailure::Stop(stop)) => return self.stopped(stop, &task.id),
                 };
-                self.answer_tool(&mut turns, call, Some(&task.id), out);
+                self.answer_tool(&mut turns, call, args, Some(&task.id), out);
             }
             if let Some(result) = finished {
                 return self.finish(&task.id, TaskOutcome::Done, result);
@@ -543,11 +555,13 @@ network, --base-url and the provider's status, then `delm resume` the session",
         }
     }
 
-    /// Record a tool answer in the conversation and in the log.
+    /// Record a tool answer in the conversation and in the log. `args` is the call's
+    /// arguments as [`parse_args`] read them (parsed once per call, not again for the event).
     fn answer_tool(
         &self,
         turns: &mut Turns,
         call: &ToolCall,
+        args: Result<Value, String>,
         task: Option<&str>,
         out: Result<String, String>,
     ) {
@@ -557,8 +571,13 @@ network, --base-url and the provider's status, then `delm resume` the session",
             Err(e) => format!("ERROR: {e}"),
         };
         let text = cap_output(text);
-        let args = serde_json::from_str::<Value>(&call.arguments)
-            .unwrap_or_else(|_| Value::String(call.arguments.clone()));
+        // The event keeps the arguments as sent: any JSON value, or the raw text when it is
+        // not JSON (an empty string included).
+        let args = match args {
+            Ok(v) if !call.arguments.trim().is_empty() => v,
+            _ => serde_json::from_str::<Value>(&call.arguments)
+                .unwrap_or_else(|_| Value::String(call.arguments.clone())),
+        };
         self.link.emit(Event::ToolCall {
             agent: self.id.clone(),
             task: task.map(str::to_string),
@@ -568,29 +587,33 @@ network, --base-url and the provider's status, then `delm resume` the session",
             ok,
             output: truncate_chars(&text, EVENT_OUTPUT_EXCERPT),
         });
-        turns.messages.push(Message::tool(call.id.clone(), text));
+        turns
+            .req
+            .messages
+            .push(Message::tool(call.id.clone(), text));
     }
 
     async fn work_tool(
         &mut self,
         call: &ToolCall,
+        args: &Result<Value, String>,
         task: &str,
         cancel: &CancellationToken,
     ) -> Result<ToolOutcome, ToolFailure> {
-        let args = parse_args(&call.arguments).map_err(ToolFailure::Model)?;
+        let args = args.as_ref().map_err(|e| ToolFailure::Model(e.clone()))?;
         match call.name.as_str() {
-            "expand" => self.expand(&args).await.map(ToolOutcome::Text),
+            "expand" => self.expand(args).await.map(ToolOutcome::Text),
             "record_point" => {
-                let point = point_from_args(&args, &self.id, task).map_err(ToolFailure::Model)?;
+                let point = point_from_args(args, &self.id, task).map_err(ToolFailure::Model)?;
                 let verdict = self
                     .propose(point, task, cancel)
                     .await
                     .map_err(ToolFailure::Stop)?;
                 Ok(ToolOutcome::Recorded(verdict))
             }
-            "add_task" => self.add_task(&args).await.map(ToolOutcome::Text),
+            "add_task" => self.add_task(args).await.map(ToolOutcome::Text),
             "finish_task" => Ok(ToolOutcome::Finished(
-                str_arg(&args, "result")
+                str_arg(args, "result")
                     .unwrap_or("(no result given)")
                     .to_string(),
             )),
@@ -602,7 +625,7 @@ network, --base-url and the provider's status, then `delm resume` the session",
                     agent: self.id.clone(),
                     task: Some(task.to_string()),
                 };
-                let call = self.deps.workspace.call(&ctx, name, &args);
+                let call = self.deps.workspace.call(&ctx, name, args);
                 let result = tokio::select! {
                     r = call => r,
                     _ = cancel.cancelled() => return Err(ToolFailure::Stop(Stop::Cancelled)),
@@ -728,7 +751,7 @@ cited source) and record it again, or record what you know as a `partial`."
             messages: vec![Message::user(verify::judge_prompt(
                 point, &checked, related,
             ))],
-            tools: Vec::new(),
+            tools: Arc::from([]),
             max_tokens: 300,
             temperature: Some(0.0),
         };
@@ -768,13 +791,12 @@ cited source) and record it again, or record what you know as a `partial`."
         cancel: CancellationToken,
         seen: u64,
     ) {
-        let system = self.system_prompt();
         // The orchestrator (central) sees the workspace only through its workers.
-        let tools = self.protocol_tools(true, may_add_tasks);
+        let tools = self.protocol_tools(true, may_add_tasks).into();
         let mut messages = std::mem::take(&mut self.memory);
         messages.push(Message::user(message));
         let mut turns = Turns {
-            messages,
+            req: self.request(tools, messages),
             task: None,
             purpose: CallPurpose::Finalise,
             cancel: cancel.clone(),
@@ -783,7 +805,7 @@ cited source) and record it again, or record what you know as a `partial`."
         };
         let mut last_text = String::new();
         for _ in 0..self.deps.cfg.max_turns_per_task {
-            let resp = match self.call_model(&mut turns, &system, &tools).await {
+            let resp = match self.call_model(&mut turns).await {
                 Ok(r) => r,
                 Err(Stop::Cancelled) => {
                     self.status = AgentStatus::Idle;
@@ -813,24 +835,25 @@ cited source) and record it again, or record what you know as a `partial`."
                 self.submit_plain_answer(&last_text).await;
                 return;
             }
-            turns.messages.push(Message::assistant(
+            turns.req.messages.push(Message::assistant(
                 resp.text.clone(),
                 resp.tool_calls.clone(),
             ));
             let mut added = false;
             let mut answered = false;
             for call in &resp.tool_calls {
+                let args = parse_args(&call.arguments);
                 let out = self
-                    .finalise_tool(call, may_add_tasks, &mut added, &mut answered)
+                    .finalise_tool(call, &args, may_add_tasks, &mut added, &mut answered)
                     .await;
-                self.answer_tool(&mut turns, call, None, out);
+                self.answer_tool(&mut turns, call, args, None, out);
                 if answered {
                     return;
                 }
             }
             if added {
                 self.status = AgentStatus::Idle;
-                self.memory = std::mem::take(&mut turns.messages);
+                self.memory = std::mem::take(&mut turns.req.messages);
                 let _ = self.link.cmds.send(AgentCmd::FinaliseDeclined {
                     agent: self.id.clone(),
                 });
@@ -843,25 +866,26 @@ cited source) and record it again, or record what you know as a `partial`."
     async fn finalise_tool(
         &mut self,
         call: &ToolCall,
+        args: &Result<Value, String>,
         may_add_tasks: bool,
         added: &mut bool,
         answered: &mut bool,
     ) -> Result<String, String> {
-        let args = parse_args(&call.arguments)?;
+        let args = args.as_ref().map_err(String::clone)?;
         match call.name.as_str() {
-            "expand" => self.expand(&args).await.map_err(failure_text),
+            "expand" => self.expand(args).await.map_err(failure_text),
             "broadcast" if self.coordination == Coordination::Central => {
-                let context = str_arg(&args, "context").unwrap_or("").to_string();
+                let context = str_arg(args, "context").unwrap_or("").to_string();
                 let _ = self.link.cmds.send(AgentCmd::Broadcast { context });
                 Ok("Broadcast set for the next wave.".to_string())
             }
             "add_task" if may_add_tasks => {
-                let r = self.add_task(&args).await.map_err(failure_text);
+                let r = self.add_task(args).await.map_err(failure_text);
                 *added |= r.is_ok();
                 r
             }
             "final_answer" => {
-                let answer = str_arg(&args, "answer")
+                let answer = str_arg(args, "answer")
                     .filter(|a| !a.trim().is_empty())
                     .ok_or("`answer` is required")?
                     .to_string();

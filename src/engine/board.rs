@@ -11,12 +11,12 @@ use super::{Control, EngineHandle, EventSink, RunConfig, StreamDelta};
 use crate::event::{
     AgentId, AgentStatus, Envelope, Event, Evidence, HUMAN, Origin, Point, PointId, PointKind,
     PointStatus, PointView, RunState, StoppedBy, TaskId, TaskOutcome, TaskState, TaskView,
-    now_rfc3339,
+    format_rfc3339_millis,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 /// At most this many finalise rounds may add tasks; the last one must answer.
@@ -126,7 +126,13 @@ pub(crate) struct Proposed {
 pub(crate) struct BoardLink {
     pub cmds: mpsc::UnboundedSender<AgentCmd>,
     pub paused: watch::Receiver<bool>,
+    /// Bumped when something changed that may let a waiting agent claim (resume, a finished
+    /// finaliser, the last claim ended, ...): every waiting agent asks again.
     pub changed: watch::Receiver<u64>,
+    /// One notification per task queued: wakes one waiting agent to claim it. A new task
+    /// is work for one agent; waking every idle agent for each `add_task` (a planner adds
+    /// hundreds in a row) cost a claim round trip per idle agent per task.
+    pub work: Arc<Notify>,
     pub run_cancel: CancellationToken,
     pub deltas: broadcast::Sender<StreamDelta>,
 }
@@ -178,8 +184,11 @@ struct Board {
     next_task: u64,
     next_point: u64,
     next_constraint: u64,
-    /// (seq, point id) of every publication (verified point or constraint), in order.
-    published: Vec<(u64, PointId)>,
+    /// (seq, index in `state.points`) of every publication (verified point or constraint),
+    /// in order.
+    published: Vec<(u64, usize)>,
+    /// Timestamps of the events: formatted once per millisecond, not once per event.
+    clock: EventClock,
     last_finisher: Option<AgentId>,
     finaliser: Option<(AgentId, CancellationToken)>,
     finalise_rounds: u32,
@@ -208,6 +217,7 @@ pub fn start(
         cmds: cmd_tx,
         paused: paused_rx,
         changed: changed_rx,
+        work: Arc::new(Notify::new()),
         run_cancel: CancellationToken::new(),
         deltas: deltas.clone(),
     };
@@ -237,6 +247,7 @@ pub fn start(
         next_point: 1,
         next_constraint: 1,
         published: Vec::new(),
+        clock: EventClock::default(),
         last_finisher: None,
         finaliser: None,
         finalise_rounds: 0,
@@ -333,8 +344,11 @@ agent) and finish with a short plan."
         }
         // Publication order is verification order; seqs only need to be increasing.
         self.published = state
-            .live_points()
-            .map(|p| (p.seq, p.point.id.clone()))
+            .points
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.status == PointStatus::Verified && p.superseded_by.is_none())
+            .map(|(i, p)| (p.seq, i))
             .collect();
         self.published.sort();
         *self.log.lock().unwrap_or_else(|e| e.into_inner()) = prior;
@@ -392,7 +406,7 @@ if it still holds"
         self.seq += 1;
         let env = Envelope {
             seq: self.seq,
-            ts: now_rfc3339(),
+            ts: self.clock.now(),
             event,
         };
         self.state.apply(&env);
@@ -404,16 +418,19 @@ if it still holds"
             self.sink_failed = true;
             tracing::error!("cannot write the session log: {e}");
         }
-        if matches!(env.event, Event::ConstraintAdded { .. }) {
-            self.published.push((env.seq, point_id_of(&env.event)));
-        } else if let Event::PointVerified { point, .. } = &env.event {
-            self.published.push((env.seq, point.clone()));
+        let published = match &env.event {
+            Event::ConstraintAdded { point } => Some(point.id.as_str()),
+            Event::PointVerified { point, .. } => Some(point.as_str()),
+            _ => None,
+        };
+        if let Some(index) = published.and_then(|id| self.state.point_position(id)) {
+            self.published.push((env.seq, index));
         }
-        self.log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(env.clone());
-        let _ = self.events.send(env);
+        // Subscribers get a copy; with none (a headless run) the log keeps the only one.
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(env.clone());
+        }
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).push(env);
     }
 
     /// Keep the queued-task index in step with the task events just applied.
@@ -447,7 +464,7 @@ if it still holds"
             detail,
             origin,
         });
-        self.bump();
+        self.link.work.notify_one();
         id
     }
 
@@ -602,7 +619,12 @@ if it still holds"
                         result,
                     });
                     self.last_finisher = Some(agent);
-                    self.bump();
+                    // A waiting agent's claim can only turn out differently once no claim is
+                    // left (finalise, or the `central` orchestrator's next wave); new work
+                    // wakes agents through `work`.
+                    if self.claims.is_empty() {
+                        self.bump();
+                    }
                 }
             }
             AgentCmd::Abandon { agent } => {
@@ -693,14 +715,17 @@ if it still holds"
             } => {
                 let start = self.published.partition_point(|(s, _)| *s <= since);
                 let shares = self.coordination.shares_context();
-                let fresh: Vec<&PointView> = self.published[start..]
+                let fresh: Vec<usize> = self.published[start..]
                     .iter()
-                    .filter_map(|(_, id)| self.state.point(id))
-                    .filter(|p| p.point.author != agent)
-                    // Without a shared context, only the human's constraints travel.
-                    .filter(|p| shares || p.point.author == HUMAN)
+                    .map(|&(_, i)| i)
+                    .filter(|&i| {
+                        let author = &self.state.points[i].point.author;
+                        // Without a shared context, only the human's constraints travel.
+                        *author != agent && (shares || author == HUMAN)
+                    })
                     .collect();
-                let _ = reply.send((prompt::context_update(&fresh), self.seq));
+                let update = prompt::context_update(&self.state, &fresh);
+                let _ = reply.send((update, self.seq));
             }
             AgentCmd::Broadcast { context } => self.brief = context,
             AgentCmd::Fatal { agent, message } => {
@@ -799,21 +824,25 @@ if it still holds"
         if !self.budget_hit
             && let Some(&pos) = self.queued.first()
         {
-            let task = self.state.tasks[pos].clone();
+            let (id, attempts) = {
+                let task = &self.state.tasks[pos];
+                (task.id.clone(), task.attempts)
+            };
             let cancel = self.link.run_cancel.child_token();
             self.claims.insert(
                 agent.clone(),
                 Claim {
-                    task: task.id.clone(),
+                    task: id.clone(),
                     cancel: cancel.clone(),
                 },
             );
             self.emit(Event::TaskClaimed {
-                task: task.id.clone(),
+                task: id,
                 agent: agent.clone(),
-                attempt: task.attempts + 1,
+                attempt: attempts + 1,
             });
-            let task = self.state.task(&task.id).cloned().unwrap_or(task);
+            // The task as the claim left it (state and attempt count updated).
+            let task = self.state.tasks[pos].clone();
             let message = match self.coordination {
                 Coordination::Delm => {
                     prompt::task_message(&self.state, &task, self.cfg.context_budget_tokens)
@@ -1073,9 +1102,23 @@ answer that the run stopped early and what is still open."
     }
 }
 
-fn point_id_of(event: &Event) -> PointId {
-    match event {
-        Event::ConstraintAdded { point } | Event::PointProposed { point } => point.id.clone(),
-        _ => String::new(),
+/// Event timestamps (RFC 3339, millisecond precision). Formatting a date costs more than
+/// the rest of an event's bookkeeping, and a busy board writes hundreds of events within one
+/// millisecond: the text is made once per millisecond and copied after that.
+#[derive(Default)]
+struct EventClock {
+    millis: i128,
+    text: String,
+}
+
+impl EventClock {
+    fn now(&mut self) -> String {
+        let now = time::OffsetDateTime::now_utc();
+        let millis = now.unix_timestamp_nanos() / 1_000_000;
+        if millis != self.millis || self.text.is_empty() {
+            self.millis = millis;
+            self.text = format_rfc3339_millis(now);
+        }
+        self.text.clone()
     }
 }

@@ -2,7 +2,9 @@
 //! block every agent reads. Pure functions of the run state, so they are cheap to test and
 //! to benchmark.
 
-use crate::event::{Point, PointKind, PointStatus, PointView, RunState, TaskView, search_terms};
+use crate::event::{
+    Point, PointKind, PointStatus, PointView, RunState, TaskView, search_terms, search_terms_of,
+};
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -15,31 +17,9 @@ pub fn estimate_tokens(text: &str) -> usize {
     text.chars().count().div_ceil(4)
 }
 
+#[cfg(test)]
 fn point_line(p: &PointView) -> String {
-    let origin = match &p.point.task {
-        Some(t) => format!("{}, {}", p.point.author, t),
-        None => p.point.author.clone(),
-    };
-    format!(
-        "{} [{}] {} ({})",
-        p.point.id,
-        p.point.kind.as_str(),
-        p.point.headline.trim(),
-        origin
-    )
-}
-
-/// Tokens a point's line costs in the block (its `estimate_tokens` plus the newline),
-/// computed without formatting the line.
-fn line_cost(p: &PointView) -> usize {
-    let origin =
-        p.point.author.chars().count() + p.point.task.as_ref().map_or(0, |t| 2 + t.chars().count());
-    let chars = p.point.id.chars().count()
-        + p.point.kind.as_str().len()
-        + p.point.headline.trim().chars().count()
-        + origin
-        + 7; // " [", "] ", " (", ")"
-    chars.div_ceil(4) + 1
+    crate::event::context_line(&p.point)
 }
 
 /// The cheapest line any point can cost: a 2-character id, the shortest kind name, an empty
@@ -58,148 +38,189 @@ fn candidate_count(budget: usize) -> usize {
 /// terms, normalised by the point's length) and by recency, and fill the rest; unused
 /// failure budget flows back to older failures. Superseded points are left out.
 ///
-/// Cost: relevance comes from the state's term index (postings of the focus terms), and only
-/// the best `budget / MIN_LINE_COST + 1` candidates are sorted and measured, since no more
-/// can fit; so a claim stays cheap when the run has thousands of points.
+/// Cost: the block reads the state's live index (points by kind, kept by the reducer) and
+/// each point's cached line, and ranks only points that can make the cut: those sharing a
+/// distinctive term with the focus (from the term index's postings) plus the newest
+/// `budget / MIN_LINE_COST + 1` findings and partials (a point with no shared term is
+/// outranked by every newer point of its kind, and no more than that many can fit). So a
+/// block costs about what it shows, whatever the size of the run.
 pub fn context_block(state: &RunState, focus: &str, budget_tokens: usize) -> String {
-    let mut constraints: Vec<&PointView> = Vec::new();
-    let mut failures: Vec<&PointView> = Vec::new();
-    let mut others: Vec<(usize, &PointView)> = Vec::new();
-    for (i, p) in state.points.iter().enumerate() {
-        if p.status != PointStatus::Verified || p.superseded_by.is_some() {
-            continue;
-        }
-        match p.point.kind {
-            PointKind::Constraint => constraints.push(p),
-            PointKind::Failure => failures.push(p),
-            PointKind::Finding | PointKind::Partial => others.push((i, p)),
-        }
-    }
-    if constraints.is_empty() && failures.is_empty() && others.is_empty() {
+    let live = state.live_index();
+    if live.is_empty() {
         return "(no points have been shared yet)".to_string();
     }
-    let mut out = String::new();
+    let line = |i: usize| state.context_line(i);
+    // About four characters per token: one allocation for the whole block.
+    let mut out = String::with_capacity(budget_tokens.min(1 << 16) * 4 + 128);
     let mut used = 0usize;
-    for p in &constraints {
-        let line = point_line(p);
-        used += estimate_tokens(&line) + 1;
-        out.push_str(&line);
+    let mut constraints = 0usize;
+    for i in live.constraints() {
+        let l = line(i);
+        used += l.tokens;
+        out.push_str(&l.text);
         out.push('\n');
+        constraints += 1;
     }
     let remaining = budget_tokens.saturating_sub(used);
+    // Below these no line of the kind fits, so the walks below can stop there: every point
+    // they would still look at would be skipped for its size.
+    let failure_floor = MIN_LINE_COST.max(live.shortest_failure_line().unwrap_or(0));
+    let ranked_floor = MIN_LINE_COST.max(live.shortest_ranked_line().unwrap_or(0));
 
     // Failures: most recent first within the reserved share.
     let failure_budget = (remaining as f64 * FAILURE_SHARE) as usize;
-    let mut failure_listed = vec![false; failures.len()];
-    let mut failure_lines: Vec<&PointView> = Vec::new();
+    // Newest first, as chosen.
+    let mut failure_lines: Vec<usize> = Vec::new();
     let mut failure_used = 0usize;
-    for (tried, (k, p)) in failures.iter().enumerate().rev().enumerate() {
-        if failure_budget - failure_used < MIN_LINE_COST || tried == candidate_count(failure_budget)
+    for (tried, i) in live.failures().rev().enumerate() {
+        if failure_budget - failure_used < failure_floor || tried == candidate_count(failure_budget)
         {
             break;
         }
-        let cost = line_cost(p);
+        let cost = line(i).tokens;
         if failure_used + cost > failure_budget {
             continue;
         }
         failure_used += cost;
-        failure_listed[k] = true;
-        failure_lines.push(p);
+        failure_lines.push(i);
     }
 
     // Findings and partials: by relevance, then recency.
+    let mut finding_budget = remaining.saturating_sub(failure_used);
+    let keep = candidate_count(finding_budget);
     let terms = state.point_terms();
-    let focus_terms = search_terms(focus);
-    let mut shared = vec![0u16; state.points.len()];
     // Terms most points share (the goal's own words, typically) rank nothing; skipping them
     // keeps this from walking the whole context for every prompt.
     let common = (state.points.len() / 8).max(64);
-    for &term in &focus_terms {
+    // Live findings and partials sharing a term with the focus: (index, shared terms).
+    let mut hits: Vec<usize> = Vec::new();
+    for term in search_terms(focus) {
         let postings = terms.postings(term);
-        if postings.len() > common {
-            continue;
-        }
-        for &i in postings {
-            if let Some(n) = shared.get_mut(i as usize) {
-                *n = n.saturating_add(1);
-            }
+        if postings.len() <= common {
+            hits.extend(
+                postings
+                    .iter()
+                    .map(|&i| i as usize)
+                    .filter(|&i| live.is_finding_or_partial(i)),
+            );
         }
     }
-    let newest = others.iter().map(|(_, p)| p.seq).max().unwrap_or(0).max(1) as f64;
-    let mut ranked: Vec<(f64, &PointView)> = others
-        .iter()
-        .map(|&(i, p)| {
-            let own = terms.terms(i).len();
-            let relevance = if own == 0 {
-                0.0
-            } else {
-                shared[i] as f64 / (own as f64).sqrt()
-            };
-            let recency = p.seq as f64 / newest;
-            let kind_bonus = if p.point.kind == PointKind::Finding {
-                0.2
-            } else {
-                0.0
-            };
-            (relevance + 0.5 * recency + kind_bonus, p)
-        })
+    hits.sort_unstable();
+    let shared: Vec<(usize, u16)> = hits
+        .chunk_by(|a, b| a == b)
+        .map(|run| (run[0], run.len().min(u16::MAX as usize) as u16))
         .collect();
-    let by_rank = |a: &(f64, &PointView), b: &(f64, &PointView)| {
-        b.0.total_cmp(&a.0).then(b.1.seq.cmp(&a.1.seq))
+    let shared_with = |i: usize| {
+        shared
+            .binary_search_by_key(&i, |&(p, _)| p)
+            .map_or(0, |k| shared[k].1)
     };
-    let mut finding_budget = remaining.saturating_sub(failure_used);
-    let keep = candidate_count(finding_budget).min(ranked.len());
-    if keep < ranked.len() {
-        ranked.select_nth_unstable_by(keep, by_rank);
-        ranked.truncate(keep);
-    }
-    ranked.sort_unstable_by(by_rank);
-    let mut chosen: Vec<&PointView> = Vec::new();
-    for (_, p) in &ranked {
-        if finding_budget < MIN_LINE_COST {
+    let seq = |i: usize| state.points[i].seq;
+    let newest = live
+        .findings()
+        .next_back()
+        .max(live.partials().next_back())
+        .map_or(0, seq)
+        .max(1) as f64;
+    let score = |i: usize| {
+        let p = &state.points[i];
+        let own = terms.terms(i).len();
+        let relevance = if own == 0 {
+            0.0
+        } else {
+            shared_with(i) as f64 / (own as f64).sqrt()
+        };
+        let recency = p.seq as f64 / newest;
+        let kind_bonus = if p.point.kind == PointKind::Finding {
+            0.2
+        } else {
+            0.0
+        };
+        relevance + 0.5 * recency + kind_bonus
+    };
+    // The candidates in rank order (best score first, the newer point on a tie), merged
+    // lazily from three streams already in that order: the points sharing terms (sorted
+    // here, few), and the other findings and the other partials newest first (with no
+    // shared term, a point's score only depends on its kind and recency). Only the first
+    // `keep` can matter, so a block reads about as many points as it could show.
+    let by_rank =
+        |a: &(f64, usize), b: &(f64, usize)| b.0.total_cmp(&a.0).then(seq(b.1).cmp(&seq(a.1)));
+    let mut relevant: Vec<(f64, usize)> = shared.iter().map(|&(i, _)| (score(i), i)).collect();
+    relevant.sort_unstable_by(by_rank);
+    let unshared = |i: &usize| shared_with(*i) == 0;
+    let mut streams = [
+        Stream::new(relevant.into_iter()),
+        Stream::new(
+            live.findings()
+                .rev()
+                .filter(unshared)
+                .map(|i| (score(i), i)),
+        ),
+        Stream::new(
+            live.partials()
+                .rev()
+                .filter(unshared)
+                .map(|i| (score(i), i)),
+        ),
+    ];
+    let mut chosen: Vec<usize> = Vec::new();
+    for _ in 0..keep {
+        if finding_budget < ranked_floor {
             break;
         }
-        let cost = line_cost(p);
+        let best = (0..streams.len())
+            .filter_map(|k| streams[k].head.map(|head| (head, k)))
+            .min_by(|a, b| by_rank(&a.0, &b.0));
+        let Some(((_, i), k)) = best else {
+            break;
+        };
+        streams[k].advance();
+        let cost = line(i).tokens;
         if cost > finding_budget {
             continue;
         }
         finding_budget -= cost;
-        chosen.push(p);
+        chosen.push(i);
     }
     // Whatever the findings left can hold older failures that did not fit their share.
+    let listed = failure_lines.len();
     let mut tried = 0usize;
-    for (k, p) in failures.iter().enumerate().rev() {
-        if finding_budget < MIN_LINE_COST || tried == candidate_count(finding_budget) {
+    for i in live.failures().rev() {
+        if finding_budget < failure_floor || tried == candidate_count(finding_budget) {
             break;
         }
-        if failure_listed[k] {
+        // `failure_lines[..listed]` is descending, like this walk: a lookup is a search.
+        if failure_lines[..listed]
+            .binary_search_by(|probe| i.cmp(probe))
+            .is_ok()
+        {
             continue;
         }
         tried += 1;
-        let cost = line_cost(p);
+        let cost = line(i).tokens;
         if cost > finding_budget {
             continue;
         }
         finding_budget -= cost;
-        failure_lines.push(p);
+        failure_lines.push(i);
     }
 
-    // Present in log order so the story reads naturally.
-    chosen.sort_by_key(|p| p.seq);
-    failure_lines.sort_by_key(|p| p.seq);
-    let shown = constraints.len() + chosen.len() + failure_lines.len();
-    for p in chosen {
-        out.push_str(&point_line(p));
+    // Present in log order (index order is log order) so the story reads naturally.
+    chosen.sort_unstable();
+    failure_lines.sort_unstable();
+    let shown = constraints + chosen.len() + failure_lines.len();
+    for i in chosen {
+        out.push_str(&line(i).text);
         out.push('\n');
     }
     if !failure_lines.is_empty() {
         out.push_str("Tried and failed (do not repeat):\n");
-        for p in failure_lines {
-            out.push_str(&point_line(p));
+        for i in failure_lines {
+            out.push_str(&line(i).text);
             out.push('\n');
         }
     }
-    let total = constraints.len() + failures.len() + others.len();
+    let total = live.len();
     if shown < total {
         let _ = writeln!(
             out,
@@ -210,15 +231,32 @@ pub fn context_block(state: &RunState, focus: &str, budget_tokens: usize) -> Str
     out
 }
 
+/// One ranked stream of block candidates, with its next item at hand for the merge.
+struct Stream<'a> {
+    head: Option<(f64, usize)>,
+    rest: Box<dyn Iterator<Item = (f64, usize)> + 'a>,
+}
+
+impl<'a> Stream<'a> {
+    fn new(mut items: impl Iterator<Item = (f64, usize)> + 'a) -> Self {
+        Stream {
+            head: items.next(),
+            rest: Box::new(items),
+        }
+    }
+
+    /// Drop the head, bringing the next item up.
+    fn advance(&mut self) {
+        self.head = self.rest.next();
+    }
+}
+
 /// The live points most similar to `point` by shared search terms, best first (ties: the
 /// newest), for the judge's redundancy check. Constraints are left out. Uses the state's
 /// term index, so it costs the postings of the point's terms, not a pass over every point.
 pub fn related_points(state: &RunState, point: &Point, n: usize) -> Vec<PointView> {
     let terms = state.point_terms();
-    let mut mine = search_terms(&point.headline);
-    mine.extend(search_terms(&point.summary));
-    mine.sort_unstable();
-    mine.dedup();
+    let mine = search_terms_of(&[&point.headline, &point.summary]);
     // A term most points share says nothing about redundancy, and walking its postings would
     // make every proposal cost a pass over the whole context: only distinctive terms count.
     let common = (state.points.len() / 8).max(64);
@@ -364,13 +402,15 @@ pub fn task_message(state: &RunState, task: &TaskView, context_budget: usize) ->
         let _ = writeln!(msg, "Note from the human: {note}");
     }
     let focus = format!("{} {} {}", state.goal, task.title, task.detail);
-    let _ = write!(
-        msg,
-        "\nSHARED CONTEXT (verified points; constraints first):\n{}",
-        context_block(state, &focus, context_budget)
-    );
+    let block = context_block(state, &focus, context_budget);
+    msg.reserve(CONTEXT_HEADING.len() + block.len());
+    msg.push_str(CONTEXT_HEADING);
+    msg.push_str(&block);
     msg
 }
+
+/// Introduces the shared-context block in task and finalise messages.
+const CONTEXT_HEADING: &str = "\nSHARED CONTEXT (verified points; constraints first):\n";
 
 /// The message of the single finalise turn: the whole shared context, and what to do.
 pub fn finalise_message(
@@ -410,13 +450,20 @@ answer to the goal with `final_answer`, citing the ids of the points it rests on
     msg
 }
 
-/// New shared points since the agent last looked, delivered at its next turn.
-pub fn context_update(points: &[&PointView]) -> Option<String> {
+/// New shared points since the agent last looked (indices into `state.points`), delivered
+/// at its next turn.
+pub fn context_update(state: &RunState, points: &[usize]) -> Option<String> {
     if points.is_empty() {
         return None;
     }
-    let mut msg = String::from("[shared context update] New points since your last turn:\n");
-    for p in points {
+    const HEAD: &str = "[shared context update] New points since your last turn:\n";
+    let lines = points.iter().map(|&i| state.context_line(i).text.len() + 1);
+    let mut msg = String::with_capacity(HEAD.len() + lines.sum::<usize>());
+    msg.push_str(HEAD);
+    for &i in points {
+        let Some(p) = state.points.get(i) else {
+            continue;
+        };
         if p.point.kind == PointKind::Constraint && p.point.author == crate::event::HUMAN {
             let _ = writeln!(
                 msg,
@@ -424,7 +471,8 @@ pub fn context_update(points: &[&PointView]) -> Option<String> {
                 p.point.id, p.point.headline
             );
         } else {
-            let _ = writeln!(msg, "{}", point_line(p));
+            msg.push_str(&state.context_line(i).text);
+            msg.push('\n');
         }
     }
     Some(msg)
@@ -531,25 +579,294 @@ mod tests {
         assert!(block.contains("vendor alpha revenue"), "{block}");
     }
 
+    /// A point as the board would propose it (id assigned, author a1).
+    fn point(id: usize, kind: PointKind, headline: &str, task: Option<&str>) -> Point {
+        Point {
+            id: format!("P{id}"),
+            kind,
+            headline: headline.to_string(),
+            summary: String::new(),
+            evidence: vec![],
+            author: "a1".into(),
+            task: task.map(str::to_string),
+            supersedes: None,
+        }
+    }
+
     #[test]
-    fn line_cost_matches_the_formatted_line() {
-        let mut s = state_with(&[
-            (PointKind::Finding, "  lexer drops comments in skip_ws  "),
-            (
+    fn cached_lines_match_the_formatted_line() {
+        let mut s = RunState::default();
+        let points = [
+            point(1, PointKind::Finding, "  lexer drops comments  ", None),
+            point(
+                2,
                 PointKind::Partial,
-                "naïve état: ünïcode headline — with dashes",
+                "naïve état: ünïcode — dashes",
+                Some("T12"),
             ),
-            (PointKind::Failure, "x"),
-        ]);
-        s.points[1].point.task = Some("T12".into());
-        for p in &s.points {
-            assert_eq!(
-                line_cost(p),
-                estimate_tokens(&point_line(p)) + 1,
-                "{}",
-                p.point.id
+            point(3, PointKind::Failure, "x", Some("T3")),
+        ];
+        for (seq, p) in points.iter().enumerate() {
+            s.apply(&Envelope {
+                seq: seq as u64 + 1,
+                ts: "2026-01-01T00:00:00Z".into(),
+                event: Event::PointProposed { point: p.clone() },
+            });
+        }
+        assert_eq!(
+            s.context_line(1).text,
+            "P2 [partial] naïve état: ünïcode — dashes (a1, T12)"
+        );
+        for (i, p) in s.points.iter().enumerate() {
+            let line = s.context_line(i);
+            assert_eq!(line.text, point_line(p));
+            assert_eq!(line.tokens, estimate_tokens(&point_line(p)) + 1);
+            assert!(line.tokens >= MIN_LINE_COST);
+        }
+    }
+
+    /// Tokens of a point's line, computed from its parts (the pre-index implementation).
+    fn scan_line_cost(p: &PointView) -> usize {
+        let origin = p.point.author.chars().count()
+            + p.point.task.as_ref().map_or(0, |t| 2 + t.chars().count());
+        let chars = p.point.id.chars().count()
+            + p.point.kind.as_str().len()
+            + p.point.headline.trim().chars().count()
+            + origin
+            + 7;
+        chars.div_ceil(4) + 1
+    }
+
+    /// The block as it was built before the live index: a pass over every point. The
+    /// indexed version must produce exactly the same text.
+    fn scan_block(state: &RunState, focus: &str, budget_tokens: usize) -> String {
+        let mut constraints: Vec<&PointView> = Vec::new();
+        let mut failures: Vec<&PointView> = Vec::new();
+        let mut others: Vec<(usize, &PointView)> = Vec::new();
+        for (i, p) in state.points.iter().enumerate() {
+            if p.status != PointStatus::Verified || p.superseded_by.is_some() {
+                continue;
+            }
+            match p.point.kind {
+                PointKind::Constraint => constraints.push(p),
+                PointKind::Failure => failures.push(p),
+                PointKind::Finding | PointKind::Partial => others.push((i, p)),
+            }
+        }
+        if constraints.is_empty() && failures.is_empty() && others.is_empty() {
+            return "(no points have been shared yet)".to_string();
+        }
+        let mut out = String::new();
+        let mut used = 0usize;
+        for p in &constraints {
+            let line = point_line(p);
+            used += estimate_tokens(&line) + 1;
+            out.push_str(&line);
+            out.push('\n');
+        }
+        let remaining = budget_tokens.saturating_sub(used);
+
+        // Failures: most recent first within the reserved share.
+        let failure_budget = (remaining as f64 * FAILURE_SHARE) as usize;
+        let mut failure_listed = vec![false; failures.len()];
+        let mut failure_lines: Vec<&PointView> = Vec::new();
+        let mut failure_used = 0usize;
+        for (tried, (k, p)) in failures.iter().enumerate().rev().enumerate() {
+            if failure_budget - failure_used < MIN_LINE_COST
+                || tried == candidate_count(failure_budget)
+            {
+                break;
+            }
+            let cost = scan_line_cost(p);
+            if failure_used + cost > failure_budget {
+                continue;
+            }
+            failure_used += cost;
+            failure_listed[k] = true;
+            failure_lines.push(p);
+        }
+
+        // Findings and partials: by relevance, then recency.
+        let terms = state.point_terms();
+        let focus_terms = search_terms(focus);
+        let mut shared = vec![0u16; state.points.len()];
+        // Terms most points share (the goal's own words, typically) rank nothing; skipping them
+        // keeps this from walking the whole context for every prompt.
+        let common = (state.points.len() / 8).max(64);
+        for &term in &focus_terms {
+            let postings = terms.postings(term);
+            if postings.len() > common {
+                continue;
+            }
+            for &i in postings {
+                if let Some(n) = shared.get_mut(i as usize) {
+                    *n = n.saturating_add(1);
+                }
+            }
+        }
+        let newest = others.iter().map(|(_, p)| p.seq).max().unwrap_or(0).max(1) as f64;
+        let mut ranked: Vec<(f64, &PointView)> = others
+            .iter()
+            .map(|&(i, p)| {
+                let own = terms.terms(i).len();
+                let relevance = if own == 0 {
+                    0.0
+                } else {
+                    shared[i] as f64 / (own as f64).sqrt()
+                };
+                let recency = p.seq as f64 / newest;
+                let kind_bonus = if p.point.kind == PointKind::Finding {
+                    0.2
+                } else {
+                    0.0
+                };
+                (relevance + 0.5 * recency + kind_bonus, p)
+            })
+            .collect();
+        let by_rank = |a: &(f64, &PointView), b: &(f64, &PointView)| {
+            b.0.total_cmp(&a.0).then(b.1.seq.cmp(&a.1.seq))
+        };
+        let mut finding_budget = remaining.saturating_sub(failure_used);
+        let keep = candidate_count(finding_budget).min(ranked.len());
+        if keep < ranked.len() {
+            ranked.select_nth_unstable_by(keep, by_rank);
+            ranked.truncate(keep);
+        }
+        ranked.sort_unstable_by(by_rank);
+        let mut chosen: Vec<&PointView> = Vec::new();
+        for (_, p) in &ranked {
+            if finding_budget < MIN_LINE_COST {
+                break;
+            }
+            let cost = scan_line_cost(p);
+            if cost > finding_budget {
+                continue;
+            }
+            finding_budget -= cost;
+            chosen.push(p);
+        }
+        // Whatever the findings left can hold older failures that did not fit their share.
+        let mut tried = 0usize;
+        for (k, p) in failures.iter().enumerate().rev() {
+            if finding_budget < MIN_LINE_COST || tried == candidate_count(finding_budget) {
+                break;
+            }
+            if failure_listed[k] {
+                continue;
+            }
+            tried += 1;
+            let cost = scan_line_cost(p);
+            if cost > finding_budget {
+                continue;
+            }
+            finding_budget -= cost;
+            failure_lines.push(p);
+        }
+
+        // Present in log order so the story reads naturally.
+        chosen.sort_by_key(|p| p.seq);
+        failure_lines.sort_by_key(|p| p.seq);
+        let shown = constraints.len() + chosen.len() + failure_lines.len();
+        for p in chosen {
+            out.push_str(&point_line(p));
+            out.push('\n');
+        }
+        if !failure_lines.is_empty() {
+            out.push_str("Tried and failed (do not repeat):\n");
+            for p in failure_lines {
+                out.push_str(&point_line(p));
+                out.push('\n');
+            }
+        }
+        let total = constraints.len() + failures.len() + others.len();
+        if shown < total {
+            let _ = writeln!(
+                out,
+                "({} more verified points not shown for space; `expand` any id you learn of)",
+                total - shown
             );
-            assert!(line_cost(p) >= MIN_LINE_COST);
+        }
+        out
+    }
+
+    /// A run with every kind of point, rejected and superseded ones included, lines of
+    /// varied length, and vocabulary shared unevenly (some terms in most points).
+    fn mixed_run(n: usize) -> RunState {
+        let words = [
+            "lexer", "parser", "cache", "index", "render", "socket", "budget", "alpha",
+        ];
+        let mut s = RunState::default();
+        let mut seq = 0;
+        let mut next = |s: &mut RunState, event: Event| {
+            seq += 1;
+            s.apply(&Envelope {
+                seq,
+                ts: "2026-01-01T00:00:00Z".into(),
+                event,
+            });
+        };
+        for i in 1..=n {
+            let kind = match i % 11 {
+                0 => PointKind::Constraint,
+                1 | 4 | 7 => PointKind::Failure,
+                2 | 5 | 8 | 9 => PointKind::Partial,
+                _ => PointKind::Finding,
+            };
+            let mut headline = format!(
+                "the {} meets the {} at step {i}",
+                words[i % words.len()],
+                words[(i * 3 + 1) % words.len()]
+            );
+            for _ in 0..(i % 5) {
+                headline.push_str(" with more words");
+            }
+            let mut p = point(i, kind, &headline, (i % 3 > 0).then_some("T7"));
+            if i % 13 == 0 {
+                p.supersedes = Some(format!("P{}", i - 6));
+            }
+            next(&mut s, Event::PointProposed { point: p });
+            let id = format!("P{i}");
+            if i % 17 == 0 {
+                next(
+                    &mut s,
+                    Event::PointRejected {
+                        point: id,
+                        reason: "no".into(),
+                    },
+                );
+            } else if i % 19 != 0 {
+                // i % 19 == 0 stays proposed.
+                next(
+                    &mut s,
+                    Event::PointVerified {
+                        point: id,
+                        note: None,
+                        evidence: None,
+                    },
+                );
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn indexed_block_equals_the_full_scan() {
+        for n in [0, 5, 60, 700] {
+            let s = mixed_run(n);
+            for focus in [
+                "lexer cache step 42",
+                "alpha",
+                "",
+                "socket budget 699 render",
+            ] {
+                for budget in [1, 30, 150, 400, 2_000, 20_000] {
+                    assert_eq!(
+                        context_block(&s, focus, budget),
+                        scan_block(&s, focus, budget),
+                        "{n} points, focus {focus:?}, budget {budget}"
+                    );
+                }
+            }
         }
     }
 

@@ -418,7 +418,8 @@ mod tests {
                 name: "grep".into(),
                 description: "search".into(),
                 parameters: json!({"type": "object"}),
-            }],
+            }]
+            .into(),
             max_tokens: 64,
             temperature: None,
         };

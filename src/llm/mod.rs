@@ -15,6 +15,7 @@ mod transport;
 
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,7 +86,9 @@ pub struct ToolSpec {
 pub struct ChatRequest {
     pub system: String,
     pub messages: Vec<Message>,
-    pub tools: Vec<ToolSpec>,
+    /// Shared, not owned: an agent offers the same schemas on every call, and cloning their
+    /// JSON for each request was a measurable share of the engine's per-task cost.
+    pub tools: Arc<[ToolSpec]>,
     pub max_tokens: u32,
     pub temperature: Option<f32>,
 }

@@ -413,7 +413,8 @@ mod tests {
                 name: "grep".into(),
                 description: "search".into(),
                 parameters: json!({"type": "object"}),
-            }],
+            }]
+            .into(),
             max_tokens: 100,
             temperature: Some(0.2),
         };
@@ -586,7 +587,7 @@ mod tests {
         let req = ChatRequest {
             system: String::new(),
             messages: vec![Message::user("hi")],
-            tools: vec![],
+            tools: Vec::new().into(),
             max_tokens: 10,
             temperature: None,
         };

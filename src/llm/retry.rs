@@ -261,7 +261,7 @@ mod tests {
         ChatRequest {
             system: String::new(),
             messages: vec![],
-            tools: vec![],
+            tools: Vec::new().into(),
             max_tokens: 10,
             temperature: None,
         }

@@ -25,7 +25,7 @@
 use super::{ChatRequest, ChatResponse, DeltaSink, LlmError, Provider, Role, ToolCall, Usage};
 use futures_util::future::BoxFuture;
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -134,20 +134,25 @@ impl ScriptedModel {
 
     /// Input tokens of a request: every character the provider would receive, / 4.
     fn input_tokens(&self, req: &ChatRequest) -> u64 {
-        let mut chars = req.system.chars().count();
+        let mut chars = char_count(&req.system);
         for m in &req.messages {
-            chars += m.content.chars().count();
+            chars += char_count(&m.content);
             for call in &m.tool_calls {
-                chars += call.name.len() + call.arguments.chars().count();
+                chars += call.name.len() + char_count(&call.arguments);
             }
         }
         let mut cache = self.schema_chars.lock().unwrap_or_else(|e| e.into_inner());
-        for tool in &req.tools {
-            chars += *cache.entry(tool.name.clone()).or_insert_with(|| {
-                tool.name.len()
-                    + tool.description.chars().count()
-                    + tool.parameters.to_string().chars().count()
-            });
+        for tool in req.tools.iter() {
+            chars += match cache.get(&tool.name) {
+                Some(&n) => n,
+                None => {
+                    let n = tool.name.len()
+                        + char_count(&tool.description)
+                        + char_count(&tool.parameters.to_string());
+                    cache.insert(tool.name.clone(), n);
+                    n
+                }
+            };
         }
         chars.div_ceil(4) as u64
     }
@@ -226,10 +231,10 @@ their results.")}),
             calls.extend(self.plan_calls(planned));
             return self.reply(String::new(), calls, self.script.output_tokens);
         }
-        let cited = if seen.citation_refused {
+        let cited = if seen.citation_refused() {
             Vec::new()
         } else {
-            seen.visible_points.clone()
+            seen.visible_points()
         };
         let answer = format!(
             "All {} parts of the goal are covered. {}",
@@ -303,7 +308,7 @@ their results.")}),
         let (a, b) = topic(part.saturating_sub(1));
         let summary = filler(60, part);
         let cite = (self.script.point == ScriptedPoint::FindingCitingPoint)
-            .then(|| seen.latest_point.clone())
+            .then(|| seen.latest_point())
             .flatten();
         if let Some((id, headline)) = cite {
             // No digits in a finding's headline: the verifier requires every number in it to
@@ -356,7 +361,7 @@ impl Provider for ScriptedModel {
                 on_delta(&resp.text);
             }
             self.calls.fetch_add(1, Ordering::Relaxed);
-            if req.system.contains(JUDGE_MARKER) {
+            if is_judge(req) {
                 self.judge_calls.fetch_add(1, Ordering::Relaxed);
             }
             self.input_tokens
@@ -368,20 +373,18 @@ impl Provider for ScriptedModel {
     }
 }
 
-/// What the scripted agent reads off a request.
+/// What the scripted agent reads off a request. What only some answers need (the point
+/// lines shown in the conversation) is read on demand: a planning conversation grows to
+/// thousands of point lines, and re-reading them on every turn would make the test double,
+/// not the engine, the cost a zero-latency benchmark measures.
 struct Seen<'a> {
+    req: &'a ChatRequest,
     judge: bool,
     first_user: &'a str,
     task_title: Option<String>,
     tools: Vec<&'a str>,
-    /// Tool calls this conversation already made, by name.
-    made: HashMap<&'a str, usize>,
-    /// Point ids shown anywhere in the conversation as `P<n> [kind] ...`, in order.
-    visible_points: Vec<String>,
-    /// The last such point: (id, headline).
-    latest_point: Option<(String, String)>,
-    /// The board refused the ids of an earlier `final_answer`.
-    citation_refused: bool,
+    /// Tool calls this conversation already made: (name, count), a handful of names.
+    made: Vec<(&'a str, usize)>,
 }
 
 impl<'a> Seen<'a> {
@@ -397,41 +400,63 @@ impl<'a> Seen<'a> {
             .and_then(|rest| rest.lines().next())
             .and_then(|line| line.split_once(": "))
             .map(|(_, title)| title.trim().to_string());
-        let mut made: HashMap<&str, usize> = HashMap::new();
-        for m in &req.messages {
-            for call in &m.tool_calls {
-                *made.entry(call.name.as_str()).or_default() += 1;
+        let mut made: Vec<(&str, usize)> = Vec::new();
+        for call in req.messages.iter().flat_map(|m| &m.tool_calls) {
+            match made.iter_mut().find(|(name, _)| *name == call.name) {
+                Some((_, n)) => *n += 1,
+                None => made.push((&call.name, 1)),
             }
         }
-        let mut visible_points = Vec::new();
-        let mut latest_point = None;
-        let judge = req.system.contains(JUDGE_MARKER);
-        if !judge {
-            for m in req.messages.iter().filter(|m| m.role != Role::Assistant) {
-                for (id, headline) in point_lines(&m.content) {
-                    if !visible_points.contains(&id) {
-                        visible_points.push(id.clone());
-                    }
-                    latest_point = Some((id, headline));
-                }
-            }
-        }
-        let citation_refused = req
-            .messages
-            .iter()
-            .rev()
-            .find(|m| m.role == Role::Tool)
-            .is_some_and(|m| m.content.contains("not verified points"));
         Seen {
-            judge,
+            req,
+            judge: is_judge(req),
             first_user,
             task_title,
             tools: req.tools.iter().map(|t| t.name.as_str()).collect(),
             made,
-            visible_points,
-            latest_point,
-            citation_refused,
         }
+    }
+
+    /// Messages that can show point lines (the engine's, not the model's own).
+    fn shown(&self) -> impl DoubleEndedIterator<Item = &'a str> + 'a {
+        self.req
+            .messages
+            .iter()
+            .filter(|m| m.role != Role::Assistant)
+            .map(|m| m.content.as_str())
+    }
+
+    /// Point ids shown anywhere in the conversation as `P<n> [kind] ...`, in order.
+    fn visible_points(&self) -> Vec<String> {
+        let mut seen = HashSet::new();
+        let mut ids = Vec::new();
+        for text in self.shown() {
+            for (id, _) in point_lines(text) {
+                if seen.insert(id) {
+                    ids.push(id.to_string());
+                }
+            }
+        }
+        ids
+    }
+
+    /// The last point line shown: (id, headline).
+    fn latest_point(&self) -> Option<(String, String)> {
+        self.shown().rev().find_map(|text| {
+            point_lines(text)
+                .last()
+                .map(|(id, headline)| (id.to_string(), headline.to_string()))
+        })
+    }
+
+    /// The board refused the ids of an earlier `final_answer`.
+    fn citation_refused(&self) -> bool {
+        self.req
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::Tool)
+            .is_some_and(|m| m.content.contains("not verified points"))
     }
 
     fn offers(&self, tool: &str) -> bool {
@@ -439,12 +464,29 @@ impl<'a> Seen<'a> {
     }
 
     fn calls_made(&self, tool: &str) -> usize {
-        self.made.get(tool).copied().unwrap_or(0)
+        self.made
+            .iter()
+            .find(|(name, _)| *name == tool)
+            .map_or(0, |&(_, n)| n)
     }
 }
 
+/// Characters of `text`; ASCII (the usual prompt) is counted by its length, which is the
+/// same number, found faster.
+fn char_count(text: &str) -> usize {
+    if text.is_ascii() {
+        text.len()
+    } else {
+        text.chars().count()
+    }
+}
+
+fn is_judge(req: &ChatRequest) -> bool {
+    req.system.contains(JUDGE_MARKER)
+}
+
 /// Lines of the shared-context format `P12 [partial] headline (a1, T3)`: (id, headline).
-fn point_lines(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
+fn point_lines(text: &str) -> impl Iterator<Item = (&str, &str)> + '_ {
     text.lines().filter_map(|line| {
         let (id, rest) = line.trim_start().split_once(" [")?;
         let is_point =
@@ -457,7 +499,7 @@ fn point_lines(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
             Some(i) => &after_kind[..i],
             None => after_kind,
         };
-        Some((id.to_string(), headline.trim().to_string()))
+        Some((id, headline.trim()))
     })
 }
 
@@ -545,7 +587,7 @@ mod tests {
         ChatRequest {
             system: system.into(),
             messages,
-            tools: tools.iter().map(|t| tool(t)).collect(),
+            tools: tools.iter().map(|t| tool(t)).collect::<Vec<_>>().into(),
             max_tokens: 100,
             temperature: None,
         }
