@@ -421,11 +421,11 @@ async fn drive(
 ) -> Result<ExitCode, Failure> {
     let state = if flags.headless {
         let stopper = handle.clone();
-        // Ctrl-C asks the run to stop cleanly (the session stays resumable either way).
+        // Ctrl-C leaves the run resumable: in-flight work is dropped, the log is synced.
         let ctrl_c = tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("delm: stopping (Ctrl-C); the session is saved");
-                stopper.stop();
+                eprintln!("delm: interrupted (Ctrl-C)");
+                stopper.detach();
             }
         });
         let state = handle.wait().await;
@@ -434,9 +434,8 @@ async fn drive(
     } else {
         let opts = tui_options(flags.theme.clone().or_else(|| cfg.theme.clone()));
         let ui = delm::tui::run_live(handle.clone(), opts).await;
-        if !handle.is_finished() {
-            handle.stop();
-        }
+        // Quitting mid-run leaves the session resumable rather than finishing it.
+        handle.detach();
         let state = handle.wait().await;
         ui.map_err(|e| Failure::Run(format!("the terminal UI failed: {e:#}")))?;
         state
@@ -444,6 +443,13 @@ async fn drive(
     eprintln!("session: {}", session_path.display());
     if let Some(log) = log_path {
         tracing::info!("log file: {}", log.display());
+    }
+    if state.answer.is_none() {
+        eprintln!(
+            "delm: the run was interrupted before its answer; continue it with `delm resume {}`",
+            session_path.display()
+        );
+        return Ok(ExitCode::from(if flags.headless { 130 } else { 0 }));
     }
     outputs.deliver(&state, session_path)?;
     finish(&state, flags)

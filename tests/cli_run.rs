@@ -378,3 +378,61 @@ fn replay_headless_tolerates_a_torn_last_line() {
     assert!(story.contains("42"), "{story}");
     let _ = json!({});
 }
+
+#[test]
+fn ctrl_c_leaves_the_run_resumable() {
+    let env = Env::new();
+    let docs = docs(&env);
+    let mock = MockLlm::start_blocking(Wire::OpenAi, slow_docs_script);
+    let session = env.path("interrupted.jsonl");
+    let mut child = env
+        .cmd()
+        .args([
+            "run",
+            "Which vendor had the higher 2024 revenue?",
+            "--docs",
+            docs.to_str().unwrap(),
+            "--headless",
+            "--agents",
+            "1",
+            "--verify",
+            "evidence",
+            "--base-url",
+            &mock.base_url,
+            "--session",
+            session.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_line(&session, "\"type\":\"point_verified\"", &mut child);
+    // SIGINT, as a Ctrl-C in the terminal would send.
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("delm resume"), "{stderr}");
+    let log = delm::session::read_session(&session).unwrap();
+    assert!(
+        !log.events
+            .iter()
+            .any(|e| matches!(e.event, delm::event::Event::RunFinished { .. })),
+        "an interrupted run must stay resumable"
+    );
+    let out = env.run(&[
+        "resume",
+        session.to_str().unwrap(),
+        "--headless",
+        "--base-url",
+        &mock.base_url,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

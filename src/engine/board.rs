@@ -193,6 +193,8 @@ struct Board {
     finaliser: Option<(AgentId, CancellationToken)>,
     finalise_rounds: u32,
     budget_hit: bool,
+    /// The human left the run unfinished (resumable): no more events are written.
+    detached: bool,
     started: Instant,
     /// Elapsed time of earlier processes of this run (resume).
     prior_elapsed: Duration,
@@ -252,6 +254,7 @@ pub fn start(
         finaliser: None,
         finalise_rounds: 0,
         budget_hit: false,
+        detached: false,
         started: Instant::now(),
         prior_elapsed: Duration::ZERO,
     };
@@ -530,7 +533,7 @@ if it still holds"
                     self.on_budget("time limit reached");
                 }
             }
-            if self.is_done() && self.alive == 0 {
+            if self.is_over() && self.alive == 0 {
                 break;
             }
         }
@@ -548,8 +551,13 @@ if it still holds"
         self.state.answer.is_some()
     }
 
+    /// Finished, or detached by the human: either way the log takes no more events.
+    fn is_over(&self) -> bool {
+        self.is_done() || self.detached
+    }
+
     fn on_agent(&mut self, cmd: AgentCmd) {
-        if self.is_done() {
+        if self.is_over() {
             // `run_finished` is the last event of a run: late reports from agents that are
             // winding down are dropped (replies still go out so nobody waits forever).
             return self.after_finish(cmd);
@@ -960,7 +968,7 @@ answer that the run stopped early and what is still open."
     /// A budget ran out: stop claiming, hand in-flight tasks back, and finalise with what is
     /// verified.
     fn on_budget(&mut self, why: &str) {
-        if self.budget_hit || self.is_done() {
+        if self.budget_hit || self.is_over() {
             return;
         }
         self.budget_hit = true;
@@ -996,10 +1004,16 @@ answer that the run stopped early and what is still open."
     }
 
     fn on_control(&mut self, control: Control) {
-        if self.is_done() {
+        if self.is_over() {
             return;
         }
         match control {
+            Control::Detach => {
+                self.detached = true;
+                self.sync();
+                self.link.run_cancel.cancel();
+                self.bump();
+            }
             Control::Pause => {
                 if !self.state.paused {
                     self.emit(Event::Paused {});

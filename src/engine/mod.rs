@@ -93,6 +93,9 @@ pub enum Control {
     },
     /// Stop the run now: agents are cancelled and the run finishes as cancelled.
     Stop,
+    /// Leave the run unfinished and resumable: agents are cancelled, the log is synced, and
+    /// no `run_finished` is written (`delm resume` continues it).
+    Detach,
 }
 
 /// Streamed model text for one agent: high-rate and lossy by design (display only).
@@ -154,6 +157,9 @@ impl EngineHandle {
     }
     pub fn set_agents(&self, count: usize) {
         self.control(Control::SetAgents { count })
+    }
+    pub fn detach(&self) {
+        self.control(Control::Detach)
     }
     pub fn stop(&self) {
         self.control(Control::Stop)
