@@ -247,6 +247,30 @@ fn slow_docs_script(req: &RecordedRequest, _n: usize) -> Reply {
     Reply::Delay(Duration::from_millis(400), Box::new(reply))
 }
 
+/// A headless one-agent docs run in the background, writing `session`.
+fn spawn_docs_run(env: &Env, docs: &Path, mock: &MockLlm, session: &Path, stderr: Stdio) -> Child {
+    env.cmd()
+        .args([
+            "run",
+            "Which vendor had the higher 2024 revenue?",
+            "--docs",
+            docs.to_str().unwrap(),
+            "--headless",
+            "--agents",
+            "1",
+            "--verify",
+            "evidence",
+            "--base-url",
+            &mock.base_url,
+            "--session",
+            session.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
 fn wait_for_line(path: &Path, needle: &str, child: &mut Child) {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(30) {
@@ -270,27 +294,7 @@ fn kill_9_then_resume_finishes_with_every_verified_point() {
     let docs = docs(&env);
     let mock = MockLlm::start_blocking(Wire::OpenAi, slow_docs_script);
     let session = env.path("crash.jsonl");
-    let mut child = env
-        .cmd()
-        .args([
-            "run",
-            "Which vendor had the higher 2024 revenue?",
-            "--docs",
-            docs.to_str().unwrap(),
-            "--headless",
-            "--agents",
-            "1",
-            "--verify",
-            "evidence",
-            "--base-url",
-            &mock.base_url,
-            "--session",
-            session.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_docs_run(&env, &docs, &mock, &session, Stdio::null());
     wait_for_line(&session, "\"type\":\"point_verified\"", &mut child);
     // SIGKILL: no chance to flush or clean up.
     child.kill().unwrap();
@@ -385,27 +389,7 @@ fn ctrl_c_leaves_the_run_resumable() {
     let docs = docs(&env);
     let mock = MockLlm::start_blocking(Wire::OpenAi, slow_docs_script);
     let session = env.path("interrupted.jsonl");
-    let mut child = env
-        .cmd()
-        .args([
-            "run",
-            "Which vendor had the higher 2024 revenue?",
-            "--docs",
-            docs.to_str().unwrap(),
-            "--headless",
-            "--agents",
-            "1",
-            "--verify",
-            "evidence",
-            "--base-url",
-            &mock.base_url,
-            "--session",
-            session.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_docs_run(&env, &docs, &mock, &session, Stdio::piped());
     wait_for_line(&session, "\"type\":\"point_verified\"", &mut child);
     // SIGINT, as a Ctrl-C in the terminal would send.
     let pid = child.id().to_string();
