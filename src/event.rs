@@ -419,6 +419,8 @@ pub struct AgentView {
     pub tokens_out: u64,
     pub cost_usd: f64,
     pub calls: u64,
+    /// Calls whose price was unknown (their cost is not in `cost_usd`).
+    pub unpriced_calls: u64,
     /// Set while waiting on a retry: (attempt, delay_ms, ts of the retry event, reason).
     pub retry: Option<RetryView>,
     /// The last finished message of this agent.
@@ -865,6 +867,7 @@ impl RunState {
                 a.tokens_in += tokens_in;
                 a.tokens_out += tokens_out;
                 a.cost_usd += cost_usd.unwrap_or(0.0);
+                a.unpriced_calls += u64::from(cost_usd.is_none());
                 a.retry = None;
                 if a.status == AgentStatus::Retrying {
                     a.status = AgentStatus::Working;
@@ -1317,6 +1320,27 @@ mod tests {
         assert_eq!(s.agents["a1"].cost_usd, 0.5);
         assert_eq!(s.agents["a1"].status, AgentStatus::Idle);
         assert_eq!(s.display_state(), RunDisplayState::Running);
+    }
+
+    #[test]
+    fn unpriced_calls_are_counted_not_costed() {
+        let mut s = RunState::default();
+        s.apply(&env(
+            1,
+            Event::LlmCall {
+                agent: "a1".into(),
+                task: None,
+                purpose: CallPurpose::Work,
+                model: "local".into(),
+                tokens_in: 10,
+                tokens_out: 2,
+                cost_usd: None,
+                latency_ms: 1,
+            },
+        ));
+        assert_eq!(s.totals.unpriced_calls, 1);
+        assert_eq!(s.agents["a1"].unpriced_calls, 1);
+        assert_eq!(s.agents["a1"].cost_usd, 0.0);
     }
 
     #[test]

@@ -132,7 +132,11 @@ fn header_line(state: &AppState, agent: &AgentView, width: usize) -> Line<'stati
         " {} in / {} out · {} ",
         fmt_tokens(agent.tokens_in),
         fmt_tokens(agent.tokens_out),
-        fmt_cost(agent.cost_usd)
+        if agent.unpriced_calls > 0 && agent.cost_usd == 0.0 {
+            "cost ?".to_string()
+        } else {
+            fmt_cost(agent.cost_usd)
+        }
     );
     let task = agent.task.as_ref().map(|t| {
         let title = state.run().task(t).map(|v| v.title.as_str()).unwrap_or("");
