@@ -24,7 +24,8 @@ const TEST_CMD: &str = "python3 -m unittest discover -s tests";
 const BUG: &str = "            if end == -1:\n                break\n";
 const FIX: &str = "            if end == -1:\n                end = len(source)\n";
 
-/// A copy of the fixture repository (with its gitignored `secrets.env`) in a temp dir.
+/// A copy of the fixture repository in a temp dir, with its gitignored `secrets.env` written
+/// here (an ignored file is not in a clone of this repository).
 fn fixture_copy() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("calc-repo");
@@ -32,6 +33,12 @@ fn fixture_copy() -> (tempfile::TempDir, PathBuf) {
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/repo"),
         &repo,
     );
+    std::fs::write(
+        repo.join("secrets.env"),
+        "# Local settings; never committed (ignored by .gitignore).\n\
+         CALC_API_TOKEN=fixture-token-not-a-real-secret\n",
+    )
+    .unwrap();
     (dir, repo)
 }
 
