@@ -85,6 +85,32 @@ fn script(req: &RecordedRequest, _n: usize) -> Reply {
     if is_judge(req) {
         return approve();
     }
+    if system_text(req).starts_with("You are the orchestrator") {
+        // `--coordination central`: plan one wave, then answer from the workers' reports.
+        let text = req.prompt_text();
+        return if text.contains("WAVE 1 RESULTS") {
+            let reports = text.split("WAVE 1 RESULTS").nth(1).unwrap_or("").trim();
+            Reply::Tools(vec![(
+                "final_answer".into(),
+                json!({"answer": format!("From the workers' reports:\n{reports}"), "cited": []}),
+            )])
+        } else {
+            Reply::Tools(vec![
+                (
+                    "broadcast".into(),
+                    json!({"context": "Report every figure with its source."}),
+                ),
+                (
+                    "add_task".into(),
+                    json!({"title": "Collect the key facts", "detail": "Find the facts the goal depends on."}),
+                ),
+                (
+                    "add_task".into(),
+                    json!({"title": "Check for contradictions", "detail": "Look for facts that disagree."}),
+                ),
+            ])
+        };
+    }
     if is_finalise(req) {
         let points = visible_points(req);
         // A scripted server cannot reason: it restates the verified headlines it was shown.
