@@ -2,6 +2,7 @@
 //! settings) can be judged on the same task by cost, speed and outcome.
 
 use crate::event::{PointStatus, RunState, TaskState, parse_ts};
+use crate::text::{clip, one_line};
 use std::fmt::Write;
 use std::path::PathBuf;
 
@@ -21,16 +22,6 @@ fn fmt_ms(ms: u64) -> String {
     } else {
         format!("{}.{:01}s", secs, (ms % 1000) / 100)
     }
-}
-
-fn clip(text: &str, width: usize) -> String {
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= width {
-        return one_line;
-    }
-    let mut s: String = one_line.chars().take(width.saturating_sub(1)).collect();
-    s.push('…');
-    s
 }
 
 /// One row of the table: how to read its value off a run.
@@ -97,7 +88,7 @@ pub fn table(runs: &[(PathBuf, RunState)], width: usize) -> String {
     for (label, value) in &rows {
         let _ = write!(out, "{label:<label_w$}");
         for (_, state) in runs {
-            let _ = write!(out, "  {:<col_w$}", clip(&value(state), col_w));
+            let _ = write!(out, "  {:<col_w$}", clip(&one_line(&value(state)), col_w));
         }
         out.push('\n');
     }
@@ -113,7 +104,7 @@ pub fn table(runs: &[(PathBuf, RunState)], width: usize) -> String {
             "  {} ({}): {}",
             state.run_id,
             path.display(),
-            clip(answer, width.saturating_sub(8).max(40) * 2)
+            clip(&one_line(answer), width.saturating_sub(8).max(40) * 2)
         );
     }
     out
@@ -122,7 +113,7 @@ pub fn table(runs: &[(PathBuf, RunState)], width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Budgets, Envelope, Event, Mode, StoppedBy, Totals, VerifyMode};
+    use crate::event::{Budgets, Event, Mode, StoppedBy, Totals, VerifyMode};
 
     fn run(coordination: &str, calls: u64) -> RunState {
         let events = [
@@ -147,15 +138,7 @@ mod tests {
                 },
             },
         ];
-        let envs: Vec<Envelope> = events
-            .into_iter()
-            .enumerate()
-            .map(|(i, event)| Envelope {
-                seq: i as u64 + 1,
-                ts: "2026-01-01T00:00:00Z".into(),
-                event,
-            })
-            .collect();
+        let envs = crate::event::numbered(events);
         RunState::from_events(envs.iter())
     }
 

@@ -1179,6 +1179,20 @@ fn term_hash(word: &str) -> u64 {
     hash
 }
 
+/// Test fixtures: `events` as a log, numbered from 1 at a fixed time.
+#[cfg(test)]
+pub(crate) fn numbered(events: impl IntoIterator<Item = Event>) -> Vec<Envelope> {
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, event)| Envelope {
+            seq: i as u64 + 1,
+            ts: "2026-01-01T00:00:00Z".into(),
+            event,
+        })
+        .collect()
+}
+
 /// Current time as RFC 3339 (UTC, millisecond precision).
 pub fn now_rfc3339() -> String {
     format_rfc3339_millis(time::OffsetDateTime::now_utc())

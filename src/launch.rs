@@ -10,7 +10,7 @@ use delm::config::{self, Config, DEFAULT_MODEL};
 use delm::engine::agent::{AgentDeps, PriceFn};
 use delm::engine::tools::{Workspace, WorkspaceOptions, patch};
 use delm::engine::{EngineHandle, EventSink, RunConfig, board, tools};
-use delm::event::{Budgets, Envelope, Mode, RunState, StoppedBy, VerifyMode};
+use delm::event::{Budgets, Envelope, FinalAnswer, Mode, RunState, StoppedBy, VerifyMode};
 use delm::llm::pricing::Pricing;
 use delm::llm::retry::{RetryPolicy, RetryingProvider};
 use delm::llm::spec::{self, ModelSpec, ProviderConfig};
@@ -444,15 +444,15 @@ async fn drive(
     if let Some(log) = log_path {
         tracing::info!("log file: {}", log.display());
     }
-    if state.answer.is_none() {
+    let Some(answer) = &state.answer else {
         eprintln!(
             "delm: the run was interrupted before its answer; continue it with `delm resume {}`",
             session_path.display()
         );
         return Ok(ExitCode::from(if flags.headless { 130 } else { 0 }));
-    }
+    };
     outputs.deliver(&state, session_path)?;
-    finish(&state, flags)
+    finish(&state, answer, flags)
 }
 
 fn tui_options(theme: Option<String>) -> delm::tui::TuiOptions {
@@ -464,10 +464,11 @@ fn tui_options(theme: Option<String>) -> delm::tui::TuiOptions {
 }
 
 /// Print the answer (headless, not --json) and map the outcome to the exit code.
-fn finish(state: &RunState, flags: &ProviderArgs) -> Result<ExitCode, Failure> {
-    let Some(answer) = &state.answer else {
-        return Err(Failure::Run("the run ended without a final event".into()));
-    };
+fn finish(
+    state: &RunState,
+    answer: &FinalAnswer,
+    flags: &ProviderArgs,
+) -> Result<ExitCode, Failure> {
     match answer.stopped_by {
         StoppedBy::Error => {
             let why = state

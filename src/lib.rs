@@ -11,4 +11,5 @@ pub mod llm;
 pub mod session;
 pub mod sinks;
 pub mod story;
+pub mod text;
 pub mod tui;

@@ -9,6 +9,7 @@ use crate::event::{
     CallPurpose, Envelope, Event, HUMAN, Mode, Origin, PointKind, PointStatus, RunState, StoppedBy,
     TaskOutcome, TaskState, Totals, parse_ts,
 };
+use crate::text::one_line;
 
 /// Longest free text (headlines, reasons, results) quoted in a story line, in characters.
 const SNIPPET_CHARS: usize = 80;
@@ -321,10 +322,6 @@ fn snippet(text: &str) -> String {
     cut.truncate(cut.trim_end().len());
     cut.push('…');
     cut
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn plural(n: usize) -> &'static str {

@@ -3,7 +3,7 @@
 
 use super::board::{AgentCmd, BoardLink, ClaimReply, Proposed};
 use super::coordination::{self, Coordination, ORCHESTRATOR};
-use super::prompt::{self, truncate_chars};
+use super::prompt;
 use super::tools::{ToolContext, Workspace};
 use super::verify::{self, JudgeVerdict};
 use super::{RunConfig, StreamDelta};
@@ -13,6 +13,7 @@ use crate::event::{
 };
 use crate::llm::retry::{RetryNotice, RetryingProvider};
 use crate::llm::{ChatRequest, ChatResponse, LlmError, Message, Role, ToolCall, ToolSpec, Usage};
+use crate::text::clip;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
@@ -84,6 +85,9 @@ struct Agent {
 enum Stop {
     /// The claim was cancelled (re-enqueue, cancel, budget, run stopped).
     Cancelled,
+    /// The conversation does not fit the context window even after compaction: the task
+    /// fails, the run goes on.
+    ContextFull,
     /// The provider cannot be used; the run fails.
     Fatal(String),
 }
@@ -345,7 +349,7 @@ task (replaces the previous broadcast)."
                     task,
                     message: format!("context window exceeded even after compaction: {msg}"),
                 });
-                Stop::Fatal(String::new())
+                Stop::ContextFull
             }
             LlmError::Transient { message, .. } => Stop::Fatal(format!(
                 "the model provider is unreachable after {} attempts ({message}); check the \
@@ -518,7 +522,7 @@ network, --base-url and the provider's status, then `delm resume` the session",
             TaskOutcome::Failed,
             format!(
                 "stopped after {limit} model turns without finish_task; last message: {}",
-                truncate_chars(last_text.trim(), 300)
+                clip(last_text.trim(), 300)
             ),
         )
     }
@@ -541,7 +545,7 @@ network, --base-url and the provider's status, then `delm resume` the session",
                     agent: self.id.clone(),
                 });
             }
-            Stop::Fatal(msg) if msg.is_empty() => self.finish(
+            Stop::ContextFull => self.finish(
                 task,
                 TaskOutcome::Failed,
                 "the conversation no longer fits the model's context window".into(),
@@ -585,7 +589,7 @@ network, --base-url and the provider's status, then `delm resume` the session",
             tool: call.name.clone(),
             args,
             ok,
-            output: truncate_chars(&text, EVENT_OUTPUT_EXCERPT),
+            output: clip(&text, EVENT_OUTPUT_EXCERPT),
         });
         turns
             .req
@@ -779,7 +783,7 @@ cited source) and record it again, or record what you know as a `partial`."
             // An unreadable judge answer must not publish a point it did not approve.
             None => Err(format!(
                 "the judge's answer could not be read (\"{}\"); record the point again",
-                truncate_chars(resp.text.trim(), 120)
+                clip(resp.text.trim(), 120)
             )),
         })
     }
@@ -814,11 +818,10 @@ cited source) and record it again, or record what you know as a `partial`."
                     });
                     return;
                 }
-                Err(Stop::Fatal(m)) => {
-                    let message = if m.is_empty() {
-                        "the finalise turn no longer fits the model's context window".into()
-                    } else {
-                        m
+                Err(stop @ (Stop::Fatal(_) | Stop::ContextFull)) => {
+                    let message = match stop {
+                        Stop::Fatal(m) => m,
+                        _ => "the finalise turn no longer fits the model's context window".into(),
                     };
                     let _ = self.link.cmds.send(AgentCmd::Fatal {
                         agent: self.id.clone(),
@@ -1064,21 +1067,12 @@ fn plain_text_point(text: &str) -> Point {
 }
 
 fn mentioned_ids(text: &str) -> Vec<String> {
+    static POINT_ID: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"\bP\d+\b").expect("a valid pattern"));
     let mut ids: Vec<String> = Vec::new();
-    let bytes = text.as_bytes();
-    for (i, _) in text.match_indices('P') {
-        let before_ok = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
-        let digits: String = text[i + 1..]
-            .chars()
-            .take_while(|c| c.is_ascii_digit())
-            .collect();
-        let after = i + 1 + digits.len();
-        let after_ok = after >= text.len() || !bytes[after].is_ascii_alphanumeric();
-        if before_ok && after_ok && !digits.is_empty() {
-            let id = format!("P{digits}");
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
+    for m in POINT_ID.find_iter(text) {
+        if !ids.iter().any(|id| id == m.as_str()) {
+            ids.push(m.as_str().to_string());
         }
     }
     ids
@@ -1116,7 +1110,7 @@ points recorded from it remain in the shared context]"
     }
     for m in messages.iter_mut() {
         if m.content.len() > 8_000 {
-            m.content = truncate_chars(&m.content, 8_000);
+            m.content = clip(&m.content, 8_000);
         }
     }
 }

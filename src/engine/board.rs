@@ -1034,7 +1034,7 @@ answer that the run stopped early and what is still open."
                 }
                 let id = format!("C{}", self.next_constraint);
                 self.next_constraint += 1;
-                let headline = prompt::truncate_chars(text.lines().next().unwrap_or(""), 200);
+                let headline = crate::text::clip(text.lines().next().unwrap_or(""), 200);
                 self.emit(Event::ConstraintAdded {
                     point: Point {
                         id,

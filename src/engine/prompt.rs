@@ -5,6 +5,7 @@
 use crate::event::{
     Point, PointKind, PointStatus, PointView, RunState, TaskView, search_terms, search_terms_of,
 };
+use crate::text::clip;
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -438,7 +439,7 @@ answer to the goal with `final_answer`, citing the ids of the points it rests on
         let result = t
             .result
             .as_deref()
-            .map(|r| truncate_chars(r.trim(), 300))
+            .map(|r| clip(r.trim(), 300))
             .unwrap_or_else(|| "(no result)".into());
         let _ = writeln!(msg, "{} {} — {}", t.id, t.title.trim(), result);
     }
@@ -476,15 +477,6 @@ pub fn context_update(state: &RunState, points: &[usize]) -> Option<String> {
         }
     }
     Some(msg)
-}
-
-pub fn truncate_chars(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
-    s.push('…');
-    s
 }
 
 #[cfg(test)]

@@ -14,11 +14,9 @@ pub struct CheckedEvidence {
     pub contexts: Vec<String>,
 }
 
+/// Whitespace- and case-insensitive form for quote matching.
 fn normalise(text: &str) -> String {
-    text.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    crate::text::one_line(text).to_lowercase()
 }
 
 fn is_point_ref(source: &str) -> bool {
@@ -140,7 +138,7 @@ pub fn judge_prompt(point: &Point, checked: &CheckedEvidence, related: &[PointVi
             i + 1,
             loc,
             ev.quote.trim(),
-            super::prompt::truncate_chars(ctx, 2_000)
+            crate::text::clip(ctx, 2_000)
         );
     }
     msg.push_str("\nCLOSEST EXISTING POINTS:\n");

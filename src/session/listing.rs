@@ -2,6 +2,7 @@
 
 use super::reader::{SessionError, read_session};
 use crate::event::{HUMAN, PointStatus, RunState, StoppedBy, parse_ts};
+use crate::text::{clip, one_line};
 use std::path::{Path, PathBuf};
 use time::{OffsetDateTime, UtcOffset};
 
@@ -248,7 +249,7 @@ fn format_table_at(
                 line.push_str(&format!("{:<w$}  ", row[i]));
             }
         }
-        line.push_str(&truncate_chars(&row[4], goal_width));
+        line.push_str(&clip(&row[4], goal_width));
         out.push_str(line.trim_end());
         out.push('\n');
     }
@@ -276,20 +277,6 @@ fn format_date(ts: &str, offset_at: &impl Fn(OffsetDateTime) -> UtcOffset) -> St
         t.hour(),
         t.minute()
     )
-}
-
-/// Collapse newlines and runs of spaces so one run stays on one row.
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn truncate_chars(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
 }
 
 /// The local UTC offset at `t`, from the C library (which honours `TZ`). The `time`

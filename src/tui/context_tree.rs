@@ -412,7 +412,7 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Envelope, Event, Evidence, Point};
+    use crate::event::{Event, Evidence, Point};
 
     fn run() -> RunState {
         let point = |id: &str, kind| Point {
@@ -450,15 +450,7 @@ mod tests {
                 point: point("C1", PointKind::Constraint),
             },
         ];
-        let envs: Vec<Envelope> = events
-            .into_iter()
-            .enumerate()
-            .map(|(i, event)| Envelope {
-                seq: i as u64 + 1,
-                ts: "2026-01-01T00:00:00Z".into(),
-                event,
-            })
-            .collect();
+        let envs = crate::event::numbered(events);
         RunState::from_events(&envs)
     }
 

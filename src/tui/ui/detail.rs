@@ -4,6 +4,7 @@
 use super::context::point_symbol;
 use super::{empty_state, fmt_cost, fmt_tokens, pane_block, truncate};
 use crate::event::{AgentStatus, Evidence, Mode, Origin, PointStatus, TaskState};
+use crate::text::one_line;
 use crate::tui::app::{AppState, Subject};
 use crate::tui::context_tree::wrap;
 use crate::tui::fold::TranscriptEntry;
@@ -204,9 +205,9 @@ fn evidence_detail(state: &AppState, ev: &Evidence, out: &mut Lines) {
     match snippet {
         Some(Snippet::Lines(lines)) => {
             let number_width = lines.last().map_or(1, |l| l.0.to_string().len());
-            let quote = normalise(&ev.quote);
+            let quote = one_line(&ev.quote);
             for (number, text, in_span) in lines {
-                let body = normalise(text);
+                let body = one_line(text);
                 let quoted = *in_span
                     && !body.is_empty()
                     && (quote.contains(&body) || body.contains(&quote) && !quote.is_empty());
@@ -243,10 +244,6 @@ fn quote_block(state: &AppState, quote: &str, out: &mut Lines) {
             Span::styled(line, theme.quote()),
         ]));
     }
-}
-
-fn normalise(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn task_detail(state: &AppState, id: &str, out: &mut Lines) {
