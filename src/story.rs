@@ -225,7 +225,7 @@ pub fn final_summary(state: &RunState) -> String {
         agent_points(PointStatus::Rejected),
     ));
     out.push_str(&format!(
-        "Calls: {} · tokens: {} in / {} out · cost: {} · elapsed: {}\n",
+        "Calls: {} · tokens: {} in / {} out · {} · elapsed: {}\n",
         t.calls,
         format_tokens(t.tokens_in),
         format_tokens(t.tokens_out),
