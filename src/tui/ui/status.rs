@@ -50,10 +50,14 @@ pub fn draw_status(frame: &mut Frame, state: &AppState, area: Rect) {
         fmt_tokens(run.totals.tokens_in),
         fmt_tokens(run.totals.tokens_out)
     ));
-    let mut cost = fmt_cost(run.totals.cost_usd);
-    if run.totals.unpriced_calls > 0 {
-        cost.push('+'); // some calls had no known price
-    }
+    let totals = &run.totals;
+    let cost = if totals.unpriced_calls > 0 && totals.unpriced_calls == totals.calls {
+        "cost ?".to_string() // no call had a known price
+    } else if totals.unpriced_calls > 0 {
+        format!("{}+", fmt_cost(totals.cost_usd)) // some calls had no known price
+    } else {
+        fmt_cost(totals.cost_usd)
+    };
     parts.push(cost);
     let elapsed = elapsed_secs(state);
     if let Some(secs) = elapsed {
