@@ -266,6 +266,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         Some(p) => p.clone(),
         None => sessions_dir()?.join(format!("{}.jsonl", run_cfg.run_id)),
     };
+    check_tui(&args.provider, &cfg)?;
     let writer = SessionWriter::create(&session_path).map_err(|e| Failure::Usage(e.to_string()))?;
     let log_path = init_logging(args.provider.log_level.as_deref());
     tracing::info!(run = %run_cfg.run_id, model = %run_cfg.model_label, "starting run");
@@ -455,6 +456,16 @@ async fn drive(
     finish(&state, answer, flags)
 }
 
+/// A bad `--theme` or keymap is a usage error, caught before the run starts.
+fn check_tui(flags: &ProviderArgs, cfg: &Config) -> Result<(), Failure> {
+    if flags.headless {
+        return Ok(());
+    }
+    tui_options(flags.theme.clone().or_else(|| cfg.theme.clone()))
+        .check()
+        .map_err(|e| Failure::Usage(format!("{e:#}")))
+}
+
 fn tui_options(theme: Option<String>) -> delm::tui::TuiOptions {
     delm::tui::TuiOptions {
         theme,
@@ -519,6 +530,7 @@ async fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
     let cfg = Config::load().map_err(Failure::Usage)?;
     init_logging(None);
     let opts = tui_options(args.theme.or(cfg.theme.clone()));
+    opts.check().map_err(|e| Failure::Usage(format!("{e:#}")))?;
     delm::tui::run_replay(events, opts)
         .await
         .map_err(|e| Failure::Run(format!("the terminal UI failed: {e:#}")))?;
@@ -552,6 +564,7 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
     run_cfg.budgets = prior.budgets.clone();
     run_cfg.coordination = prior.coordination.clone();
     apply_tuning(&mut run_cfg, &cfg);
+    check_tui(&args.provider, &cfg)?;
     let writer = SessionWriter::append(&path).map_err(|e| Failure::Usage(e.to_string()))?;
     let log_path = init_logging(args.provider.log_level.as_deref());
     let (llm, price) = build_llm(&cfg, &model, run_cfg.agents);

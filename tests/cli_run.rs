@@ -171,6 +171,24 @@ fn usage_errors_exit_2_with_one_clear_sentence() {
 
     let out = env.run(&["run"]);
     assert_eq!(out.status.code(), Some(2));
+
+    // A bad theme is reported before the run starts: no session is created.
+    let session = env.path("themed.jsonl");
+    let out = env.run(&[
+        "run",
+        "q",
+        "--theme",
+        "nosuch",
+        "--session",
+        session.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown theme"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!session.exists());
 }
 
 #[test]

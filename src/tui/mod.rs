@@ -54,6 +54,11 @@ pub struct TuiOptions {
 }
 
 impl TuiOptions {
+    /// Check the keymap and theme load, so a typo is reported before a run starts.
+    pub fn check(&self) -> anyhow::Result<()> {
+        self.load().map(|_| ())
+    }
+
     /// Load the keymap and theme, with errors that name the file and the fix.
     fn load(&self) -> anyhow::Result<(Keymap, Theme)> {
         let keymap = Keymap::load(self.config_dir.as_deref())?;
