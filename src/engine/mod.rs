@@ -112,6 +112,43 @@ pub trait EventSink: Send {
     fn sync(&mut self) -> std::io::Result<()>;
 }
 
+/// A run as a front end (the TUI, `--headless`, a remote attach) sees it: controls in,
+/// events out. The in-process engine implements it with [`EngineHandle`]; a run that lives
+/// elsewhere (another process, a NATS board) implements it by mirroring that run's log.
+pub trait EngineClient: Send + Sync {
+    /// Send a steering control; it becomes an event (or nothing, once the run is over).
+    fn control(&self, control: Control);
+    /// New events from now on. On `RecvError::Lagged`, call [`EngineClient::events_since`].
+    fn subscribe(&self) -> broadcast::Receiver<Envelope>;
+    /// Streamed text deltas of all agents (lossy, display only).
+    fn subscribe_deltas(&self) -> broadcast::Receiver<StreamDelta>;
+    /// Every event with `seq > after`, in order (start-up and resynchronisation after lag).
+    fn events_since(&self, after: u64) -> Vec<Envelope>;
+    /// Flips to `true` once the run's log takes no more events (finished or detached).
+    fn finished(&self) -> watch::Receiver<bool>;
+    fn is_finished(&self) -> bool {
+        *self.finished().borrow()
+    }
+}
+
+impl EngineClient for EngineHandle {
+    fn control(&self, control: Control) {
+        EngineHandle::control(self, control)
+    }
+    fn subscribe(&self) -> broadcast::Receiver<Envelope> {
+        EngineHandle::subscribe(self)
+    }
+    fn subscribe_deltas(&self) -> broadcast::Receiver<StreamDelta> {
+        EngineHandle::subscribe_deltas(self)
+    }
+    fn events_since(&self, after: u64) -> Vec<Envelope> {
+        EngineHandle::events_since(self, after)
+    }
+    fn finished(&self) -> watch::Receiver<bool> {
+        self.finished.clone()
+    }
+}
+
 /// The engine as the outside sees it: controls in, events out. Cheap to clone.
 #[derive(Clone)]
 pub struct EngineHandle {
