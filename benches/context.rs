@@ -6,22 +6,22 @@
 mod synthetic;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use delm::engine::context::BoardView;
 use delm::engine::prompt::context_block;
-use delm::event::RunState;
 use std::hint::black_box;
 
 fn block(c: &mut Criterion) {
     let mut group = c.benchmark_group("context_block");
     for points in [1_000, 10_000] {
-        let state = RunState::from_events(&synthetic::run_events(synthetic::RunShape {
+        let view = BoardView::from_events(&synthetic::run_events(synthetic::RunShape {
             tasks: points / 10,
             points,
             agents: 8,
         }));
-        let task = state.tasks.last().expect("tasks");
-        let focus = format!("{} {} {}", state.goal, task.title, task.detail);
-        group.bench_with_input(BenchmarkId::from_parameter(points), &state, |b, state| {
-            b.iter(|| black_box(context_block(state, black_box(&focus), 2_000)))
+        let task = view.state.tasks.last().expect("tasks");
+        let focus = format!("{} {} {}", view.state.goal, task.title, task.detail);
+        group.bench_with_input(BenchmarkId::from_parameter(points), &view, |b, view| {
+            b.iter(|| black_box(context_block(view, black_box(&focus), 2_000)))
         });
     }
     group.finish();

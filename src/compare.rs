@@ -33,7 +33,10 @@ pub fn table(runs: &[(PathBuf, RunState)], width: usize) -> String {
     let col_w = ((width.saturating_sub(label_w)) / runs.len().max(1)).clamp(14, 48) - 2;
     let rows: Vec<(&str, Measure)> = vec![
         ("run", Box::new(|s| s.run_id.clone())),
-        ("coordination", Box::new(|s| s.coordination.clone())),
+        (
+            "coordination",
+            Box::new(|s| s.coordination.name().to_string()),
+        ),
         ("model", Box::new(|s| s.model.clone())),
         (
             "status",
@@ -125,7 +128,8 @@ mod tests {
                 agents: 2,
                 verify: VerifyMode::Off,
                 budgets: Budgets::default(),
-                coordination: coordination.into(),
+                coordination: crate::event::Coordination::parse(coordination).unwrap(),
+                endpoint: None,
             },
             Event::RunFinished {
                 answer: format!("answer of {coordination}"),

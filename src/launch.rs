@@ -7,10 +7,11 @@ use crate::cli::{
     SandboxArgs, VerifyArg,
 };
 use delm::config::{self, Config, DEFAULT_MODEL};
-use delm::engine::agent::{AgentDeps, PriceFn};
 use delm::engine::tools::{Workspace, WorkspaceOptions, patch};
-use delm::engine::{EngineHandle, EventSink, RunConfig, board, tools};
-use delm::event::{Budgets, Envelope, FinalAnswer, Mode, RunState, StoppedBy, VerifyMode};
+use delm::engine::{EngineHandle, EventSink, PriceFn, RunBuilder, RunConfig, board, tools};
+use delm::event::{
+    Budgets, Coordination, Envelope, FinalAnswer, Mode, RunState, StoppedBy, VerifyMode,
+};
 use delm::llm::pricing::Pricing;
 use delm::llm::retry::{RetryPolicy, RetryingProvider};
 use delm::llm::spec::{self, ModelSpec, ProviderConfig};
@@ -106,11 +107,29 @@ struct Model {
     key_env: Option<String>,
 }
 
+impl Model {
+    /// The endpoint the run talks to, as `run_started` records it (no credentials).
+    fn endpoint(&self) -> String {
+        let url = self
+            .base_url
+            .as_deref()
+            .unwrap_or(self.spec.default_base_url);
+        delm::redact::redact(url).into_owned()
+    }
+}
+
+/// What a resumed run recorded about its model: the spec and the endpoint it talked to.
+struct Recorded<'a> {
+    model: &'a str,
+    endpoint: Option<&'a str>,
+}
+
 fn resolve_model(
     cfg: &Config,
     flags: &ProviderArgs,
-    fallback: Option<&str>,
+    recorded: Option<Recorded<'_>>,
 ) -> Result<Model, Failure> {
+    let fallback = recorded.as_ref().map(|r| r.model);
     let name = flags
         .model
         .clone()
@@ -120,11 +139,24 @@ fn resolve_model(
     let alias = cfg.models.get(&name);
     let spec_text = alias.map(|a| a.spec.clone()).unwrap_or(name);
     let spec = spec::parse_model_spec(&spec_text).map_err(Failure::Usage)?;
-    let base_url = flags
-        .base_url
-        .clone()
-        .or_else(|| alias.and_then(|a| a.base_url.clone()))
-        .or_else(|| cfg.base_url.clone());
+    let recorded_endpoint = recorded.as_ref().and_then(|r| r.endpoint);
+    let base_url = match (&flags.base_url, recorded_endpoint) {
+        // A resumed run talks to the endpoint it started with: a key meant for a local
+        // server must never go to another host because a flag was forgotten.
+        (Some(flag), Some(endpoint)) if !same_endpoint(flag, endpoint) => {
+            return Err(Failure::Usage(format!(
+                "this run was started against {endpoint}, but --base-url says {}; resume \
+                 without --base-url to continue against {endpoint}, or start a new run",
+                delm::redact::redact(flag)
+            )));
+        }
+        (Some(flag), _) => Some(flag.clone()),
+        (None, Some(endpoint)) if endpoint != spec.default_base_url => Some(endpoint.to_string()),
+        (None, Some(_)) => None,
+        (None, None) => alias
+            .and_then(|a| a.base_url.clone())
+            .or_else(|| cfg.base_url.clone()),
+    };
     let key_env = flags
         .api_key_env
         .clone()
@@ -140,7 +172,17 @@ fn resolve_model(
     })
 }
 
-fn build_llm(cfg: &Config, model: &Model, agents: usize) -> (Arc<RetryingProvider>, PriceFn) {
+/// Two spellings of one endpoint (a trailing slash, credentials the record left out).
+fn same_endpoint(a: &str, b: &str) -> bool {
+    let norm = |u: &str| {
+        delm::redact::redact(u)
+            .trim_end_matches('/')
+            .to_ascii_lowercase()
+    };
+    norm(a) == norm(b)
+}
+
+fn build_llm(cfg: &Config, model: &Model, agents: usize) -> (delm::engine::Model, PriceFn) {
     let mut pc = ProviderConfig::from_spec(
         &model.spec,
         model.base_url.as_deref(),
@@ -251,11 +293,11 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     run_cfg.agents = agents;
     run_cfg.verify = verify_mode(args.verify, &cfg)?;
     run_cfg.coordination = match args.coordination {
-        CoordinationArg::Delm => "delm",
-        CoordinationArg::Central => "central",
-        CoordinationArg::Isolated => "isolated",
-    }
-    .to_string();
+        CoordinationArg::Delm => Coordination::Delm,
+        CoordinationArg::Central => Coordination::Central,
+        CoordinationArg::Isolated => Coordination::Isolated,
+    };
+    run_cfg.endpoint = Some(model.endpoint());
     run_cfg.budgets = Budgets {
         max_cost_usd: args.max_cost,
         max_tokens: args.max_tokens,
@@ -271,14 +313,11 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let log_path = init_logging(args.provider.log_level.as_deref());
     tracing::info!(run = %run_cfg.run_id, model = %run_cfg.model_label, "starting run");
     let (llm, price) = build_llm(&cfg, &model, agents);
-    let deps = AgentDeps {
-        cfg: run_cfg.clone(),
-        llm,
-        price,
-        workspace,
-    };
     let sink = front_end_sink(&args.provider, Box::new(writer), RunState::default());
-    let handle = board::start(run_cfg, deps, sink, None).map_err(Failure::Run)?;
+    let handle = RunBuilder::new(run_cfg, llm, price, workspace)
+        .sink(sink)
+        .start()
+        .map_err(Failure::Run)?;
     drive(
         handle,
         &args.provider,
@@ -541,14 +580,24 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
     let cfg = Config::load().map_err(Failure::Usage)?;
     let (path, events) = load_session(&args.session)?;
     let prior = RunState::from_events(events.iter());
-    if prior.answer.is_some() {
+    // A run that failed (provider unreachable, key rejected) can be resumed once fixed;
+    // one that answered, hit its budget or was stopped cannot.
+    if prior
+        .answer
+        .as_ref()
+        .is_some_and(|a| a.stopped_by != StoppedBy::Error)
+    {
         return Err(Failure::Usage(format!(
             "{} already finished; open it with `delm replay {}`",
             path.display(),
             path.display()
         )));
     }
-    let model = resolve_model(&cfg, &args.provider, Some(&prior.model))?;
+    let recorded = Recorded {
+        model: &prior.model,
+        endpoint: prior.endpoint.as_deref(),
+    };
+    let model = resolve_model(&cfg, &args.provider, Some(recorded))?;
     let workspace = tools::open_with(&prior.mode, &workspace_options(&args.sandbox, &model))
         .map_err(|e| Failure::Usage(format!("the run's workspace cannot be opened again: {e}")))?;
     let outputs = RunOutputs::new(&workspace, &prior.mode, &args.sandbox);
@@ -558,24 +607,19 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
         prior.mode.clone(),
         model.spec.label.clone(),
     );
-    run_cfg.run_id = prior.run_id.clone();
     run_cfg.agents = agents.clamp(1, board::MAX_AGENTS);
-    run_cfg.verify = prior.verify;
-    run_cfg.budgets = prior.budgets.clone();
-    run_cfg.coordination = prior.coordination.clone();
+    run_cfg.endpoint = Some(model.endpoint());
     apply_tuning(&mut run_cfg, &cfg);
     check_tui(&args.provider, &cfg)?;
     let writer = SessionWriter::append(&path).map_err(|e| Failure::Usage(e.to_string()))?;
     let log_path = init_logging(args.provider.log_level.as_deref());
     let (llm, price) = build_llm(&cfg, &model, run_cfg.agents);
-    let deps = AgentDeps {
-        cfg: run_cfg.clone(),
-        llm,
-        price,
-        workspace,
-    };
     let sink = front_end_sink(&args.provider, Box::new(writer), prior);
-    let handle = board::start(run_cfg, deps, sink, Some(events)).map_err(Failure::Usage)?;
+    let handle = RunBuilder::new(run_cfg, llm, price, workspace)
+        .sink(sink)
+        .resume(events)
+        .start()
+        .map_err(Failure::Usage)?;
     drive(handle, &args.provider, &cfg, &path, log_path, outputs).await
 }
 

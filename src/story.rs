@@ -9,7 +9,7 @@ use crate::event::{
     CallPurpose, Envelope, Event, HUMAN, Mode, Origin, PointKind, PointStatus, RunState, StoppedBy,
     TaskOutcome, TaskState, Totals, parse_ts,
 };
-use crate::text::one_line;
+use crate::text::{clip, one_line};
 
 /// Longest free text (headlines, reasons, results) quoted in a story line, in characters.
 const SNIPPET_CHARS: usize = 80;
@@ -137,6 +137,14 @@ pub fn describe(env: &Envelope, state: &RunState) -> Option<String> {
             format_tokens(*tokens_in),
             format_tokens(*tokens_out)
         ),
+        Event::Broadcast { agent, context } => {
+            format!("{agent} broadcast: {}", clip(&one_line(context), 100))
+        }
+        Event::ClaimExpired {
+            task,
+            agent,
+            attempt,
+        } => format!("{agent}'s claim on {task} (attempt {attempt}) expired: it went silent"),
         Event::Paused {} => "paused by human".to_string(),
         Event::Resumed {} => "resumed by human".to_string(),
         Event::AgentsChanged { count } => {
@@ -443,7 +451,8 @@ mod tests {
             agents: 3,
             verify: VerifyMode::Judge,
             budgets: Budgets::default(),
-            coordination: "delm".into(),
+            coordination: crate::event::Coordination::Delm,
+            endpoint: None,
         }
     }
 
@@ -455,6 +464,8 @@ mod tests {
             model: "gpt-4.1-mini".into(),
             tokens_in: 20_600,
             tokens_out: 1_950,
+            tokens_cached_read: 0,
+            tokens_cache_write: 0,
             cost_usd: cost,
             latency_ms: 900,
         }
@@ -619,6 +630,7 @@ mod tests {
                         cost_usd: 0.0105,
                         unpriced_calls: 1,
                         elapsed_ms: 71_000,
+                        ..Totals::default()
                     },
                 },
             ),

@@ -15,6 +15,18 @@ pub fn clip(text: &str, max: usize) -> String {
     cut
 }
 
+/// Tokens a text costs, estimated: about four characters per token for English text and
+/// code. The one estimate delm uses where a provider's count is not at hand (context budgets,
+/// usage a server did not report, the scripted model).
+pub fn estimate_tokens(text: &str) -> usize {
+    estimate_tokens_of_chars(text.chars().count())
+}
+
+/// [`estimate_tokens`] of a text of `chars` characters.
+pub const fn estimate_tokens_of_chars(chars: usize) -> usize {
+    chars.div_ceil(4)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

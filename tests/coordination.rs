@@ -4,9 +4,8 @@
 mod support;
 mod swarm;
 
-use delm::engine::agent::AgentDeps;
-use delm::engine::{RunConfig, board, tools};
-use delm::event::{Event, Mode, PointStatus, RunState, StoppedBy, VerifyMode};
+use delm::engine::{RunBuilder, RunConfig, tools};
+use delm::event::{Coordination, Event, Mode, PointStatus, RunState, StoppedBy, VerifyMode};
 use delm::llm::retry::{RetryPolicy, RetryingProvider};
 use delm::llm::spec::{self, ProviderConfig, ProviderKind};
 use delm::session::{SessionWriter, read_session};
@@ -36,19 +35,15 @@ async fn run(
     );
     cfg.agents = agents;
     cfg.verify = VerifyMode::Evidence;
-    cfg.coordination = coordination.into();
-    let deps = AgentDeps {
-        cfg: cfg.clone(),
-        llm,
-        price: Arc::new(|_| None),
-        workspace: tools::open(&Mode::Plain).unwrap(),
-    };
-    let handle = board::start(
+    cfg.coordination = Coordination::parse(coordination).unwrap();
+    let handle = RunBuilder::new(
         cfg,
-        deps,
-        Box::new(SessionWriter::create(&session).unwrap()),
-        None,
+        llm,
+        Arc::new(|_| None),
+        tools::open(&Mode::Plain).unwrap(),
     )
+    .sink(Box::new(SessionWriter::create(&session).unwrap()))
+    .start()
     .unwrap();
     let state = tokio::time::timeout(Duration::from_secs(60), handle.wait())
         .await
@@ -102,7 +97,7 @@ async fn central_routes_every_worker_result_through_the_orchestrator() {
     let answer = state.answer.clone().unwrap();
     assert_eq!(answer.stopped_by, StoppedBy::Completed);
     assert_eq!(answer.answer, "facts: red, green, blue");
-    assert_eq!(state.coordination, "central");
+    assert_eq!(state.coordination, Coordination::Central);
     let reqs = mock.requests();
     let orch: Vec<&RecordedRequest> = reqs.iter().filter(|r| is_orchestrator(r)).collect();
     assert_eq!(orch.len(), 2, "plan + one aggregation");

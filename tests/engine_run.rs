@@ -4,18 +4,20 @@
 mod support;
 mod swarm;
 
-use delm::engine::agent::AgentDeps;
-use delm::engine::{EngineHandle, RunConfig, board, tools};
+use delm::engine::{EngineHandle, RunBuilder, RunConfig, tools};
 use delm::event::{
     AgentStatus, Envelope, Event, Mode, PointStatus, RunDisplayState, RunState, StoppedBy,
     TaskState, VerifyMode,
 };
 use delm::llm::retry::{RetryPolicy, RetryingProvider};
 use delm::llm::spec::{self, ProviderConfig, ProviderKind, Secret};
+use delm::llm::{ChatRequest, ChatResponse, DeltaSink, LlmError, Provider};
 use delm::session::{SessionWriter, read_session};
+use futures_util::future::BoxFuture;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use support::{MockLlm, RecordedRequest, Reply, Wire};
 use swarm::*;
@@ -61,6 +63,19 @@ fn start_with(
     verify: VerifyMode,
     tweak: impl FnOnce(&mut RunConfig),
 ) -> Run {
+    start_wrapped(mock, wire, mode, agents, verify, tweak, |p| p)
+}
+
+/// [`start_with`], with the provider wrapped (to inject faults the HTTP server cannot).
+fn start_wrapped(
+    mock: &MockLlm,
+    wire: Wire,
+    mode: Mode,
+    agents: usize,
+    verify: VerifyMode,
+    tweak: impl FnOnce(&mut RunConfig),
+    wrap: impl FnOnce(Arc<dyn Provider>) -> Arc<dyn Provider>,
+) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let session = dir.path().join("session.jsonl");
     let kind = match wire {
@@ -75,7 +90,10 @@ fn start_with(
         max_delay: Duration::from_millis(200),
         max_concurrency: 8,
     };
-    let llm = Arc::new(RetryingProvider::new(spec::build_provider(pc), policy));
+    let llm = Arc::new(RetryingProvider::new(
+        wrap(spec::build_provider(pc)),
+        policy,
+    ));
     let mut cfg = RunConfig::new(
         "Which vendor had the higher 2024 revenue?",
         mode.clone(),
@@ -85,16 +103,13 @@ fn start_with(
     cfg.verify = verify;
     cfg.max_turns_per_task = 8;
     tweak(&mut cfg);
-    let deps = AgentDeps {
-        cfg: cfg.clone(),
-        llm,
-        price: Arc::new(|u: delm::llm::Usage| {
-            Some((u.input_tokens + u.output_tokens) as f64 * 1e-6)
-        }),
-        workspace: tools::open(&mode).unwrap(),
-    };
+    let price: delm::engine::PriceFn =
+        Arc::new(|u: delm::llm::Usage| Some((u.input_tokens + u.output_tokens) as f64 * 1e-6));
     let writer = SessionWriter::create(&session).unwrap();
-    let handle = board::start(cfg, deps, Box::new(writer), None).unwrap();
+    let handle = RunBuilder::new(cfg, llm, price, tools::open(&mode).unwrap())
+        .sink(Box::new(writer))
+        .start()
+        .unwrap();
     Run {
         handle,
         session,
@@ -638,4 +653,73 @@ async fn cost_and_time_budgets_finalise_early() {
     assert!(state.errors.iter().any(|e| e.contains("time limit")));
     // Unfinished work is back in the queue, not silently dropped.
     assert!(state.tasks.iter().any(|t| t.state == TaskState::Queued));
+}
+
+/// A provider whose first work call panics inside the agent's task (a bug in a provider
+/// adapter, a tool, the agent loop itself: anything that unwinds an agent).
+struct PanicsOnce {
+    inner: Arc<dyn Provider>,
+    calls: AtomicUsize,
+}
+
+impl Provider for PanicsOnce {
+    fn model(&self) -> &str {
+        self.inner.model()
+    }
+    fn chat<'a>(
+        &'a self,
+        req: &'a ChatRequest,
+        on_delta: DeltaSink<'a>,
+    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            panic!("injected panic in the first model call");
+        }
+        self.inner.chat(req, on_delta)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_that_panics_mid_task_hands_its_task_back_and_the_run_ends() {
+    let docs = docs_dir();
+    let mock = MockLlm::start(Wire::OpenAi, docs_script).await;
+    let mode = Mode::Docs {
+        roots: vec![docs.path().to_string_lossy().into_owned()],
+    };
+    let run = start_wrapped(
+        &mock,
+        Wire::OpenAi,
+        mode,
+        2,
+        VerifyMode::Evidence,
+        |_| {},
+        |inner| {
+            Arc::new(PanicsOnce {
+                inner,
+                calls: AtomicUsize::new(0),
+            })
+        },
+    );
+    let state = run_to_end(&run).await;
+    assert_eq!(
+        state.answer.as_ref().map(|a| a.stopped_by),
+        Some(StoppedBy::Completed),
+        "the run must end with an answer"
+    );
+    assert!(
+        state
+            .errors
+            .iter()
+            .any(|e| e.contains("crashed") && e.contains("injected panic")),
+        "the crash is an error event: {:?}",
+        state.errors
+    );
+    let log = events(&run.session);
+    let requeued = log.iter().any(|e| {
+        matches!(&e.event, Event::TaskRequeued { note: Some(n), .. } if n.contains("injected panic"))
+    });
+    assert!(requeued, "the crashed agent's task went back to the queue");
+    // Every task still finished, none twice.
+    for t in &state.tasks {
+        assert_eq!(t.state, TaskState::Done, "{} ended {:?}", t.id, t.state);
+    }
 }

@@ -33,7 +33,8 @@ fn started(goal: &str) -> Event {
             max_cost_usd: Some(0.5),
             ..Budgets::default()
         },
-        coordination: "delm".into(),
+        coordination: delm::event::Coordination::Delm,
+        endpoint: None,
     }
 }
 
@@ -90,6 +91,8 @@ fn run_events(goal: &str, finish: bool) -> Vec<Envelope> {
                 model: "gpt-4.1-mini".into(),
                 tokens_in: 1_000,
                 tokens_out: 200,
+                tokens_cached_read: 0,
+                tokens_cache_write: 0,
                 cost_usd: Some(0.021),
                 latency_ms: 800,
             },
@@ -109,6 +112,7 @@ fn run_events(goal: &str, finish: bool) -> Vec<Envelope> {
                     cost_usd: 0.021,
                     unpriced_calls: 0,
                     elapsed_ms: 6_000,
+                    ..Totals::default()
                 },
             },
         ));

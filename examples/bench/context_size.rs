@@ -5,8 +5,8 @@
 
 use super::figure::{Figure, Target, mean};
 use super::synthetic::{RunShape, run_events};
+use delm::engine::context::BoardView;
 use delm::engine::prompt::{context_block, estimate_tokens, expand_point};
-use delm::event::RunState;
 use serde_json::json;
 use std::time::Instant;
 
@@ -21,7 +21,8 @@ pub fn measure(point_counts: &[usize]) -> anyhow::Result<Vec<Figure>> {
             points,
             agents: 8,
         });
-        let state = RunState::from_events(&events);
+        let view = BoardView::from_events(&events);
+        let state = &view.state;
         let live: Vec<_> = state.live_points().collect();
         anyhow::ensure!(!live.is_empty(), "the synthetic run has no verified points");
         // Focus texts of real task messages: the goal plus a task's title and detail.
@@ -35,7 +36,7 @@ pub fn measure(point_counts: &[usize]) -> anyhow::Result<Vec<Figure>> {
         let mut block_tokens = Vec::new();
         let started = Instant::now();
         for focus in &focuses {
-            block_tokens.push(estimate_tokens(&context_block(&state, focus, BUDGET)) as f64);
+            block_tokens.push(estimate_tokens(&context_block(&view, focus, BUDGET)) as f64);
         }
         let build_us = started.elapsed().as_secs_f64() * 1e6 / focuses.len() as f64;
         let budgeted = mean(&block_tokens);

@@ -1,8 +1,7 @@
 //! A real engine run, in process, driven by the scripted model: the board, the agents, the
 //! prompts and verification are the product's own; only the model is a test double.
 
-use delm::engine::agent::AgentDeps;
-use delm::engine::{EventSink, RunConfig, board, tools};
+use delm::engine::{EventSink, RunBuilder, RunConfig, tools};
 use delm::event::{CallPurpose, Envelope, Event, Mode, RunState, VerifyMode};
 use delm::llm::retry::{RetryPolicy, RetryingProvider};
 use delm::llm::scripted::{Script, ScriptedModel};
@@ -171,20 +170,25 @@ pub fn run(
     );
     cfg.agents = spec.agents;
     cfg.verify = spec.verify;
-    cfg.coordination = spec.coordination.to_string();
+    cfg.coordination =
+        delm::event::Coordination::parse(spec.coordination).map_err(anyhow::Error::msg)?;
     let k = spec.script.subtasks;
     // The planner needs one turn per batch; an isolated attempt one per part.
     cfg.max_turns_per_task = (k.div_ceil(spec.script.plan_batch.max(1)) + k + 4) as u32;
-    let deps = AgentDeps {
-        cfg: cfg.clone(),
-        llm: Arc::new(RetryingProvider::new(Arc::new(provider), policy)),
-        price: Arc::new(|_| None),
-        workspace: tools::open(&Mode::Plain).map_err(anyhow::Error::msg)?,
-    };
+    // The harness's planner adds every subtask: the run's task cap must not bind.
+    cfg.max_tasks = k + 16;
+    cfg.max_tasks_per_claim = k + 16;
+    let builder = RunBuilder::new(
+        cfg,
+        Arc::new(RetryingProvider::new(Arc::new(provider), policy)),
+        Arc::new(|_| None),
+        tools::open(&Mode::Plain).map_err(anyhow::Error::msg)?,
+    )
+    .sink(sink);
     runtime.block_on(async move {
         let cpu0 = super::figure::process_cpu();
         let started = Instant::now();
-        let handle = board::start(cfg, deps, sink, None).map_err(anyhow::Error::msg)?;
+        let handle = builder.start().map_err(anyhow::Error::msg)?;
         let state = tokio::time::timeout(spec.timeout, handle.wait())
             .await
             .map_err(|_| {

@@ -122,7 +122,8 @@ pub fn run_events(shape: RunShape) -> Vec<Envelope> {
         agents: shape.agents,
         verify: VerifyMode::Judge,
         budgets: Budgets::default(),
-        coordination: "delm".into(),
+        coordination: delm::event::Coordination::Delm,
+        endpoint: None,
     });
     let tasks = shape.tasks.max(1);
     let agents = shape.agents.max(1);
@@ -160,6 +161,8 @@ pub fn run_events(shape: RunShape) -> Vec<Envelope> {
                 model: "scripted".into(),
                 tokens_in: 2_000 + rng.below(6_000) as u64,
                 tokens_out: 100 + rng.below(400) as u64,
+                tokens_cached_read: 0,
+                tokens_cache_write: 0,
                 cost_usd: Some(0.001),
                 latency_ms: 300 + rng.below(2_000) as u64,
             });

@@ -3,16 +3,39 @@
 
 pub mod agent;
 pub mod board;
-pub mod coordination;
+pub mod client;
+pub mod context;
+mod limits;
+mod model_call;
+pub mod policy;
 pub mod prompt;
+pub mod protocol;
+pub mod run;
+pub mod scheduler;
+pub mod store;
+mod supervisor;
 pub mod tools;
+mod verifier;
 pub mod verify;
 
-use crate::event::{Budgets, Envelope, Mode, RunState, TaskId, VerifyMode};
+pub use protocol::Control;
+pub use run::RunBuilder;
+
+use crate::event::{Budgets, Coordination, Envelope, Mode, RunState, VerifyMode};
+use crate::llm::Usage;
+use crate::llm::retry::RetryingProvider;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 
-/// Everything a run needs to know that is not a provider or a workspace.
+/// A model the engine calls (retries, timeouts and the concurrency limit inside).
+pub type Model = Arc<RetryingProvider>;
+
+/// Turns a call's token usage into dollars; `None` when the model's price is unknown.
+pub type PriceFn = Arc<dyn Fn(Usage) -> Option<f64> + Send + Sync>;
+
+/// Everything a run needs to know that is not a provider or a workspace. One value per
+/// run, shared by the board and every agent (on resume it is rebuilt from the log first).
 #[derive(Debug, Clone)]
 pub struct RunConfig {
     pub run_id: String,
@@ -23,13 +46,21 @@ pub struct RunConfig {
     pub budgets: Budgets,
     /// The model as the user named it (`openai:gpt-4.1-mini`), for events and the UI.
     pub model_label: String,
-    pub coordination: String,
+    /// The provider endpoint (no credentials), recorded in `run_started`.
+    pub endpoint: Option<String>,
+    pub coordination: Coordination,
     /// Model turns one agent may take on one task before it must finish.
     pub max_turns_per_task: u32,
     /// Token budget of the shared-context block in each prompt.
     pub context_budget_tokens: usize,
     /// `max_tokens` for each model call.
     pub max_output_tokens: u32,
+    /// Tasks the run may hold in all.
+    pub max_tasks: usize,
+    /// Tasks one claim may add.
+    pub max_tasks_per_claim: usize,
+    /// How long an outside or remote participant may be silent while holding a claim.
+    pub lease: Duration,
 }
 
 impl RunConfig {
@@ -42,11 +73,30 @@ impl RunConfig {
             verify: VerifyMode::Judge,
             budgets: Budgets::default(),
             model_label: model_label.into(),
-            coordination: "delm".into(),
+            endpoint: None,
+            coordination: Coordination::Delm,
             max_turns_per_task: 24,
             context_budget_tokens: 2_000,
             max_output_tokens: 4_096,
+            max_tasks: 500,
+            max_tasks_per_claim: 100,
+            lease: Duration::from_secs(120),
         }
+    }
+
+    /// The config of a run being resumed: what the log fixed (id, goal, mode, verification,
+    /// budgets, coordination, endpoint) comes from `prior`, the rest from `self`.
+    pub fn resuming(mut self, prior: &RunState) -> Self {
+        self.run_id.clone_from(&prior.run_id);
+        self.goal.clone_from(&prior.goal);
+        self.mode = prior.mode.clone();
+        self.verify = prior.verify;
+        self.budgets = prior.budgets.clone();
+        self.coordination = prior.coordination;
+        if self.endpoint.is_none() {
+            self.endpoint.clone_from(&prior.endpoint);
+        }
+        self
     }
 }
 
@@ -64,38 +114,6 @@ pub fn new_run_id() -> String {
         now.second(),
         suffix & 0xffff
     )
-}
-
-/// Human steering, as the TUI and the tests send it. Each becomes an event.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Control {
-    Pause,
-    Resume,
-    /// A human constraint point, delivered to working agents at their next turn.
-    InjectConstraint {
-        text: String,
-    },
-    /// Return a task to the queue; a claiming agent's work on it is cancelled.
-    Requeue {
-        task: TaskId,
-        note: Option<String>,
-    },
-    Cancel {
-        task: TaskId,
-        note: Option<String>,
-    },
-    AddTask {
-        title: String,
-        detail: String,
-    },
-    SetAgents {
-        count: usize,
-    },
-    /// Stop the run now: agents are cancelled and the run finishes as cancelled.
-    Stop,
-    /// Leave the run unfinished and resumable: agents are cancelled, the log is synced, and
-    /// no `run_finished` is written (`delm resume` continues it).
-    Detach,
 }
 
 /// Streamed model text for one agent: high-rate and lossy by design (display only).

@@ -2,9 +2,9 @@
 //! block every agent reads. Pure functions of the run state, so they are cheap to test and
 //! to benchmark.
 
-use crate::event::{
-    Point, PointKind, PointStatus, PointView, RunState, TaskView, search_terms, search_terms_of,
-};
+use super::context::{BoardView, search_terms, search_terms_of};
+use super::protocol::TaskBrief;
+use crate::event::{Point, PointKind, PointStatus, PointView};
 use crate::text::clip;
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -13,19 +13,16 @@ use std::fmt::Write;
 /// out by findings (the reference implementation reserves 35%).
 const FAILURE_SHARE: f64 = 0.35;
 
-/// A rough token count: ~4 characters per token for English text and code.
-pub fn estimate_tokens(text: &str) -> usize {
-    text.chars().count().div_ceil(4)
-}
+pub use crate::text::estimate_tokens;
 
 #[cfg(test)]
 fn point_line(p: &PointView) -> String {
-    crate::event::context_line(&p.point)
+    super::context::context_line(&p.point)
 }
 
 /// The cheapest line any point can cost: a 2-character id, the shortest kind name, an empty
 /// headline, a 1-character author. Used to bound how many candidates can ever fit.
-const MIN_LINE_COST: usize = (2 + 7 + 1 + 7usize).div_ceil(4) + 1;
+const MIN_LINE_COST: usize = crate::text::estimate_tokens_of_chars(2 + 7 + 1 + 7) + 1;
 
 /// Candidates worth ranking in full for `budget` tokens: more cannot all fit.
 fn candidate_count(budget: usize) -> usize {
@@ -45,12 +42,13 @@ fn candidate_count(budget: usize) -> usize {
 /// `budget / MIN_LINE_COST + 1` findings and partials (a point with no shared term is
 /// outranked by every newer point of its kind, and no more than that many can fit). So a
 /// block costs about what it shows, whatever the size of the run.
-pub fn context_block(state: &RunState, focus: &str, budget_tokens: usize) -> String {
-    let live = state.live_index();
+pub fn context_block(view: &BoardView, focus: &str, budget_tokens: usize) -> String {
+    let state = &view.state;
+    let live = view.context.live_index();
     if live.is_empty() {
         return "(no points have been shared yet)".to_string();
     }
-    let line = |i: usize| state.context_line(i);
+    let line = |i: usize| view.context.line(i);
     // About four characters per token: one allocation for the whole block.
     let mut out = String::with_capacity(budget_tokens.min(1 << 16) * 4 + 128);
     let mut used = 0usize;
@@ -89,7 +87,7 @@ pub fn context_block(state: &RunState, focus: &str, budget_tokens: usize) -> Str
     // Findings and partials: by relevance, then recency.
     let mut finding_budget = remaining.saturating_sub(failure_used);
     let keep = candidate_count(finding_budget);
-    let terms = state.point_terms();
+    let terms = view.context.point_terms();
     // Terms most points share (the goal's own words, typically) rank nothing; skipping them
     // keeps this from walking the whole context for every prompt.
     let common = (state.points.len() / 8).max(64);
@@ -255,8 +253,9 @@ impl<'a> Stream<'a> {
 /// The live points most similar to `point` by shared search terms, best first (ties: the
 /// newest), for the judge's redundancy check. Constraints are left out. Uses the state's
 /// term index, so it costs the postings of the point's terms, not a pass over every point.
-pub fn related_points(state: &RunState, point: &Point, n: usize) -> Vec<PointView> {
-    let terms = state.point_terms();
+pub fn related_points(view: &BoardView, point: &Point, n: usize) -> Vec<PointView> {
+    let state = &view.state;
+    let terms = view.context.point_terms();
     let mine = search_terms_of(&[&point.headline, &point.summary]);
     // A term most points share says nothing about redundancy, and walking its postings would
     // make every proposal cost a pass over the whole context: only distinctive terms count.
@@ -387,23 +386,24 @@ constraints from the human override everything else."
 }
 
 /// The first message of a work task.
-pub fn task_message(state: &RunState, task: &TaskView, context_budget: usize) -> String {
+pub fn task_message(view: &BoardView, task: &TaskBrief, context_budget: usize) -> String {
+    let state = &view.state;
     let mut msg = format!("YOUR TASK {}: {}\n", task.id, task.title.trim());
     if !task.detail.trim().is_empty() {
         let _ = writeln!(msg, "{}", task.detail.trim());
     }
-    if task.attempts > 1 {
+    if task.attempt > 1 {
         let _ = writeln!(
             msg,
             "(This task was attempted before: attempt {}.)",
-            task.attempts
+            task.attempt
         );
     }
     if let Some(note) = &task.note {
         let _ = writeln!(msg, "Note from the human: {note}");
     }
     let focus = format!("{} {} {}", state.goal, task.title, task.detail);
-    let block = context_block(state, &focus, context_budget);
+    let block = context_block(view, &focus, context_budget);
     msg.reserve(CONTEXT_HEADING.len() + block.len());
     msg.push_str(CONTEXT_HEADING);
     msg.push_str(&block);
@@ -415,7 +415,7 @@ const CONTEXT_HEADING: &str = "\nSHARED CONTEXT (verified points; constraints fi
 
 /// The message of the single finalise turn: the whole shared context, and what to do.
 pub fn finalise_message(
-    state: &RunState,
+    view: &BoardView,
     context_budget: usize,
     may_add_tasks: bool,
     note: &str,
@@ -434,6 +434,7 @@ answer to the goal with `final_answer`, citing the ids of the points it rests on
     if !note.is_empty() {
         let _ = write!(msg, "\n{note}");
     }
+    let state = &view.state;
     let _ = write!(msg, "\n\nTASK RESULTS:\n");
     for t in &state.tasks {
         let result = t
@@ -446,19 +447,20 @@ answer to the goal with `final_answer`, citing the ids of the points it rests on
     let _ = write!(
         msg,
         "\nSHARED CONTEXT (verified points; constraints first):\n{}",
-        context_block(state, &state.goal, context_budget)
+        context_block(view, &state.goal, context_budget)
     );
     msg
 }
 
 /// New shared points since the agent last looked (indices into `state.points`), delivered
 /// at its next turn.
-pub fn context_update(state: &RunState, points: &[usize]) -> Option<String> {
+pub fn context_update(view: &BoardView, points: &[usize]) -> Option<String> {
+    let state = &view.state;
     if points.is_empty() {
         return None;
     }
     const HEAD: &str = "[shared context update] New points since your last turn:\n";
-    let lines = points.iter().map(|&i| state.context_line(i).text.len() + 1);
+    let lines = points.iter().map(|&i| view.context.line(i).text.len() + 1);
     let mut msg = String::with_capacity(HEAD.len() + lines.sum::<usize>());
     msg.push_str(HEAD);
     for &i in points {
@@ -472,7 +474,7 @@ pub fn context_update(state: &RunState, points: &[usize]) -> Option<String> {
                 p.point.id, p.point.headline
             );
         } else {
-            msg.push_str(&state.context_line(i).text);
+            msg.push_str(&view.context.line(i).text);
             msg.push('\n');
         }
     }
@@ -482,10 +484,11 @@ pub fn context_update(state: &RunState, points: &[usize]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::context::Projection;
     use crate::event::{Envelope, Event, Point};
 
-    fn state_with(points: &[(PointKind, &str)]) -> RunState {
-        let mut s = RunState::default();
+    fn state_with(points: &[(PointKind, &str)]) -> BoardView {
+        let mut s = BoardView::default();
         let mut seq = 0;
         for (i, (kind, headline)) in points.iter().enumerate() {
             let id = format!("P{}", i + 1);
@@ -587,7 +590,7 @@ mod tests {
 
     #[test]
     fn cached_lines_match_the_formatted_line() {
-        let mut s = RunState::default();
+        let mut s = BoardView::default();
         let points = [
             point(1, PointKind::Finding, "  lexer drops comments  ", None),
             point(
@@ -606,11 +609,11 @@ mod tests {
             });
         }
         assert_eq!(
-            s.context_line(1).text,
+            s.context.line(1).text,
             "P2 [partial] naïve état: ünïcode — dashes (a1, T12)"
         );
-        for (i, p) in s.points.iter().enumerate() {
-            let line = s.context_line(i);
+        for (i, p) in s.state.points.iter().enumerate() {
+            let line = s.context.line(i);
             assert_eq!(line.text, point_line(p));
             assert_eq!(line.tokens, estimate_tokens(&point_line(p)) + 1);
             assert!(line.tokens >= MIN_LINE_COST);
@@ -631,11 +634,11 @@ mod tests {
 
     /// The block as it was built before the live index: a pass over every point. The
     /// indexed version must produce exactly the same text.
-    fn scan_block(state: &RunState, focus: &str, budget_tokens: usize) -> String {
+    fn scan_block(state: &BoardView, focus: &str, budget_tokens: usize) -> String {
         let mut constraints: Vec<&PointView> = Vec::new();
         let mut failures: Vec<&PointView> = Vec::new();
         let mut others: Vec<(usize, &PointView)> = Vec::new();
-        for (i, p) in state.points.iter().enumerate() {
+        for (i, p) in state.state.points.iter().enumerate() {
             if p.status != PointStatus::Verified || p.superseded_by.is_some() {
                 continue;
             }
@@ -679,12 +682,12 @@ mod tests {
         }
 
         // Findings and partials: by relevance, then recency.
-        let terms = state.point_terms();
+        let terms = state.context.point_terms();
         let focus_terms = search_terms(focus);
-        let mut shared = vec![0u16; state.points.len()];
+        let mut shared = vec![0u16; state.state.points.len()];
         // Terms most points share (the goal's own words, typically) rank nothing; skipping them
         // keeps this from walking the whole context for every prompt.
-        let common = (state.points.len() / 8).max(64);
+        let common = (state.state.points.len() / 8).max(64);
         for &term in &focus_terms {
             let postings = terms.postings(term);
             if postings.len() > common {
@@ -783,13 +786,13 @@ mod tests {
 
     /// A run with every kind of point, rejected and superseded ones included, lines of
     /// varied length, and vocabulary shared unevenly (some terms in most points).
-    fn mixed_run(n: usize) -> RunState {
+    fn mixed_run(n: usize) -> BoardView {
         let words = [
             "lexer", "parser", "cache", "index", "render", "socket", "budget", "alpha",
         ];
-        let mut s = RunState::default();
+        let mut s = BoardView::default();
         let mut seq = 0;
-        let mut next = |s: &mut RunState, event: Event| {
+        let mut next = |s: &mut BoardView, event: Event| {
             seq += 1;
             s.apply(&Envelope {
                 seq,
@@ -864,12 +867,13 @@ mod tests {
 
     /// The block as a plain full sort and scan would choose it (the definition the fast
     /// version must agree with when lines are of similar length).
-    fn reference_block_ids(state: &RunState, focus: &str, budget: usize) -> Vec<String> {
-        let live: Vec<&PointView> = state.live_points().collect();
+    fn reference_block_ids(state: &BoardView, focus: &str, budget: usize) -> Vec<String> {
+        let live: Vec<&PointView> = state.state.live_points().collect();
         // Terms used by more than an eighth of the points (at least 64) rank nothing.
-        let common = (state.points.len() / 8).max(64);
+        let common = (state.state.points.len() / 8).max(64);
         let df = |t: &u64| {
             state
+                .state
                 .points
                 .iter()
                 .filter(|p| {
@@ -983,7 +987,7 @@ mod tests {
     #[test]
     fn expand_levels() {
         let s = state_with(&[(PointKind::Finding, "x")]);
-        let p = s.point("P1").unwrap();
+        let p = s.state.point("P1").unwrap();
         assert!(expand_point(p, "summary").unwrap().contains("summary:"));
         assert!(
             expand_point(p, "evidence")

@@ -93,6 +93,8 @@ fn call(
         model: "gpt-4.1-mini".into(),
         tokens_in: tin,
         tokens_out: tout,
+        tokens_cached_read: 0,
+        tokens_cache_write: 0,
         cost_usd: Some(cost),
         latency_ms: 900,
     }
@@ -133,7 +135,8 @@ pub fn sample_run(root: &Path) -> Vec<Envelope> {
                 max_tokens: None,
                 time_limit_secs: None,
             },
-            coordination: "delm".into(),
+            coordination: delm::event::Coordination::Delm,
+            endpoint: None,
         },
         added("T1", "plan: split the question", Origin::Initial),
         claimed("T1", "a1", 1),
@@ -300,6 +303,7 @@ pub fn sample_run(root: &Path) -> Vec<Envelope> {
                 cost_usd: 0.0092,
                 unpriced_calls: 0,
                 elapsed_ms: 163_000,
+                ..Totals::default()
             },
         },
     ];

@@ -1,368 +1,10 @@
-//! The event log is the single source of truth.
-//!
-//! Every change in a run is an [`Event`], wrapped in an [`Envelope`] with a sequence number
-//! and a timestamp, appended to the session log and broadcast to subscribers. The state of a
-//! run is `fold(events)` through [`RunState::apply`]; the engine, the TUI, replay and resume
-//! all use this one reducer, so a replayed run looks exactly as it looked live.
+//! The reducer: [`RunState`] is `fold(events)` through [`RunState::apply`]. The engine, the
+//! TUI, replay, resume, listings and compare all use this one fold, so a replayed run looks
+//! exactly as it looked live. Engine-only indexes (prompt ranking) are projections kept
+//! elsewhere (`engine::context`), so readers do not pay for them.
 
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-pub type TaskId = String;
-pub type PointId = String;
-pub type AgentId = String;
-
-/// Author id used for everything a human does through the controls.
-pub const HUMAN: &str = "human";
-
-/// One line of the session log: `{"seq": n, "ts": "RFC 3339", "type": "...", ...}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Envelope {
-    pub seq: u64,
-    pub ts: String,
-    #[serde(flatten)]
-    pub event: Event,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum VerifyMode {
-    #[default]
-    Judge,
-    Evidence,
-    Off,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Mode {
-    /// A question with no workspace.
-    #[default]
-    Plain,
-    Repo {
-        root: String,
-    },
-    Docs {
-        roots: Vec<String>,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct Budgets {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_cost_usd: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_tokens: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time_limit_secs: Option<u64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PointKind {
-    Finding,
-    Partial,
-    Failure,
-    Constraint,
-}
-
-impl PointKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PointKind::Finding => "finding",
-            PointKind::Partial => "partial",
-            PointKind::Failure => "failure",
-            PointKind::Constraint => "constraint",
-        }
-    }
-}
-
-/// One piece of evidence behind a point. `source` is a path relative to the repo or docs
-/// root, `cmd:<id>` for a recorded command run, or `P<n>` for an already verified point.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct Evidence {
-    pub source: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lines: Option<String>,
-    #[serde(default)]
-    pub quote: String,
-    /// Where verification found the quote (for example `src/lex.rs:141-150` or
-    /// `q3.txt@1200+80`); filled in when the evidence resolves.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resolved: Option<String>,
-}
-
-/// A unit of shared progress. Points are never edited: a correction is a new point that
-/// `supersedes` the old one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Point {
-    pub id: PointId,
-    pub kind: PointKind,
-    pub headline: String,
-    #[serde(default)]
-    pub summary: String,
-    #[serde(default)]
-    pub evidence: Vec<Evidence>,
-    pub author: AgentId,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task: Option<TaskId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub supersedes: Option<PointId>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Origin {
-    Initial,
-    Agent { agent: AgentId },
-    Human,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TaskOutcome {
-    Done,
-    Failed,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CallPurpose {
-    Work,
-    Judge,
-    Finalise,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum AgentStatus {
-    #[default]
-    Idle,
-    Working,
-    Verifying,
-    Finalising,
-    /// Waiting to retry a failed model call (see the `llm_retry` event for the delay).
-    Retrying,
-    Paused,
-    Stopped,
-}
-
-impl AgentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AgentStatus::Idle => "idle",
-            AgentStatus::Working => "working",
-            AgentStatus::Verifying => "verifying",
-            AgentStatus::Finalising => "finalising",
-            AgentStatus::Retrying => "retrying",
-            AgentStatus::Paused => "paused",
-            AgentStatus::Stopped => "stopped",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StoppedBy {
-    /// The finalise turn wrote the answer.
-    Completed,
-    /// A budget (cost, tokens, time) ended the run early; the answer uses what was verified.
-    Budget,
-    /// The human stopped the run.
-    Cancelled,
-    /// The run failed (provider unreachable, bad key, ...).
-    Error,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Totals {
-    pub calls: u64,
-    pub tokens_in: u64,
-    pub tokens_out: u64,
-    /// Sum of the calls whose price is known.
-    pub cost_usd: f64,
-    /// Number of calls whose cost was unknown (model missing from the pricing table).
-    #[serde(default)]
-    pub unpriced_calls: u64,
-    #[serde(default)]
-    pub elapsed_ms: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Event {
-    RunStarted {
-        run_id: String,
-        goal: String,
-        mode: Mode,
-        model: String,
-        agents: usize,
-        verify: VerifyMode,
-        #[serde(default)]
-        budgets: Budgets,
-        #[serde(default = "default_coordination")]
-        coordination: String,
-    },
-    /// A previously interrupted run continues (appended by `delm resume`).
-    RunResumed {
-        #[serde(default)]
-        model: String,
-        #[serde(default)]
-        agents: usize,
-    },
-    TaskAdded {
-        task: TaskId,
-        title: String,
-        #[serde(default)]
-        detail: String,
-        origin: Origin,
-    },
-    TaskClaimed {
-        task: TaskId,
-        agent: AgentId,
-        attempt: u32,
-    },
-    TaskFinished {
-        task: TaskId,
-        agent: AgentId,
-        outcome: TaskOutcome,
-        result: String,
-    },
-    /// A task returns to the queue (human re-enqueue, resume, or its agent went away).
-    TaskRequeued {
-        task: TaskId,
-        by: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        note: Option<String>,
-    },
-    TaskCancelled {
-        task: TaskId,
-        by: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        note: Option<String>,
-    },
-    PointProposed {
-        point: Point,
-    },
-    PointVerified {
-        point: PointId,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        note: Option<String>,
-        /// Evidence with `resolved` locations filled in by verification.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        evidence: Option<Vec<Evidence>>,
-    },
-    PointRejected {
-        point: PointId,
-        reason: String,
-    },
-    /// A human constraint: verified by definition, pinned in every prompt.
-    ConstraintAdded {
-        point: Point,
-    },
-    AgentStatus {
-        agent: AgentId,
-        status: AgentStatus,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        task: Option<TaskId>,
-    },
-    /// A finished assistant message (text the model wrote in one turn).
-    AgentMessage {
-        agent: AgentId,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        task: Option<TaskId>,
-        text: String,
-    },
-    LlmCall {
-        agent: AgentId,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        task: Option<TaskId>,
-        purpose: CallPurpose,
-        model: String,
-        tokens_in: u64,
-        tokens_out: u64,
-        /// `None` when the model's price is unknown.
-        cost_usd: Option<f64>,
-        latency_ms: u64,
-    },
-    LlmRetry {
-        agent: AgentId,
-        attempt: u32,
-        delay_ms: u64,
-        reason: String,
-    },
-    ToolCall {
-        agent: AgentId,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        task: Option<TaskId>,
-        call_id: String,
-        tool: String,
-        args: serde_json::Value,
-        ok: bool,
-        /// The start of the tool output as the model saw it.
-        output: String,
-    },
-    Paused {},
-    Resumed {},
-    AgentsChanged {
-        count: usize,
-    },
-    FinaliseStarted {
-        agent: AgentId,
-    },
-    Error {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        agent: Option<AgentId>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        task: Option<TaskId>,
-        message: String,
-    },
-    RunFinished {
-        answer: String,
-        #[serde(default)]
-        cited: Vec<PointId>,
-        stopped_by: StoppedBy,
-        totals: Totals,
-    },
-}
-
-fn default_coordination() -> String {
-    "delm".to_string()
-}
-
-impl Event {
-    /// The snake_case `type` tag of this event as written in the log.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Event::RunStarted { .. } => "run_started",
-            Event::RunResumed { .. } => "run_resumed",
-            Event::TaskAdded { .. } => "task_added",
-            Event::TaskClaimed { .. } => "task_claimed",
-            Event::TaskFinished { .. } => "task_finished",
-            Event::TaskRequeued { .. } => "task_requeued",
-            Event::TaskCancelled { .. } => "task_cancelled",
-            Event::PointProposed { .. } => "point_proposed",
-            Event::PointVerified { .. } => "point_verified",
-            Event::PointRejected { .. } => "point_rejected",
-            Event::ConstraintAdded { .. } => "constraint_added",
-            Event::AgentStatus { .. } => "agent_status",
-            Event::AgentMessage { .. } => "agent_message",
-            Event::LlmCall { .. } => "llm_call",
-            Event::LlmRetry { .. } => "llm_retry",
-            Event::ToolCall { .. } => "tool_call",
-            Event::Paused {} => "paused",
-            Event::Resumed {} => "resumed",
-            Event::AgentsChanged { .. } => "agents_changed",
-            Event::FinaliseStarted { .. } => "finalise_started",
-            Event::Error { .. } => "error",
-            Event::RunFinished { .. } => "run_finished",
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// The reducer
-// ---------------------------------------------------------------------------------------
+use super::schema::*;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskState {
@@ -417,6 +59,8 @@ pub struct AgentView {
     pub task: Option<TaskId>,
     pub tokens_in: u64,
     pub tokens_out: u64,
+    /// Of `tokens_in`, read from a prompt cache.
+    pub tokens_cached_read: u64,
     pub cost_usd: f64,
     pub calls: u64,
     /// Calls whose price was unknown (their cost is not in `cost_usd`).
@@ -460,7 +104,11 @@ pub struct RunState {
     pub model: String,
     pub verify: VerifyMode,
     pub budgets: Budgets,
-    pub coordination: String,
+    pub coordination: Coordination,
+    /// The provider endpoint recorded at the start (no credentials).
+    pub endpoint: Option<String>,
+    /// `central`: what the orchestrator last broadcast to the workers.
+    pub brief: String,
     pub started_ts: Option<String>,
     pub last_ts: Option<String>,
     pub last_seq: u64,
@@ -469,12 +117,6 @@ pub struct RunState {
     task_index: HashMap<TaskId, usize>,
     pub points: Vec<PointView>,
     point_index: HashMap<PointId, usize>,
-    /// Search terms of every point, kept as points arrive (prompt ranking reads them).
-    point_terms: PointTerms,
-    /// Each point's shared-context line, formatted once as it arrives.
-    context_lines: Vec<ContextLine>,
-    /// The live points by kind, kept as points are verified, rejected and superseded.
-    live: LiveIndex,
     pub agents: BTreeMap<AgentId, AgentView>,
     /// The agent count the run should have (changed with `set_agents`).
     pub desired_agents: usize,
@@ -564,14 +206,6 @@ impl RunState {
             .expect("the agent was inserted just above")
     }
 
-    /// Bring the live index up to date with the point at `index`.
-    fn refresh_live(&mut self, index: usize) {
-        if let Some(view) = self.points.get(index) {
-            let tokens = self.context_lines.get(index).map_or(0, |l| l.tokens);
-            self.live.update(index, view, tokens);
-        }
-    }
-
     pub fn count_tasks(&self, pred: impl Fn(&TaskState) -> bool) -> usize {
         self.tasks.iter().filter(|t| pred(&t.state)).count()
     }
@@ -581,25 +215,6 @@ impl RunState {
             .iter()
             .filter(|p| p.status == status && kind.is_none_or(|k| p.point.kind == k))
             .count()
-    }
-
-    /// The search-term index of the points (relevance ranking in prompts).
-    pub fn point_terms(&self) -> &PointTerms {
-        &self.point_terms
-    }
-
-    /// The live points by kind (indices into `points`).
-    pub fn live_index(&self) -> &LiveIndex {
-        &self.live
-    }
-
-    /// The shared-context line of the point at `index` ([`context_line`], cached).
-    pub fn context_line(&self, index: usize) -> &ContextLine {
-        static NONE: ContextLine = ContextLine {
-            text: String::new(),
-            tokens: 0,
-        };
-        self.context_lines.get(index).unwrap_or(&NONE)
     }
 
     /// Verified points that are not superseded, in log order.
@@ -657,6 +272,7 @@ impl RunState {
                 verify,
                 budgets,
                 coordination,
+                endpoint,
             } => {
                 self.run_id = run_id.clone();
                 self.goal = goal.clone();
@@ -665,7 +281,8 @@ impl RunState {
                 self.desired_agents = *agents;
                 self.verify = *verify;
                 self.budgets = budgets.clone();
-                self.coordination = coordination.clone();
+                self.coordination = *coordination;
+                self.endpoint = endpoint.clone();
                 self.phase = Phase::Running;
             }
             Event::RunResumed { model, agents } => {
@@ -807,25 +424,16 @@ impl RunState {
                     }
                     supersedes = p.point.supersedes.clone();
                 }
-                if let Some(&i) = self.point_index.get(point) {
-                    self.refresh_live(i);
-                }
                 if let Some(old) = supersedes
                     && let Some(o) = self.point_mut(&old)
                 {
                     o.superseded_by = Some(point.clone());
-                    if let Some(&i) = self.point_index.get(&old) {
-                        self.refresh_live(i);
-                    }
                 }
             }
             Event::PointRejected { point, reason } => {
                 if let Some(p) = self.point_mut(point) {
                     p.status = PointStatus::Rejected;
                     p.note = Some(reason.clone());
-                }
-                if let Some(&i) = self.point_index.get(point) {
-                    self.refresh_live(i);
                 }
             }
             Event::AgentStatus {
@@ -852,12 +460,16 @@ impl RunState {
                 agent,
                 tokens_in,
                 tokens_out,
+                tokens_cached_read,
+                tokens_cache_write,
                 cost_usd,
                 ..
             } => {
                 self.totals.calls += 1;
                 self.totals.tokens_in += tokens_in;
                 self.totals.tokens_out += tokens_out;
+                self.totals.tokens_cached_read += tokens_cached_read;
+                self.totals.tokens_cache_write += tokens_cache_write;
                 match cost_usd {
                     Some(c) => self.totals.cost_usd += c,
                     None => self.totals.unpriced_calls += 1,
@@ -866,6 +478,7 @@ impl RunState {
                 a.calls += 1;
                 a.tokens_in += tokens_in;
                 a.tokens_out += tokens_out;
+                a.tokens_cached_read += tokens_cached_read;
                 a.cost_usd += cost_usd.unwrap_or(0.0);
                 a.unpriced_calls += u64::from(cost_usd.is_none());
                 a.retry = None;
@@ -891,6 +504,8 @@ impl RunState {
                 });
             }
             Event::ToolCall { .. } => self.tool_calls += 1,
+            Event::Broadcast { context, .. } => self.brief.clone_from(context),
+            Event::ClaimExpired { .. } => {}
             Event::Paused {} => self.paused = true,
             Event::Resumed {} => self.paused = false,
             Event::AgentsChanged { count } => self.desired_agents = *count,
@@ -938,8 +553,6 @@ impl RunState {
             t.points.push(point.id.clone());
         }
         let index = self.points.len();
-        self.point_terms.insert(index, point);
-        self.context_lines.push(ContextLine::of(point));
         self.point_index.insert(point.id.clone(), index);
         self.points.push(PointView {
             point: point.clone(),
@@ -948,268 +561,7 @@ impl RunState {
             seq,
             superseded_by: None,
         });
-        self.refresh_live(index);
     }
-}
-
-/// A point's line in the shared-context block, and what it costs there.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ContextLine {
-    /// [`context_line`] of the point.
-    pub text: String,
-    /// Tokens the line costs in a block: its estimate (characters / 4) plus the newline.
-    pub tokens: usize,
-}
-
-impl ContextLine {
-    fn of(point: &Point) -> Self {
-        let text = context_line(point);
-        let tokens = text.chars().count().div_ceil(4) + 1;
-        ContextLine { text, tokens }
-    }
-}
-
-/// The compact, one-line form of a point every prompt shows:
-/// `P12 [finding] headline (a1, T3)`. Its parts never change once a point is proposed, so
-/// the reducer formats it once per point and prompt assembly only copies it.
-pub fn context_line(point: &Point) -> String {
-    let headline = point.headline.trim();
-    let task = point.task.as_deref().unwrap_or("");
-    let mut line = String::with_capacity(
-        point.id.len() + headline.len() + point.author.len() + task.len() + 20,
-    );
-    line.push_str(&point.id);
-    line.push_str(" [");
-    line.push_str(point.kind.as_str());
-    line.push_str("] ");
-    line.push_str(headline);
-    line.push_str(" (");
-    line.push_str(&point.author);
-    if let Some(task) = &point.task {
-        line.push_str(", ");
-        line.push_str(task);
-    }
-    line.push(')');
-    line
-}
-
-/// The live points (verified, not superseded) by kind, as indices into
-/// [`RunState::points`], ascending (which is log order). Every prompt's shared-context block
-/// reads these; keeping them as events arrive means a block costs what it shows, not a pass
-/// over every point of the run.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LiveIndex {
-    constraints: BTreeSet<u32>,
-    failures: BTreeSet<u32>,
-    findings: BTreeSet<u32>,
-    partials: BTreeSet<u32>,
-    /// The shortest context line (in tokens) of any failure that was ever live.
-    shortest_failure: Option<usize>,
-    /// The same for findings and partials.
-    shortest_ranked: Option<usize>,
-}
-
-impl LiveIndex {
-    fn update(&mut self, index: usize, view: &PointView, line_tokens: usize) {
-        let shortest = match view.point.kind {
-            PointKind::Failure => Some(&mut self.shortest_failure),
-            PointKind::Finding | PointKind::Partial => Some(&mut self.shortest_ranked),
-            PointKind::Constraint => None,
-        };
-        if let Some(shortest) = shortest {
-            *shortest = Some(shortest.map_or(line_tokens, |s| s.min(line_tokens)));
-        }
-        let index = index as u32;
-        let set = match view.point.kind {
-            PointKind::Constraint => &mut self.constraints,
-            PointKind::Failure => &mut self.failures,
-            PointKind::Finding => &mut self.findings,
-            PointKind::Partial => &mut self.partials,
-        };
-        if view.status == PointStatus::Verified && view.superseded_by.is_none() {
-            set.insert(index);
-        } else {
-            set.remove(&index);
-        }
-    }
-
-    fn iter(set: &BTreeSet<u32>) -> impl DoubleEndedIterator<Item = usize> + '_ {
-        set.iter().map(|&i| i as usize)
-    }
-
-    /// Live constraints, oldest first.
-    pub fn constraints(&self) -> impl DoubleEndedIterator<Item = usize> + '_ {
-        Self::iter(&self.constraints)
-    }
-
-    /// Live failures, oldest first.
-    pub fn failures(&self) -> impl DoubleEndedIterator<Item = usize> + '_ {
-        Self::iter(&self.failures)
-    }
-
-    /// Live findings, oldest first.
-    pub fn findings(&self) -> impl DoubleEndedIterator<Item = usize> + '_ {
-        Self::iter(&self.findings)
-    }
-
-    /// Live partials, oldest first.
-    pub fn partials(&self) -> impl DoubleEndedIterator<Item = usize> + '_ {
-        Self::iter(&self.partials)
-    }
-
-    /// No live failure's line costs fewer tokens than this (a lower bound: it is never
-    /// raised when a short failure leaves the live set). `None` before any failure.
-    pub fn shortest_failure_line(&self) -> Option<usize> {
-        self.shortest_failure
-    }
-
-    /// No live finding's or partial's line costs fewer tokens than this (a lower bound).
-    pub fn shortest_ranked_line(&self) -> Option<usize> {
-        self.shortest_ranked
-    }
-
-    /// Whether the point at `index` is a live finding or partial.
-    pub fn is_finding_or_partial(&self, index: usize) -> bool {
-        let index = index as u32;
-        self.findings.contains(&index) || self.partials.contains(&index)
-    }
-
-    /// Live points of every kind.
-    pub fn len(&self) -> usize {
-        self.constraints.len() + self.failures.len() + self.findings.len() + self.partials.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// The search terms of every point, by its index in [`RunState::points`], and the points
-/// that use each term. Prompt assembly ranks every live point by relevance on each claim;
-/// with this index that costs a few postings lookups instead of re-reading thousands of
-/// points' text per claim (the cost that made claims slow down as a run grew).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PointTerms {
-    /// By point index: the distinct terms of headline and summary, sorted.
-    terms: Vec<Box<[u64]>>,
-    /// Term → indices of the points using it, ascending.
-    postings: HashMap<u64, Vec<u32>>,
-}
-
-impl PointTerms {
-    fn insert(&mut self, index: usize, point: &Point) {
-        let terms = search_terms_of(&[&point.headline, &point.summary]);
-        for &term in &terms {
-            self.postings.entry(term).or_default().push(index as u32);
-        }
-        if self.terms.len() <= index {
-            self.terms.resize(index + 1, Box::default());
-        }
-        self.terms[index] = terms.into_boxed_slice();
-    }
-
-    /// The distinct terms of the point at `index` (empty for an unknown index).
-    pub fn terms(&self, index: usize) -> &[u64] {
-        self.terms.get(index).map_or(&[], |t| t)
-    }
-
-    /// Indices of the points that use `term`, ascending.
-    pub fn postings(&self, term: u64) -> &[u32] {
-        self.postings.get(&term).map_or(&[], |p| p)
-    }
-}
-
-/// The search terms of `text`, sorted and distinct: its words (letters, digits, `_`) of
-/// three bytes or more, lowercased and hashed (64-bit FNV-1a, so no word is allocated).
-pub fn search_terms(text: &str) -> Vec<u64> {
-    let mut terms = Vec::new();
-    push_terms(text, &mut terms);
-    terms.sort_unstable();
-    terms.dedup();
-    terms
-}
-
-/// The search terms of several texts together, sorted and distinct.
-pub fn search_terms_of(texts: &[&str]) -> Vec<u64> {
-    let mut terms = Vec::new();
-    for text in texts {
-        push_terms(text, &mut terms);
-    }
-    terms.sort_unstable();
-    terms.dedup();
-    terms
-}
-
-/// Append the term of every word of `text` (unsorted, repeats kept).
-fn push_terms(text: &str, out: &mut Vec<u64>) {
-    if text.is_ascii() {
-        // The common case, byte by byte: for ASCII, `char::is_alphanumeric` is
-        // `u8::is_ascii_alphanumeric`, so the words are the same as below.
-        let words = text
-            .as_bytes()
-            .split(|&b| !b.is_ascii_alphanumeric() && b != b'_');
-        out.extend(words.filter(|w| w.len() > 2).map(ascii_term_hash));
-    } else {
-        let words = text.split(|c: char| !c.is_alphanumeric() && c != '_');
-        out.extend(words.filter(|w| w.len() > 2).map(term_hash));
-    }
-}
-
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0100_0000_01b3;
-
-/// [`term_hash`] of an ASCII word.
-fn ascii_term_hash(word: &[u8]) -> u64 {
-    word.iter().fold(FNV_OFFSET, |hash, &b| {
-        (hash ^ b.to_ascii_lowercase() as u64).wrapping_mul(FNV_PRIME)
-    })
-}
-
-fn term_hash(word: &str) -> u64 {
-    if word.is_ascii() {
-        return ascii_term_hash(word.as_bytes());
-    }
-    let mut hash = FNV_OFFSET;
-    let mut buf = [0u8; 4];
-    for c in word.chars().flat_map(char::to_lowercase) {
-        for &byte in c.encode_utf8(&mut buf).as_bytes() {
-            hash = (hash ^ byte as u64).wrapping_mul(FNV_PRIME);
-        }
-    }
-    hash
-}
-
-/// Test fixtures: `events` as a log, numbered from 1 at a fixed time.
-#[cfg(test)]
-pub(crate) fn numbered(events: impl IntoIterator<Item = Event>) -> Vec<Envelope> {
-    events
-        .into_iter()
-        .enumerate()
-        .map(|(i, event)| Envelope {
-            seq: i as u64 + 1,
-            ts: "2026-01-01T00:00:00Z".into(),
-            event,
-        })
-        .collect()
-}
-
-/// Current time as RFC 3339 (UTC, millisecond precision).
-pub fn now_rfc3339() -> String {
-    format_rfc3339_millis(time::OffsetDateTime::now_utc())
-}
-
-/// `t` as RFC 3339, truncated to the millisecond (the log's timestamp format).
-pub fn format_rfc3339_millis(t: time::OffsetDateTime) -> String {
-    let t = t
-        .replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
-        .unwrap_or(t);
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
-/// Parse an RFC 3339 timestamp from the log.
-pub fn parse_ts(ts: &str) -> Option<time::OffsetDateTime> {
-    time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).ok()
 }
 
 #[cfg(test)]
@@ -1269,7 +621,8 @@ mod tests {
                     agents: 2,
                     verify: VerifyMode::Evidence,
                     budgets: Budgets::default(),
-                    coordination: "delm".into(),
+                    coordination: crate::event::Coordination::Delm,
+                    endpoint: None,
                 },
             ),
             env(
@@ -1312,6 +665,8 @@ mod tests {
                     model: "x".into(),
                     tokens_in: 100,
                     tokens_out: 10,
+                    tokens_cached_read: 0,
+                    tokens_cache_write: 0,
                     cost_usd: Some(0.5),
                     latency_ms: 3,
                 },
@@ -1348,6 +703,8 @@ mod tests {
                 model: "local".into(),
                 tokens_in: 10,
                 tokens_out: 2,
+                tokens_cached_read: 0,
+                tokens_cache_write: 0,
                 cost_usd: None,
                 latency_ms: 1,
             },
@@ -1424,101 +781,6 @@ mod tests {
             },
         ));
         assert_eq!(s.display_state(), RunDisplayState::Paused);
-    }
-
-    /// The terms as the first version computed them: char by char, every word lowercased
-    /// through `char::to_lowercase`.
-    fn reference_terms(text: &str) -> Vec<u64> {
-        let mut terms: Vec<u64> = text
-            .split(|c: char| !c.is_alphanumeric() && c != '_')
-            .filter(|w| w.len() > 2)
-            .map(|w| {
-                let mut hash = FNV_OFFSET;
-                let mut buf = [0u8; 4];
-                for c in w.chars().flat_map(char::to_lowercase) {
-                    for &b in c.encode_utf8(&mut buf).as_bytes() {
-                        hash = (hash ^ b as u64).wrapping_mul(FNV_PRIME);
-                    }
-                }
-                hash
-            })
-            .collect();
-        terms.sort_unstable();
-        terms.dedup();
-        terms
-    }
-
-    #[test]
-    fn search_terms_fast_path_matches_the_char_path() {
-        for text in [
-            "Lexer_cache drops TRAILING comments in skip_ws (src/lex.rs:141-150) ab 2024",
-            "naïve ÉTAT: Ünïcode headline — with dashes and Lexer",
-            "",
-            "a bb ccc dddd, x_y_z;;; 12345",
-        ] {
-            assert_eq!(search_terms(text), reference_terms(text), "{text}");
-        }
-        assert_eq!(
-            search_terms_of(&["Lexer cache", "cache INDEX lexer"]),
-            reference_terms("Lexer cache cache INDEX lexer")
-        );
-    }
-
-    #[test]
-    fn live_index_follows_verification_and_supersession() {
-        let mut s = RunState::default();
-        let mut seq = 0;
-        let mut apply = |s: &mut RunState, event: Event| {
-            seq += 1;
-            s.apply(&env(seq, event));
-        };
-        let verified = |id: &str| Event::PointVerified {
-            point: id.into(),
-            note: None,
-            evidence: None,
-        };
-        apply(
-            &mut s,
-            Event::PointProposed {
-                point: point("P1", PointKind::Finding, None),
-            },
-        );
-        assert!(s.live_index().is_empty(), "a proposed point is not live");
-        apply(&mut s, verified("P1"));
-        apply(
-            &mut s,
-            Event::PointProposed {
-                point: point("P2", PointKind::Failure, None),
-            },
-        );
-        apply(
-            &mut s,
-            Event::PointRejected {
-                point: "P2".into(),
-                reason: "no".into(),
-            },
-        );
-        let mut p3 = point("P3", PointKind::Partial, Some("T1"));
-        p3.supersedes = Some("P1".into());
-        apply(&mut s, Event::PointProposed { point: p3 });
-        apply(&mut s, verified("P3"));
-        apply(
-            &mut s,
-            Event::ConstraintAdded {
-                point: point("C1", PointKind::Constraint, None),
-            },
-        );
-        let live = s.live_index();
-        assert_eq!(live.findings().count(), 0, "P1 is superseded");
-        assert_eq!(live.failures().count(), 0, "P2 was rejected");
-        assert_eq!(live.partials().collect::<Vec<_>>(), vec![2]);
-        assert_eq!(live.constraints().collect::<Vec<_>>(), vec![3]);
-        assert_eq!(live.len(), s.live_points().count());
-        assert_eq!(s.context_line(2).text, "P3 [partial] headline P3 (a1, T1)");
-        assert_eq!(
-            live.shortest_ranked_line(),
-            Some(s.context_line(0).tokens.min(s.context_line(2).tokens))
-        );
     }
 
     #[test]

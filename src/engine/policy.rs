@@ -1,4 +1,4 @@
-//! Coordination shapes. `delm` is the default (a shared queue and a shared, verified
+//! Coordination policies. `delm` is the default (a shared queue and a shared, verified
 //! context). `central` and `isolated` are the baselines the paper compares against, run by the
 //! same engine and written to the same event log, so the differences come from coordination
 //! alone:
@@ -9,43 +9,75 @@
 //! - `isolated`: N agents attempt the whole goal independently with no shared context; one
 //!   final agent picks or merges their results.
 
-use crate::event::{RunState, TaskState, TaskView};
+use super::protocol::TaskBrief;
+use crate::event::{Coordination, RunState, TaskState};
 use std::fmt::Write;
 
 /// The orchestrator's agent id in `central` runs.
 pub const ORCHESTRATOR: &str = "orch";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Coordination {
-    #[default]
-    Delm,
-    Central,
-    Isolated,
-}
-
+/// What differs between the coordination shapes, in one place: the initial tasks, who
+/// sees whose points, which protocol tools each role gets, and how claims are answered
+/// (the scheduler asks [`Coordination::orchestrated`]).
 impl Coordination {
-    pub fn parse(name: &str) -> Result<Coordination, String> {
-        match name.trim() {
-            "" | "delm" => Ok(Coordination::Delm),
-            "central" => Ok(Coordination::Central),
-            "isolated" => Ok(Coordination::Isolated),
-            other => Err(format!(
-                "unknown coordination `{other}`: use delm, central or isolated"
-            )),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Coordination::Delm => "delm",
-            Coordination::Central => "central",
-            Coordination::Isolated => "isolated",
-        }
-    }
-
     /// Do agents read (and get updates of) each other's points?
     pub fn shares_context(self) -> bool {
         self == Coordination::Delm
+    }
+
+    /// `central`: the orchestrator plans and aggregates every wave; workers claim only
+    /// the tasks it adds.
+    pub fn orchestrated(self) -> bool {
+        self == Coordination::Central
+    }
+
+    /// May the finaliser add tasks instead of answering (the swarm then goes on)?
+    pub fn finaliser_may_add_tasks(self) -> bool {
+        self == Coordination::Delm
+    }
+
+    /// The tasks a run starts with, as (title, detail). `workspace` is the workspace's own
+    /// split (one task per document, say), used by `delm`; an empty list there becomes the
+    /// single planning task. `central` starts with none: the orchestrator's first turn is the
+    /// split.
+    pub fn initial_tasks(
+        self,
+        goal: &str,
+        agents: usize,
+        workspace: Vec<(String, String)>,
+    ) -> Vec<(String, String)> {
+        match self {
+            Coordination::Delm if workspace.is_empty() => vec![(
+                "Plan: understand the goal and split it".to_string(),
+                "Explore what is needed to reach the goal. If it is small, do it yourself and \
+record points; otherwise add focused, independent tasks with `add_task` (each doable by one \
+agent) and finish with a short plan."
+                    .to_string(),
+            )],
+            Coordination::Delm => workspace,
+            Coordination::Isolated => isolated_tasks(goal, agents),
+            Coordination::Central => Vec::new(),
+        }
+    }
+
+    /// Whether a protocol tool is offered to a role: a work turn, or the finalise turn
+    /// (which in `central` is the orchestrator's).
+    pub fn offers_tool(self, tool: &str, finalise: bool) -> bool {
+        let keep: &[&str] = match (self, finalise) {
+            (Coordination::Delm, _) => return true,
+            // Workers only report back; the orchestrator only plans, passes context, answers.
+            (Coordination::Central, false) => &["finish_task"],
+            (Coordination::Central, true) => &["add_task", "broadcast", "final_answer"],
+            (Coordination::Isolated, false) => &["expand", "record_point", "finish_task"],
+            (Coordination::Isolated, true) => &["expand", "final_answer"],
+        };
+        keep.contains(&tool)
+    }
+
+    /// Whether `reader` may see a point by `author` (expand, updates); the finaliser sees
+    /// everything.
+    pub fn may_see(self, reader: &str, author: &str, finaliser: bool) -> bool {
+        self.shares_context() || finaliser || reader == author || author == crate::event::HUMAN
     }
 }
 
@@ -108,7 +140,7 @@ its tasks, or write the final answer with `final_answer`.",
 }
 
 /// `central`: a worker's task message: only what the orchestrator passed.
-pub fn worker_message(task: &TaskView, brief: &str) -> String {
+pub fn worker_message(task: &TaskBrief, brief: &str) -> String {
     let mut msg = format!("YOUR TASK {}: {}\n", task.id, task.title.trim());
     if !task.detail.trim().is_empty() {
         let _ = writeln!(msg, "{}", task.detail.trim());
@@ -130,7 +162,7 @@ finish_task: the orchestrator sees only your result.",
 }
 
 /// `isolated`: a task message without any shared context.
-pub fn isolated_message(task: &TaskView) -> String {
+pub fn isolated_message(task: &TaskBrief) -> String {
     let mut msg = format!("YOUR TASK {}: {}\n", task.id, task.title.trim());
     if !task.detail.trim().is_empty() {
         let _ = writeln!(msg, "{}", task.detail.trim());

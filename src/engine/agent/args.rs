@@ -1,0 +1,201 @@
+//! What an agent does with a model's tool calls that needs no board: parsing arguments,
+//! turning `record_point` arguments into a draft, capping tool output, and compacting a
+//! conversation that no longer fits.
+
+use crate::engine::protocol::PointDraft;
+use crate::event::{Evidence, PointKind};
+use crate::llm::{Message, Role};
+use crate::text::clip;
+use serde_json::{Value, json};
+
+/// Tool output longer than this is cut before it goes back to the model.
+const MAX_TOOL_OUTPUT: usize = 16_000;
+
+pub(super) fn parse_args(raw: &str) -> Result<Value, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(json!({}));
+    }
+    match serde_json::from_str::<Value>(raw) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err("the arguments must be a JSON object".into()),
+        Err(e) => Err(format!(
+            "the arguments are not valid JSON ({e}); send one JSON object matching the tool's schema"
+        )),
+    }
+}
+
+pub(super) fn str_arg<'a>(args: &'a Value, key: &str) -> Option<&'a str> {
+    args.get(key).and_then(Value::as_str)
+}
+
+pub(super) fn draft_from_args(args: &Value) -> Result<PointDraft, String> {
+    let kind = match str_arg(args, "kind").unwrap_or("") {
+        "finding" => PointKind::Finding,
+        "partial" => PointKind::Partial,
+        "failure" => PointKind::Failure,
+        "constraint" => PointKind::Constraint,
+        other => {
+            return Err(format!(
+                "`kind` must be finding, partial, failure or constraint (got `{other}`)"
+            ));
+        }
+    };
+    let headline = str_arg(args, "headline").unwrap_or("").trim().to_string();
+    if headline.is_empty() {
+        return Err("`headline` is required (at most 25 words)".into());
+    }
+    let summary = str_arg(args, "summary").unwrap_or("").trim().to_string();
+    let mut evidence = Vec::new();
+    if let Some(items) = args.get("evidence") {
+        let items = items
+            .as_array()
+            .ok_or("`evidence` must be an array of {source, lines, quote}")?;
+        for (i, item) in items.iter().enumerate() {
+            let source = str_arg(item, "source")
+                .filter(|s| !s.trim().is_empty())
+                .ok_or_else(|| format!("evidence {} needs a `source`", i + 1))?;
+            let lines = match item.get("lines") {
+                Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            };
+            evidence.push(Evidence {
+                source: source.trim().to_string(),
+                lines,
+                quote: str_arg(item, "quote").unwrap_or("").to_string(),
+                resolved: None,
+            });
+        }
+    }
+    Ok(PointDraft {
+        kind,
+        headline: truncate_words(&headline, 40),
+        summary,
+        evidence,
+        supersedes: str_arg(args, "supersedes")
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| s.trim().to_string()),
+        notes: Vec::new(),
+    })
+}
+
+fn truncate_words(text: &str, max: usize) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.len() <= max {
+        return words.join(" ");
+    }
+    format!("{}…", words[..max].join(" "))
+}
+
+/// The `partial` point proposed for a plain-text task result.
+pub(super) fn plain_text_point(text: &str) -> PointDraft {
+    let first = text
+        .split_inclusive(['.', '\n'])
+        .next()
+        .unwrap_or(text)
+        .trim();
+    PointDraft {
+        kind: PointKind::Partial,
+        headline: truncate_words(first, 25),
+        summary: truncate_words(text, 150),
+        evidence: Vec::new(),
+        supersedes: None,
+        notes: Vec::new(),
+    }
+}
+
+pub(super) fn mentioned_ids(text: &str) -> Vec<String> {
+    static POINT_ID: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"\bP\d+\b").expect("a valid pattern"));
+    let mut ids: Vec<String> = Vec::new();
+    for m in POINT_ID.find_iter(text) {
+        if !ids.iter().any(|id| id == m.as_str()) {
+            ids.push(m.as_str().to_string());
+        }
+    }
+    ids
+}
+
+pub(super) fn cap_output(text: String) -> String {
+    if text.len() <= MAX_TOOL_OUTPUT {
+        return text;
+    }
+    let mut cut = MAX_TOOL_OUTPUT;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!(
+        "{}\n[output cut at {MAX_TOOL_OUTPUT} of {} bytes; ask for a narrower range]",
+        &text[..cut],
+        text.len()
+    )
+}
+
+/// Make a conversation fit again: older tool outputs are replaced by a pointer to the
+/// shared context (their points survive there).
+pub(super) fn compact(messages: &mut [Message]) {
+    let tool_positions: Vec<usize> = messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.role == Role::Tool)
+        .map(|(i, _)| i)
+        .collect();
+    let keep_from = tool_positions.len().saturating_sub(2);
+    for &i in &tool_positions[..keep_from] {
+        messages[i].content = "[older tool output removed to fit the context window; the \
+points recorded from it remain in the shared context]"
+            .into();
+    }
+    for m in messages.iter_mut() {
+        if m.content.len() > 8_000 {
+            m.content = clip(&m.content, 8_000);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_parse_errors_are_messages() {
+        assert!(
+            parse_args("{\"a\": 1")
+                .unwrap_err()
+                .contains("not valid JSON")
+        );
+        assert!(parse_args("[1]").unwrap_err().contains("JSON object"));
+        assert_eq!(parse_args("").unwrap(), json!({}));
+    }
+
+    #[test]
+    fn record_point_args() {
+        let p = draft_from_args(&json!({"kind": "finding", "headline": "h", "summary": "s",
+                    "evidence": [{"source": "a.txt", "lines": "3-4", "quote": "q"}]}))
+        .unwrap();
+        assert_eq!(p.evidence[0].lines.as_deref(), Some("3-4"));
+        assert!(draft_from_args(&json!({"kind": "fact", "headline": "h"})).is_err());
+    }
+
+    #[test]
+    fn ids_mentioned_in_plain_answers() {
+        assert_eq!(
+            mentioned_ids("Per P3 and P12 (not XP4 or P5a), P3 again"),
+            vec!["P3".to_string(), "P12".to_string()]
+        );
+    }
+
+    #[test]
+    fn compaction_keeps_recent_tool_outputs() {
+        let mut msgs = vec![
+            Message::user("task"),
+            Message::tool("1", "old output"),
+            Message::tool("2", "mid output"),
+            Message::tool("3", "new output"),
+        ];
+        compact(&mut msgs);
+        assert!(msgs[1].content.contains("removed"));
+        assert_eq!(msgs[3].content, "new output");
+    }
+}

@@ -1,0 +1,425 @@
+//! The log's schema: every [`Event`] of a run, wrapped in an [`Envelope`] with a sequence
+//! number and a timestamp, and the value types events carry. Pure serde data: readers,
+//! writers and the wire protocols all share it.
+
+use serde::{Deserialize, Serialize};
+
+pub type TaskId = String;
+pub type PointId = String;
+pub type AgentId = String;
+
+/// Author id used for everything a human does through the controls.
+pub const HUMAN: &str = "human";
+
+/// One line of the session log: `{"seq": n, "ts": "RFC 3339", "type": "...", ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub seq: u64,
+    pub ts: String,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyMode {
+    #[default]
+    Judge,
+    Evidence,
+    Off,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Mode {
+    /// A question with no workspace.
+    #[default]
+    Plain,
+    Repo {
+        root: String,
+    },
+    Docs {
+        roots: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Budgets {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PointKind {
+    Finding,
+    Partial,
+    Failure,
+    Constraint,
+}
+
+impl PointKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PointKind::Finding => "finding",
+            PointKind::Partial => "partial",
+            PointKind::Failure => "failure",
+            PointKind::Constraint => "constraint",
+        }
+    }
+}
+
+/// One piece of evidence behind a point. `source` is a path relative to the repo or docs
+/// root, `cmd:<id>` for a recorded command run, or `P<n>` for an already verified point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Evidence {
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<String>,
+    #[serde(default)]
+    pub quote: String,
+    /// Where verification found the quote (for example `src/lex.rs:141-150` or
+    /// `q3.txt@1200+80`); filled in when the evidence resolves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<String>,
+}
+
+/// A unit of shared progress. Points are never edited: a correction is a new point that
+/// `supersedes` the old one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub id: PointId,
+    pub kind: PointKind,
+    pub headline: String,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
+    pub author: AgentId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supersedes: Option<PointId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Origin {
+    Initial,
+    Agent { agent: AgentId },
+    Human,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskOutcome {
+    Done,
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallPurpose {
+    Work,
+    Judge,
+    Finalise,
+    /// A call an outside worker (Claude Code, Codex) made with its own model, as it reported.
+    Worker,
+}
+
+/// How agents coordinate. `delm` is the default (a shared queue and a shared, verified
+/// context); `central` and `isolated` are the baselines the paper compares against, run by
+/// the same engine and written to the same log (see `engine::policy` for what each does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Coordination {
+    #[default]
+    Delm,
+    /// An orchestrator splits the goal and aggregates every worker's full report.
+    Central,
+    /// Independent attempts with no shared context; one final agent merges them.
+    Isolated,
+}
+
+impl Coordination {
+    pub fn name(self) -> &'static str {
+        match self {
+            Coordination::Delm => "delm",
+            Coordination::Central => "central",
+            Coordination::Isolated => "isolated",
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<Coordination, String> {
+        match name.trim() {
+            "" | "delm" => Ok(Coordination::Delm),
+            "central" => Ok(Coordination::Central),
+            "isolated" => Ok(Coordination::Isolated),
+            other => Err(format!(
+                "unknown coordination `{other}`: use delm, central or isolated"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    #[default]
+    Idle,
+    Working,
+    Verifying,
+    Finalising,
+    /// Waiting to retry a failed model call (see the `llm_retry` event for the delay).
+    Retrying,
+    Paused,
+    Stopped,
+}
+
+impl AgentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentStatus::Idle => "idle",
+            AgentStatus::Working => "working",
+            AgentStatus::Verifying => "verifying",
+            AgentStatus::Finalising => "finalising",
+            AgentStatus::Retrying => "retrying",
+            AgentStatus::Paused => "paused",
+            AgentStatus::Stopped => "stopped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoppedBy {
+    /// The finalise turn wrote the answer.
+    Completed,
+    /// A budget (cost, tokens, time) ended the run early; the answer uses what was verified.
+    Budget,
+    /// The human stopped the run.
+    Cancelled,
+    /// The run failed (provider unreachable, bad key, ...).
+    Error,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    pub calls: u64,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    /// Of `tokens_in`, read from a prompt cache.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tokens_cached_read: u64,
+    /// Of `tokens_in`, written to a prompt cache.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tokens_cache_write: u64,
+    /// Sum of the calls whose price is known.
+    pub cost_usd: f64,
+    /// Number of calls whose cost was unknown (model missing from the pricing table).
+    #[serde(default)]
+    pub unpriced_calls: u64,
+    #[serde(default)]
+    pub elapsed_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted {
+        run_id: String,
+        goal: String,
+        mode: Mode,
+        model: String,
+        agents: usize,
+        verify: VerifyMode,
+        #[serde(default)]
+        budgets: Budgets,
+        #[serde(default)]
+        coordination: Coordination,
+        /// The provider endpoint the run talks to (credentials removed; never a key), so
+        /// `delm resume` reuses it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+    },
+    /// A previously interrupted run continues (appended by `delm resume`).
+    RunResumed {
+        #[serde(default)]
+        model: String,
+        #[serde(default)]
+        agents: usize,
+    },
+    TaskAdded {
+        task: TaskId,
+        title: String,
+        #[serde(default)]
+        detail: String,
+        origin: Origin,
+    },
+    TaskClaimed {
+        task: TaskId,
+        agent: AgentId,
+        attempt: u32,
+    },
+    TaskFinished {
+        task: TaskId,
+        agent: AgentId,
+        outcome: TaskOutcome,
+        result: String,
+    },
+    /// A task returns to the queue (human re-enqueue, resume, or its agent went away).
+    TaskRequeued {
+        task: TaskId,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    TaskCancelled {
+        task: TaskId,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    PointProposed {
+        point: Point,
+    },
+    PointVerified {
+        point: PointId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        /// Evidence with `resolved` locations filled in by verification.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evidence: Option<Vec<Evidence>>,
+    },
+    PointRejected {
+        point: PointId,
+        reason: String,
+    },
+    /// A human constraint: verified by definition, pinned in every prompt.
+    ConstraintAdded {
+        point: Point,
+    },
+    AgentStatus {
+        agent: AgentId,
+        status: AgentStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<TaskId>,
+    },
+    /// A finished assistant message (text the model wrote in one turn).
+    AgentMessage {
+        agent: AgentId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<TaskId>,
+        text: String,
+    },
+    LlmCall {
+        agent: AgentId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<TaskId>,
+        purpose: CallPurpose,
+        model: String,
+        /// Every prompt token, cached or not (comparable across providers).
+        tokens_in: u64,
+        tokens_out: u64,
+        /// Of `tokens_in`: read from the provider's prompt cache (billed at the cached rate).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        tokens_cached_read: u64,
+        /// Of `tokens_in`: written to the prompt cache (Anthropic bills these above input).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        tokens_cache_write: u64,
+        /// Billed cost; `None` when the model's price is unknown.
+        cost_usd: Option<f64>,
+        latency_ms: u64,
+    },
+    LlmRetry {
+        agent: AgentId,
+        attempt: u32,
+        delay_ms: u64,
+        reason: String,
+    },
+    ToolCall {
+        agent: AgentId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<TaskId>,
+        call_id: String,
+        tool: String,
+        args: serde_json::Value,
+        ok: bool,
+        /// The start of the tool output as the model saw it.
+        output: String,
+    },
+    /// `central`: the context the orchestrator passes to every worker of the next wave.
+    Broadcast {
+        agent: AgentId,
+        context: String,
+    },
+    /// A claim's holder went silent past its lease: the task goes back to the queue (a
+    /// `task_requeued` follows) and anything the holder sends about that claim is ignored.
+    ClaimExpired {
+        task: TaskId,
+        agent: AgentId,
+        attempt: u32,
+    },
+    Paused {},
+    Resumed {},
+    AgentsChanged {
+        count: usize,
+    },
+    FinaliseStarted {
+        agent: AgentId,
+    },
+    Error {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<AgentId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<TaskId>,
+        message: String,
+    },
+    RunFinished {
+        answer: String,
+        #[serde(default)]
+        cited: Vec<PointId>,
+        stopped_by: StoppedBy,
+        totals: Totals,
+    },
+}
+
+impl Event {
+    /// The snake_case `type` tag of this event as written in the log.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Event::RunStarted { .. } => "run_started",
+            Event::RunResumed { .. } => "run_resumed",
+            Event::TaskAdded { .. } => "task_added",
+            Event::TaskClaimed { .. } => "task_claimed",
+            Event::TaskFinished { .. } => "task_finished",
+            Event::TaskRequeued { .. } => "task_requeued",
+            Event::TaskCancelled { .. } => "task_cancelled",
+            Event::PointProposed { .. } => "point_proposed",
+            Event::PointVerified { .. } => "point_verified",
+            Event::PointRejected { .. } => "point_rejected",
+            Event::ConstraintAdded { .. } => "constraint_added",
+            Event::AgentStatus { .. } => "agent_status",
+            Event::AgentMessage { .. } => "agent_message",
+            Event::LlmCall { .. } => "llm_call",
+            Event::LlmRetry { .. } => "llm_retry",
+            Event::ToolCall { .. } => "tool_call",
+            Event::Broadcast { .. } => "broadcast",
+            Event::ClaimExpired { .. } => "claim_expired",
+            Event::Paused {} => "paused",
+            Event::Resumed {} => "resumed",
+            Event::AgentsChanged { .. } => "agents_changed",
+            Event::FinaliseStarted { .. } => "finalise_started",
+            Event::Error { .. } => "error",
+            Event::RunFinished { .. } => "run_finished",
+        }
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
