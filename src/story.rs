@@ -137,6 +137,9 @@ pub fn describe(env: &Envelope, state: &RunState) -> Option<String> {
             format_tokens(*tokens_in),
             format_tokens(*tokens_out)
         ),
+        Event::AgentJoined { agent, name, kind } => {
+            format!("{agent} joined ({kind}: {})", clip(&one_line(name), 60))
+        }
         Event::Broadcast { agent, context } => {
             format!("{agent} broadcast: {}", clip(&one_line(context), 100))
         }

@@ -109,6 +109,9 @@ pub fn start(cfg: Arc<RunConfig>, parts: BoardParts) -> Result<EngineHandle, Str
         deltas: deltas.clone(),
         log: store.log().clone(),
         finished: finished_rx,
+        inbox: inbox_tx.clone(),
+        view: store.view().clone(),
+        signals: client_signals.clone(),
     };
     let mut board = Board {
         cfg,

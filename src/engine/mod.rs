@@ -176,9 +176,32 @@ pub struct EngineHandle {
     /// Every event of the run so far, so a lagging subscriber can resynchronise.
     pub(crate) log: Arc<Mutex<Vec<Envelope>>>,
     pub(crate) finished: watch::Receiver<bool>,
+    /// The board's inbox, the shared view and the signals, for participants that join
+    /// from outside the process (MCP clients, remote workers).
+    pub(crate) inbox: mpsc::UnboundedSender<client::Inbound>,
+    pub(crate) view: store::SharedView,
+    pub(crate) signals: client::Signals,
 }
 
 impl EngineHandle {
+    /// A client for a participant that joins from outside (an MCP client, a remote
+    /// worker): it speaks the same protocol to the same board as a native agent. Send
+    /// [`protocol::Request::Join`] first, so its claims carry a lease and the log names it.
+    pub fn participant(&self, agent: impl Into<String>) -> client::InProcessClient {
+        client::InProcessClient::new(
+            agent.into(),
+            self.inbox.clone(),
+            self.view.clone(),
+            self.signals.clone(),
+            self.deltas.clone(),
+        )
+    }
+
+    /// The folded state of the run (tasks, points, agents, context indexes).
+    pub fn view(&self) -> &store::SharedView {
+        &self.view
+    }
+
     pub fn control(&self, control: Control) {
         // The board is gone only after the run finished; a late control is moot then.
         let _ = self.controls.send(control);

@@ -101,9 +101,27 @@ pub enum Report {
     },
 }
 
+/// Who a participant is, as the log and the TUI show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParticipantKind {
+    /// An outside agent over MCP (Claude Code, Codex, Cursor, a script).
+    Mcp,
+    /// A coding-agent CLI delm launched as a worker.
+    CliWorker,
+    /// An agent of a `delm worker` process on another machine.
+    Remote,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
+    /// A participant from outside the board's process introduces itself (the envelope's
+    /// `agent` is its handle): its claims carry a lease from now on.
+    Join {
+        name: String,
+        kind: ParticipantKind,
+    },
     /// Ask for work: a task, the finalise turn, "wait", or "stop".
     Claim,
     /// Publish points found while holding `claim`. The reply comes after verification:
@@ -147,6 +165,8 @@ pub enum Request {
     },
     /// Keeps the participant's claim leased while it works without other requests.
     Heartbeat,
+    /// The participant is leaving: its open claim goes back to the queue.
+    Leave,
     /// The participant cannot go on (its provider is unusable): the run fails.
     Fatal {
         message: String,

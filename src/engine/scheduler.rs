@@ -327,6 +327,25 @@ impl Scheduler {
             return Step::reply(Reply::refused(self.stale(agent, claim)));
         }
         match req {
+            Request::Join { name, kind } => {
+                self.lease(agent);
+                let mut step = Step::reply(Reply::Ok);
+                let kind = serde_json::to_value(kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                step.events.push(Event::AgentJoined {
+                    agent: agent.to_string(),
+                    name: cap(name.trim(), limits::NAME_CHARS),
+                    kind,
+                });
+                step.events.push(Event::AgentStatus {
+                    agent: agent.to_string(),
+                    status: AgentStatus::Idle,
+                    task: None,
+                });
+                step
+            }
             Request::Claim => self.claim(state, now, agent),
             Request::Propose { claim, points } => self.propose(agent, &claim, points),
             Request::AddTask { title, detail } => self.agent_adds_task(agent, title, detail),
@@ -363,6 +382,12 @@ impl Scheduler {
             }
             Request::Report { report } => self.report(agent, report),
             Request::Heartbeat => Step::reply(Reply::Ok),
+            Request::Leave => {
+                let mut step = self.participant_gone(state, agent, None);
+                self.leased.remove(agent);
+                step.reply = Some(Reply::Ok);
+                step
+            }
             Request::Fatal { message } => {
                 let mut step = Step::reply(Reply::Ok);
                 let message = cap(&message, limits::ERROR_CHARS);

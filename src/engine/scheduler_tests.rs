@@ -659,3 +659,26 @@ fn resume_requeues_work_in_flight_and_reverifies_pending_points() {
     );
     assert_eq!(add.reply, Some(Reply::TaskAdded { task: "T3".into() }));
 }
+
+#[test]
+fn outside_participants_join_with_a_lease_and_leave_cleanly() {
+    let mut h = Harness::delm(1, &["one"]);
+    let join = Request::Join {
+        name: "claude-code".into(),
+        kind: super::super::protocol::ParticipantKind::Mcp,
+    };
+    h.send("x1-abc", join);
+    let a = &h.state.agents["x1-abc"];
+    assert_eq!(
+        (a.name.as_deref(), a.kind.as_deref()),
+        (Some("claude-code"), Some("mcp"))
+    );
+    h.claim_task("x1-abc");
+    assert!(
+        h.sched.next_lease_deadline().is_some(),
+        "an outside claim is leased"
+    );
+    h.send("x1-abc", Request::Leave);
+    assert_eq!(h.state.task("T1").unwrap().state, TaskState::Queued);
+    assert_eq!(h.state.agents["x1-abc"].status, AgentStatus::Stopped);
+}

@@ -352,6 +352,14 @@ pub enum Event {
         /// The start of the tool output as the model saw it.
         output: String,
     },
+    /// A participant from outside the board's process joined (an MCP client, a CLI worker,
+    /// a remote worker): `name` is how it introduced itself.
+    AgentJoined {
+        agent: AgentId,
+        name: String,
+        /// `mcp`, `cli_worker` or `remote`.
+        kind: String,
+    },
     /// `central`: the context the orchestrator passes to every worker of the next wave.
     Broadcast {
         agent: AgentId,
@@ -408,6 +416,7 @@ impl Event {
             Event::LlmCall { .. } => "llm_call",
             Event::LlmRetry { .. } => "llm_retry",
             Event::ToolCall { .. } => "tool_call",
+            Event::AgentJoined { .. } => "agent_joined",
             Event::Broadcast { .. } => "broadcast",
             Event::ClaimExpired { .. } => "claim_expired",
             Event::Paused {} => "paused",

@@ -69,6 +69,10 @@ pub struct AgentView {
     pub retry: Option<RetryView>,
     /// The last finished message of this agent.
     pub last_message: Option<String>,
+    /// How an outside participant introduced itself (`claude-code`, a client name).
+    pub name: Option<String>,
+    /// `mcp`, `cli_worker` or `remote` for outside participants; `None` for native agents.
+    pub kind: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -504,6 +508,11 @@ impl RunState {
                 });
             }
             Event::ToolCall { .. } => self.tool_calls += 1,
+            Event::AgentJoined { agent, name, kind } => {
+                let a = self.agent_mut(agent);
+                a.name = Some(name.clone());
+                a.kind = Some(kind.clone());
+            }
             Event::Broadcast { context, .. } => self.brief.clone_from(context),
             Event::ClaimExpired { .. } => {}
             Event::Paused {} => self.paused = true,
