@@ -137,6 +137,7 @@ pub fn describe(env: &Envelope, state: &RunState) -> Option<String> {
             format_tokens(*tokens_in),
             format_tokens(*tokens_out)
         ),
+        Event::BoardServing { url } => format!("board served at {url}"),
         Event::AgentJoined { agent, name, kind } => {
             format!("{agent} joined ({kind}: {})", clip(&one_line(name), 60))
         }

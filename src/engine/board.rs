@@ -28,6 +28,14 @@ pub use super::scheduler::MAX_AGENTS;
 /// Replies kept per participant so a repeated request id gets its first answer again.
 const REPLY_CACHE: usize = 32;
 
+/// Everything the board listens to.
+struct Inputs {
+    inbox: mpsc::UnboundedReceiver<Inbound>,
+    controls: mpsc::UnboundedReceiver<Control>,
+    reports: mpsc::UnboundedReceiver<AuthorReport>,
+    system: mpsc::UnboundedReceiver<Event>,
+}
+
 /// Where the reply to one request goes.
 struct Responder {
     agent: String,
@@ -84,6 +92,7 @@ pub fn start(cfg: Arc<RunConfig>, parts: BoardParts) -> Result<EngineHandle, Str
     let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let (reports_tx, reports_rx) = mpsc::unbounded_channel();
+    let (system_tx, system_rx) = mpsc::unbounded_channel();
     let (deltas, _) = broadcast::channel(4096);
     let (finished_tx, finished_rx) = watch::channel(false);
     let (signals, client_signals) = SignalSource::new();
@@ -112,6 +121,7 @@ pub fn start(cfg: Arc<RunConfig>, parts: BoardParts) -> Result<EngineHandle, Str
         inbox: inbox_tx.clone(),
         view: store.view().clone(),
         signals: client_signals.clone(),
+        system: system_tx,
     };
     let mut board = Board {
         cfg,
@@ -142,7 +152,15 @@ pub fn start(cfg: Arc<RunConfig>, parts: BoardParts) -> Result<EngineHandle, Str
         ),
     };
     board.apply(first, None);
-    tokio::spawn(board.run(inbox_rx, control_rx, reports_rx, finished_tx));
+    tokio::spawn(board.run(
+        Inputs {
+            inbox: inbox_rx,
+            controls: control_rx,
+            reports: reports_rx,
+            system: system_rx,
+        },
+        finished_tx,
+    ));
     Ok(handle)
 }
 
@@ -185,13 +203,13 @@ impl Board {
         self.started.elapsed()
     }
 
-    async fn run(
-        mut self,
-        mut inbox: mpsc::UnboundedReceiver<Inbound>,
-        mut controls: mpsc::UnboundedReceiver<Control>,
-        mut reports: mpsc::UnboundedReceiver<AuthorReport>,
-        finished: watch::Sender<bool>,
-    ) {
+    async fn run(mut self, inputs: Inputs, finished: watch::Sender<bool>) {
+        let Inputs {
+            mut inbox,
+            mut controls,
+            mut reports,
+            mut system,
+        } = inputs;
         let mut sync_tick = tokio::time::interval(Duration::from_secs(1));
         sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let prior = self.sched.elapsed(Duration::ZERO);
@@ -226,6 +244,11 @@ impl Board {
                 Some((agent, task, report)) = reports.recv() => {
                     if running {
                         let event = scheduler::report_event(&agent, task, report);
+                        self.apply(Step { events: vec![event], ..Step::default() }, None);
+                    }
+                }
+                Some(event) = system.recv() => {
+                    if running {
                         self.apply(Step { events: vec![event], ..Step::default() }, None);
                     }
                 }

@@ -181,6 +181,8 @@ pub struct EngineHandle {
     pub(crate) inbox: mpsc::UnboundedSender<client::Inbound>,
     pub(crate) view: store::SharedView,
     pub(crate) signals: client::Signals,
+    /// Events the engine's own components record (a transport announcing itself).
+    pub(crate) system: mpsc::UnboundedSender<crate::event::Event>,
 }
 
 impl EngineHandle {
@@ -195,6 +197,12 @@ impl EngineHandle {
             self.signals.clone(),
             self.deltas.clone(),
         )
+    }
+
+    /// Record an event of the engine's own (not a participant's): a transport that came up
+    /// (`board_serving`), say. Ignored once the run is over.
+    pub(crate) fn record(&self, event: crate::event::Event) {
+        let _ = self.system.send(event);
     }
 
     /// The folded state of the run (tasks, points, agents, context indexes).

@@ -352,6 +352,11 @@ pub enum Event {
         /// The start of the tool output as the model saw it.
         output: String,
     },
+    /// The board is reachable from outside the process (MCP over HTTP at `url`). The
+    /// bearer token is never in the log: it is in `<session>.board.json` (mode 0600).
+    BoardServing {
+        url: String,
+    },
     /// A participant from outside the board's process joined (an MCP client, a CLI worker,
     /// a remote worker): `name` is how it introduced itself.
     AgentJoined {
@@ -416,6 +421,7 @@ impl Event {
             Event::LlmCall { .. } => "llm_call",
             Event::LlmRetry { .. } => "llm_retry",
             Event::ToolCall { .. } => "tool_call",
+            Event::BoardServing { .. } => "board_serving",
             Event::AgentJoined { .. } => "agent_joined",
             Event::Broadcast { .. } => "broadcast",
             Event::ClaimExpired { .. } => "claim_expired",

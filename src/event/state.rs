@@ -113,6 +113,8 @@ pub struct RunState {
     pub endpoint: Option<String>,
     /// `central`: what the orchestrator last broadcast to the workers.
     pub brief: String,
+    /// Where outside agents reach the board (`board_serving`), if it is served.
+    pub board_url: Option<String>,
     pub started_ts: Option<String>,
     pub last_ts: Option<String>,
     pub last_seq: u64,
@@ -508,6 +510,7 @@ impl RunState {
                 });
             }
             Event::ToolCall { .. } => self.tool_calls += 1,
+            Event::BoardServing { url } => self.board_url = Some(url.clone()),
             Event::AgentJoined { agent, name, kind } => {
                 let a = self.agent_mut(agent);
                 a.name = Some(name.clone());

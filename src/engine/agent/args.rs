@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 /// Tool output longer than this is cut before it goes back to the model.
 const MAX_TOOL_OUTPUT: usize = 16_000;
 
-pub(super) fn parse_args(raw: &str) -> Result<Value, String> {
+pub(crate) fn parse_args(raw: &str) -> Result<Value, String> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Ok(json!({}));
@@ -25,11 +25,11 @@ pub(super) fn parse_args(raw: &str) -> Result<Value, String> {
     }
 }
 
-pub(super) fn str_arg<'a>(args: &'a Value, key: &str) -> Option<&'a str> {
+pub(crate) fn str_arg<'a>(args: &'a Value, key: &str) -> Option<&'a str> {
     args.get(key).and_then(Value::as_str)
 }
 
-pub(super) fn draft_from_args(args: &Value) -> Result<PointDraft, String> {
+pub(crate) fn draft_from_args(args: &Value) -> Result<PointDraft, String> {
     let kind = match str_arg(args, "kind").unwrap_or("") {
         "finding" => PointKind::Finding,
         "partial" => PointKind::Partial,
@@ -89,7 +89,7 @@ fn truncate_words(text: &str, max: usize) -> String {
 }
 
 /// The `partial` point proposed for a plain-text task result.
-pub(super) fn plain_text_point(text: &str) -> PointDraft {
+pub(crate) fn plain_text_point(text: &str) -> PointDraft {
     let first = text
         .split_inclusive(['.', '\n'])
         .next()
@@ -105,7 +105,7 @@ pub(super) fn plain_text_point(text: &str) -> PointDraft {
     }
 }
 
-pub(super) fn mentioned_ids(text: &str) -> Vec<String> {
+pub(crate) fn mentioned_ids(text: &str) -> Vec<String> {
     static POINT_ID: std::sync::LazyLock<regex::Regex> =
         std::sync::LazyLock::new(|| regex::Regex::new(r"\bP\d+\b").expect("a valid pattern"));
     let mut ids: Vec<String> = Vec::new();
@@ -117,7 +117,7 @@ pub(super) fn mentioned_ids(text: &str) -> Vec<String> {
     ids
 }
 
-pub(super) fn cap_output(text: String) -> String {
+pub(crate) fn cap_output(text: String) -> String {
     if text.len() <= MAX_TOOL_OUTPUT {
         return text;
     }
@@ -134,7 +134,7 @@ pub(super) fn cap_output(text: String) -> String {
 
 /// Make a conversation fit again: older tool outputs are replaced by a pointer to the
 /// shared context (their points survive there).
-pub(super) fn compact(messages: &mut [Message]) {
+pub(crate) fn compact(messages: &mut [Message]) {
     let tool_positions: Vec<usize> = messages
         .iter()
         .enumerate()

@@ -2,8 +2,8 @@
 //! board verifies them), finish; or take the single finalise turn. An agent talks only to
 //! its [`BoardClient`]; it builds its prompts from the view that client folds.
 
-mod args;
-mod tools;
+pub(crate) mod args;
+pub(crate) mod tools;
 
 use super::client::{BoardClient, Revocation};
 use super::model_call;

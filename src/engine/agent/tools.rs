@@ -5,7 +5,7 @@ use crate::event::Coordination;
 use crate::llm::ToolSpec;
 use serde_json::json;
 
-pub(super) fn protocol_tools(
+pub(crate) fn protocol_tools(
     coordination: Coordination,
     finalise: bool,
     may_add_tasks: bool,
