@@ -181,7 +181,8 @@ pub struct EngineHandle {
     pub(crate) inbox: mpsc::UnboundedSender<client::Inbound>,
     pub(crate) view: store::SharedView,
     pub(crate) signals: client::Signals,
-    /// Events the engine's own components record (a transport announcing itself).
+    /// Events the engine's own components record (a transport announcing itself); only
+    /// the narrow methods below send here.
     pub(crate) system: mpsc::UnboundedSender<crate::event::Event>,
 }
 
@@ -199,10 +200,11 @@ impl EngineHandle {
         )
     }
 
-    /// Record an event of the engine's own (not a participant's): a transport that came up
-    /// (`board_serving`), say. Ignored once the run is over.
-    pub(crate) fn record(&self, event: crate::event::Event) {
-        let _ = self.system.send(event);
+    /// A transport serves the board at `url` (MCP over HTTP): recorded as `board_serving`.
+    /// The URL only; a transport's credentials never go to the log.
+    pub fn announce_serving(&self, url: &str) {
+        let url = crate::redact::redact(url).into_owned();
+        let _ = self.system.send(crate::event::Event::BoardServing { url });
     }
 
     /// The folded state of the run (tasks, points, agents, context indexes).
