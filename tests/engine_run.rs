@@ -723,3 +723,109 @@ async fn an_agent_that_panics_mid_task_hands_its_task_back_and_the_run_ends() {
         assert_eq!(t.state, TaskState::Done, "{} ended {:?}", t.id, t.state);
     }
 }
+
+/// One document task whose model records a point and finishes in the same turn. The first
+/// time its quote is wrong: the task must stay open and the model must hear why.
+fn record_and_finish_script(req: &RecordedRequest, _n: usize) -> Reply {
+    if is_judge(req) {
+        return approve();
+    }
+    if is_finalise(req) {
+        return final_answer(req, "Alpha Corp reported 12.5 million.");
+    }
+    let turns = assistant_turns(req);
+    let quote = if turns == 0 {
+        "Alpha Corp 2024 revenue was 99 million dollars"
+    } else {
+        "Alpha Corp 2024 revenue was 12.5 million dollars"
+    };
+    Reply::Tools(vec![
+        (
+            "record_point".into(),
+            json!({"kind": "finding", "headline": "Alpha Corp 2024 revenue was 12.5 million",
+                   "summary": "From the annual report.",
+                   "evidence": [{"source": "alpha.txt", "quote": quote}]}),
+        ),
+        (
+            "finish_task".into(),
+            json!({"result": "recorded the revenue"}),
+        ),
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_point_keeps_a_record_and_finish_turn_open() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("alpha.txt"),
+        "Alpha Corp 2024 revenue was 12.5 million dollars, up from 10.1 million in 2023.\n",
+    )
+    .unwrap();
+    let mock = MockLlm::start(Wire::OpenAi, record_and_finish_script).await;
+    let mode = Mode::Docs {
+        roots: vec![dir.path().to_string_lossy().into_owned()],
+    };
+    let run = start(&mock, Wire::OpenAi, mode, 1, VerifyMode::Evidence);
+    let state = run_to_end(&run).await;
+    let points: Vec<_> = state
+        .points
+        .iter()
+        .map(|p| (p.point.id.clone(), p.status))
+        .collect();
+    assert_eq!(
+        points,
+        vec![
+            ("P1".to_string(), PointStatus::Rejected),
+            ("P2".to_string(), PointStatus::Verified)
+        ],
+        "the first quote is not in the document, the second is"
+    );
+    let task = &state.tasks[0];
+    assert_eq!(task.state, TaskState::Done);
+    assert_eq!(task.attempts, 1, "the task stayed open: no second claim");
+    // The model was told the finish did not happen, and why.
+    let second = mock
+        .requests()
+        .into_iter()
+        .find(|r| !is_judge(r) && !is_finalise(r) && assistant_turns(r) == 1)
+        .expect("a second work turn");
+    let text = second.prompt_text();
+    assert!(text.contains("finish_task was not performed"), "{text}");
+    assert!(text.contains("P1 was REJECTED"), "{text}");
+    // One proposal per turn: the finish of the second turn went through.
+    let finished = events(&run.session)
+        .iter()
+        .filter(|e| matches!(e.event, Event::TaskFinished { .. }))
+        .count();
+    assert_eq!(finished, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_text_reply_gets_one_reminder_before_it_becomes_the_result() {
+    let mock = MockLlm::start(Wire::OpenAi, |req: &RecordedRequest, _| {
+        if is_judge(req) {
+            return approve();
+        }
+        if is_finalise(req) {
+            return Reply::text("The answer is in the task result.");
+        }
+        Reply::text("I think the answer is forty-two.")
+    })
+    .await;
+    let run = start(&mock, Wire::OpenAi, Mode::Plain, 1, VerifyMode::Off);
+    let state = run_to_end(&run).await;
+    let work: Vec<RecordedRequest> = mock
+        .requests()
+        .into_iter()
+        .filter(|r| !is_judge(r) && !is_finalise(r))
+        .collect();
+    assert_eq!(work.len(), 2, "one reminder, then the text is the result");
+    assert!(work[1].prompt_text().contains("Please use the tools"));
+    assert_eq!(
+        state.tasks[0].result.as_deref(),
+        Some("I think the answer is forty-two.")
+    );
+    // The text became a partial point, with its author and task stamped by the board.
+    let p = &state.points[0].point;
+    assert_eq!((p.author.as_str(), p.task.as_deref()), ("a1", Some("T1")));
+}

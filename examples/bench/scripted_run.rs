@@ -178,6 +178,7 @@ pub fn run(
     // The harness's planner adds every subtask: the run's task cap must not bind.
     cfg.max_tasks = k + 16;
     cfg.max_tasks_per_claim = k + 16;
+    cfg.max_calls_per_turn = spec.script.plan_batch.max(32);
     let builder = RunBuilder::new(
         cfg,
         Arc::new(RetryingProvider::new(Arc::new(provider), policy)),

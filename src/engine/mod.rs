@@ -59,8 +59,13 @@ pub struct RunConfig {
     pub max_tasks: usize,
     /// Tasks one claim may add.
     pub max_tasks_per_claim: usize,
+    /// Tool calls one model turn may make; the rest are answered with an error.
+    pub max_calls_per_turn: usize,
     /// How long an outside or remote participant may be silent while holding a claim.
     pub lease: Duration,
+    /// A work conversation longer than this (characters) has its older tool outputs
+    /// collapsed before the next call, before the context window forces it.
+    pub compact_after_chars: usize,
 }
 
 impl RunConfig {
@@ -80,7 +85,9 @@ impl RunConfig {
             max_output_tokens: 4_096,
             max_tasks: 500,
             max_tasks_per_claim: 100,
+            max_calls_per_turn: 32,
             lease: Duration::from_secs(120),
+            compact_after_chars: 160_000,
         }
     }
 

@@ -3,21 +3,21 @@
 //! its [`BoardClient`]; it builds its prompts from the view that client folds.
 
 pub(crate) mod args;
+mod finalise;
 pub(crate) mod tools;
+mod work;
 
 use super::client::{BoardClient, Revocation};
 use super::model_call;
 use super::policy::{self, ORCHESTRATOR};
-use super::protocol::{Claim, ClaimReply, PointDraft, Reply, Report, Request, TaskBrief};
+use super::protocol::{Claim, ClaimReply, Reply, Report, Request, TaskBrief};
 use super::store;
-use super::tools::{ToolContext, Workspace};
+use super::tools::Workspace;
 use super::{Model, PriceFn, RunConfig, prompt};
 use crate::event::{AgentStatus, CallPurpose, Coordination, PointStatus, TaskOutcome};
 use crate::llm::{ChatRequest, ChatResponse, LlmError, Message, ToolCall, ToolSpec};
 use crate::text::clip;
-use args::{
-    cap_output, compact, draft_from_args, mentioned_ids, parse_args, plain_text_point, str_arg,
-};
+use args::{cap_output, compact, str_arg};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -92,12 +92,6 @@ struct Turns {
     /// Log seq up to which this agent has seen the shared context.
     seen: u64,
     compacted: bool,
-}
-
-enum ToolOutcome {
-    Text(String),
-    Recorded(String),
-    Finished(String),
 }
 
 enum ToolFailure {
@@ -347,85 +341,6 @@ network, --base-url and the provider's status, then `delm resume` the session",
         }
     }
 
-    async fn work(&mut self, claim: Claim, task: TaskBrief, revocation: Revocation) {
-        let (message, seen) = self.task_message(&task);
-        let mut turns = Turns {
-            req: self.request(self.work_tools.clone(), vec![Message::user(message)]),
-            claim,
-            revocation,
-            purpose: CallPurpose::Work,
-            seen,
-            compacted: false,
-        };
-        let mut recorded = 0usize;
-        let mut last_text = String::new();
-        for turn in 0..self.deps.cfg.max_turns_per_task {
-            if turn > 0 {
-                self.deliver_updates(&mut turns);
-            }
-            let resp = match self.call_model(&mut turns).await {
-                Ok(r) => r,
-                Err(stop) => return self.stopped(stop, &turns.claim).await,
-            };
-            if !resp.text.trim().is_empty() {
-                last_text = resp.text.clone();
-            }
-            if resp.tool_calls.is_empty() {
-                // A model that answers in plain text still completes the task: its text is
-                // the result and becomes a `partial` proposal.
-                let text = resp.text.trim().to_string();
-                if !text.is_empty() && recorded == 0 {
-                    let draft = plain_text_point(&text);
-                    if let Err(stop) = self.propose(&turns, vec![draft]).await {
-                        return self.stopped(stop, &turns.claim).await;
-                    }
-                }
-                let result = if text.is_empty() {
-                    "(the model returned no text)".to_string()
-                } else {
-                    text
-                };
-                return self.finish(&turns.claim, TaskOutcome::Done, result).await;
-            }
-            turns.req.messages.push(Message::assistant(
-                resp.text.clone(),
-                resp.tool_calls.clone(),
-            ));
-            let mut finished: Option<String> = None;
-            for call in &resp.tool_calls {
-                if let Err(stop) = self.step_boundary(&turns.revocation).await {
-                    return self.stopped(stop, &turns.claim).await;
-                }
-                let args = parse_args(&call.arguments);
-                let out = match self.work_tool(call, &args, &turns).await {
-                    Ok(ToolOutcome::Text(t)) => Ok(t),
-                    Ok(ToolOutcome::Recorded(t)) => {
-                        recorded += 1;
-                        Ok(t)
-                    }
-                    Ok(ToolOutcome::Finished(result)) => {
-                        finished = Some(result);
-                        Ok("Task finished.".to_string())
-                    }
-                    Err(ToolFailure::Model(e)) => Err(e),
-                    Err(ToolFailure::Stop(stop)) => {
-                        return self.stopped(stop, &turns.claim).await;
-                    }
-                };
-                self.answer_tool(&mut turns, call, args, out);
-            }
-            if let Some(result) = finished {
-                return self.finish(&turns.claim, TaskOutcome::Done, result).await;
-            }
-        }
-        let limit = self.deps.cfg.max_turns_per_task;
-        let result = format!(
-            "stopped after {limit} model turns without finish_task; last message: {}",
-            clip(last_text.trim(), 300)
-        );
-        self.finish(&turns.claim, TaskOutcome::Failed, result).await
-    }
-
     async fn finish(&mut self, claim: &Claim, outcome: TaskOutcome, result: String) {
         self.status = AgentStatus::Idle;
         // A refusal means the claim was revoked meanwhile: the board already moved on.
@@ -497,53 +412,6 @@ network, --base-url and the provider's status, then `delm resume` the session",
             .push(Message::tool(call.id.clone(), text));
     }
 
-    async fn work_tool(
-        &mut self,
-        call: &ToolCall,
-        args: &Result<Value, String>,
-        turns: &Turns,
-    ) -> Result<ToolOutcome, ToolFailure> {
-        let args = args.as_ref().map_err(|e| ToolFailure::Model(e.clone()))?;
-        match call.name.as_str() {
-            "expand" => self.expand(args).map(ToolOutcome::Text),
-            "record_point" => {
-                let draft = draft_from_args(args).map_err(ToolFailure::Model)?;
-                let verdict = self
-                    .propose(turns, vec![draft])
-                    .await
-                    .map_err(ToolFailure::Stop)?;
-                Ok(ToolOutcome::Recorded(verdict))
-            }
-            "add_task" => self.add_task(args).await.map(ToolOutcome::Text),
-            "finish_task" => Ok(ToolOutcome::Finished(
-                str_arg(args, "result")
-                    .unwrap_or("(no result given)")
-                    .to_string(),
-            )),
-            "final_answer" => Err(ToolFailure::Model(
-                "final_answer is only available in the finalise turn; use finish_task".into(),
-            )),
-            name => {
-                let ctx = ToolContext {
-                    agent: self.id.clone(),
-                    task: turns.claim.task().map(str::to_string),
-                };
-                let call = self.deps.workspace.call(&ctx, name, args);
-                let result = tokio::select! {
-                    r = call => r,
-                    _ = turns.revocation.revoked() => return Err(ToolFailure::Stop(Stop::Revoked)),
-                };
-                match result {
-                    Some(r) => r.map(ToolOutcome::Text).map_err(ToolFailure::Model),
-                    None => Err(ToolFailure::Model(format!(
-                        "there is no tool `{}`; use one of the tools offered",
-                        clip(name, 80)
-                    ))),
-                }
-            }
-        }
-    }
-
     /// `expand`: a point at the requested level, from the shared view.
     fn expand(&self, args: &Value) -> Result<String, ToolFailure> {
         let point = str_arg(args, "point")
@@ -579,202 +447,6 @@ network, --base-url and the provider's status, then `delm resume` the session",
             Some(Reply::TaskAdded { task }) => Ok(format!("Added {task} to the queue.")),
             Some(Reply::Refused { reason }) => Err(ToolFailure::Model(reason)),
             _ => Err(ToolFailure::Stop(Stop::Revoked)),
-        }
-    }
-
-    /// Propose points found on the current claim and wait for the board's verdicts.
-    /// Returns the message for the author.
-    async fn propose(&mut self, turns: &Turns, drafts: Vec<PointDraft>) -> Result<String, Stop> {
-        let notes: Vec<Vec<String>> = drafts.iter().map(|d| d.notes.clone()).collect();
-        self.set_status(AgentStatus::Verifying);
-        let reply = self
-            .ask(Request::Propose {
-                claim: turns.claim.clone(),
-                points: drafts,
-            })
-            .await;
-        self.set_status(AgentStatus::Working);
-        match reply {
-            Some(Reply::Verdicts { verdicts }) => Ok(verdicts
-                .iter()
-                .zip(&notes)
-                .map(|(v, n)| v.message(n))
-                .collect::<Vec<_>>()
-                .join("\n")),
-            Some(Reply::Refused { reason }) if turns.revocation.is_revoked() => {
-                tracing::debug!(agent = %self.id, "proposal refused: {reason}");
-                Err(Stop::Revoked)
-            }
-            Some(Reply::Refused { reason }) => Ok(format!("the point was not recorded: {reason}")),
-            _ => Err(Stop::Revoked),
-        }
-    }
-
-    async fn finalise(
-        &mut self,
-        claim: Claim,
-        message: String,
-        may_add_tasks: bool,
-        revocation: Revocation,
-    ) {
-        // The orchestrator (central) sees the workspace only through its workers.
-        let tools = tools::protocol_tools(self.coordination, true, may_add_tasks).into();
-        let mut messages = std::mem::take(&mut self.memory);
-        messages.push(Message::user(message));
-        let mut turns = Turns {
-            req: self.request(tools, messages),
-            claim,
-            revocation,
-            purpose: CallPurpose::Finalise,
-            seen: 0,
-            compacted: false,
-        };
-        let mut last_text = String::new();
-        for _ in 0..self.deps.cfg.max_turns_per_task {
-            let resp = match self.call_model(&mut turns).await {
-                Ok(r) => r,
-                Err(Stop::Revoked) => {
-                    self.status = AgentStatus::Idle;
-                    let _ = self
-                        .ask(Request::Abandon {
-                            claim: turns.claim.clone(),
-                        })
-                        .await;
-                    return;
-                }
-                Err(stop @ (Stop::Fatal(_) | Stop::ContextFull)) => {
-                    let message = match stop {
-                        Stop::Fatal(m) => m,
-                        _ => "the finalise turn no longer fits the model's context window".into(),
-                    };
-                    let _ = self.ask(Request::Fatal { message }).await;
-                    return;
-                }
-            };
-            if !resp.text.trim().is_empty() {
-                last_text = resp.text.trim().to_string();
-            }
-            if resp.tool_calls.is_empty() {
-                // Plain text in the finalise turn is the answer.
-                self.submit_plain_answer(&turns.claim, &last_text).await;
-                return;
-            }
-            turns.req.messages.push(Message::assistant(
-                resp.text.clone(),
-                resp.tool_calls.clone(),
-            ));
-            let mut added = false;
-            let mut answered = false;
-            for call in &resp.tool_calls {
-                let args = parse_args(&call.arguments);
-                let out = self
-                    .finalise_tool(
-                        &turns.claim,
-                        call,
-                        &args,
-                        may_add_tasks,
-                        &mut added,
-                        &mut answered,
-                    )
-                    .await;
-                self.answer_tool(&mut turns, call, args, out);
-                if answered {
-                    return;
-                }
-            }
-            if added {
-                self.status = AgentStatus::Idle;
-                self.memory = std::mem::take(&mut turns.req.messages);
-                let _ = self
-                    .ask(Request::DeclineFinalise {
-                        claim: turns.claim.clone(),
-                    })
-                    .await;
-                return;
-            }
-        }
-        self.submit_plain_answer(&turns.claim, &last_text).await;
-    }
-
-    async fn finalise_tool(
-        &mut self,
-        claim: &Claim,
-        call: &ToolCall,
-        args: &Result<Value, String>,
-        may_add_tasks: bool,
-        added: &mut bool,
-        answered: &mut bool,
-    ) -> Result<String, String> {
-        let args = args.as_ref().map_err(String::clone)?;
-        match call.name.as_str() {
-            "expand" => self.expand(args).map_err(failure_text),
-            "broadcast" if self.coordination == Coordination::Central => {
-                let context = str_arg(args, "context").unwrap_or("").to_string();
-                self.ask(Request::Broadcast {
-                    claim: claim.clone(),
-                    context,
-                })
-                .await
-                .map_or(Err("the run is over".to_string()), Reply::into_result)
-                .map(|()| "Broadcast set for the next wave.".to_string())
-            }
-            "add_task" if may_add_tasks => {
-                let r = self.add_task(args).await.map_err(failure_text);
-                *added |= r.is_ok();
-                r
-            }
-            "final_answer" => {
-                let answer = str_arg(args, "answer")
-                    .filter(|a| !a.trim().is_empty())
-                    .ok_or("`answer` is required")?
-                    .to_string();
-                let cited: Vec<String> = args["cited"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|v| v.as_str().map(|s| s.trim().to_string()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let result = self
-                    .ask(Request::FinalAnswer {
-                        claim: claim.clone(),
-                        answer,
-                        cited,
-                    })
-                    .await
-                    .map_or(Err("the run is over".to_string()), Reply::into_result);
-                *answered = result.is_ok();
-                result.map(|()| "Final answer recorded.".to_string())
-            }
-            other => Err(format!(
-                "`{}` is not available in the finalise turn; use final_answer{}",
-                clip(other, 80),
-                if may_add_tasks { " or add_task" } else { "" }
-            )),
-        }
-    }
-
-    /// The finaliser answered in plain text: cite the verified ids it mentions.
-    async fn submit_plain_answer(&mut self, claim: &Claim, text: &str) {
-        let answer = if text.is_empty() {
-            "(the model wrote no final answer)".to_string()
-        } else {
-            text.to_string()
-        };
-        let mut cited: Vec<String> = mentioned_ids(&answer);
-        for _ in 0..2 {
-            let result = self
-                .ask(Request::FinalAnswer {
-                    claim: claim.clone(),
-                    answer: answer.clone(),
-                    cited: cited.clone(),
-                })
-                .await;
-            match result {
-                Some(Reply::Refused { .. }) if !cited.is_empty() => cited.clear(),
-                _ => return,
-            }
         }
     }
 }
