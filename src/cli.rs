@@ -66,6 +66,10 @@ pub struct ProviderArgs {
     /// The environment variable that holds the API key.
     #[arg(long, value_name = "VAR")]
     pub api_key_env: Option<String>,
+    /// Verify points with this (cheaper) model instead of the agents' one: a spec or a
+    /// config alias. Same provider: same --base-url and key.
+    #[arg(long, value_name = "SPEC")]
+    pub judge_model: Option<String>,
     /// No TUI: progress lines on stderr, the final answer on stdout.
     #[arg(long)]
     pub headless: bool,

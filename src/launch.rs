@@ -172,6 +172,48 @@ fn resolve_model(
     })
 }
 
+/// `--judge-model`: verify points with another model. A judge of the same provider as the
+/// agents talks to the same endpoint with the same key.
+fn with_judge(
+    builder: RunBuilder,
+    cfg: &Config,
+    flags: &ProviderArgs,
+    agents_model: &Model,
+    agents: usize,
+) -> Result<RunBuilder, Failure> {
+    let Some(name) = &flags.judge_model else {
+        return Ok(builder);
+    };
+    let same_provider = cfg
+        .models
+        .get(name)
+        .map(|a| a.spec.as_str())
+        .unwrap_or(name)
+        .split(':')
+        .next()
+        .is_some_and(|p| p.eq_ignore_ascii_case(agents_model.spec.provider_label()));
+    let judge_flags = ProviderArgs {
+        model: Some(name.clone()),
+        base_url: if same_provider {
+            agents_model.base_url.clone()
+        } else {
+            None
+        },
+        api_key_env: if same_provider {
+            agents_model.key_env.clone()
+        } else {
+            None
+        },
+        ..flags.clone()
+    };
+    let judge = resolve_model(cfg, &judge_flags, None).map_err(|f| match f {
+        Failure::Usage(m) => Failure::Usage(format!("--judge-model: {m}")),
+        other => other,
+    })?;
+    let (llm, price) = build_llm(cfg, &judge, agents);
+    Ok(builder.judge(llm, price))
+}
+
 /// Two spellings of one endpoint (a trailing slash, credentials the record left out).
 fn same_endpoint(a: &str, b: &str) -> bool {
     let norm = |u: &str| {
@@ -314,10 +356,14 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     tracing::info!(run = %run_cfg.run_id, model = %run_cfg.model_label, "starting run");
     let (llm, price) = build_llm(&cfg, &model, agents);
     let sink = front_end_sink(&args.provider, Box::new(writer), RunState::default());
-    let handle = RunBuilder::new(run_cfg, llm, price, workspace)
-        .sink(sink)
-        .start()
-        .map_err(Failure::Run)?;
+    let builder = with_judge(
+        RunBuilder::new(run_cfg, llm, price, workspace).sink(sink),
+        &cfg,
+        &args.provider,
+        &model,
+        agents,
+    )?;
+    let handle = builder.start().map_err(Failure::Run)?;
     drive(
         handle,
         &args.provider,
@@ -613,13 +659,17 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
     check_tui(&args.provider, &cfg)?;
     let writer = SessionWriter::append(&path).map_err(|e| Failure::Usage(e.to_string()))?;
     let log_path = init_logging(args.provider.log_level.as_deref());
-    let (llm, price) = build_llm(&cfg, &model, run_cfg.agents);
+    let agents = run_cfg.agents;
+    let (llm, price) = build_llm(&cfg, &model, agents);
     let sink = front_end_sink(&args.provider, Box::new(writer), prior);
-    let handle = RunBuilder::new(run_cfg, llm, price, workspace)
-        .sink(sink)
-        .resume(events)
-        .start()
-        .map_err(Failure::Usage)?;
+    let builder = with_judge(
+        RunBuilder::new(run_cfg, llm, price, workspace).sink(sink),
+        &cfg,
+        &args.provider,
+        &model,
+        agents,
+    )?;
+    let handle = builder.resume(events).start().map_err(Failure::Usage)?;
     drive(handle, &args.provider, &cfg, &path, log_path, outputs).await
 }
 

@@ -325,14 +325,28 @@ fn kill_9_then_resume_finishes_with_every_verified_point() {
     );
     let verified: Vec<String> = state.live_points().map(|p| p.point.id.clone()).collect();
     assert!(!verified.is_empty());
+    assert_eq!(
+        state.endpoint.as_deref(),
+        Some(mock.base_url.as_str()),
+        "run_started records the endpoint"
+    );
 
-    let out = env.run(&[
+    // An endpoint that disagrees with the recorded one is refused before any call.
+    let calls_before = mock.requests().len();
+    let other = env.run(&[
         "resume",
         session.to_str().unwrap(),
         "--headless",
         "--base-url",
-        &mock.base_url,
+        "http://127.0.0.1:9/v1",
     ]);
+    assert_eq!(other.status.code(), Some(2), "{}", text(&other.stderr));
+    assert!(text(&other.stderr).contains("was started against"));
+    assert_eq!(mock.requests().len(), calls_before);
+
+    // Without --base-url, resume talks to the endpoint the run started with (never the
+    // provider's default host, where the key would not belong).
+    let out = env.run(&["resume", session.to_str().unwrap(), "--headless"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("Alpha Corp"));
     let after = delm::session::read_session(&session).unwrap();
@@ -437,4 +451,97 @@ fn ctrl_c_leaves_the_run_resumable() {
         &mock.base_url,
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn judge_model_verifies_points_with_the_cheaper_model() {
+    let env = Env::new();
+    let docs = docs(&env);
+    let mock = MockLlm::start_blocking(Wire::OpenAi, |req: &RecordedRequest, _| {
+        if is_judge(req) {
+            return approve();
+        }
+        slow_docs_script(req, 0)
+    });
+    let session = env.path("judge.jsonl");
+    let out = env.run(&[
+        "run",
+        "Which vendor had the higher 2024 revenue?",
+        "--docs",
+        docs.to_str().unwrap(),
+        "--headless",
+        "--agents",
+        "2",
+        "--model",
+        "openai:big-model",
+        "--judge-model",
+        "openai:small-judge",
+        "--base-url",
+        &mock.base_url,
+        "--session",
+        session.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let requests = mock.requests();
+    let judges: Vec<&RecordedRequest> = requests.iter().filter(|r| is_judge(r)).collect();
+    assert!(!judges.is_empty(), "judge mode asked the judge");
+    assert!(judges.iter().all(|r| r.model() == "small-judge"));
+    assert!(
+        requests
+            .iter()
+            .filter(|r| !is_judge(r))
+            .all(|r| r.model() == "big-model")
+    );
+    let log = delm::session::read_session(&session).unwrap();
+    let judge_calls = log
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(&e.event, delm::event::Event::LlmCall { purpose: delm::event::CallPurpose::Judge, model, .. } if model == "small-judge")
+        })
+        .count();
+    assert_eq!(judge_calls, judges.len(), "every judge call is in the log");
+}
+
+#[test]
+fn a_run_that_failed_for_a_provider_reason_can_be_resumed_once_fixed() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let env = Env::new();
+    let docs = docs(&env);
+    let down = Arc::new(AtomicBool::new(true));
+    let flag = down.clone();
+    let mock = MockLlm::start_blocking(Wire::OpenAi, move |req: &RecordedRequest, n| {
+        if flag.load(Ordering::SeqCst) {
+            return Reply::error(503, "overloaded");
+        }
+        slow_docs_script(req, n)
+    });
+    let session = env.path("failed.jsonl");
+    let out = env.run(&[
+        "run",
+        "Which vendor had the higher 2024 revenue?",
+        "--docs",
+        docs.to_str().unwrap(),
+        "--headless",
+        "--agents",
+        "1",
+        "--verify",
+        "evidence",
+        "--base-url",
+        &mock.base_url,
+        "--session",
+        session.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    down.store(false, Ordering::SeqCst);
+    let out = env.run(&["resume", session.to_str().unwrap(), "--headless"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let state = delm::event::RunState::from_events(
+        delm::session::read_session(&session).unwrap().events.iter(),
+    );
+    assert_eq!(
+        state.answer.map(|a| a.stopped_by),
+        Some(delm::event::StoppedBy::Completed)
+    );
 }

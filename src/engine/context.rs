@@ -104,11 +104,17 @@ impl ContextIndex {
         self.refresh(index);
     }
 
-    /// Bring the live index up to date with the point at `index`.
+    /// Bring the live index up to date with the point at `index`. Only the human's
+    /// constraints are pinned in every block; an agent's constraint is ranked with the
+    /// partials (budgeted like any other point, so a model cannot crowd the block).
     fn refresh(&mut self, index: usize) {
         let meta = &self.meta[index];
         let tokens = self.lines[index].tokens;
-        self.live.update(index, meta.kind, meta.is_live(), tokens);
+        let slot = match meta.kind {
+            PointKind::Constraint if meta.author != HUMAN => PointKind::Partial,
+            kind => kind,
+        };
+        self.live.update(index, slot, meta.is_live(), tokens);
     }
 
     /// The search-term index of the points (relevance ranking in prompts).
@@ -502,7 +508,10 @@ mod tests {
         apply(
             &mut s,
             Event::ConstraintAdded {
-                point: point("C1", PointKind::Constraint, None),
+                point: Point {
+                    author: HUMAN.into(),
+                    ..point("C1", PointKind::Constraint, None)
+                },
             },
         );
         let live = s.context.live_index();

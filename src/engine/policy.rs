@@ -175,7 +175,7 @@ pub fn isolated_message(task: &TaskBrief) -> String {
 }
 
 /// The system prompt of a `central` worker or an `isolated` agent: no shared context.
-pub fn solo_system_prompt(agent: &str, goal: &str, workspace: &str, mode: Coordination) -> String {
+pub fn solo_system_prompt(goal: &str, workspace: &str, mode: Coordination) -> String {
     let role = match mode {
         Coordination::Central => {
             "You are a worker agent. An orchestrator assigns you one task at a time and sees \
@@ -192,9 +192,9 @@ share nothing with the others."
         ""
     };
     format!(
-        "You are agent {agent}. {role}\n\nGOAL: {goal}\n\nWORKSPACE: {workspace}\n\nHOW TO \
-WORK\n- Work only on your task, with the workspace tools.{record}\n- End with `finish_task` and \
-a complete result: everything you found, with sources."
+        "{role}\n\nHOW TO WORK\n- Work only on your task, with the workspace tools.{record}\n- End \
+with `finish_task` and a complete result: everything you found, with sources.\n\nGOAL: \
+{goal}\n\nWORKSPACE: {workspace}"
     )
 }
 

@@ -359,14 +359,15 @@ pub fn expand_point(p: &PointView, level: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// The system prompt shared by every agent of the run.
-pub fn system_prompt(agent: &str, agents: usize, goal: &str, workspace: &str) -> String {
+/// The system prompt shared by every agent of the run: byte-identical for all of them and
+/// for every turn (no agent id, no task), so providers that cache prompt prefixes serve
+/// it, with the tools before it, from their cache. Each agent's identity and task come in
+/// its first message.
+pub fn system_prompt(agents: usize, goal: &str, workspace: &str) -> String {
     format!(
-        "You are agent {agent}, one of {agents} peer agents working together on one goal. \
-There is no boss: every agent claims tasks from a shared queue and publishes compact, \
-verified points into a shared context that every other agent reads.\n\n\
-GOAL: {goal}\n\n\
-WORKSPACE: {workspace}\n\n\
+        "You are one of {agents} peer agents working together on one goal. There is no boss: \
+every agent claims tasks from a shared queue and publishes compact, verified points into a \
+shared context that every other agent reads.\n\n\
 HOW TO WORK\n\
 - Work only on your current task. Read the shared context first; do not redo what a point \
 already establishes, and never repeat an approach listed under failures.\n\
@@ -381,7 +382,9 @@ comes back with the reason.\n\
 - If the task is too big, split it with `add_task` (focused, independent tasks).\n\
 - End every task with `finish_task` and a short result that names the points you recorded.\n\
 - Messages starting with [shared context update] bring new points and human constraints: \
-constraints from the human override everything else."
+constraints from the human override everything else.\n\n\
+GOAL: {goal}\n\n\
+WORKSPACE: {workspace}"
     )
 }
 
@@ -435,7 +438,11 @@ answer to the goal with `final_answer`, citing the ids of the points it rests on
         let _ = write!(msg, "\n{note}");
     }
     let state = &view.state;
-    let _ = write!(msg, "\n\nTASK RESULTS:\n");
+    let _ = write!(
+        msg,
+        "\n\nTASK RESULTS (each agent's own summary, NOT verified: rest the answer on the \
+verified points below, and cite them):\n"
+    );
     for t in &state.tasks {
         let result = t
             .result
@@ -503,7 +510,13 @@ mod tests {
                         headline: headline.to_string(),
                         summary: String::new(),
                         evidence: vec![],
-                        author: "a1".into(),
+                        // Constraints here are the human's (pinned); see the test of
+                        // agent-authored ones below.
+                        author: if *kind == PointKind::Constraint {
+                            crate::event::HUMAN.into()
+                        } else {
+                            "a1".into()
+                        },
                         task: None,
                         supersedes: None,
                     },
@@ -533,6 +546,45 @@ mod tests {
         assert!(block.contains("do not touch the public API"));
         assert!(!block.contains("skip_ws"));
         assert!(block.contains("1 more verified points"));
+    }
+
+    #[test]
+    fn agent_constraints_are_budgeted_not_pinned() {
+        let mut s = state_with(&[(PointKind::Finding, "lexer drops comments in skip_ws")]);
+        let agents_own = Point {
+            id: "P2".into(),
+            kind: PointKind::Constraint,
+            headline: "never edit the generated parser tables by hand".into(),
+            summary: String::new(),
+            evidence: vec![],
+            author: "a2".into(),
+            task: None,
+            supersedes: None,
+        };
+        for (seq, event) in [
+            Event::PointProposed { point: agents_own },
+            Event::PointVerified {
+                point: "P2".into(),
+                note: None,
+                evidence: None,
+            },
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            s.apply(&Envelope {
+                seq: 10 + seq as u64,
+                ts: "2026-01-01T00:00:00Z".into(),
+                event,
+            });
+        }
+        let tiny = context_block(&s, "lexer", 1);
+        assert!(!tiny.contains("generated parser"), "not pinned: {tiny}");
+        let roomy = context_block(&s, "parser tables", 400);
+        assert!(
+            roomy.contains("P2 [constraint] never edit"),
+            "ranked in: {roomy}"
+        );
     }
 
     #[test]
@@ -643,9 +695,11 @@ mod tests {
                 continue;
             }
             match p.point.kind {
-                PointKind::Constraint => constraints.push(p),
+                PointKind::Constraint if p.point.author == crate::event::HUMAN => {
+                    constraints.push(p)
+                }
                 PointKind::Failure => failures.push(p),
-                PointKind::Finding | PointKind::Partial => others.push((i, p)),
+                _ => others.push((i, p)),
             }
         }
         if constraints.is_empty() && failures.is_empty() && others.is_empty() {
@@ -816,6 +870,9 @@ mod tests {
                 headline.push_str(" with more words");
             }
             let mut p = point(i, kind, &headline, (i % 3 > 0).then_some("T7"));
+            if kind == PointKind::Constraint && i % 2 == 0 {
+                p.author = crate::event::HUMAN.into();
+            }
             if i % 13 == 0 {
                 p.supersedes = Some(format!("P{}", i - 6));
             }

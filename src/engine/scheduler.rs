@@ -1127,6 +1127,24 @@ what you have",
         cited: Vec<PointId>,
         stopped_by: StoppedBy,
     ) {
+        // Points still waiting for a verdict will not get one: say so, rather than leave
+        // them "verifying" for ever in the log.
+        let why = match stopped_by {
+            StoppedBy::Budget => "the run's budget ran out",
+            StoppedBy::Cancelled => "the human stopped the run",
+            StoppedBy::Error => "the run failed",
+            StoppedBy::Completed => "the run finished",
+        };
+        for p in state
+            .points
+            .iter()
+            .filter(|p| p.status == PointStatus::Proposed)
+        {
+            step.events.push(Event::PointRejected {
+                point: p.point.id.clone(),
+                reason: format!("abandoned: {why} before its verification ended"),
+            });
+        }
         let mut totals = state.totals.clone();
         totals.elapsed_ms = self.elapsed(now).as_millis() as u64;
         step.events.push(Event::RunFinished {

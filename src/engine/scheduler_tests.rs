@@ -682,3 +682,37 @@ fn outside_participants_join_with_a_lease_and_leave_cleanly() {
     assert_eq!(h.state.task("T1").unwrap().state, TaskState::Queued);
     assert_eq!(h.state.agents["x1-abc"].status, AgentStatus::Stopped);
 }
+
+#[test]
+fn points_still_verifying_when_the_run_ends_are_marked_abandoned() {
+    let mut h = Harness::delm(1, &["one"]);
+    let c = h.claim_task("a1");
+    h.send(
+        "a1",
+        Request::Propose {
+            claim: c,
+            points: vec![PointDraft {
+                kind: PointKind::Partial,
+                headline: "h".into(),
+                summary: String::new(),
+                evidence: vec![],
+                supersedes: None,
+                notes: vec![],
+            }],
+        },
+    );
+    h.control(Control::Stop);
+    let p = h.state.point("P1").unwrap();
+    assert_eq!(p.status, PointStatus::Rejected);
+    assert!(
+        p.note
+            .as_deref()
+            .unwrap()
+            .starts_with("abandoned: the human stopped")
+    );
+    // Its verdict, arriving late, changes nothing.
+    let step = h
+        .sched
+        .verdicts(&h.state, vec![("P1".into(), Ok((vec![], None)))]);
+    assert!(step.events.is_empty());
+}

@@ -71,10 +71,10 @@ pub fn assistant_turns(req: &RecordedRequest) -> usize {
         .count()
 }
 
-/// The agent id named in the system prompt ("You are agent a2, ...").
+/// The agent id named in the task message ("You are agent a2.").
 pub fn agent_of(req: &RecordedRequest) -> Option<String> {
-    let sys = system_text(req);
-    let rest = sys.split("You are agent ").nth(1)?;
+    let first = first_user_text(req);
+    let rest = first.split("You are agent ").nth(1)?;
     let id: String = rest
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric())

@@ -194,26 +194,26 @@ impl Agent {
         let cfg = &self.deps.cfg;
         let workspace = self.deps.workspace.describe();
         match self.coordination {
-            Coordination::Delm => {
-                prompt::system_prompt(&self.id, cfg.agents, &cfg.goal, &workspace)
-            }
+            Coordination::Delm => prompt::system_prompt(cfg.agents, &cfg.goal, &workspace),
             Coordination::Central if self.id == ORCHESTRATOR => {
                 policy::orchestrator_intro(&cfg.goal, cfg.agents, &workspace)
             }
-            mode => policy::solo_system_prompt(&self.id, &cfg.goal, &workspace, mode),
+            mode => policy::solo_system_prompt(&cfg.goal, &workspace, mode),
         }
     }
 
-    /// The first message of a task, from the shared view, and the seq it reflects.
+    /// The first message of a task, from the shared view, and the seq it reflects. The
+    /// agent's identity is here, not in the system prompt, which all agents share.
     fn task_message(&self, task: &TaskBrief) -> (String, u64) {
         let view = store::read(self.client.view());
-        let message = match self.coordination {
+        let mut message = match self.coordination {
             Coordination::Delm => {
                 prompt::task_message(&view, task, self.deps.cfg.context_budget_tokens)
             }
             Coordination::Central => policy::worker_message(task, &view.state.brief),
             Coordination::Isolated => policy::isolated_message(task),
         };
+        message.push_str(&format!("\nYou are agent {}.", self.id));
         (message, view.state.last_seq)
     }
 
