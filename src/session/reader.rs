@@ -88,6 +88,10 @@ pub(crate) struct CleanPrefix {
     pub needs_newline: bool,
 }
 
+/// No event is this large (every text an event stores is capped far below it): a longer
+/// line is damage, and parsing it would cost memory for nothing.
+const MAX_LINE_BYTES: usize = 16 << 20;
+
 /// Read and parse a session file. Fails when the file is missing, unreadable, or holds no
 /// delm run (no valid event, or a first event other than `run_started`).
 pub fn read_session(path: &Path) -> Result<SessionLog, SessionError> {
@@ -135,6 +139,9 @@ pub(crate) fn scan(bytes: &[u8]) -> (SessionLog, CleanPrefix) {
     };
     // Whether the last non-blank line failed to parse (it is the last entry of bad_lines).
     let mut last_was_bad = false;
+    // Sequence numbers must rise: a duplicated or reordered line would double-count or
+    // rewind the fold, so it is reported and skipped like any other bad line.
+    let mut last_seq: Option<u64> = None;
     let mut start = 0;
     let mut line_no = 0;
     while start < bytes.len() {
@@ -145,9 +152,32 @@ pub(crate) fn scan(bytes: &[u8]) -> (SessionLog, CleanPrefix) {
         };
         let line = &bytes[start..end];
         let next = if terminated { end + 1 } else { end };
-        if !line.iter().all(u8::is_ascii_whitespace) {
+        if line.len() > MAX_LINE_BYTES {
+            log.bad_lines.push(BadLine {
+                line: line_no,
+                error: format!(
+                    "the line is {} bytes, over the {} MB a session line may hold",
+                    line.len(),
+                    MAX_LINE_BYTES >> 20
+                ),
+            });
+            last_was_bad = false;
+        } else if !line.iter().all(u8::is_ascii_whitespace) {
             match serde_json::from_slice::<Envelope>(line) {
+                Ok(env) if last_seq.is_some_and(|last| env.seq <= last) => {
+                    log.bad_lines.push(BadLine {
+                        line: line_no,
+                        error: format!(
+                            "sequence number {} does not follow {} (a duplicated or reordered \
+line)",
+                            env.seq,
+                            last_seq.unwrap_or_default()
+                        ),
+                    });
+                    last_was_bad = false;
+                }
                 Ok(env) => {
+                    last_seq = Some(env.seq);
                     log.events.push(env);
                     last_was_bad = false;
                     clean = CleanPrefix {
@@ -240,6 +270,28 @@ mod tests {
         assert_eq!(log.bad_lines.len(), 1);
         assert_eq!(log.bad_lines[0].line, 4);
         assert!(!log.torn_tail);
+    }
+
+    #[test]
+    fn duplicated_and_reordered_sequence_numbers_are_bad_lines() {
+        let third = PAUSED.replace("\"seq\":2", "\"seq\":3");
+        let text = format!("{STARTED}\n{PAUSED}\n{PAUSED}\n{STARTED}\n{third}\n");
+        let log = read_session_str(&text);
+        let seqs: Vec<u64> = log.events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![1, 2, 3]);
+        let lines: Vec<usize> = log.bad_lines.iter().map(|b| b.line).collect();
+        assert_eq!(lines, vec![3, 4]);
+        assert!(
+            log.bad_lines[0]
+                .error
+                .contains("sequence number 2 does not follow 2")
+        );
+        assert!(!log.torn_tail);
+        // A reversed log keeps only its first line.
+        let reversed = format!("{PAUSED}\n{STARTED}\n");
+        let log = read_session_str(&reversed);
+        assert_eq!(log.events.len(), 1);
+        assert_eq!(log.bad_lines.len(), 1);
     }
 
     #[test]
