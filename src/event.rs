@@ -131,6 +131,8 @@ pub enum CallPurpose {
     Work,
     Judge,
     Finalise,
+    /// A call made by an outside CLI worker (Claude Code, Codex), as it reported it.
+    Worker,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -10,8 +10,8 @@ use delm::event::{
     AgentStatus, Envelope, Event, Mode, PointStatus, RunDisplayState, RunState, StoppedBy,
     TaskState, VerifyMode,
 };
+use delm::llm::config::{ProviderConfig, ProviderKind, Secret};
 use delm::llm::retry::{RetryPolicy, RetryingProvider};
-use delm::llm::spec::{self, ProviderConfig, ProviderKind, Secret};
 use delm::session::{SessionWriter, read_session};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -74,8 +74,9 @@ fn start_with(
         base_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(200),
         max_concurrency: 8,
+        ..RetryPolicy::default()
     };
-    let llm = Arc::new(RetryingProvider::new(spec::build_provider(pc), policy));
+    let llm = Arc::new(RetryingProvider::new(delm::llm::build_provider(pc), policy));
     let mut cfg = RunConfig::new(
         "Which vendor had the higher 2024 revenue?",
         mode.clone(),

@@ -5,10 +5,13 @@
 mod support;
 
 use delm::llm::anthropic::AnthropicProvider;
+use delm::llm::config::{ProviderConfig, ProviderKind, Secret};
 use delm::llm::openai::OpenAiProvider;
 use delm::llm::retry::{RetryNotice, RetryPolicy, RetryingProvider};
-use delm::llm::spec::{ProviderConfig, ProviderKind, Secret, build_provider};
-use delm::llm::{ChatRequest, ChatResponse, LlmError, Message, Provider, ToolCall, ToolSpec};
+use delm::llm::{
+    CallPurpose, ChatRequest, ChatResponse, LlmError, Message, Provider, ToolCall, ToolSpec,
+    build_provider,
+};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -56,11 +59,14 @@ fn read_file_tool() -> ToolSpec {
 
 fn request() -> ChatRequest {
     ChatRequest {
-        system: "You are agent a1 of a test swarm.".into(),
-        messages: vec![Message::user("What is six times seven?")],
-        tools: vec![read_file_tool()].into(),
-        max_tokens: 256,
         temperature: Some(0.0),
+        ..ChatRequest::new(
+            CallPurpose::Work,
+            "You are agent a1 of a test swarm.",
+            vec![Message::user("What is six times seven?")],
+            vec![read_file_tool()].into(),
+            256,
+        )
     }
 }
 
@@ -81,6 +87,7 @@ fn fast_policy(max_attempts: u32) -> RetryPolicy {
         base_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(40),
         max_concurrency: 4,
+        ..RetryPolicy::default()
     }
 }
 
@@ -152,7 +159,12 @@ async fn text_reply_headers_and_usage_in_every_mode() {
                 assert_eq!(sent.header("x-api-key"), Some(KEY));
                 assert_eq!(sent.header("anthropic-version"), Some("2023-06-01"));
                 assert_eq!(sent.header("authorization"), None);
-                assert_eq!(sent.body["system"], "You are agent a1 of a test swarm.");
+                // One system block, marked as a cache breakpoint.
+                assert_eq!(
+                    sent.body["system"],
+                    json!([{"type": "text", "text": "You are agent a1 of a test swarm.",
+                        "cache_control": {"type": "ephemeral"}}])
+                );
                 assert_eq!(sent.body["max_tokens"], 256);
                 assert!(sent.body["tools"][0]["input_schema"].is_object(), "{mode}");
             }

@@ -312,14 +312,19 @@ task (replaces the previous broadcast)."
 
     /// The request of a work or finalise conversation: this agent's system prompt, `tools`,
     /// and the conversation so far.
-    fn request(&self, tools: Arc<[ToolSpec]>, messages: Vec<Message>) -> ChatRequest {
-        ChatRequest {
-            system: self.system.clone(),
+    fn request(
+        &self,
+        purpose: CallPurpose,
+        tools: Arc<[ToolSpec]>,
+        messages: Vec<Message>,
+    ) -> ChatRequest {
+        ChatRequest::new(
+            purpose,
+            self.system.clone(),
             messages,
             tools,
-            max_tokens: self.deps.cfg.max_output_tokens,
-            temperature: None,
-        }
+            self.deps.cfg.max_output_tokens,
+        )
     }
 
     /// One model call with retries, streaming deltas to the UI, and the `llm_call` event.
@@ -356,7 +361,7 @@ task (replaces the previous broadcast)."
 network, --base-url and the provider's status, then `delm resume` the session",
                 self.deps.llm.policy().max_attempts
             )),
-            LlmError::Auth(m) | LlmError::Fatal(m) => Stop::Fatal(m),
+            LlmError::Auth(m) | LlmError::Fatal(m) | LlmError::Deadline(m) => Stop::Fatal(m),
         }
     }
 
@@ -446,7 +451,11 @@ network, --base-url and the provider's status, then `delm resume` the session",
         seen: u64,
     ) {
         let mut turns = Turns {
-            req: self.request(self.work_tools.clone(), vec![Message::user(message)]),
+            req: self.request(
+                CallPurpose::Work,
+                self.work_tools.clone(),
+                vec![Message::user(message)],
+            ),
             task: Some(task.id.clone()),
             purpose: CallPurpose::Work,
             cancel: cancel.clone(),
@@ -751,13 +760,16 @@ cited source) and record it again, or record what you know as a `partial`."
             }
         }
         let req = ChatRequest {
-            system: verify::JUDGE_SYSTEM.to_string(),
-            messages: vec![Message::user(verify::judge_prompt(
-                point, &checked, related,
-            ))],
-            tools: Arc::from([]),
-            max_tokens: 300,
             temperature: Some(0.0),
+            ..ChatRequest::new(
+                CallPurpose::Judge,
+                verify::JUDGE_SYSTEM,
+                vec![Message::user(verify::judge_prompt(
+                    point, &checked, related,
+                ))],
+                Arc::from([]),
+                300,
+            )
         };
         let resp = match self
             .model_call(&req, Some(task.to_string()), CallPurpose::Judge, cancel)
@@ -800,7 +812,7 @@ cited source) and record it again, or record what you know as a `partial`."
         let mut messages = std::mem::take(&mut self.memory);
         messages.push(Message::user(message));
         let mut turns = Turns {
-            req: self.request(tools, messages),
+            req: self.request(CallPurpose::Finalise, tools, messages),
             task: None,
             purpose: CallPurpose::Finalise,
             cancel: cancel.clone(),

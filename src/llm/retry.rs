@@ -1,20 +1,25 @@
-//! Retries, backoff and a concurrency limit around any [`Provider`].
+//! Retries, backoff, a deadline and a concurrency limit around any [`Provider`]: the
+//! [`ModelClient`] agents call.
 //!
 //! Only transient failures are retried (rate limits, overload, 5xx, broken connections, cut
-//! streams, timeouts), with exponential backoff and full jitter, or exactly as long as the
-//! server's `Retry-After` asks. A semaphore caps the calls in flight per provider; it is held
-//! only during a call, so an agent sleeping before its retry does not block the others.
+//! streams, timeouts), with exponential backoff and full jitter, or as long as the server's
+//! `Retry-After` asks, up to a cap. One logical call, retries and waits included, ends by its
+//! deadline (the policy's `call_deadline`, or the request's own, whichever is first), however
+//! slowly a server trickles its answer. A semaphore caps the calls in flight per provider; it
+//! is held only during an attempt, so an agent sleeping before its retry does not block the
+//! others.
 
-use super::{ChatRequest, ChatResponse, DeltaSink, LlmError, Provider};
+use super::{ChatRequest, ChatResponse, DeltaSink, LlmError, ModelClient, Provider, RetrySink};
+use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 /// The longest a `Retry-After` is honoured; beyond that the server is asking for a pause a
-/// run should not silently sit through.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+/// run should not silently sit through (the notice says the wait was capped).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
@@ -25,6 +30,9 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// Calls to this provider in flight at once.
     pub max_concurrency: usize,
+    /// One logical call, every attempt and wait included, ends within this (config
+    /// `call_deadline_secs`).
+    pub call_deadline: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -34,6 +42,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(60),
             max_concurrency: 8,
+            call_deadline: Duration::from_secs(600),
         }
     }
 }
@@ -84,23 +93,27 @@ impl RetryingProvider {
     }
 
     /// One logical call: retried on transient errors until it succeeds, fails otherwise, runs
-    /// out of attempts, or `cancel` fires (then `LlmError::Cancelled`, promptly, whether the
-    /// call is queued, in flight or waiting to retry).
+    /// out of attempts or time, or `cancel` fires (then `LlmError::Cancelled`, promptly,
+    /// whether the call is queued, in flight or waiting to retry).
     pub async fn chat(
         &self,
         req: &ChatRequest,
         on_delta: DeltaSink<'_>,
-        on_retry: &(dyn Fn(RetryNotice) + Send + Sync),
+        on_retry: RetrySink<'_>,
         cancel: &CancellationToken,
     ) -> Result<ChatResponse, LlmError> {
         let max_attempts = self.policy.max_attempts.max(1);
+        let started = Instant::now();
+        let deadline = self.deadline(started, req.deadline);
         let mut attempt = 0;
         loop {
             attempt += 1;
             let result = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return Err(LlmError::Cancelled),
-                result = self.attempt(req, on_delta) => result,
+                result = tokio::time::timeout_at(deadline.into(), self.attempt(req, on_delta)) => {
+                    result.unwrap_or_else(|_| Err(self.deadline_error(started, req, attempt)))
+                }
             };
             let error = match result {
                 Ok(response) => return Ok(response),
@@ -120,17 +133,33 @@ impl RetryingProvider {
                 });
             }
             let delay = self.delay(attempt, retry_after);
+            if Instant::now() + delay >= deadline {
+                let LlmError::Deadline(why) = self.deadline_error(started, req, attempt) else {
+                    unreachable!("deadline_error makes a Deadline")
+                };
+                return Err(LlmError::Deadline(format!(
+                    "{why}; the last attempt failed: {message}"
+                )));
+            }
+            let reason = match retry_after {
+                Some(asked) if asked > MAX_RETRY_AFTER => format!(
+                    "{message} (the server asked to wait {}s; waiting the {}s cap)",
+                    asked.as_secs(),
+                    MAX_RETRY_AFTER.as_secs()
+                ),
+                _ => message,
+            };
             tracing::info!(
                 model = self.model(),
                 attempt,
                 delay_ms = delay.as_millis() as u64,
-                reason = %message,
+                reason = %reason,
                 "retrying model call"
             );
             on_retry(RetryNotice {
                 attempt,
                 delay,
-                reason: message,
+                reason,
             });
             tokio::select! {
                 biased;
@@ -138,6 +167,32 @@ impl RetryingProvider {
                 _ = tokio::time::sleep(delay) => {}
             }
         }
+    }
+
+    /// When a call started at `started` must end: the policy's deadline, or the request's
+    /// own when that is sooner.
+    fn deadline(&self, started: Instant, requested: Option<Instant>) -> Instant {
+        let own = started
+            .checked_add(self.policy.call_deadline)
+            .unwrap_or(started + Duration::from_secs(86_400 * 365));
+        requested.map_or(own, |r| r.min(own))
+    }
+
+    fn deadline_error(&self, started: Instant, req: &ChatRequest, attempts: u32) -> LlmError {
+        let own = self.deadline(started, None);
+        let why = match req.deadline {
+            Some(asked) if asked < own => format!(
+                "the model call ran out of the time it was given ({:.0}s, e.g. what was left \
+                 of --time-limit)",
+                asked.saturating_duration_since(started).as_secs_f32()
+            ),
+            _ => format!(
+                "the model call did not finish within {}s (call_deadline_secs in the config \
+                 file)",
+                self.policy.call_deadline.as_secs()
+            ),
+        };
+        LlmError::Deadline(format!("{why} after {attempts} attempt(s)"))
     }
 
     /// One call under a concurrency permit.
@@ -168,6 +223,29 @@ impl RetryingProvider {
             .saturating_mul(1 << exponent)
             .min(self.policy.max_delay);
         ceiling.mul_f64(self.jitter.next_unit())
+    }
+}
+
+impl ModelClient for RetryingProvider {
+    fn model(&self) -> &str {
+        self.inner.model()
+    }
+
+    fn max_attempts(&self) -> u32 {
+        self.policy.max_attempts.max(1)
+    }
+
+    fn chat<'a>(
+        &'a self,
+        req: &'a ChatRequest,
+        on_delta: DeltaSink<'a>,
+        on_retry: RetrySink<'a>,
+        cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
+        // The inherent method of the same name: the trait is its object-safe face.
+        Box::pin(RetryingProvider::chat(
+            self, req, on_delta, on_retry, cancel,
+        ))
     }
 }
 
@@ -207,7 +285,7 @@ impl Jitter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures_util::future::BoxFuture;
+    use crate::llm::CallPurpose;
     use std::sync::Mutex;
     use std::sync::atomic::AtomicUsize;
     use std::time::Instant;
@@ -258,13 +336,7 @@ mod tests {
     }
 
     fn request() -> ChatRequest {
-        ChatRequest {
-            system: String::new(),
-            messages: vec![],
-            tools: Vec::new().into(),
-            max_tokens: 10,
-            temperature: None,
-        }
+        ChatRequest::new(CallPurpose::Work, "", vec![], Vec::new().into(), 10)
     }
 
     fn transient(retry_after: Option<Duration>) -> Result<ChatResponse, LlmError> {
@@ -280,6 +352,7 @@ mod tests {
             base_delay: Duration::from_millis(base_ms),
             max_delay: Duration::from_secs(1),
             max_concurrency,
+            call_deadline: Duration::from_secs(600),
         }
     }
 
@@ -391,9 +464,106 @@ mod tests {
             provider.delay(1, Some(Duration::from_secs(3600))),
             MAX_RETRY_AFTER
         );
+        assert_eq!(MAX_RETRY_AFTER, Duration::from_secs(60));
         let samples: Vec<f64> = (0..1000).map(|_| provider.jitter.next_unit()).collect();
         assert!(samples.iter().all(|x| (0.0..1.0).contains(x)));
         let mean = samples.iter().sum::<f64>() / samples.len() as f64;
         assert!((0.4..0.6).contains(&mean), "{mean}");
+    }
+
+    #[tokio::test]
+    async fn a_long_retry_after_is_capped_and_the_notice_says_so() {
+        let inner = Scripted::new(
+            vec![transient(Some(Duration::from_secs(999_999_999)))],
+            Duration::ZERO,
+        );
+        let provider = RetryingProvider::new(inner, policy(3, 1, 4));
+        let notices = Mutex::new(vec![]);
+        let cancel = CancellationToken::new();
+        let on_retry = |n: RetryNotice| {
+            notices.lock().unwrap().push(n);
+            cancel.cancel();
+        };
+        let err = provider
+            .chat(&request(), &|_| {}, &on_retry, &cancel)
+            .await
+            .unwrap_err();
+        assert_eq!(err, LlmError::Cancelled);
+        let notices = notices.into_inner().unwrap();
+        assert_eq!(notices[0].delay, MAX_RETRY_AFTER);
+        assert!(
+            notices[0].reason.contains("waiting the 60s cap"),
+            "{}",
+            notices[0].reason
+        );
+        assert!(
+            notices[0].reason.contains("999999999s"),
+            "{}",
+            notices[0].reason
+        );
+    }
+
+    /// An attempt that never ends (a trickling stream) is stopped by the call deadline, not
+    /// by the request timeout times the attempts.
+    #[tokio::test]
+    async fn the_call_deadline_bounds_every_attempt_and_wait() {
+        let inner = Scripted::new(vec![], Duration::from_secs(3600));
+        let mut p = policy(6, 1, 4);
+        p.call_deadline = Duration::from_millis(150);
+        let provider = RetryingProvider::new(inner.clone(), p);
+        let err = provider
+            .chat(&request(), &|_| {}, &|_| {}, &CancellationToken::new())
+            .await
+            .unwrap_err();
+        let LlmError::Deadline(message) = &err else {
+            panic!("{err:?}");
+        };
+        assert!(message.contains("call_deadline_secs"), "{message}");
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
+
+        // A retry that would wait past the deadline is not waited for.
+        let inner = Scripted::new(
+            vec![transient(Some(Duration::from_secs(30)))],
+            Duration::ZERO,
+        );
+        let mut p = policy(6, 1, 4);
+        p.call_deadline = Duration::from_secs(5);
+        let provider = RetryingProvider::new(inner.clone(), p);
+        let notices = Mutex::new(0);
+        let err = provider
+            .chat(
+                &request(),
+                &|_| {},
+                &|_| *notices.lock().unwrap() += 1,
+                &CancellationToken::new(),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, LlmError::Deadline(m) if m.contains("HTTP 503")),
+            "{err:?}"
+        );
+        assert_eq!(*notices.lock().unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_sooner_request_deadline_wins_and_is_named() {
+        let inner = Scripted::new(vec![], Duration::from_secs(3600));
+        let provider: Arc<dyn ModelClient> =
+            Arc::new(RetryingProvider::new(inner, policy(6, 1, 4)));
+        let req = ChatRequest {
+            deadline: Some(Instant::now() + Duration::from_millis(100)),
+            ..request()
+        };
+        let err = provider
+            .chat(&req, &|_| {}, &|_| {}, &CancellationToken::new())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, LlmError::Deadline(m) if m.contains("--time-limit")),
+            "{err:?}"
+        );
+        assert_eq!(provider.max_attempts(), 6);
+        assert_eq!(provider.model(), "scripted");
     }
 }
