@@ -64,7 +64,7 @@ fn start_with(
     let dir = tempfile::tempdir().unwrap();
     let session = dir.path().join("session.jsonl");
     let kind = match wire {
-        Wire::OpenAi => ProviderKind::OpenAi,
+        Wire::OpenAi | Wire::Ollama => ProviderKind::OpenAi,
         Wire::Anthropic => ProviderKind::Anthropic,
     };
     let mut pc = ProviderConfig::new(kind, "test-model", mock.base_url.clone());

@@ -492,10 +492,7 @@ network, --base-url and the provider's status, then `delm resume` the session",
                 };
                 return self.finish(&task.id, TaskOutcome::Done, result);
             }
-            turns.req.messages.push(Message::assistant(
-                resp.text.clone(),
-                resp.tool_calls.clone(),
-            ));
+            turns.req.messages.push(resp.assistant_message());
             let mut finished: Option<String> = None;
             for call in &resp.tool_calls {
                 if self
@@ -850,10 +847,7 @@ cited source) and record it again, or record what you know as a `partial`."
                 self.submit_plain_answer(&last_text).await;
                 return;
             }
-            turns.req.messages.push(Message::assistant(
-                resp.text.clone(),
-                resp.tool_calls.clone(),
-            ));
+            turns.req.messages.push(resp.assistant_message());
             let mut added = false;
             let mut answered = false;
             for call in &resp.tool_calls {

@@ -20,7 +20,14 @@
 //!
 //! Latency is a `tokio::time::sleep` per call; usage is realistic: input tokens are the
 //! prompt's characters / 4 (system, messages, tool calls and tool schemas), output tokens
-//! are configured.
+//! are configured. [`PrefixCache`] emulates providers' prompt caching for test doubles.
+//!
+//! The file is long because the workload's decisions read best side by side; each answer
+//! is one small method.
+
+mod prefix_cache;
+
+pub use prefix_cache::{CacheBlock, CacheUse, PrefixCache};
 
 use super::{
     CallPurpose, ChatRequest, ChatResponse, DeltaSink, LlmError, Provider, Role, StopReason,
