@@ -12,10 +12,7 @@ use super::errors::stream_ended_early;
 use super::in_band;
 use super::transport::{StreamDecoder, Transport};
 use super::wire::{arguments_object, input_text};
-use super::{
-    ChatRequest, ChatResponse, DeltaSink, LlmError, Message, Provider, Role, ToolCall, Usage,
-};
-use futures_util::future::BoxFuture;
+use super::{ChatRequest, ChatResponse, DeltaSink, LlmError, Message, Role, ToolCall, Usage};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -106,43 +103,9 @@ impl AnthropicProvider {
         }
         headers
     }
-
-    async fn call(
-        &self,
-        req: &ChatRequest,
-        on_delta: DeltaSink<'_>,
-    ) -> Result<ChatResponse, LlmError> {
-        let body = self.request_body(req);
-        self.transport
-            .exchange::<StreamState>(
-                "/messages",
-                self.headers(),
-                &body,
-                req,
-                self.stream,
-                on_delta,
-                parse_message,
-            )
-            .await
-    }
 }
 
-impl Provider for AnthropicProvider {
-    fn model(&self) -> &str {
-        &self.model
-    }
-
-    fn chat<'a>(
-        &'a self,
-        req: &'a ChatRequest,
-        on_delta: DeltaSink<'a>,
-    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
-        Box::pin(
-            self.transport
-                .within_request_timeout(self.call(req, on_delta)),
-        )
-    }
-}
+super::http_provider!(AnthropicProvider, "/messages", StreamState, parse_message);
 
 fn ephemeral() -> Value {
     json!({"type": "ephemeral"})

@@ -307,6 +307,44 @@ pub trait ModelClient: Send + Sync {
     ) -> BoxFuture<'a, Result<ChatResponse, LlmError>>;
 }
 
+/// The [`Provider`] impl of an HTTP adapter: one attempt, bounded by the request timeout,
+/// posting `request_body(req)` with `headers()` to `$path` and reading the answer with the
+/// stream decoder `$decoder` or, as one JSON body, with `$parse`. The adapter is a struct
+/// with `model`, `stream` and `transport` fields.
+macro_rules! http_provider {
+    ($adapter:ty, $path:literal, $decoder:ty, $parse:path) => {
+        impl $crate::llm::Provider for $adapter {
+            fn model(&self) -> &str {
+                &self.model
+            }
+
+            fn chat<'a>(
+                &'a self,
+                req: &'a $crate::llm::ChatRequest,
+                on_delta: $crate::llm::DeltaSink<'a>,
+            ) -> futures_util::future::BoxFuture<
+                'a,
+                Result<$crate::llm::ChatResponse, $crate::llm::LlmError>,
+            > {
+                Box::pin(async move {
+                    let body = self.request_body(req);
+                    let call = self.transport.exchange::<$decoder>(
+                        $path,
+                        self.headers(),
+                        &body,
+                        req,
+                        self.stream,
+                        on_delta,
+                        $parse,
+                    );
+                    self.transport.within_request_timeout(call).await
+                })
+            }
+        }
+    };
+}
+use http_provider;
+
 /// Build the adapter for `cfg` (each provider owns one HTTP client and its connection pool).
 pub fn build_provider(cfg: ProviderConfig) -> Arc<dyn Provider> {
     match cfg.kind {

@@ -8,10 +8,9 @@ use super::config::ProviderConfig;
 use super::errors::stream_ended_early;
 use super::in_band;
 use super::transport::{StreamDecoder, Transport};
-use super::wire::{arguments_object, input_text};
-use super::{ChatRequest, ChatResponse, DeltaSink, LlmError, Provider, Role, ToolCall, Usage};
-use futures_util::future::BoxFuture;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use super::wire::{arguments_object, called_tool, input_text, system_first};
+use super::{ChatRequest, ChatResponse, DeltaSink, LlmError, Role, ToolCall, Usage};
+use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 #[derive(Debug)]
@@ -65,54 +64,13 @@ impl OllamaProvider {
         body
     }
 
+    /// Ollama needs no key; one given is for a proxy in front of it.
     fn headers(&self) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        // Ollama needs no key; one given is for a proxy in front of it.
-        if let Some(key) = self.transport.api_key()
-            && let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-        {
-            value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
-        }
-        headers
-    }
-
-    async fn call(
-        &self,
-        req: &ChatRequest,
-        on_delta: DeltaSink<'_>,
-    ) -> Result<ChatResponse, LlmError> {
-        let body = self.request_body(req);
-        self.transport
-            .exchange::<StreamState>(
-                "/api/chat",
-                self.headers(),
-                &body,
-                req,
-                self.stream,
-                on_delta,
-                parse_chat,
-            )
-            .await
+        self.transport.bearer_headers()
     }
 }
 
-impl Provider for OllamaProvider {
-    fn model(&self) -> &str {
-        &self.model
-    }
-
-    fn chat<'a>(
-        &'a self,
-        req: &'a ChatRequest,
-        on_delta: DeltaSink<'a>,
-    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
-        Box::pin(
-            self.transport
-                .within_request_timeout(self.call(req, on_delta)),
-        )
-    }
-}
+super::http_provider!(OllamaProvider, "/api/chat", StreamState, parse_chat);
 
 /// `http://host:11434/v1` → `http://host:11434`.
 fn native_root(base_url: &str) -> String {
@@ -121,41 +79,28 @@ fn native_root(base_url: &str) -> String {
 }
 
 fn wire_messages(req: &ChatRequest) -> Vec<Value> {
-    let mut messages = Vec::with_capacity(req.messages.len() + 1);
-    if !req.system.is_empty() {
-        messages.push(json!({"role": "system", "content": req.system}));
-    }
-    for (i, message) in req.messages.iter().enumerate() {
-        messages.push(match message.role {
-            Role::User => json!({"role": "user", "content": message.content}),
-            Role::Tool => {
-                let id = message.tool_call_id.as_deref().unwrap_or_default();
-                let name = req.messages[..i]
-                    .iter()
-                    .rev()
-                    .flat_map(|m| &m.tool_calls)
-                    .find(|c| c.id == id)
-                    .map(|c| c.name.as_str())
-                    .unwrap_or_default();
-                json!({"role": "tool", "content": message.content, "tool_name": name})
+    system_first(req, |message, earlier| match message.role {
+        Role::User => json!({"role": "user", "content": message.content}),
+        Role::Tool => {
+            let id = message.tool_call_id.as_deref().unwrap_or_default();
+            let name = called_tool(earlier, id).unwrap_or_default();
+            json!({"role": "tool", "content": message.content, "tool_name": name})
+        }
+        Role::Assistant => {
+            let calls: Vec<Value> = message
+                .tool_calls
+                .iter()
+                .map(|c| {
+                    json!({"function": {"name": c.name, "arguments": arguments_object(&c.arguments)}})
+                })
+                .collect();
+            let mut wire = json!({"role": "assistant", "content": message.content});
+            if !calls.is_empty() {
+                wire["tool_calls"] = json!(calls);
             }
-            Role::Assistant => {
-                let calls: Vec<Value> = message
-                    .tool_calls
-                    .iter()
-                    .map(|c| {
-                        json!({"function": {"name": c.name, "arguments": arguments_object(&c.arguments)}})
-                    })
-                    .collect();
-                let mut wire = json!({"role": "assistant", "content": message.content});
-                if !calls.is_empty() {
-                    wire["tool_calls"] = json!(calls);
-                }
-                wire
-            }
-        });
-    }
-    messages
+            wire
+        }
+    })
 }
 
 /// Tool calls of one `message` object (ids are assigned later, for every wire alike).

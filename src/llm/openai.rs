@@ -8,11 +8,9 @@ use super::config::{Host, ProviderConfig};
 use super::errors::stream_ended_early;
 use super::in_band;
 use super::transport::{StreamDecoder, Transport};
-use super::{
-    ChatRequest, ChatResponse, DeltaSink, LlmError, Message, Provider, Role, ToolCall, Usage,
-};
-use futures_util::future::BoxFuture;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use super::wire::{called_tool, system_first};
+use super::{ChatRequest, ChatResponse, DeltaSink, LlmError, Message, Role, ToolCall, Usage};
+use reqwest::header::HeaderMap;
 use serde_json::{Map, Value, json};
 
 /// Where [`ChatResponse::provider_state`] keeps each call's `extra_content` (Gemini's thought
@@ -102,52 +100,16 @@ impl OpenAiProvider {
     }
 
     fn headers(&self) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        if let Some(key) = self.transport.api_key()
-            && let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-        {
-            value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
-        }
-        headers
-    }
-
-    async fn call(
-        &self,
-        req: &ChatRequest,
-        on_delta: DeltaSink<'_>,
-    ) -> Result<ChatResponse, LlmError> {
-        let body = self.request_body(req);
-        self.transport
-            .exchange::<StreamState>(
-                "/chat/completions",
-                self.headers(),
-                &body,
-                req,
-                self.stream,
-                on_delta,
-                parse_completion,
-            )
-            .await
+        self.transport.bearer_headers()
     }
 }
 
-impl Provider for OpenAiProvider {
-    fn model(&self) -> &str {
-        &self.model
-    }
-
-    fn chat<'a>(
-        &'a self,
-        req: &'a ChatRequest,
-        on_delta: DeltaSink<'a>,
-    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
-        Box::pin(
-            self.transport
-                .within_request_timeout(self.call(req, on_delta)),
-        )
-    }
-}
+super::http_provider!(
+    OpenAiProvider,
+    "/chat/completions",
+    StreamState,
+    parse_completion
+);
 
 /// o1/o3/o4 and gpt-5 models (on any host: OpenRouter and Azure names included) take no
 /// `temperature` and count output as `max_completion_tokens`.
@@ -170,34 +132,27 @@ fn drop_additional_properties(schema: &mut Value) {
 }
 
 fn wire_messages(req: &ChatRequest, host: Host) -> Vec<Value> {
-    let mut messages = Vec::with_capacity(req.messages.len() + 1);
-    if !req.system.is_empty() {
-        messages.push(json!({"role": "system", "content": req.system}));
-    }
-    for (i, message) in req.messages.iter().enumerate() {
-        messages.push(match message.role {
-            Role::User => json!({"role": "user", "content": message.content}),
-            Role::Tool => {
-                let id = message.tool_call_id.clone().unwrap_or_default();
-                let mut wire = json!({
-                    "role": "tool",
-                    "tool_call_id": id,
-                    "content": message.content,
-                });
-                if host == Host::Gemini
-                    && let Some(name) = called_tool(&req.messages[..i], &id)
-                {
-                    wire["name"] = json!(name);
-                }
-                wire
+    system_first(req, |message, earlier| match message.role {
+        Role::User => json!({"role": "user", "content": message.content}),
+        Role::Tool => {
+            let id = message.tool_call_id.clone().unwrap_or_default();
+            let mut wire = json!({
+                "role": "tool",
+                "tool_call_id": id,
+                "content": message.content,
+            });
+            if host == Host::Gemini
+                && let Some(name) = called_tool(earlier, &id)
+            {
+                wire["name"] = json!(name);
             }
-            Role::Assistant if message.tool_calls.is_empty() => {
-                json!({"role": "assistant", "content": message.content})
-            }
-            Role::Assistant => assistant_with_calls(message),
-        });
-    }
-    messages
+            wire
+        }
+        Role::Assistant if message.tool_calls.is_empty() => {
+            json!({"role": "assistant", "content": message.content})
+        }
+        Role::Assistant => assistant_with_calls(message),
+    })
 }
 
 fn assistant_with_calls(message: &Message) -> Value {
@@ -226,16 +181,6 @@ fn assistant_with_calls(message: &Message) -> Value {
         json!(message.content)
     };
     json!({"role": "assistant", "content": content, "tool_calls": calls})
-}
-
-/// The name of the tool whose call `id` an earlier assistant message made.
-fn called_tool<'m>(earlier: &'m [Message], id: &str) -> Option<&'m str> {
-    earlier
-        .iter()
-        .rev()
-        .flat_map(|m| &m.tool_calls)
-        .find(|c| c.id == id)
-        .map(|c| c.name.as_str())
 }
 
 /// A non-streaming `chat.completion` body.

@@ -471,38 +471,6 @@ mod tests {
         assert!((0.4..0.6).contains(&mean), "{mean}");
     }
 
-    #[tokio::test]
-    async fn a_long_retry_after_is_capped_and_the_notice_says_so() {
-        let inner = Scripted::new(
-            vec![transient(Some(Duration::from_secs(999_999_999)))],
-            Duration::ZERO,
-        );
-        let provider = RetryingProvider::new(inner, policy(3, 1, 4));
-        let notices = Mutex::new(vec![]);
-        let cancel = CancellationToken::new();
-        let on_retry = |n: RetryNotice| {
-            notices.lock().unwrap().push(n);
-            cancel.cancel();
-        };
-        let err = provider
-            .chat(&request(), &|_| {}, &on_retry, &cancel)
-            .await
-            .unwrap_err();
-        assert_eq!(err, LlmError::Cancelled);
-        let notices = notices.into_inner().unwrap();
-        assert_eq!(notices[0].delay, MAX_RETRY_AFTER);
-        assert!(
-            notices[0].reason.contains("waiting the 60s cap"),
-            "{}",
-            notices[0].reason
-        );
-        assert!(
-            notices[0].reason.contains("999999999s"),
-            "{}",
-            notices[0].reason
-        );
-    }
-
     /// An attempt that never ends (a trickling stream) is stopped by the call deadline, not
     /// by the request timeout times the attempts.
     #[tokio::test]

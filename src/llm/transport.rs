@@ -12,7 +12,7 @@ use super::errors::{
 use super::proxy::{self, ProxyChoice};
 use super::sse::{Framing, JsonLines, MalformedStream, SseDecoder};
 use super::{ChatRequest, ChatResponse, DeltaSink, LlmError};
-use reqwest::header::{CONTENT_TYPE, HeaderMap};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use std::time::{Duration, SystemTime};
 
 /// How much of an error body is read: far more than the 300 characters shown.
@@ -82,6 +82,18 @@ impl Transport {
 
     pub(super) fn api_key(&self) -> Option<&Secret> {
         self.api_key.as_ref()
+    }
+
+    /// `Authorization: Bearer <key>` when there is a key (marked sensitive, never logged).
+    pub(super) fn bearer_headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(key) = &self.api_key
+            && let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+        {
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+        headers
     }
 
     /// Run one attempt under the request timeout.

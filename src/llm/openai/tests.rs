@@ -1,6 +1,6 @@
 use super::*;
 use crate::llm::config::{ProviderKind, Secret};
-use crate::llm::{CallPurpose, Message, ToolSpec};
+use crate::llm::{CallPurpose, Message, Provider, ToolSpec};
 use std::sync::Mutex;
 use std::time::Duration;
 
