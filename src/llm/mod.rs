@@ -347,6 +347,12 @@ use http_provider;
 
 /// Build the adapter for `cfg` (each provider owns one HTTP client and its connection pool).
 pub fn build_provider(cfg: ProviderConfig) -> Arc<dyn Provider> {
+    if cfg.num_ctx.is_some() && cfg.host != Host::Ollama {
+        tracing::warn!(
+            url = %cfg.display_url(),
+            "num_ctx is set but the endpoint is not Ollama: it is not sent"
+        );
+    }
     match cfg.kind {
         // Ollama's OpenAI-compatible route ignores a context size; its native API honours it.
         ProviderKind::OpenAi if cfg.host == Host::Ollama && cfg.num_ctx.is_some() => {

@@ -47,6 +47,20 @@ impl Default for RetryPolicy {
     }
 }
 
+/// When the policy's deadline started counting: at the first attempt's permit.
+#[derive(Debug, Default)]
+struct Clock {
+    started: Option<Instant>,
+}
+
+/// How one attempt ended, when it did not answer.
+enum AttemptError {
+    /// The call's deadline passed.
+    Expired,
+    Failed(LlmError),
+}
+use AttemptError::{Expired, Failed};
+
 /// Told before each wait, so the engine can emit an `llm_retry` event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryNotice {
@@ -95,6 +109,10 @@ impl RetryingProvider {
     /// One logical call: retried on transient errors until it succeeds, fails otherwise, runs
     /// out of attempts or time, or `cancel` fires (then `LlmError::Cancelled`, promptly,
     /// whether the call is queued, in flight or waiting to retry).
+    ///
+    /// The policy's deadline counts from the moment the first attempt gets its concurrency
+    /// permit (waiting behind the run's own other calls is not the provider's slowness); the
+    /// request's deadline counts from the start, queueing included.
     pub async fn chat(
         &self,
         req: &ChatRequest,
@@ -103,21 +121,24 @@ impl RetryingProvider {
         cancel: &CancellationToken,
     ) -> Result<ChatResponse, LlmError> {
         let max_attempts = self.policy.max_attempts.max(1);
-        let started = Instant::now();
-        let deadline = self.deadline(started, req.deadline);
+        let queued = Instant::now();
+        let mut clock = Clock::default();
         let mut attempt = 0;
         loop {
             attempt += 1;
             let result = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return Err(LlmError::Cancelled),
-                result = tokio::time::timeout_at(deadline.into(), self.attempt(req, on_delta)) => {
-                    result.unwrap_or_else(|_| Err(self.deadline_error(started, req, attempt)))
-                }
+                result = self.attempt(req, on_delta, &mut clock) => result,
             };
             let error = match result {
                 Ok(response) => return Ok(response),
-                Err(error) => error,
+                Err(Expired) => {
+                    return Err(LlmError::Deadline(
+                        self.out_of_time(queued, &clock, req, attempt),
+                    ));
+                }
+                Err(Failed(error)) => error,
             };
             let LlmError::Transient {
                 message,
@@ -133,10 +154,8 @@ impl RetryingProvider {
                 });
             }
             let delay = self.delay(attempt, retry_after);
-            if Instant::now() + delay >= deadline {
-                let LlmError::Deadline(why) = self.deadline_error(started, req, attempt) else {
-                    unreachable!("deadline_error makes a Deadline")
-                };
+            if Instant::now() + delay >= self.deadline(&clock, req) {
+                let why = self.out_of_time(queued, &clock, req, attempt);
                 return Err(LlmError::Deadline(format!(
                     "{why}; the last attempt failed: {message}"
                 )));
@@ -169,22 +188,39 @@ impl RetryingProvider {
         }
     }
 
-    /// When a call started at `started` must end: the policy's deadline, or the request's
+    /// When the call must end: the policy's deadline once the clock runs, or the request's
     /// own when that is sooner.
-    fn deadline(&self, started: Instant, requested: Option<Instant>) -> Instant {
-        let own = started
-            .checked_add(self.policy.call_deadline)
-            .unwrap_or(started + Duration::from_secs(86_400 * 365));
-        requested.map_or(own, |r| r.min(own))
+    fn deadline(&self, clock: &Clock, req: &ChatRequest) -> Instant {
+        let own = clock.started.map(|started| {
+            started
+                .checked_add(self.policy.call_deadline)
+                .unwrap_or(started + Duration::from_secs(86_400 * 365))
+        });
+        match (own, req.deadline) {
+            (Some(own), Some(asked)) => own.min(asked),
+            (Some(own), None) => own,
+            (None, Some(asked)) => asked,
+            // Not sent yet: only the request's deadline can expire while queued.
+            (None, None) => Instant::now() + Duration::from_secs(86_400 * 365),
+        }
     }
 
-    fn deadline_error(&self, started: Instant, req: &ChatRequest, attempts: u32) -> LlmError {
-        let own = self.deadline(started, None);
+    /// Why the call ran out of time, naming the limit that ended it.
+    fn out_of_time(
+        &self,
+        queued: Instant,
+        clock: &Clock,
+        req: &ChatRequest,
+        attempts: u32,
+    ) -> String {
+        let own = clock
+            .started
+            .and_then(|started| started.checked_add(self.policy.call_deadline));
         let why = match req.deadline {
-            Some(asked) if asked < own => format!(
+            Some(asked) if own.is_none_or(|own| asked < own) => format!(
                 "the model call ran out of the time it was given ({:.0}s, e.g. what was left \
                  of --time-limit)",
-                asked.saturating_duration_since(started).as_secs_f32()
+                asked.saturating_duration_since(queued).as_secs_f32()
             ),
             _ => format!(
                 "the model call did not finish within {}s (call_deadline_secs in the config \
@@ -192,22 +228,35 @@ impl RetryingProvider {
                 self.policy.call_deadline.as_secs()
             ),
         };
-        LlmError::Deadline(format!("{why} after {attempts} attempt(s)"))
+        format!("{why} after {attempts} attempt(s)")
     }
 
-    /// One call under a concurrency permit.
+    /// One attempt under a concurrency permit, within the call's deadline.
     async fn attempt(
         &self,
         req: &ChatRequest,
         on_delta: DeltaSink<'_>,
-    ) -> Result<ChatResponse, LlmError> {
+        clock: &mut Clock,
+    ) -> Result<ChatResponse, AttemptError> {
+        let acquire = self.permits.acquire();
+        let permit = match req.deadline {
+            Some(asked) => tokio::time::timeout_at(asked.into(), acquire)
+                .await
+                .map_err(|_| Expired)?,
+            None => acquire.await,
+        };
         // The semaphore is never closed, so acquiring fails only if that invariant breaks.
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| LlmError::Fatal("the provider's call limiter was closed".into()))?;
-        self.inner.chat(req, on_delta).await
+        let _permit = permit.map_err(|_| {
+            Failed(LlmError::Fatal(
+                "the provider's call limiter was closed".into(),
+            ))
+        })?;
+        clock.started.get_or_insert_with(Instant::now);
+        let deadline = self.deadline(clock, req);
+        match tokio::time::timeout_at(deadline.into(), self.inner.chat(req, on_delta)).await {
+            Ok(result) => result.map_err(Failed),
+            Err(_) => Err(Expired),
+        }
     }
 
     /// The wait before retry number `attempt`: the server's `Retry-After` if it gave one,
@@ -283,255 +332,4 @@ impl Jitter {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::llm::CallPurpose;
-    use std::sync::Mutex;
-    use std::sync::atomic::AtomicUsize;
-    use std::time::Instant;
-
-    /// Plays a list of results, one per call, and measures how many calls overlap.
-    struct Scripted {
-        results: Mutex<Vec<Result<ChatResponse, LlmError>>>,
-        calls: AtomicUsize,
-        in_flight: AtomicUsize,
-        max_in_flight: AtomicUsize,
-        call_time: Duration,
-    }
-
-    impl Scripted {
-        fn new(results: Vec<Result<ChatResponse, LlmError>>, call_time: Duration) -> Arc<Self> {
-            Arc::new(Scripted {
-                results: Mutex::new(results.into_iter().rev().collect()),
-                calls: AtomicUsize::new(0),
-                in_flight: AtomicUsize::new(0),
-                max_in_flight: AtomicUsize::new(0),
-                call_time,
-            })
-        }
-    }
-
-    impl Provider for Scripted {
-        fn model(&self) -> &str {
-            "scripted"
-        }
-        fn chat<'a>(
-            &'a self,
-            _: &'a ChatRequest,
-            _: DeltaSink<'a>,
-        ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
-            Box::pin(async move {
-                self.calls.fetch_add(1, Ordering::SeqCst);
-                let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-                self.max_in_flight.fetch_max(now, Ordering::SeqCst);
-                tokio::time::sleep(self.call_time).await;
-                self.in_flight.fetch_sub(1, Ordering::SeqCst);
-                self.results
-                    .lock()
-                    .unwrap()
-                    .pop()
-                    .unwrap_or_else(|| Ok(ChatResponse::default()))
-            })
-        }
-    }
-
-    fn request() -> ChatRequest {
-        ChatRequest::new(CallPurpose::Work, "", vec![], Vec::new().into(), 10)
-    }
-
-    fn transient(retry_after: Option<Duration>) -> Result<ChatResponse, LlmError> {
-        Err(LlmError::Transient {
-            message: "HTTP 503".into(),
-            retry_after,
-        })
-    }
-
-    fn policy(max_attempts: u32, base_ms: u64, max_concurrency: usize) -> RetryPolicy {
-        RetryPolicy {
-            max_attempts,
-            base_delay: Duration::from_millis(base_ms),
-            max_delay: Duration::from_secs(1),
-            max_concurrency,
-            call_deadline: Duration::from_secs(600),
-        }
-    }
-
-    #[tokio::test]
-    async fn retries_transient_errors_then_succeeds() {
-        let inner = Scripted::new(
-            vec![transient(None), transient(Some(Duration::from_millis(30)))],
-            Duration::ZERO,
-        );
-        let provider = RetryingProvider::new(inner.clone(), policy(6, 5, 4));
-        let notices = Mutex::new(vec![]);
-        let reply = provider
-            .chat(
-                &request(),
-                &|_| {},
-                &|n| notices.lock().unwrap().push(n),
-                &CancellationToken::new(),
-            )
-            .await;
-        assert!(reply.is_ok());
-        assert_eq!(inner.calls.load(Ordering::SeqCst), 3);
-        let notices = notices.into_inner().unwrap();
-        assert_eq!(notices.len(), 2);
-        assert_eq!(notices[0].attempt, 1);
-        assert!(notices[0].delay <= Duration::from_millis(5));
-        assert_eq!(notices[1].delay, Duration::from_millis(30));
-        assert_eq!(notices[1].reason, "HTTP 503");
-    }
-
-    #[tokio::test]
-    async fn gives_up_after_max_attempts_and_never_retries_fatal() {
-        let inner = Scripted::new(
-            vec![transient(None), transient(None), transient(None)],
-            Duration::ZERO,
-        );
-        let provider = RetryingProvider::new(inner.clone(), policy(2, 1, 4));
-        let err = provider
-            .chat(&request(), &|_| {}, &|_| {}, &CancellationToken::new())
-            .await
-            .unwrap_err();
-        assert!(
-            err.to_string().contains("gave up after 2 attempts"),
-            "{err}"
-        );
-        assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
-
-        let inner = Scripted::new(vec![Err(LlmError::Auth("bad key".into()))], Duration::ZERO);
-        let provider = RetryingProvider::new(inner.clone(), policy(6, 1, 4));
-        let err = provider
-            .chat(&request(), &|_| {}, &|_| {}, &CancellationToken::new())
-            .await
-            .unwrap_err();
-        assert_eq!(err, LlmError::Auth("bad key".into()));
-        assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
-    }
-
-    #[tokio::test]
-    async fn cancellation_interrupts_a_call_in_flight() {
-        let inner = Scripted::new(vec![], Duration::from_secs(30));
-        let provider = RetryingProvider::new(inner, policy(6, 1, 4));
-        let cancel = CancellationToken::new();
-        let trigger = cancel.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            trigger.cancel();
-        });
-        let started = Instant::now();
-        let err = provider
-            .chat(&request(), &|_| {}, &|_| {}, &cancel)
-            .await
-            .unwrap_err();
-        assert_eq!(err, LlmError::Cancelled);
-        assert!(started.elapsed() < Duration::from_secs(2));
-    }
-
-    #[tokio::test]
-    async fn concurrency_is_limited() {
-        let inner = Scripted::new(vec![], Duration::from_millis(30));
-        let provider = Arc::new(RetryingProvider::new(inner.clone(), policy(1, 1, 2)));
-        let calls: Vec<_> = (0..6)
-            .map(|_| {
-                let provider = provider.clone();
-                tokio::spawn(async move {
-                    provider
-                        .chat(&request(), &|_| {}, &|_| {}, &CancellationToken::new())
-                        .await
-                })
-            })
-            .collect();
-        for call in calls {
-            call.await.unwrap().unwrap();
-        }
-        assert_eq!(inner.max_in_flight.load(Ordering::SeqCst), 2);
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let provider = RetryingProvider::new(
-            Scripted::new(vec![], Duration::ZERO),
-            RetryPolicy::default(),
-        );
-        for attempt in 1..=20 {
-            let delay = provider.delay(attempt, None);
-            let ceiling =
-                Duration::from_secs(1 << (attempt - 1).min(6)).min(Duration::from_secs(60));
-            assert!(delay <= ceiling, "attempt {attempt}: {delay:?}");
-        }
-        assert_eq!(
-            provider.delay(1, Some(Duration::from_secs(3600))),
-            MAX_RETRY_AFTER
-        );
-        assert_eq!(MAX_RETRY_AFTER, Duration::from_secs(60));
-        let samples: Vec<f64> = (0..1000).map(|_| provider.jitter.next_unit()).collect();
-        assert!(samples.iter().all(|x| (0.0..1.0).contains(x)));
-        let mean = samples.iter().sum::<f64>() / samples.len() as f64;
-        assert!((0.4..0.6).contains(&mean), "{mean}");
-    }
-
-    /// An attempt that never ends (a trickling stream) is stopped by the call deadline, not
-    /// by the request timeout times the attempts.
-    #[tokio::test]
-    async fn the_call_deadline_bounds_every_attempt_and_wait() {
-        let inner = Scripted::new(vec![], Duration::from_secs(3600));
-        let mut p = policy(6, 1, 4);
-        p.call_deadline = Duration::from_millis(150);
-        let provider = RetryingProvider::new(inner.clone(), p);
-        let err = provider
-            .chat(&request(), &|_| {}, &|_| {}, &CancellationToken::new())
-            .await
-            .unwrap_err();
-        let LlmError::Deadline(message) = &err else {
-            panic!("{err:?}");
-        };
-        assert!(message.contains("call_deadline_secs"), "{message}");
-        assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
-
-        // A retry that would wait past the deadline is not waited for.
-        let inner = Scripted::new(
-            vec![transient(Some(Duration::from_secs(30)))],
-            Duration::ZERO,
-        );
-        let mut p = policy(6, 1, 4);
-        p.call_deadline = Duration::from_secs(5);
-        let provider = RetryingProvider::new(inner.clone(), p);
-        let notices = Mutex::new(0);
-        let err = provider
-            .chat(
-                &request(),
-                &|_| {},
-                &|_| *notices.lock().unwrap() += 1,
-                &CancellationToken::new(),
-            )
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&err, LlmError::Deadline(m) if m.contains("HTTP 503")),
-            "{err:?}"
-        );
-        assert_eq!(*notices.lock().unwrap(), 0);
-    }
-
-    #[tokio::test]
-    async fn a_sooner_request_deadline_wins_and_is_named() {
-        let inner = Scripted::new(vec![], Duration::from_secs(3600));
-        let provider: Arc<dyn ModelClient> =
-            Arc::new(RetryingProvider::new(inner, policy(6, 1, 4)));
-        let req = ChatRequest {
-            deadline: Some(Instant::now() + Duration::from_millis(100)),
-            ..request()
-        };
-        let err = provider
-            .chat(&req, &|_| {}, &|_| {}, &CancellationToken::new())
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&err, LlmError::Deadline(m) if m.contains("--time-limit")),
-            "{err:?}"
-        );
-        assert_eq!(provider.max_attempts(), 6);
-        assert_eq!(provider.model(), "scripted");
-    }
-}
+mod tests;
