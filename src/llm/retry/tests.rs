@@ -142,11 +142,12 @@ async fn cancellation_interrupts_a_call_in_flight() {
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
-#[tokio::test]
-async fn concurrency_is_limited() {
-    let inner = Scripted::new(vec![], Duration::from_millis(30));
-    let provider = Arc::new(RetryingProvider::new(inner.clone(), policy(1, 1, 2)));
-    let calls: Vec<_> = (0..6)
+/// `n` calls started together; their results in order.
+async fn calls_at_once(
+    provider: &Arc<RetryingProvider>,
+    n: usize,
+) -> Vec<Result<ChatResponse, LlmError>> {
+    let calls: Vec<_> = (0..n)
         .map(|_| {
             let provider = provider.clone();
             tokio::spawn(async move {
@@ -156,8 +157,19 @@ async fn concurrency_is_limited() {
             })
         })
         .collect();
+    let mut results = Vec::with_capacity(n);
     for call in calls {
-        call.await.unwrap().unwrap();
+        results.push(call.await.expect("the call task panicked"));
+    }
+    results
+}
+
+#[tokio::test]
+async fn concurrency_is_limited() {
+    let inner = Scripted::new(vec![], Duration::from_millis(30));
+    let provider = Arc::new(RetryingProvider::new(inner.clone(), policy(1, 1, 2)));
+    for result in calls_at_once(&provider, 6).await {
+        result.unwrap();
     }
     assert_eq!(inner.max_in_flight.load(Ordering::SeqCst), 2);
 }
@@ -254,18 +266,8 @@ async fn queueing_does_not_count_against_the_call_deadline() {
     let mut p = policy(1, 1, 1);
     p.call_deadline = Duration::from_millis(1000);
     let provider = Arc::new(RetryingProvider::new(inner.clone(), p));
-    let calls: Vec<_> = (0..10)
-        .map(|_| {
-            let provider = provider.clone();
-            tokio::spawn(async move {
-                provider
-                    .chat(&request(), &|_| {}, &|_| {}, &CancellationToken::new())
-                    .await
-            })
-        })
-        .collect();
-    for call in calls {
-        call.await.unwrap().expect("each call is quick once sent");
+    for result in calls_at_once(&provider, 10).await {
+        result.expect("each call is quick once sent");
     }
     assert_eq!(inner.calls.load(Ordering::SeqCst), 10);
     assert_eq!(inner.max_in_flight.load(Ordering::SeqCst), 1);
