@@ -12,9 +12,10 @@ use delm::engine::{EngineHandle, EventSink, PriceFn, RunBuilder, RunConfig, boar
 use delm::event::{
     Budgets, Coordination, Envelope, FinalAnswer, Mode, RunState, StoppedBy, VerifyMode,
 };
+use delm::llm::config::{ProviderConfig, Secret};
 use delm::llm::pricing::Pricing;
 use delm::llm::retry::{RetryPolicy, RetryingProvider};
-use delm::llm::spec::{self, ModelSpec, ProviderConfig};
+use delm::llm::spec::{self, ModelSpec};
 use delm::session::{self, SessionWriter};
 use delm::sinks::{JsonLines, Story, Tee};
 use std::path::{Path, PathBuf};
@@ -102,7 +103,7 @@ fn init_logging(level: Option<&str>) -> Option<PathBuf> {
 struct Model {
     spec: ModelSpec,
     base_url: Option<String>,
-    api_key: Option<spec::Secret>,
+    api_key: Option<Secret>,
     /// The variable named to hold the key (`--api-key-env`), kept from commands.
     key_env: Option<String>,
 }
@@ -230,19 +231,8 @@ fn build_llm(cfg: &Config, model: &Model, agents: usize) -> (delm::engine::Model
         model.base_url.as_deref(),
         model.api_key.clone(),
     );
-    if let Some(stream) = cfg.stream {
-        pc.stream = stream;
-    }
-    if let Some(s) = cfg.request_timeout_secs {
-        pc.request_timeout = Duration::from_secs(s);
-    }
-    if let Some(s) = cfg.stream_idle_timeout_secs {
-        pc.stream_idle_timeout = Duration::from_secs(s);
-    }
     let mut policy = RetryPolicy::default();
-    if let Some(n) = cfg.max_attempts {
-        policy.max_attempts = n.max(1);
-    }
+    cfg.apply_provider_keys(&mut pc, &mut policy);
     policy.max_concurrency = cfg.max_concurrency.unwrap_or(agents.clamp(1, 16));
     if let Ok(ms) = std::env::var("DELM_RETRY_BASE_MS")
         && let Ok(ms) = ms.parse::<u64>()
@@ -250,7 +240,7 @@ fn build_llm(cfg: &Config, model: &Model, agents: usize) -> (delm::engine::Model
         // For tests and impatient local setups: a smaller first backoff.
         policy.base_delay = Duration::from_millis(ms);
     }
-    let llm = Arc::new(RetryingProvider::new(spec::build_provider(pc), policy));
+    let llm = Arc::new(RetryingProvider::new(delm::llm::build_provider(pc), policy));
     let pricing = Pricing::default().with_overrides(cfg.pricing.clone());
     let label = model.spec.provider_label().to_string();
     let name = model.spec.model.clone();

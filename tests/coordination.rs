@@ -6,8 +6,8 @@ mod swarm;
 
 use delm::engine::{RunBuilder, RunConfig, tools};
 use delm::event::{Coordination, Event, Mode, PointStatus, RunState, StoppedBy, VerifyMode};
+use delm::llm::config::{ProviderConfig, ProviderKind};
 use delm::llm::retry::{RetryPolicy, RetryingProvider};
-use delm::llm::spec::{self, ProviderConfig, ProviderKind};
 use delm::session::{SessionWriter, read_session};
 use serde_json::json;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ async fn run(
         base_delay: Duration::from_millis(10),
         ..RetryPolicy::default()
     };
-    let llm = Arc::new(RetryingProvider::new(spec::build_provider(pc), policy));
+    let llm = Arc::new(RetryingProvider::new(delm::llm::build_provider(pc), policy));
     let mut cfg = RunConfig::new(
         "What are the three facts?",
         Mode::Plain,

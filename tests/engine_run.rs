@@ -9,8 +9,8 @@ use delm::event::{
     AgentStatus, Envelope, Event, Mode, PointStatus, RunDisplayState, RunState, StoppedBy,
     TaskState, VerifyMode,
 };
+use delm::llm::config::{ProviderConfig, ProviderKind, Secret};
 use delm::llm::retry::{RetryPolicy, RetryingProvider};
-use delm::llm::spec::{self, ProviderConfig, ProviderKind, Secret};
 use delm::llm::{ChatRequest, ChatResponse, DeltaSink, LlmError, Provider};
 use delm::session::{SessionWriter, read_session};
 use futures_util::future::BoxFuture;
@@ -79,7 +79,7 @@ fn start_wrapped(
     let dir = tempfile::tempdir().unwrap();
     let session = dir.path().join("session.jsonl");
     let kind = match wire {
-        Wire::OpenAi => ProviderKind::OpenAi,
+        Wire::OpenAi | Wire::Ollama => ProviderKind::OpenAi,
         Wire::Anthropic => ProviderKind::Anthropic,
     };
     let mut pc = ProviderConfig::new(kind, "test-model", mock.base_url.clone());
@@ -89,9 +89,10 @@ fn start_wrapped(
         base_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(200),
         max_concurrency: 8,
+        ..RetryPolicy::default()
     };
     let llm = Arc::new(RetryingProvider::new(
-        wrap(spec::build_provider(pc)),
+        wrap(delm::llm::build_provider(pc)),
         policy,
     ));
     let mut cfg = RunConfig::new(

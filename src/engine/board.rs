@@ -98,6 +98,7 @@ pub fn start(cfg: Arc<RunConfig>, parts: BoardParts) -> Result<EngineHandle, Str
     let (signals, client_signals) = SignalSource::new();
     let verifier = Arc::new(Verifier {
         mode: cfg.verify,
+        cache_key: cfg.run_id.clone(),
         workspace: deps.workspace.clone(),
         judge,
         judge_price,

@@ -22,14 +22,13 @@ pub use protocol::Control;
 pub use run::RunBuilder;
 
 use crate::event::{Budgets, Coordination, Envelope, Mode, RunState, VerifyMode};
-use crate::llm::Usage;
-use crate::llm::retry::RetryingProvider;
+use crate::llm::{ModelClient, Usage};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 
-/// A model the engine calls (retries, timeouts and the concurrency limit inside).
-pub type Model = Arc<RetryingProvider>;
+/// A model the engine calls (retries, deadlines and the concurrency limit inside).
+pub type Model = Arc<dyn ModelClient>;
 
 /// Turns a call's token usage into dollars; `None` when the model's price is unknown.
 pub type PriceFn = Arc<dyn Fn(Usage) -> Option<f64> + Send + Sync>;

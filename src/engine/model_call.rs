@@ -27,8 +27,8 @@ pub async fn call(
         model: model.model().to_string(),
         tokens_in: resp.usage.input_tokens,
         tokens_out: resp.usage.output_tokens,
-        tokens_cached_read: 0,
-        tokens_cache_write: 0,
+        tokens_cached_read: resp.usage.cache_read_tokens,
+        tokens_cache_write: resp.usage.cache_write_tokens,
         cost_usd: price(resp.usage),
         latency_ms: started.elapsed().as_millis() as u64,
     };

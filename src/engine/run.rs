@@ -18,6 +18,20 @@ pub struct RunBuilder {
     prior: Option<Vec<Envelope>>,
 }
 
+/// When the run's time limit ends, counting the time earlier processes of a resumed run
+/// already spent (from its log's timestamps).
+fn time_limit_at(cfg: &RunConfig, prior: Option<&[Envelope]>) -> Option<std::time::Instant> {
+    let limit = std::time::Duration::from_secs(cfg.budgets.time_limit_secs?);
+    let spent = prior
+        .and_then(|p| {
+            let first = crate::event::parse_ts(&p.first()?.ts)?;
+            let last = crate::event::parse_ts(&p.last()?.ts)?;
+            std::time::Duration::try_from(last - first).ok()
+        })
+        .unwrap_or_default();
+    Some(std::time::Instant::now() + limit.saturating_sub(spent))
+}
+
 /// A sink that drops everything (runs whose log only lives in memory: tests, benchmarks).
 pub struct NullSink;
 
@@ -76,6 +90,7 @@ impl RunBuilder {
             cfg.clone(),
             BoardParts {
                 deps: AgentDeps {
+                    time_limit_at: time_limit_at(&cfg, self.prior.as_deref()),
                     cfg,
                     llm: self.llm,
                     price: self.price,

@@ -21,8 +21,14 @@ use tokio_util::sync::CancellationToken;
 /// A report the verifier makes on behalf of a point's author (its judge calls).
 pub type AuthorReport = (String, Option<TaskId>, Report);
 
+/// The judge answers in one short JSON object; the rest of the cap is room for a reasoning
+/// model's thinking, which counts against the same limit.
+const JUDGE_MAX_TOKENS: u32 = 2_048;
+
 pub struct Verifier {
     pub mode: VerifyMode,
+    /// The run id: the judge's prompt prefix is the same for every point of a run.
+    pub cache_key: String,
     pub workspace: Arc<dyn Workspace>,
     pub judge: Model,
     pub judge_price: PriceFn,
@@ -80,15 +86,17 @@ impl Verifier {
                 )));
             }
         }
-        let req = ChatRequest {
-            system: verify::JUDGE_SYSTEM.to_string(),
-            messages: vec![Message::user(verify::judge_prompt(
+        let mut req = ChatRequest::new(
+            CallPurpose::Judge,
+            verify::JUDGE_SYSTEM,
+            vec![Message::user(verify::judge_prompt(
                 point, &checked, &related,
             ))],
-            tools: Arc::from([]),
-            max_tokens: 300,
-            temperature: Some(0.0),
-        };
+            Arc::from([]),
+            JUDGE_MAX_TOKENS,
+        );
+        req.temperature = Some(0.0);
+        req.cache_key = Some(self.cache_key.clone());
         let text = match self.judge_call(job, &req).await? {
             Some(text) => text,
             None => {
@@ -164,9 +172,9 @@ impl Verifier {
             Err(LlmError::Transient { message, .. }) => Err(Fatal(format!(
                 "the judge model is unreachable after {} attempts ({message}); check the network \
 and the provider, then `delm resume` the session",
-                self.judge.policy().max_attempts
+                self.judge.max_attempts()
             ))),
-            Err(LlmError::Auth(m) | LlmError::Fatal(m)) => Err(Fatal(m)),
+            Err(LlmError::Auth(m) | LlmError::Fatal(m) | LlmError::Deadline(m)) => Err(Fatal(m)),
         }
     }
 }

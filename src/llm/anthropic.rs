@@ -1,22 +1,32 @@
 //! The Anthropic messages API (`POST {base}/messages`), streaming and not.
+//!
+//! Prompt caching: `cache_control` breakpoints on the last tool, the system block and the
+//! latest message's last block (three of the four the API allows), so agents sharing tools
+//! and system prompt read that prefix from the cache and a long task reads its own history.
+//! Extended thinking (optional): the thinking blocks of a reply, signatures included, travel
+//! in [`ChatResponse::provider_state`] and are sent back first in that assistant turn, as
+//! the API requires in tool loops.
 
+use super::config::ProviderConfig;
+use super::errors::stream_ended_early;
 use super::in_band;
-use super::spec::ProviderConfig;
-use super::transport::{self, StreamDecoder, Transport};
-use super::{
-    ChatRequest, ChatResponse, DeltaSink, LlmError, Message, Provider, Role, ToolCall, Usage,
-};
-use futures_util::future::BoxFuture;
+use super::transport::{StreamDecoder, Transport};
+use super::wire::{arguments_object, input_text};
+use super::{ChatRequest, ChatResponse, DeltaSink, LlmError, Message, Role, ToolCall, Usage};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 const API_VERSION: &str = "2023-06-01";
 
+/// Where [`ChatResponse::provider_state`] keeps a reply's thinking blocks.
+const THINKING: &str = "thinking";
+
 #[derive(Debug)]
 pub struct AnthropicProvider {
     model: String,
     stream: bool,
+    thinking_budget: Option<u32>,
     transport: Transport,
 }
 
@@ -26,24 +36,38 @@ impl AnthropicProvider {
             transport: Transport::new(&cfg),
             model: cfg.model,
             stream: cfg.stream,
+            thinking_budget: cfg.thinking_budget_tokens,
         }
     }
 
     /// The JSON body for `req`.
     pub fn request_body(&self, req: &ChatRequest) -> Value {
+        let mut messages = wire_messages(&req.messages);
+        mark_latest_block(&mut messages);
         let mut body = json!({
             "model": self.model,
             "max_tokens": req.max_tokens,
-            "messages": wire_messages(&req.messages),
+            "messages": messages,
         });
         if !req.system.is_empty() {
-            body["system"] = json!(req.system);
+            body["system"] =
+                json!([{"type": "text", "text": req.system, "cache_control": ephemeral()}]);
         }
-        if let Some(t) = req.temperature {
-            body["temperature"] = json!(t);
+        match self.thinking_budget {
+            // The budget comes out of `max_tokens`, so the answer keeps its own allowance;
+            // thinking allows no temperature but the default.
+            Some(budget) => {
+                body["thinking"] = json!({"type": "enabled", "budget_tokens": budget});
+                body["max_tokens"] = json!(req.max_tokens.saturating_add(budget));
+            }
+            None => {
+                if let Some(t) = req.temperature {
+                    body["temperature"] = json!(t);
+                }
+            }
         }
         if !req.tools.is_empty() {
-            body["tools"] = req
+            let mut tools: Vec<Value> = req
                 .tools
                 .iter()
                 .map(|tool| {
@@ -54,6 +78,10 @@ impl AnthropicProvider {
                     })
                 })
                 .collect();
+            if let Some(last) = tools.last_mut() {
+                last["cache_control"] = ephemeral();
+            }
+            body["tools"] = json!(tools);
         }
         if self.stream {
             body["stream"] = json!(true);
@@ -75,46 +103,39 @@ impl AnthropicProvider {
         }
         headers
     }
-
-    async fn call(
-        &self,
-        req: &ChatRequest,
-        on_delta: DeltaSink<'_>,
-    ) -> Result<ChatResponse, LlmError> {
-        let body = self.request_body(req);
-        self.transport
-            .exchange::<StreamState>(
-                "/messages",
-                self.headers(),
-                &body,
-                self.stream,
-                on_delta,
-                parse_message,
-            )
-            .await
-    }
 }
 
-impl Provider for AnthropicProvider {
-    fn model(&self) -> &str {
-        &self.model
-    }
+super::http_provider!(AnthropicProvider, "/messages", StreamState, parse_message);
 
-    fn chat<'a>(
-        &'a self,
-        req: &'a ChatRequest,
-        on_delta: DeltaSink<'a>,
-    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
-        Box::pin(
-            self.transport
-                .within_request_timeout(self.call(req, on_delta)),
-        )
+fn ephemeral() -> Value {
+    json!({"type": "ephemeral"})
+}
+
+fn is_thinking(block: &Value) -> bool {
+    matches!(
+        block["type"].as_str(),
+        Some("thinking" | "redacted_thinking")
+    )
+}
+
+/// A breakpoint on the last block of the latest message that may carry one (thinking blocks
+/// may not), so the next call reads everything before it from the cache.
+fn mark_latest_block(messages: &mut [Value]) {
+    let Some(blocks) = messages
+        .last_mut()
+        .and_then(|m| m["content"].as_array_mut())
+    else {
+        return;
+    };
+    if let Some(block) = blocks.iter_mut().rev().find(|b| !is_thinking(b)) {
+        block["cache_control"] = ephemeral();
     }
 }
 
 /// Converts the conversation to content blocks. The API wants strictly alternating roles,
 /// tool results as `user` blocks, and those results first in their message, so consecutive
-/// same-role messages are merged and tool results moved to the front.
+/// same-role messages are merged and tool results moved to the front; an assistant turn's
+/// thinking blocks go back first, unchanged.
 fn wire_messages(messages: &[Message]) -> Vec<Value> {
     let mut merged: Vec<(&'static str, Vec<Value>)> = Vec::new();
     for message in messages {
@@ -129,13 +150,19 @@ fn wire_messages(messages: &[Message]) -> Vec<Value> {
                 })],
             ),
             Role::Assistant => {
-                let mut blocks = text_block(message.content.trim_end());
+                let mut blocks: Vec<Value> = message
+                    .provider_state
+                    .as_ref()
+                    .and_then(|s| s[THINKING].as_array())
+                    .map(|b| b.iter().filter(|b| is_thinking(b)).cloned().collect())
+                    .unwrap_or_default();
+                blocks.extend(text_block(message.content.trim_end()));
                 blocks.extend(message.tool_calls.iter().map(|call| {
                     json!({
                         "type": "tool_use",
                         "id": call.id,
                         "name": call.name,
-                        "input": input_object(&call.arguments),
+                        "input": arguments_object(&call.arguments),
                     })
                 }));
                 ("assistant", blocks)
@@ -153,8 +180,8 @@ fn wire_messages(messages: &[Message]) -> Vec<Value> {
     merged
         .into_iter()
         .map(|(role, mut blocks)| {
-            // Stable: tool results keep their order, and so does the rest.
-            blocks.sort_by_key(|b| b["type"] != "tool_result");
+            // Stable: tool results (and thinking) keep their order, and so does the rest.
+            blocks.sort_by_key(|b| !(b["type"] == "tool_result" || is_thinking(b)));
             json!({"role": role, "content": blocks})
         })
         .collect()
@@ -169,26 +196,8 @@ fn text_block(text: &str) -> Vec<Value> {
     }
 }
 
-/// `tool_use.input` must be an object. Arguments the model once produced malformed are kept
-/// visible to it under `_unparsed_arguments` rather than silently dropped.
-fn input_object(arguments: &str) -> Value {
-    if arguments.trim().is_empty() {
-        return json!({});
-    }
-    match serde_json::from_str::<Value>(arguments) {
-        Ok(value @ Value::Object(_)) => value,
-        _ => json!({"_unparsed_arguments": arguments}),
-    }
-}
-
-/// Tool input as raw JSON text; empty input becomes `{}`.
-fn input_text(input: &Value) -> String {
-    match input {
-        Value::Null => "{}".to_string(),
-        Value::String(raw) if raw.trim().is_empty() => "{}".to_string(),
-        Value::String(raw) => raw.clone(),
-        other => other.to_string(),
-    }
+fn thinking_state(blocks: Vec<Value>) -> Option<Value> {
+    (!blocks.is_empty()).then(|| json!({ THINKING: blocks }))
 }
 
 /// A non-streaming `message` body.
@@ -202,11 +211,14 @@ fn parse_message(value: &Value) -> Result<ChatResponse, LlmError> {
             value.to_string().chars().take(300).collect::<String>()
         )));
     };
+    let mut usage = UsageParts::default();
+    usage.update(&value["usage"]);
     let mut reply = ChatResponse {
         finish_reason: value["stop_reason"].as_str().map(str::to_string),
-        usage: parse_usage(&value["usage"], Usage::default()),
+        usage: usage.total(),
         ..ChatResponse::default()
     };
+    let mut thinking = Vec::new();
     for block in content {
         match block["type"].as_str() {
             Some("text") => reply
@@ -217,27 +229,42 @@ fn parse_message(value: &Value) -> Result<ChatResponse, LlmError> {
                 name: block["name"].as_str().unwrap_or_default().to_string(),
                 arguments: input_text(&block["input"]),
             }),
+            _ if is_thinking(block) => thinking.push(block.clone()),
             _ => {}
         }
     }
+    reply.provider_state = thinking_state(thinking);
     Ok(reply)
 }
 
-/// Reads a `usage` object over `base`. Input counts cached prompt tokens too: they are part of
-/// the prompt the model read (pricing differences for caching are not modelled).
-fn parse_usage(usage: &Value, base: Usage) -> Usage {
-    let field = |name: &str| usage.get(name).and_then(Value::as_u64);
-    let input = [
-        "input_tokens",
-        "cache_creation_input_tokens",
-        "cache_read_input_tokens",
-    ]
-    .iter()
-    .filter_map(|name| field(name))
-    .reduce(|a, b| a + b);
-    Usage {
-        input_tokens: input.unwrap_or(base.input_tokens),
-        output_tokens: field("output_tokens").unwrap_or(base.output_tokens),
+/// Anthropic's usage fields as sent: `input_tokens` excludes cache reads and writes, and a
+/// stream sends them in `message_start`, then (cumulative) in `message_delta`.
+#[derive(Debug, Clone, Copy, Default)]
+struct UsageParts {
+    uncached: u64,
+    cache_read: u64,
+    cache_write: u64,
+    output: u64,
+}
+
+impl UsageParts {
+    /// Take every field `usage` has; keep the others.
+    fn update(&mut self, usage: &Value) {
+        let field = |name: &str, old: u64| usage.get(name).and_then(Value::as_u64).unwrap_or(old);
+        self.uncached = field("input_tokens", self.uncached);
+        self.cache_read = field("cache_read_input_tokens", self.cache_read);
+        self.cache_write = field("cache_creation_input_tokens", self.cache_write);
+        self.output = field("output_tokens", self.output);
+    }
+
+    /// As [`Usage`] counts: every prompt token in `input_tokens`.
+    fn total(self) -> Usage {
+        Usage {
+            input_tokens: self.uncached + self.cache_read + self.cache_write,
+            output_tokens: self.output,
+            cache_read_tokens: self.cache_read,
+            cache_write_tokens: self.cache_write,
+        }
     }
 }
 
@@ -251,7 +278,14 @@ enum Block {
         initial: Value,
         json: String,
     },
-    /// Thinking and server-side blocks: not part of the answer.
+    /// A thinking block as started (a redacted one comes whole), and the `thinking` and
+    /// `signature` text its deltas add: passed back whole, never shown.
+    Thinking {
+        start: Value,
+        thinking: String,
+        signature: String,
+    },
+    /// Server-side blocks: not part of the answer.
     Other,
 }
 
@@ -259,7 +293,7 @@ enum Block {
 #[derive(Debug, Default)]
 struct StreamState {
     blocks: BTreeMap<u64, Block>,
-    usage: Usage,
+    usage: UsageParts,
     stop_reason: Option<String>,
     stopped: bool,
 }
@@ -274,54 +308,26 @@ impl StreamDecoder for StreamState {
         if data.trim().is_empty() {
             return Ok(false);
         }
+        // An event that is not JSON is a broken server, not a bad moment: not retried.
         let event: Value = serde_json::from_str(data).map_err(|e| {
-            transport::transient(format!(
-                "the provider sent a stream event that is not JSON ({e}): {}",
+            LlmError::Fatal(format!(
+                "the provider sent a malformed stream: an event that is not JSON ({e}): {}",
                 data.chars().take(300).collect::<String>()
             ))
         })?;
         let index = event["index"].as_u64().unwrap_or_default();
         match event["type"].as_str().unwrap_or_default() {
-            "message_start" => self.usage = parse_usage(&event["message"]["usage"], self.usage),
+            "message_start" => self.usage.update(&event["message"]["usage"]),
             "content_block_start" => {
-                let block = &event["content_block"];
-                let block = match block["type"].as_str() {
-                    Some("text") => {
-                        let text = block["text"].as_str().unwrap_or_default();
-                        if !text.is_empty() {
-                            on_delta(text);
-                        }
-                        Block::Text(text.to_string())
-                    }
-                    Some("tool_use") => Block::ToolUse {
-                        id: block["id"].as_str().unwrap_or_default().to_string(),
-                        name: block["name"].as_str().unwrap_or_default().to_string(),
-                        initial: block["input"].clone(),
-                        json: String::new(),
-                    },
-                    _ => Block::Other,
-                };
+                let block = self.start_block(&event["content_block"], on_delta);
                 self.blocks.insert(index, block);
             }
-            "content_block_delta" => {
-                let delta = &event["delta"];
-                match (self.blocks.get_mut(&index), delta["type"].as_str()) {
-                    (Some(Block::Text(text)), Some("text_delta")) => {
-                        let piece = delta["text"].as_str().unwrap_or_default();
-                        text.push_str(piece);
-                        on_delta(piece);
-                    }
-                    (Some(Block::ToolUse { json, .. }), Some("input_json_delta")) => {
-                        json.push_str(delta["partial_json"].as_str().unwrap_or_default());
-                    }
-                    _ => {}
-                }
-            }
+            "content_block_delta" => self.add_delta(index, &event["delta"], on_delta),
             "message_delta" => {
                 if let Some(reason) = event["delta"]["stop_reason"].as_str() {
                     self.stop_reason = Some(reason.to_string());
                 }
-                self.usage = parse_usage(&event["usage"], self.usage);
+                self.usage.update(&event["usage"]);
             }
             "message_stop" => {
                 self.stopped = true;
@@ -336,13 +342,14 @@ impl StreamDecoder for StreamState {
 
     fn finish(self) -> Result<ChatResponse, LlmError> {
         if !self.stopped && self.stop_reason.is_none() {
-            return Err(transport::stream_ended_early());
+            return Err(stream_ended_early());
         }
         let mut reply = ChatResponse {
-            usage: self.usage,
+            usage: self.usage.total(),
             finish_reason: self.stop_reason,
             ..ChatResponse::default()
         };
+        let mut thinking = Vec::new();
         for block in self.blocks.into_values() {
             match block {
                 Block::Text(text) => reply.text.push_str(&text),
@@ -360,184 +367,72 @@ impl StreamDecoder for StreamState {
                         json
                     },
                 }),
+                Block::Thinking {
+                    mut start,
+                    thinking: more_thinking,
+                    signature,
+                } => {
+                    for (key, more) in [("thinking", more_thinking), ("signature", signature)] {
+                        if !more.is_empty() {
+                            let text = start[key].as_str().unwrap_or_default().to_string();
+                            start[key] = json!(text + &more);
+                        }
+                    }
+                    thinking.push(start);
+                }
                 Block::Other => {}
             }
         }
+        reply.provider_state = thinking_state(thinking);
         Ok(reply)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::llm::ToolSpec;
-    use crate::llm::spec::{ProviderKind, Secret};
-    use std::sync::Mutex;
-    use std::time::Duration;
-
-    fn provider(stream: bool) -> AnthropicProvider {
-        AnthropicProvider::new(ProviderConfig {
-            kind: ProviderKind::Anthropic,
-            model: "claude-sonnet-4-5".into(),
-            base_url: "https://api.anthropic.com/v1".into(),
-            api_key: Some(Secret::new("sk-ant-test")),
-            stream,
-            request_timeout: Duration::from_secs(5),
-            stream_idle_timeout: Duration::from_secs(5),
-        })
-    }
-
-    fn call(id: &str, name: &str, arguments: &str) -> ToolCall {
-        ToolCall {
-            id: id.into(),
-            name: name.into(),
-            arguments: arguments.into(),
+impl StreamState {
+    fn start_block(&self, block: &Value, on_delta: DeltaSink<'_>) -> Block {
+        match block["type"].as_str() {
+            Some("text") => {
+                let text = block["text"].as_str().unwrap_or_default();
+                if !text.is_empty() {
+                    on_delta(text);
+                }
+                Block::Text(text.to_string())
+            }
+            Some("tool_use") => Block::ToolUse {
+                id: block["id"].as_str().unwrap_or_default().to_string(),
+                name: block["name"].as_str().unwrap_or_default().to_string(),
+                initial: block["input"].clone(),
+                json: String::new(),
+            },
+            _ if is_thinking(block) => Block::Thinking {
+                start: block.clone(),
+                thinking: String::new(),
+                signature: String::new(),
+            },
+            _ => Block::Other,
         }
     }
 
-    #[test]
-    fn request_body_merges_roles_and_maps_tools() {
-        let req = ChatRequest {
-            system: "be brief".into(),
-            messages: vec![
-                Message::user("question"),
-                Message::user("constraint: be kind"),
-                Message::assistant(
-                    "looking ",
-                    vec![
-                        call("t1", "grep", r#"{"pattern":"x"}"#),
-                        call("t2", "list_dir", ""),
-                    ],
-                ),
-                Message::tool("t1", "3 matches"),
-                Message::tool("t2", "a.rs"),
-                Message::user("new constraint"),
-                Message::assistant("", vec![call("t3", "grep", "{not json")]),
-            ],
-            tools: vec![ToolSpec {
-                name: "grep".into(),
-                description: "search".into(),
-                parameters: json!({"type": "object"}),
-            }]
-            .into(),
-            max_tokens: 64,
-            temperature: None,
-        };
-        let body = provider(true).request_body(&req);
-        assert_eq!(body["system"], "be brief");
-        assert_eq!(body["max_tokens"], 64);
-        assert_eq!(body["stream"], true);
-        assert_eq!(
-            body["tools"][0],
-            json!({"name": "grep", "description": "search", "input_schema": {"type": "object"}})
-        );
-        let messages = body["messages"].as_array().unwrap();
-        let roles: Vec<_> = messages
-            .iter()
-            .map(|m| m["role"].as_str().unwrap())
-            .collect();
-        assert_eq!(roles, ["user", "assistant", "user", "assistant"]);
-        assert_eq!(messages[0]["content"].as_array().unwrap().len(), 2);
-        let assistant = &messages[1]["content"];
-        assert_eq!(assistant[0], json!({"type": "text", "text": "looking"}));
-        assert_eq!(assistant[1]["input"], json!({"pattern": "x"}));
-        assert_eq!(assistant[2]["input"], json!({}));
-        let results = messages[2]["content"].as_array().unwrap();
-        assert_eq!(results[0]["type"], "tool_result");
-        assert_eq!(results[0]["tool_use_id"], "t1");
-        assert_eq!(results[1]["tool_use_id"], "t2");
-        assert_eq!(results[2]["type"], "text");
-        assert_eq!(
-            messages[3]["content"][0]["input"]["_unparsed_arguments"],
-            "{not json"
-        );
-    }
-
-    #[test]
-    fn assembles_a_streamed_message() {
-        let seen = Mutex::new(String::new());
-        let sink = |t: &str| seen.lock().unwrap().push_str(t);
-        let mut state = StreamState::default();
-        let events = [
-            r#"{"type":"message_start","message":{"usage":{"input_tokens":25,"output_tokens":1}}}"#,
-            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
-            r#"{"type":"ping"}"#,
-            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Let me "}}"#,
-            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"look."}}"#,
-            r#"{"type":"content_block_stop","index":0}"#,
-            r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_1","name":"grep","input":{}}}"#,
-            r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":""}}"#,
-            r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"pattern\": \"fo"}}"#,
-            r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"o\"}"}}"#,
-            r#"{"type":"content_block_stop","index":1}"#,
-            r#"{"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"toolu_2","name":"list_dir","input":{}}}"#,
-            r#"{"type":"content_block_stop","index":2}"#,
-            r#"{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":42}}"#,
-            r#"{"type":"message_stop"}"#,
-        ];
-        for event in events {
-            if state.apply(event, &sink).unwrap() {
-                break;
+    fn add_delta(&mut self, index: u64, delta: &Value, on_delta: DeltaSink<'_>) {
+        let piece = |key: &str| delta[key].as_str().unwrap_or_default();
+        match (self.blocks.get_mut(&index), delta["type"].as_str()) {
+            (Some(Block::Text(text)), Some("text_delta")) => {
+                text.push_str(piece("text"));
+                on_delta(piece("text"));
             }
+            (Some(Block::ToolUse { json, .. }), Some("input_json_delta")) => {
+                json.push_str(piece("partial_json"));
+            }
+            (Some(Block::Thinking { thinking, .. }), Some("thinking_delta")) => {
+                thinking.push_str(piece("thinking"));
+            }
+            (Some(Block::Thinking { signature, .. }), Some("signature_delta")) => {
+                signature.push_str(piece("signature"));
+            }
+            _ => {}
         }
-        let reply = state.finish().unwrap();
-        assert_eq!(seen.into_inner().unwrap(), "Let me look.");
-        assert_eq!(reply.text, "Let me look.");
-        assert_eq!(reply.tool_calls[0].arguments, r#"{"pattern": "foo"}"#);
-        assert_eq!(reply.tool_calls[1].arguments, "{}");
-        assert_eq!(
-            reply.usage,
-            Usage {
-                input_tokens: 25,
-                output_tokens: 42
-            }
-        );
-        assert_eq!(reply.finish_reason.as_deref(), Some("tool_use"));
-    }
-
-    #[test]
-    fn error_event_and_cut_stream() {
-        let mut state = StreamState::default();
-        let err = state
-            .apply(
-                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
-                &|_| {},
-            )
-            .unwrap_err();
-        assert!(err.is_transient(), "{err:?}");
-
-        let mut state = StreamState::default();
-        state
-            .apply(
-                r#"{"type":"message_start","message":{"usage":{"input_tokens":3}}}"#,
-                &|_| {},
-            )
-            .unwrap();
-        assert!(state.finish().unwrap_err().is_transient());
-    }
-
-    #[test]
-    fn parses_a_whole_message() {
-        let reply = parse_message(&json!({
-            "type": "message",
-            "content": [
-                {"type": "text", "text": "ok"},
-                {"type": "tool_use", "id": "t", "name": "expand", "input": {"point": "P1"}},
-                {"type": "tool_use", "id": "u", "name": "finish_task", "input": ""}
-            ],
-            "stop_reason": "tool_use",
-            "usage": {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 2}
-        }))
-        .unwrap();
-        assert_eq!(reply.text, "ok");
-        assert_eq!(reply.tool_calls[0].arguments, r#"{"point":"P1"}"#);
-        assert_eq!(reply.tool_calls[1].arguments, "{}");
-        assert_eq!(
-            reply.usage,
-            Usage {
-                input_tokens: 12,
-                output_tokens: 5
-            }
-        );
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,20 +1,10 @@
-//! What a successful (HTTP 200) response can still say about failure or format, or leave
-//! out: an error object sent mid-stream or in place of the answer, a server that ignored
-//! `stream: true`, and usage a server did not report.
+//! What a successful (HTTP 200) response can still say about failure, or leave out: an
+//! error object sent mid-stream or in place of the answer, and usage a server did not
+//! report.
 
-use super::transport::{estimate_tokens, is_context_length_message, transient};
+use super::errors::{is_context_length_message, transient};
 use super::{ChatResponse, LlmError, Usage};
 use serde_json::Value;
-
-/// True when the server answered with an event stream. Some OpenAI-compatible servers ignore
-/// `stream: true` and send one JSON body; the adapters then parse that body instead.
-pub(super) fn is_event_stream(response: &reqwest::Response) -> bool {
-    response
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("text/event-stream"))
-}
 
 /// An error object inside a 200 response: `{"error": {...}}` in an OpenAI-style chunk (proxies
 /// such as OpenRouter pass upstream failures on this way) or Anthropic's `error` event.
@@ -59,7 +49,13 @@ pub(super) fn estimate_missing_usage(reply: &mut ChatResponse, request_body: &Va
     reply.usage = Usage {
         input_tokens: estimate_tokens(request_body.to_string().len()),
         output_tokens: estimate_tokens(output_chars),
+        ..Usage::default()
     };
+}
+
+/// Rough token count when a server reports no usage: about four characters a token.
+pub(super) fn estimate_tokens(chars: usize) -> u64 {
+    (chars as u64).div_ceil(4)
 }
 
 #[cfg(test)]
@@ -81,5 +77,12 @@ mod tests {
         assert!(matches!(error_object(&long), LlmError::ContextLength(_)));
         let openai = json!({"code": "context_length_exceeded", "message": "too many tokens"});
         assert!(matches!(error_object(&openai), LlmError::ContextLength(_)));
+    }
+
+    #[test]
+    fn token_estimate_is_never_zero_for_text() {
+        assert_eq!(estimate_tokens(0), 0);
+        assert_eq!(estimate_tokens(1), 1);
+        assert_eq!(estimate_tokens(8), 2);
     }
 }

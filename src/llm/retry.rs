@@ -1,20 +1,25 @@
-//! Retries, backoff and a concurrency limit around any [`Provider`].
+//! Retries, backoff, a deadline and a concurrency limit around any [`Provider`]: the
+//! [`ModelClient`] agents call.
 //!
 //! Only transient failures are retried (rate limits, overload, 5xx, broken connections, cut
-//! streams, timeouts), with exponential backoff and full jitter, or exactly as long as the
-//! server's `Retry-After` asks. A semaphore caps the calls in flight per provider; it is held
-//! only during a call, so an agent sleeping before its retry does not block the others.
+//! streams, timeouts), with exponential backoff and full jitter, or as long as the server's
+//! `Retry-After` asks, up to a cap. One logical call, retries and waits included, ends by its
+//! deadline (the policy's `call_deadline`, or the request's own, whichever is first), however
+//! slowly a server trickles its answer. A semaphore caps the calls in flight per provider; it
+//! is held only during an attempt, so an agent sleeping before its retry does not block the
+//! others.
 
-use super::{ChatRequest, ChatResponse, DeltaSink, LlmError, Provider};
+use super::{ChatRequest, ChatResponse, DeltaSink, LlmError, ModelClient, Provider, RetrySink};
+use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 /// The longest a `Retry-After` is honoured; beyond that the server is asking for a pause a
-/// run should not silently sit through.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+/// run should not silently sit through (the notice says the wait was capped).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
@@ -25,6 +30,9 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// Calls to this provider in flight at once.
     pub max_concurrency: usize,
+    /// One logical call, every attempt and wait included, ends within this (config
+    /// `call_deadline_secs`).
+    pub call_deadline: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -34,9 +42,24 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(60),
             max_concurrency: 8,
+            call_deadline: Duration::from_secs(600),
         }
     }
 }
+
+/// When the policy's deadline started counting: at the first attempt's permit.
+#[derive(Debug, Default)]
+struct Clock {
+    started: Option<Instant>,
+}
+
+/// How one attempt ended, when it did not answer.
+enum AttemptError {
+    /// The call's deadline passed.
+    Expired,
+    Failed(LlmError),
+}
+use AttemptError::{Expired, Failed};
 
 /// Told before each wait, so the engine can emit an `llm_retry` event.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,27 +107,38 @@ impl RetryingProvider {
     }
 
     /// One logical call: retried on transient errors until it succeeds, fails otherwise, runs
-    /// out of attempts, or `cancel` fires (then `LlmError::Cancelled`, promptly, whether the
-    /// call is queued, in flight or waiting to retry).
+    /// out of attempts or time, or `cancel` fires (then `LlmError::Cancelled`, promptly,
+    /// whether the call is queued, in flight or waiting to retry).
+    ///
+    /// The policy's deadline counts from the moment the first attempt gets its concurrency
+    /// permit (waiting behind the run's own other calls is not the provider's slowness); the
+    /// request's deadline counts from the start, queueing included.
     pub async fn chat(
         &self,
         req: &ChatRequest,
         on_delta: DeltaSink<'_>,
-        on_retry: &(dyn Fn(RetryNotice) + Send + Sync),
+        on_retry: RetrySink<'_>,
         cancel: &CancellationToken,
     ) -> Result<ChatResponse, LlmError> {
         let max_attempts = self.policy.max_attempts.max(1);
+        let queued = Instant::now();
+        let mut clock = Clock::default();
         let mut attempt = 0;
         loop {
             attempt += 1;
             let result = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return Err(LlmError::Cancelled),
-                result = self.attempt(req, on_delta) => result,
+                result = self.attempt(req, on_delta, &mut clock) => result,
             };
             let error = match result {
                 Ok(response) => return Ok(response),
-                Err(error) => error,
+                Err(Expired) => {
+                    return Err(LlmError::Deadline(
+                        self.out_of_time(queued, &clock, req, attempt),
+                    ));
+                }
+                Err(Failed(error)) => error,
             };
             let LlmError::Transient {
                 message,
@@ -120,17 +154,31 @@ impl RetryingProvider {
                 });
             }
             let delay = self.delay(attempt, retry_after);
+            if Instant::now() + delay >= self.deadline(&clock, req) {
+                let why = self.out_of_time(queued, &clock, req, attempt);
+                return Err(LlmError::Deadline(format!(
+                    "{why}; the last attempt failed: {message}"
+                )));
+            }
+            let reason = match retry_after {
+                Some(asked) if asked > MAX_RETRY_AFTER => format!(
+                    "{message} (the server asked to wait {}s; waiting the {}s cap)",
+                    asked.as_secs(),
+                    MAX_RETRY_AFTER.as_secs()
+                ),
+                _ => message,
+            };
             tracing::info!(
                 model = self.model(),
                 attempt,
                 delay_ms = delay.as_millis() as u64,
-                reason = %message,
+                reason = %reason,
                 "retrying model call"
             );
             on_retry(RetryNotice {
                 attempt,
                 delay,
-                reason: message,
+                reason,
             });
             tokio::select! {
                 biased;
@@ -140,19 +188,75 @@ impl RetryingProvider {
         }
     }
 
-    /// One call under a concurrency permit.
+    /// When the call must end: the policy's deadline once the clock runs, or the request's
+    /// own when that is sooner.
+    fn deadline(&self, clock: &Clock, req: &ChatRequest) -> Instant {
+        let own = clock.started.map(|started| {
+            started
+                .checked_add(self.policy.call_deadline)
+                .unwrap_or(started + Duration::from_secs(86_400 * 365))
+        });
+        match (own, req.deadline) {
+            (Some(own), Some(asked)) => own.min(asked),
+            (Some(own), None) => own,
+            (None, Some(asked)) => asked,
+            // Not sent yet: only the request's deadline can expire while queued.
+            (None, None) => Instant::now() + Duration::from_secs(86_400 * 365),
+        }
+    }
+
+    /// Why the call ran out of time, naming the limit that ended it.
+    fn out_of_time(
+        &self,
+        queued: Instant,
+        clock: &Clock,
+        req: &ChatRequest,
+        attempts: u32,
+    ) -> String {
+        let own = clock
+            .started
+            .and_then(|started| started.checked_add(self.policy.call_deadline));
+        let why = match req.deadline {
+            Some(asked) if own.is_none_or(|own| asked < own) => format!(
+                "the model call ran out of the time it was given ({:.0}s, e.g. what was left \
+                 of --time-limit)",
+                asked.saturating_duration_since(queued).as_secs_f32()
+            ),
+            _ => format!(
+                "the model call did not finish within {}s (call_deadline_secs in the config \
+                 file)",
+                self.policy.call_deadline.as_secs()
+            ),
+        };
+        format!("{why} after {attempts} attempt(s)")
+    }
+
+    /// One attempt under a concurrency permit, within the call's deadline.
     async fn attempt(
         &self,
         req: &ChatRequest,
         on_delta: DeltaSink<'_>,
-    ) -> Result<ChatResponse, LlmError> {
+        clock: &mut Clock,
+    ) -> Result<ChatResponse, AttemptError> {
+        let acquire = self.permits.acquire();
+        let permit = match req.deadline {
+            Some(asked) => tokio::time::timeout_at(asked.into(), acquire)
+                .await
+                .map_err(|_| Expired)?,
+            None => acquire.await,
+        };
         // The semaphore is never closed, so acquiring fails only if that invariant breaks.
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| LlmError::Fatal("the provider's call limiter was closed".into()))?;
-        self.inner.chat(req, on_delta).await
+        let _permit = permit.map_err(|_| {
+            Failed(LlmError::Fatal(
+                "the provider's call limiter was closed".into(),
+            ))
+        })?;
+        clock.started.get_or_insert_with(Instant::now);
+        let deadline = self.deadline(clock, req);
+        match tokio::time::timeout_at(deadline.into(), self.inner.chat(req, on_delta)).await {
+            Ok(result) => result.map_err(Failed),
+            Err(_) => Err(Expired),
+        }
     }
 
     /// The wait before retry number `attempt`: the server's `Retry-After` if it gave one,
@@ -168,6 +272,29 @@ impl RetryingProvider {
             .saturating_mul(1 << exponent)
             .min(self.policy.max_delay);
         ceiling.mul_f64(self.jitter.next_unit())
+    }
+}
+
+impl ModelClient for RetryingProvider {
+    fn model(&self) -> &str {
+        self.inner.model()
+    }
+
+    fn max_attempts(&self) -> u32 {
+        self.policy.max_attempts.max(1)
+    }
+
+    fn chat<'a>(
+        &'a self,
+        req: &'a ChatRequest,
+        on_delta: DeltaSink<'a>,
+        on_retry: RetrySink<'a>,
+        cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
+        // The inherent method of the same name: the trait is its object-safe face.
+        Box::pin(RetryingProvider::chat(
+            self, req, on_delta, on_retry, cancel,
+        ))
     }
 }
 
@@ -205,195 +332,4 @@ impl Jitter {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use futures_util::future::BoxFuture;
-    use std::sync::Mutex;
-    use std::sync::atomic::AtomicUsize;
-    use std::time::Instant;
-
-    /// Plays a list of results, one per call, and measures how many calls overlap.
-    struct Scripted {
-        results: Mutex<Vec<Result<ChatResponse, LlmError>>>,
-        calls: AtomicUsize,
-        in_flight: AtomicUsize,
-        max_in_flight: AtomicUsize,
-        call_time: Duration,
-    }
-
-    impl Scripted {
-        fn new(results: Vec<Result<ChatResponse, LlmError>>, call_time: Duration) -> Arc<Self> {
-            Arc::new(Scripted {
-                results: Mutex::new(results.into_iter().rev().collect()),
-                calls: AtomicUsize::new(0),
-                in_flight: AtomicUsize::new(0),
-                max_in_flight: AtomicUsize::new(0),
-                call_time,
-            })
-        }
-    }
-
-    impl Provider for Scripted {
-        fn model(&self) -> &str {
-            "scripted"
-        }
-        fn chat<'a>(
-            &'a self,
-            _: &'a ChatRequest,
-            _: DeltaSink<'a>,
-        ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
-            Box::pin(async move {
-                self.calls.fetch_add(1, Ordering::SeqCst);
-                let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-                self.max_in_flight.fetch_max(now, Ordering::SeqCst);
-                tokio::time::sleep(self.call_time).await;
-                self.in_flight.fetch_sub(1, Ordering::SeqCst);
-                self.results
-                    .lock()
-                    .unwrap()
-                    .pop()
-                    .unwrap_or_else(|| Ok(ChatResponse::default()))
-            })
-        }
-    }
-
-    fn request() -> ChatRequest {
-        ChatRequest {
-            system: String::new(),
-            messages: vec![],
-            tools: Vec::new().into(),
-            max_tokens: 10,
-            temperature: None,
-        }
-    }
-
-    fn transient(retry_after: Option<Duration>) -> Result<ChatResponse, LlmError> {
-        Err(LlmError::Transient {
-            message: "HTTP 503".into(),
-            retry_after,
-        })
-    }
-
-    fn policy(max_attempts: u32, base_ms: u64, max_concurrency: usize) -> RetryPolicy {
-        RetryPolicy {
-            max_attempts,
-            base_delay: Duration::from_millis(base_ms),
-            max_delay: Duration::from_secs(1),
-            max_concurrency,
-        }
-    }
-
-    #[tokio::test]
-    async fn retries_transient_errors_then_succeeds() {
-        let inner = Scripted::new(
-            vec![transient(None), transient(Some(Duration::from_millis(30)))],
-            Duration::ZERO,
-        );
-        let provider = RetryingProvider::new(inner.clone(), policy(6, 5, 4));
-        let notices = Mutex::new(vec![]);
-        let reply = provider
-            .chat(
-                &request(),
-                &|_| {},
-                &|n| notices.lock().unwrap().push(n),
-                &CancellationToken::new(),
-            )
-            .await;
-        assert!(reply.is_ok());
-        assert_eq!(inner.calls.load(Ordering::SeqCst), 3);
-        let notices = notices.into_inner().unwrap();
-        assert_eq!(notices.len(), 2);
-        assert_eq!(notices[0].attempt, 1);
-        assert!(notices[0].delay <= Duration::from_millis(5));
-        assert_eq!(notices[1].delay, Duration::from_millis(30));
-        assert_eq!(notices[1].reason, "HTTP 503");
-    }
-
-    #[tokio::test]
-    async fn gives_up_after_max_attempts_and_never_retries_fatal() {
-        let inner = Scripted::new(
-            vec![transient(None), transient(None), transient(None)],
-            Duration::ZERO,
-        );
-        let provider = RetryingProvider::new(inner.clone(), policy(2, 1, 4));
-        let err = provider
-            .chat(&request(), &|_| {}, &|_| {}, &CancellationToken::new())
-            .await
-            .unwrap_err();
-        assert!(
-            err.to_string().contains("gave up after 2 attempts"),
-            "{err}"
-        );
-        assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
-
-        let inner = Scripted::new(vec![Err(LlmError::Auth("bad key".into()))], Duration::ZERO);
-        let provider = RetryingProvider::new(inner.clone(), policy(6, 1, 4));
-        let err = provider
-            .chat(&request(), &|_| {}, &|_| {}, &CancellationToken::new())
-            .await
-            .unwrap_err();
-        assert_eq!(err, LlmError::Auth("bad key".into()));
-        assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
-    }
-
-    #[tokio::test]
-    async fn cancellation_interrupts_a_call_in_flight() {
-        let inner = Scripted::new(vec![], Duration::from_secs(30));
-        let provider = RetryingProvider::new(inner, policy(6, 1, 4));
-        let cancel = CancellationToken::new();
-        let trigger = cancel.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            trigger.cancel();
-        });
-        let started = Instant::now();
-        let err = provider
-            .chat(&request(), &|_| {}, &|_| {}, &cancel)
-            .await
-            .unwrap_err();
-        assert_eq!(err, LlmError::Cancelled);
-        assert!(started.elapsed() < Duration::from_secs(2));
-    }
-
-    #[tokio::test]
-    async fn concurrency_is_limited() {
-        let inner = Scripted::new(vec![], Duration::from_millis(30));
-        let provider = Arc::new(RetryingProvider::new(inner.clone(), policy(1, 1, 2)));
-        let calls: Vec<_> = (0..6)
-            .map(|_| {
-                let provider = provider.clone();
-                tokio::spawn(async move {
-                    provider
-                        .chat(&request(), &|_| {}, &|_| {}, &CancellationToken::new())
-                        .await
-                })
-            })
-            .collect();
-        for call in calls {
-            call.await.unwrap().unwrap();
-        }
-        assert_eq!(inner.max_in_flight.load(Ordering::SeqCst), 2);
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let provider = RetryingProvider::new(
-            Scripted::new(vec![], Duration::ZERO),
-            RetryPolicy::default(),
-        );
-        for attempt in 1..=20 {
-            let delay = provider.delay(attempt, None);
-            let ceiling =
-                Duration::from_secs(1 << (attempt - 1).min(6)).min(Duration::from_secs(60));
-            assert!(delay <= ceiling, "attempt {attempt}: {delay:?}");
-        }
-        assert_eq!(
-            provider.delay(1, Some(Duration::from_secs(3600))),
-            MAX_RETRY_AFTER
-        );
-        let samples: Vec<f64> = (0..1000).map(|_| provider.jitter.next_unit()).collect();
-        assert!(samples.iter().all(|x| (0.0..1.0).contains(x)));
-        let mean = samples.iter().sum::<f64>() / samples.len() as f64;
-        assert!((0.4..0.6).contains(&mean), "{mean}");
-    }
-}
+mod tests;

@@ -6,7 +6,7 @@
 //! the tools offered. That makes it usable under every coordination shape, and the
 //! differences between runs come from the engine alone:
 //!
-//! - the verifier (system prompt contains `You are the verifier`) approves;
+//! - a verifier call (`purpose: judge`) approves;
 //! - a work task titled `Subtask k of K: ...` records one point (when `record_point` is
 //!   offered) and finishes; its result is short when the agent shares points, and a full
 //!   report when `finish_task` is its only channel (a `central` worker is told the
@@ -20,9 +20,19 @@
 //!
 //! Latency is a `tokio::time::sleep` per call; usage is realistic: input tokens are the
 //! prompt's characters / 4 (system, messages, tool calls and tool schemas), output tokens
-//! are configured.
+//! are configured. [`PrefixCache`] emulates providers' prompt caching for test doubles.
+//!
+//! The file is long because the workload's decisions read best side by side; each answer
+//! is one small method.
 
-use super::{ChatRequest, ChatResponse, DeltaSink, LlmError, Provider, Role, ToolCall, Usage};
+mod prefix_cache;
+
+pub use prefix_cache::{CacheBlock, CacheUse, PrefixCache};
+
+use super::{
+    CallPurpose, ChatRequest, ChatResponse, DeltaSink, LlmError, Provider, Role, StopReason,
+    ToolCall, Usage,
+};
 use futures_util::future::BoxFuture;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
@@ -30,8 +40,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Marker the engine puts in the verifier's system prompt.
-const JUDGE_MARKER: &str = "You are the verifier";
 /// The first user message of the finalise turn starts with this.
 const FINALISE_MARKER: &str = "FINALISE";
 /// A work task's first user message starts with this.
@@ -183,15 +191,22 @@ impl ScriptedModel {
                 name: name.to_string(),
                 arguments: args.to_string(),
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let tool_calls_made = !tool_calls.is_empty();
         ChatResponse {
             text,
             tool_calls,
             usage: Usage {
-                input_tokens: 0,
                 output_tokens: out,
+                ..Usage::default()
             },
             finish_reason: Some("stop".into()),
+            stop: if tool_calls_made {
+                StopReason::ToolCalls
+            } else {
+                StopReason::Stop
+            },
+            provider_state: None,
         }
     }
 
@@ -482,7 +497,7 @@ fn char_count(text: &str) -> usize {
 }
 
 fn is_judge(req: &ChatRequest) -> bool {
-    req.system.contains(JUDGE_MARKER)
+    req.purpose == CallPurpose::Judge
 }
 
 /// Lines of the shared-context format `P12 [partial] headline (a1, T3)`: (id, headline).
@@ -584,13 +599,13 @@ mod tests {
     }
 
     fn req(system: &str, messages: Vec<Message>, tools: &[&str]) -> ChatRequest {
-        ChatRequest {
-            system: system.into(),
+        ChatRequest::new(
+            CallPurpose::Work,
+            system,
             messages,
-            tools: tools.iter().map(|t| tool(t)).collect::<Vec<_>>().into(),
-            max_tokens: 100,
-            temperature: None,
-        }
+            tools.iter().map(|t| tool(t)).collect::<Vec<_>>().into(),
+            100,
+        )
     }
 
     fn names(resp: &ChatResponse) -> Vec<&str> {
@@ -673,7 +688,11 @@ mod tests {
     #[test]
     fn judge_approves_and_finaliser_cites_visible_points() {
         let m = ScriptedModel::new(Script::default());
-        let verdict = m.respond(&req("You are the verifier of a swarm", vec![], &[]));
+        let judge = ChatRequest {
+            purpose: CallPurpose::Judge,
+            ..req("You check points of a swarm", vec![], &[])
+        };
+        let verdict = m.respond(&judge);
         assert!(verdict.text.contains("approve") && verdict.tool_calls.is_empty());
 
         let finalise = Message::user(

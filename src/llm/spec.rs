@@ -1,42 +1,7 @@
-//! Which provider to talk to: model specs (`openai:gpt-4.1-mini`), API keys and the
-//! configuration a provider adapter is built from.
+//! Which provider to talk to: model specs (`openai:gpt-4.1-mini`) and where their API keys
+//! come from.
 
-use super::Provider;
-use super::anthropic::AnthropicProvider;
-use super::openai::OpenAiProvider;
-use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
-
-/// An API key. Its `Debug` prints `***` and it has no `Display`, so a key cannot leak into
-/// logs, errors or session files by accident; [`Secret::expose`] is the one way to read it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    /// The key itself, for the one place that puts it in a request header.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-/// The wire format an endpoint speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProviderKind {
-    /// OpenAI chat completions (also Ollama, vLLM, LiteLLM, OpenRouter, llama.cpp, LM Studio).
-    OpenAi,
-    /// Anthropic messages.
-    Anthropic,
-}
+use super::config::{Host, ProviderConfig, ProviderKind, Secret};
 
 /// A parsed `--model` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,36 +121,7 @@ fn resolve_api_key_with(
     }
 }
 
-/// Everything needed to build one provider adapter.
-#[derive(Debug, Clone)]
-pub struct ProviderConfig {
-    pub kind: ProviderKind,
-    pub model: String,
-    /// Endpoint root without the trailing path, e.g. `https://api.openai.com/v1`.
-    pub base_url: String,
-    pub api_key: Option<Secret>,
-    /// Stream responses (SSE); `false` asks for one JSON body.
-    pub stream: bool,
-    /// Upper bound for one whole call, first byte to last.
-    pub request_timeout: Duration,
-    /// Upper bound for silence while a response streams in.
-    pub stream_idle_timeout: Duration,
-}
-
 impl ProviderConfig {
-    /// Streaming on, 10 minutes per call, 90 seconds of allowed silence mid-stream.
-    pub fn new(kind: ProviderKind, model: impl Into<String>, base_url: impl Into<String>) -> Self {
-        ProviderConfig {
-            kind,
-            model: model.into(),
-            base_url: base_url.into(),
-            api_key: None,
-            stream: true,
-            request_timeout: Duration::from_secs(600),
-            stream_idle_timeout: Duration::from_secs(90),
-        }
-    }
-
     /// The config for a parsed spec at its default endpoint (or `base_url` when given).
     pub fn from_spec(spec: &ModelSpec, base_url: Option<&str>, api_key: Option<Secret>) -> Self {
         let mut cfg = ProviderConfig::new(
@@ -193,16 +129,11 @@ impl ProviderConfig {
             spec.model.clone(),
             base_url.unwrap_or(spec.default_base_url),
         );
+        if spec.provider_label() == "ollama" {
+            cfg.host = Host::Ollama;
+        }
         cfg.api_key = api_key;
         cfg
-    }
-}
-
-/// Build the adapter for `cfg` (each provider owns one HTTP client and its connection pool).
-pub fn build_provider(cfg: ProviderConfig) -> Arc<dyn Provider> {
-    match cfg.kind {
-        ProviderKind::OpenAi => Arc::new(OpenAiProvider::new(cfg)),
-        ProviderKind::Anthropic => Arc::new(AnthropicProvider::new(cfg)),
     }
 }
 
@@ -284,11 +215,14 @@ mod tests {
     }
 
     #[test]
-    fn secrets_never_show_in_debug_output() {
-        let mut cfg = ProviderConfig::new(ProviderKind::OpenAi, "m", "http://x");
-        cfg.api_key = Some(Secret::new("sk-very-secret"));
-        let shown = format!("{cfg:?}");
-        assert!(!shown.contains("sk-very-secret"), "{shown}");
-        assert!(shown.contains("***"));
+    fn ollama_specs_get_ollama_quirks_on_any_url() {
+        let spec = parse_model_spec("ollama:qwen3:8b").unwrap();
+        let cfg = ProviderConfig::from_spec(&spec, Some("http://gpu:8080/v1"), None);
+        assert_eq!(cfg.host, Host::Ollama);
+        let spec = parse_model_spec("openai:gpt-4.1").unwrap();
+        assert_eq!(
+            ProviderConfig::from_spec(&spec, None, None).host,
+            Host::OpenAi
+        );
     }
 }

@@ -1,29 +1,68 @@
-//! HTTP plumbing shared by the provider adapters: posting JSON, turning HTTP failures into
-//! [`LlmError`]s, `Retry-After`, timeouts, and reading server-sent events with an idle limit.
+//! HTTP plumbing shared by the provider adapters: posting JSON (through a proxy when the
+//! proxy variables say so), reading bodies under the response size cap, turning HTTP
+//! failures into [`LlmError`]s, and reading server-sent events or JSON lines with an idle
+//! limit. Everything shown in an error goes through [`crate::redact`] and names the endpoint
+//! without its credentials.
 
-use super::spec::{ProviderConfig, Secret};
-use super::{ChatResponse, DeltaSink, LlmError};
-use eventsource_stream::{Event as SseEvent, EventStreamError, Eventsource};
-use futures_util::{Stream, StreamExt};
-use reqwest::header::{HeaderMap, HeaderValue};
-use std::pin::Pin;
+use super::config::{ProviderConfig, Secret, display_url};
+use super::errors::{
+    error_chain, excerpt, is_context_length_message, is_retryable_status, parse_retry_after,
+    provider_message, transient,
+};
+use super::proxy::{self, ProxyChoice};
+use super::sse::{Framing, JsonLines, MalformedStream, SseDecoder};
+use super::{ChatRequest, ChatResponse, DeltaSink, LlmError};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use std::time::{Duration, SystemTime};
 
-/// One endpoint: an HTTP client, its base URL, its key and its time limits.
+/// How much of an error body is read: far more than the 300 characters shown.
+const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+
+/// One endpoint: an HTTP client, its base URL, its key and its limits.
 #[derive(Debug)]
 pub(super) struct Transport {
     client: reqwest::Client,
+    /// As configured; credentials in it become basic auth (reqwest moves them there).
     base_url: String,
+    /// The base URL as it may be shown: no credentials.
+    shown_url: String,
     api_key: Option<Secret>,
+    proxy: Option<ProxyChoice>,
+    /// A proxy setting the HTTP client cannot use: every call fails with this, once.
+    setup_error: Option<String>,
     request_timeout: Duration,
     stream_idle_timeout: Duration,
+    max_response_bytes: u64,
 }
 
 impl Transport {
     pub(super) fn new(cfg: &ProviderConfig) -> Self {
-        let client = reqwest::Client::builder()
+        if let Some(key) = &cfg.api_key {
+            crate::redact::register(key.expose());
+        }
+        let proxy = proxy::choose(&cfg.base_url, &cfg.proxy);
+        // The environment's proxies are never picked up behind our back: `proxy::choose`
+        // decided for this endpoint, loopback and NO_PROXY included.
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(30))
             .user_agent(concat!("delm/", env!("CARGO_PKG_VERSION")))
+            .no_proxy();
+        let mut setup_error = None;
+        if let Some(choice) = &proxy {
+            match reqwest::Proxy::all(&choice.url) {
+                Ok(p) => builder = builder.proxy(p),
+                Err(e) => {
+                    setup_error = Some(format!(
+                        "{}={} cannot be used as a proxy ({}); fix the variable or add the \
+                         provider's host to NO_PROXY",
+                        choice.variable,
+                        choice.shown,
+                        crate::redact::redact(&error_chain(&e))
+                    ))
+                }
+            }
+        }
+        let client = builder
             .build()
             // With rustls and bundled roots these options cannot make building fail; should a
             // future option do so, the plain default client is the best remaining choice.
@@ -31,9 +70,13 @@ impl Transport {
         Transport {
             client,
             base_url: cfg.base_url.trim_end_matches('/').to_string(),
+            shown_url: display_url(&cfg.base_url),
             api_key: cfg.api_key.clone(),
+            proxy,
+            setup_error,
             request_timeout: cfg.request_timeout,
             stream_idle_timeout: cfg.stream_idle_timeout,
+            max_response_bytes: cfg.max_response_bytes.max(1),
         }
     }
 
@@ -41,7 +84,19 @@ impl Transport {
         self.api_key.as_ref()
     }
 
-    /// Run a whole call under the request timeout.
+    /// `Authorization: Bearer <key>` when there is a key (marked sensitive, never logged).
+    pub(super) fn bearer_headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(key) = &self.api_key
+            && let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+        {
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+        headers
+    }
+
+    /// Run one attempt under the request timeout.
     pub(super) async fn within_request_timeout<T>(
         &self,
         call: impl Future<Output = Result<T, LlmError>>,
@@ -50,7 +105,7 @@ impl Transport {
             Ok(result) => result,
             Err(_) => Err(transient(format!(
                 "the provider at {} did not finish within {}s (request timeout)",
-                self.base_url,
+                self.shown_url,
                 self.request_timeout.as_secs_f32()
             ))),
         }
@@ -65,6 +120,9 @@ impl Transport {
         body: &serde_json::Value,
         stream: bool,
     ) -> Result<reqwest::Response, LlmError> {
+        if let Some(error) = &self.setup_error {
+            return Err(LlmError::Fatal(error.clone()));
+        }
         let url = format!("{}{}", self.base_url, path);
         let send = self.client.post(&url).headers(headers).json(body).send();
         let sent = if stream {
@@ -81,47 +139,98 @@ impl Transport {
             return Ok(response);
         }
         let retry_after = parse_retry_after(response.headers(), SystemTime::now());
-        let text = response.text().await.unwrap_or_default();
+        let text = self.error_body(response).await;
         Err(self.status_error(status.as_u16(), retry_after, &text))
     }
 
-    /// Read a non-streaming response body as JSON.
+    /// The start of an error body (a hostile server's error page may be any size).
+    async fn error_body(&self, response: reqwest::Response) -> String {
+        let mut body = self.body(response, false);
+        let mut bytes = Vec::new();
+        while let Ok(Some(())) = body
+            .chunk(|chunk| {
+                let room = ERROR_BODY_LIMIT as usize - bytes.len().min(ERROR_BODY_LIMIT as usize);
+                bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            })
+            .await
+        {
+            if bytes.len() as u64 >= ERROR_BODY_LIMIT {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// A response body read under the size cap; `streaming` applies the idle limit to every
+    /// wait for the next chunk.
+    fn body(&self, response: reqwest::Response, streaming: bool) -> Body<'_> {
+        Body {
+            transport: self,
+            response,
+            received: 0,
+            idle: streaming.then_some(self.stream_idle_timeout),
+        }
+    }
+
+    /// Read a non-streaming response body as JSON, under the size cap.
     pub(super) async fn json_body(
         &self,
         response: reqwest::Response,
     ) -> Result<serde_json::Value, LlmError> {
-        let bytes = response.bytes().await.map_err(|e| self.request_error(&e))?;
+        if let Some(length) = response.content_length()
+            && length > self.max_response_bytes
+        {
+            return Err(self.too_large());
+        }
+        let mut body = self.body(response, false);
+        let mut bytes = Vec::new();
+        while body
+            .chunk(|chunk| bytes.extend_from_slice(chunk))
+            .await?
+            .is_some()
+        {}
         serde_json::from_slice(&bytes).map_err(|e| {
             LlmError::Fatal(format!(
                 "the provider at {} sent a response that is not JSON ({e}): {}",
-                self.base_url,
+                self.shown_url,
                 excerpt(&self.redact(&String::from_utf8_lossy(&bytes)))
             ))
         })
     }
 
-    /// The response body as server-sent events.
-    pub(super) fn events(&self, response: reqwest::Response) -> SseEvents {
-        SseEvents {
-            inner: Box::pin(response.bytes_stream().eventsource()),
-            idle: self.stream_idle_timeout,
-            base_url: self.base_url.clone(),
-        }
-    }
-
-    /// `text` with the API key, should a server echo it, replaced by `***`.
+    /// `text` with every registered secret and URL password masked, and the endpoint shown
+    /// without its credentials.
     pub(super) fn redact(&self, text: &str) -> String {
-        match &self.api_key {
-            Some(key) if !key.expose().is_empty() => text.replace(key.expose(), "***"),
-            _ => text.to_string(),
-        }
+        let text = if self.base_url != self.shown_url {
+            text.replace(&self.base_url, &self.shown_url)
+        } else {
+            text.to_string()
+        };
+        crate::redact::redact_owned(text)
     }
 
     fn idle_error(&self) -> LlmError {
         transient(format!(
             "the provider at {} sent nothing for {}s (stream idle timeout)",
-            self.base_url,
+            self.shown_url,
             self.stream_idle_timeout.as_secs_f32()
+        ))
+    }
+
+    fn too_large(&self) -> LlmError {
+        LlmError::Fatal(format!(
+            "the provider at {} sent a response larger than {} bytes, the limit \
+             (max_response_bytes = {} in the config file); the reply was dropped and not \
+             retried",
+            self.shown_url, self.max_response_bytes, self.max_response_bytes
+        ))
+    }
+
+    fn malformed(&self, cause: MalformedStream) -> LlmError {
+        LlmError::Fatal(format!(
+            "the provider at {} sent a malformed stream: {}",
+            self.shown_url,
+            self.redact(&cause.0)
         ))
     }
 
@@ -129,29 +238,36 @@ impl Transport {
     /// request that could not even be built.
     pub(super) fn request_error(&self, err: &reqwest::Error) -> LlmError {
         let chain = self.redact(&error_chain(err));
+        let url = &self.shown_url;
         if err.is_builder() {
             return LlmError::Fatal(format!(
-                "cannot send a request to {}: {chain}; check --base-url",
-                self.base_url
+                "cannot send a request to {url}: {chain}; check --base-url"
+            ));
+        }
+        if let Some(proxy) = &self.proxy
+            && err.is_connect()
+        {
+            return transient(format!(
+                "cannot reach {url} through the proxy {} (from {}): {chain}; check the proxy, \
+                 or list the provider's host in NO_PROXY to connect directly",
+                proxy.shown, proxy.variable
             ));
         }
         if err.is_connect() {
             return transient(format!(
-                "cannot connect to {} ({chain}); check that the server is running and that \
-                 --base-url is right",
-                self.base_url
+                "cannot connect to {url} ({chain}); check that the server is running and that \
+                 --base-url is right"
             ));
         }
         if err.is_timeout() {
-            return transient(format!(
-                "the request to {} timed out ({chain})",
-                self.base_url
-            ));
+            return transient(format!("the request to {url} timed out ({chain})"));
         }
-        transient(format!(
-            "the connection to {} failed ({chain})",
-            self.base_url
-        ))
+        let via = self
+            .proxy
+            .as_ref()
+            .map(|p| format!(" through the proxy {}", p.shown))
+            .unwrap_or_default();
+        transient(format!("the connection to {url}{via} failed ({chain})"))
     }
 
     /// Map an HTTP error status and its body to the error kinds the engine acts on.
@@ -173,6 +289,13 @@ impl Transport {
                 "the provider refused access (HTTP 403: {message}); check that the API key in \
                  your key variable may use this model"
             )),
+            407 => LlmError::Fatal(format!(
+                "the proxy refused the request (HTTP 407: {message}); check the credentials in \
+                 {}",
+                self.proxy
+                    .as_ref()
+                    .map_or("the proxy variable", |p| p.variable)
+            )),
             _ if is_retryable_status(status) => LlmError::Transient {
                 message: format!("the provider is unavailable (HTTP {status}: {message})"),
                 retry_after,
@@ -189,135 +312,96 @@ impl Transport {
     }
 }
 
-/// Server-sent events from a streaming response, with the stream-idle timeout applied to
-/// every wait.
-pub(super) struct SseEvents {
-    inner: Pin<Box<dyn Stream<Item = Result<SseEvent, EventStreamError<reqwest::Error>>> + Send>>,
-    idle: Duration,
-    base_url: String,
+/// A response body, chunk by chunk, under the size cap (bytes are counted as they arrive).
+struct Body<'t> {
+    transport: &'t Transport,
+    response: reqwest::Response,
+    received: u64,
+    idle: Option<Duration>,
 }
 
-impl SseEvents {
-    /// The next event; `None` when the server closed the stream.
-    pub(super) async fn next(&mut self) -> Option<Result<SseEvent, LlmError>> {
-        match tokio::time::timeout(self.idle, self.inner.next()).await {
-            Err(_) => Some(Err(transient(format!(
-                "the provider at {} sent nothing for {}s (stream idle timeout)",
-                self.base_url,
-                self.idle.as_secs_f32()
-            )))),
-            Ok(None) => None,
-            Ok(Some(Ok(event))) => Some(Ok(event)),
-            Ok(Some(Err(EventStreamError::Transport(e)))) => Some(Err(transient(format!(
+impl Body<'_> {
+    /// Hand the next chunk to `take`; `Ok(None)` at the end of the body.
+    async fn chunk<R>(&mut self, take: impl FnOnce(&[u8]) -> R) -> Result<Option<R>, LlmError> {
+        let t = self.transport;
+        let next = match self.idle {
+            Some(idle) => match tokio::time::timeout(idle, self.response.chunk()).await {
+                Ok(next) => next,
+                Err(_) => return Err(t.idle_error()),
+            },
+            None => self.response.chunk().await,
+        };
+        match next {
+            Ok(None) => Ok(None),
+            Ok(Some(bytes)) => {
+                self.received += bytes.len() as u64;
+                if self.received > t.max_response_bytes {
+                    return Err(t.too_large());
+                }
+                Ok(Some(take(&bytes)))
+            }
+            Err(e) if self.idle.is_some() => Err(transient(format!(
                 "the stream from {} was cut ({})",
-                self.base_url,
-                error_chain(&e)
-            )))),
-            Ok(Some(Err(e))) => Some(Err(LlmError::Fatal(format!(
-                "the provider at {} sent a malformed event stream ({e})",
-                self.base_url
-            )))),
+                t.shown_url,
+                t.redact(&error_chain(&e))
+            ))),
+            Err(e) => Err(t.request_error(&e)),
         }
     }
 }
 
-pub(super) fn transient(message: String) -> LlmError {
-    LlmError::Transient {
-        message,
-        retry_after: None,
+/// Events of a streaming response: SSE data, or JSON lines (Ollama's native API).
+pub(super) struct Frames<'t> {
+    body: Body<'t>,
+    framing: Box<dyn Framing + Send>,
+    ended: bool,
+}
+
+impl Frames<'_> {
+    /// The next event's data; `None` when the server closed the stream.
+    pub(super) async fn next(&mut self) -> Option<Result<String, LlmError>> {
+        loop {
+            if let Some(event) = self.framing.pop() {
+                return Some(Ok(event));
+            }
+            if self.ended {
+                return None;
+            }
+            let framing = &mut self.framing;
+            let fed = match self.body.chunk(|bytes| framing.feed(bytes)).await {
+                Ok(Some(fed)) => fed,
+                Ok(None) => {
+                    self.ended = true;
+                    self.framing.finish()
+                }
+                Err(e) => return Some(Err(e)),
+            };
+            if let Err(cause) = fed {
+                return Some(Err(self.body.transport.malformed(cause)));
+            }
+        }
     }
 }
 
-/// The error every adapter returns when a stream ends without its completion marker.
-pub(super) fn stream_ended_early() -> LlmError {
-    transient("stream ended before completion".to_string())
-}
-
-/// Statuses that say "try again later": timeouts, conflicts, rate limits, overload and
-/// server errors (501 and 505 are permanent, so they are not retried).
-pub(super) fn is_retryable_status(status: u16) -> bool {
-    matches!(status, 408 | 409 | 429 | 529)
-        || ((500..600).contains(&status) && !matches!(status, 501 | 505))
-}
-
-/// OpenAI says `context_length_exceeded` / "maximum context length", vLLM and llama.cpp
-/// copy that wording, Anthropic says "prompt is too long".
-pub(super) fn is_context_length_message(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    lower.contains("context_length_exceeded")
-        || lower.contains("maximum context length")
-        || lower.contains("prompt is too long")
-        || lower.contains("context window")
-}
-
-/// The human-readable part of an error body: `error.message` in both wire formats, else the
-/// body itself, shortened.
-pub(super) fn provider_message(body: &str) -> String {
-    let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
-    let from_json = parsed.as_ref().and_then(|v| {
-        let error = v.get("error").unwrap_or(v);
-        error
-            .get("message")
-            .and_then(|m| m.as_str())
-            .or_else(|| error.as_str())
-            .map(str::to_string)
-    });
-    match from_json {
-        Some(message) if !message.trim().is_empty() => excerpt(message.trim()),
-        _ if body.trim().is_empty() => "no details given".to_string(),
-        _ => excerpt(body.trim()),
-    }
-}
-
-/// At most 300 characters of `text`, on one line.
-fn excerpt(text: &str) -> String {
-    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= 300 {
-        one_line
-    } else {
-        let cut: String = one_line.chars().take(300).collect();
-        format!("{cut}…")
-    }
-}
-
-/// `Retry-After` as delta-seconds or an HTTP date, or OpenAI's `retry-after-ms`.
-pub(super) fn parse_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-    };
-    if let Some(ms) = text("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok())
-        && ms.is_finite()
-        && ms >= 0.0
+/// How a streaming response frames its events, by its content type; `None` for a plain
+/// JSON body (a server that ignored `stream: true`).
+fn framing_of(response: &reqwest::Response) -> Option<Box<dyn Framing + Send>> {
+    let content_type = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .trim_start()
+        .to_ascii_lowercase();
+    if content_type.starts_with("text/event-stream") {
+        Some(Box::new(SseDecoder::default()))
+    } else if content_type.starts_with("application/x-ndjson")
+        || content_type.starts_with("application/jsonl")
     {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+        Some(Box::new(JsonLines::default()))
+    } else {
+        None
     }
-    let value = text("retry-after")?.trim();
-    if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// An error with its sources, which is where reqwest keeps the useful part.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
-}
-
-/// Rough token count when a server reports no usage: about four characters a token.
-pub(super) fn estimate_tokens(chars: usize) -> u64 {
-    (chars as u64).div_ceil(4)
 }
 
 /// One wire format's incremental reader of a streamed response.
@@ -332,86 +416,84 @@ pub(super) trait StreamDecoder: Default {
 impl Transport {
     /// Post one request and read the answer: an event stream through `D`, or, from a server
     /// that ignored `stream: true` (or when streaming is off), one JSON body through
-    /// `parse_body`. Usage the server left out is estimated.
+    /// `parse_body`. Usage the server left out is estimated; tool calls written into the
+    /// text and reasoning blocks are dealt with for every wire alike.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn exchange<D: StreamDecoder>(
         &self,
         path: &str,
         headers: HeaderMap,
         body: &serde_json::Value,
+        req: &ChatRequest,
         stream: bool,
         on_delta: DeltaSink<'_>,
         parse_body: fn(&serde_json::Value) -> Result<ChatResponse, LlmError>,
     ) -> Result<ChatResponse, LlmError> {
         let response = self.post(path, headers, body, stream).await?;
-        let mut reply = if stream && super::in_band::is_event_stream(&response) {
-            let mut events = self.events(response);
-            let mut decoder = D::default();
-            while let Some(event) = events.next().await {
-                let event = match event {
-                    Ok(event) => event,
-                    // The answer is complete once the stop reason arrived; a connection that
-                    // breaks after it must not cost a second, paid call.
-                    Err(_) if decoder.has_stop_reason() => break,
-                    Err(e) => return Err(e),
+        let framing = if stream { framing_of(&response) } else { None };
+        let mut reply = match framing {
+            Some(framing) => {
+                let mut frames = Frames {
+                    body: self.body(response, true),
+                    framing,
+                    ended: false,
                 };
-                if decoder.apply(&event.data, on_delta)? {
-                    break;
+                let mut decoder = D::default();
+                while let Some(event) = frames.next().await {
+                    let event = match event {
+                        Ok(event) => event,
+                        // The answer is complete once the stop reason arrived; a connection
+                        // that breaks after it must not cost a second, paid call.
+                        Err(e) if e.is_transient() && decoder.has_stop_reason() => break,
+                        Err(e) => return Err(e),
+                    };
+                    if decoder
+                        .apply(&event, on_delta)
+                        .map_err(|e| self.in_band(e))?
+                    {
+                        break;
+                    }
                 }
+                let mut reply = decoder.finish()?;
+                super::in_text::normalise(&mut reply, &req.tools);
+                reply
             }
-            decoder.finish()?
-        } else {
-            let value = self.json_body(response).await?;
-            let reply = parse_body(&value)?;
-            if !reply.text.is_empty() {
-                on_delta(&reply.text);
+            None => {
+                let value = self.json_body(response).await?;
+                let mut reply = parse_body(&value).map_err(|e| self.in_band(e))?;
+                super::in_text::normalise(&mut reply, &req.tools);
+                if !reply.text.is_empty() {
+                    on_delta(&reply.text);
+                }
+                reply
             }
-            reply
         };
         super::in_band::estimate_missing_usage(&mut reply, body);
         Ok(reply)
+    }
+
+    /// An error read from a 200 response: same redaction as any other.
+    fn in_band(&self, error: LlmError) -> LlmError {
+        match error {
+            LlmError::Transient {
+                message,
+                retry_after,
+            } => LlmError::Transient {
+                message: self.redact(&message),
+                retry_after,
+            },
+            LlmError::ContextLength(m) => LlmError::ContextLength(self.redact(&m)),
+            LlmError::Auth(m) => LlmError::Auth(self.redact(&m)),
+            LlmError::Fatal(m) => LlmError::Fatal(self.redact(&m)),
+            other => other,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::spec::ProviderKind;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
-
-    #[test]
-    fn retry_after_in_seconds_date_and_milliseconds() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(
-            parse_retry_after(&headers(&[("retry-after", "7")]), now),
-            Some(Duration::from_secs(7))
-        );
-        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(
-            parse_retry_after(&headers(&[("retry-after", &later)]), now),
-            Some(Duration::from_secs(30))
-        );
-        let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
-        assert_eq!(
-            parse_retry_after(&headers(&[("retry-after", &past)]), now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(
-            parse_retry_after(&headers(&[("retry-after-ms", "250")]), now),
-            Some(Duration::from_millis(250))
-        );
-        assert_eq!(
-            parse_retry_after(&headers(&[("retry-after", "soon")]), now),
-            None
-        );
-        assert_eq!(parse_retry_after(&HeaderMap::new(), now), None);
-    }
+    use crate::llm::config::ProviderKind;
 
     fn transport_with_key(key: &str) -> Transport {
         let mut cfg = ProviderConfig::new(ProviderKind::OpenAi, "m", "http://127.0.0.1:9/v1/");
@@ -457,18 +539,32 @@ mod tests {
     }
 
     #[test]
-    fn plain_text_bodies_are_shortened_to_one_line() {
-        let long = "x\n".repeat(400);
-        let m = provider_message(&long);
-        assert!(m.chars().count() <= 301);
-        assert!(!m.contains('\n'));
-        assert_eq!(provider_message(""), "no details given");
+    fn a_403_echoing_the_key_in_another_case_is_masked() {
+        let t = transport_with_key("sk-mixedCase-0042-key");
+        let err = t.status_error(
+            403,
+            None,
+            r#"{"error":{"message":"key SK-MIXEDCASE-0042-KEY may not use this model"}}"#,
+        );
+        let text = err.to_string();
+        assert!(
+            !text.to_lowercase().contains("sk-mixedcase-0042-key"),
+            "{text}"
+        );
+        assert!(text.contains("***"), "{text}");
     }
 
     #[test]
-    fn token_estimate_is_never_zero_for_text() {
-        assert_eq!(estimate_tokens(0), 0);
-        assert_eq!(estimate_tokens(1), 1);
-        assert_eq!(estimate_tokens(8), 2);
+    fn credentials_in_the_base_url_never_show() {
+        let cfg = ProviderConfig::new(
+            ProviderKind::OpenAi,
+            "m",
+            "http://alice:url-password-77@127.0.0.1:9/v1",
+        );
+        let t = Transport::new(&cfg);
+        let message = t.redact("error sending request for url (http://alice:url-password-77@127.0.0.1:9/v1/chat/completions)");
+        assert!(!message.contains("url-password-77"), "{message}");
+        assert!(t.idle_error().to_string().contains("http://127.0.0.1:9/v1"));
+        assert!(!t.too_large().to_string().contains("alice"));
     }
 }

@@ -5,7 +5,17 @@
 //!
 //! Usage numbers are deterministic: input tokens are the request body's characters / 4 (see
 //! [`RecordedRequest::estimated_input_tokens`]), output tokens the reply's characters / 4.
+//! Started with [`MockOptions::prompt_cache`], the server also emulates each provider's
+//! prompt caching ([`delm::llm::scripted::PrefixCache`]) and reports the cached part of the
+//! prompt the way that API does.
+//!
+//! Beyond plain answers it can play what real servers do: tool calls whole in one chunk,
+//! without ids, with object arguments or a wrong finish reason ([`Habits`]), thinking
+//! blocks with signatures ([`Reply::Thinking`]), raw bytes (malformed streams, invalid
+//! UTF-8: [`Reply::Raw`]), slow trickles ([`Reply::Trickle`]), and answer as an HTTP proxy
+//! (absolute-form request targets are served too, and recorded as proxied).
 
+use delm::llm::scripted::{CacheBlock, CacheUse, PrefixCache};
 use serde_json::{Value, json};
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -22,6 +32,8 @@ pub enum Wire {
     OpenAi,
     /// `POST /v1/messages`
     Anthropic,
+    /// Ollama's native `POST /api/chat` (JSON lines when streaming).
+    Ollama,
 }
 
 impl Wire {
@@ -29,6 +41,7 @@ impl Wire {
         match self {
             Wire::OpenAi => "/v1/chat/completions",
             Wire::Anthropic => "/v1/messages",
+            Wire::Ollama => "/api/chat",
         }
     }
 }
@@ -37,6 +50,8 @@ impl Wire {
 #[derive(Debug, Clone)]
 pub struct RecordedRequest {
     pub path: String,
+    /// When the request came as to a proxy (`POST http://host/...`): the host it was for.
+    pub proxied_for: Option<String>,
     /// Header names in lower case, in the order received.
     pub headers: Vec<(String, String)>,
     /// The JSON body (a JSON string holding the raw text if the body was not JSON).
@@ -119,10 +134,80 @@ impl RecordedRequest {
         (chars as u64 / 4).max(1)
     }
 
+    /// How many `cache_control` breakpoints the request carries (Anthropic wire).
+    pub fn cache_breakpoints(&self) -> usize {
+        self.body.to_string().matches("\"cache_control\"").count()
+    }
+
+    /// The tools and the system prompt as sent, without cache markers: the prefix agents of
+    /// one run should share byte for byte.
+    pub fn tools_and_system(&self) -> String {
+        let mut tools = self.body["tools"].clone();
+        let mut system = self.body["system"].clone();
+        strip_cache_control(&mut tools);
+        strip_cache_control(&mut system);
+        let openai_system = self.body["messages"][0].clone();
+        if openai_system["role"] == "system" {
+            system = openai_system;
+        }
+        format!("{tools}{system}")
+    }
+
+    /// The prompt as cacheable blocks in prompt order (Anthropic's view): tools, system
+    /// blocks, message blocks.
+    fn cache_blocks(&self) -> Vec<CacheBlock> {
+        let mut blocks = Vec::new();
+        let mut push = |value: &Value, prefix: &str| {
+            let breakpoint = value.get("cache_control").is_some();
+            let mut value = value.clone();
+            strip_cache_control(&mut value);
+            blocks.push(CacheBlock {
+                text: format!("{prefix}{value}"),
+                breakpoint,
+            });
+        };
+        for tool in self.body["tools"].as_array().into_iter().flatten() {
+            push(tool, "tool:");
+        }
+        match &self.body["system"] {
+            Value::Array(parts) => parts.iter().for_each(|p| push(p, "system:")),
+            Value::Null => {}
+            text => push(text, "system:"),
+        }
+        for message in self.body["messages"].as_array().into_iter().flatten() {
+            let role = message["role"].as_str().unwrap_or("");
+            match &message["content"] {
+                Value::Array(parts) => {
+                    for (i, part) in parts.iter().enumerate() {
+                        push(part, if i == 0 { role } else { "" });
+                    }
+                }
+                text => push(text, role),
+            }
+        }
+        blocks
+    }
+
+    /// The prompt as OpenAI reads it for caching: tools, then the messages, serialized.
+    fn cache_text(&self) -> String {
+        format!("{}{}", self.body["tools"], self.body["messages"])
+    }
+
     fn wants_usage_chunk(&self) -> bool {
         self.body["stream_options"]["include_usage"]
             .as_bool()
             .unwrap_or(false)
+    }
+}
+
+fn strip_cache_control(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.remove("cache_control");
+            map.values_mut().for_each(strip_cache_control);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_cache_control),
+        _ => {}
     }
 }
 
@@ -170,6 +255,48 @@ pub enum Reply {
     CutStream(String),
     /// Wait, then reply.
     Delay(Duration, Box<Reply>),
+    /// The inner answer, sent the way some servers do (see [`Habits`]).
+    WithHabits(Habits, Box<Reply>),
+    /// Anthropic wire: a thinking block (with its signature) and a redacted one before the
+    /// inner answer. Other wires send the inner answer alone.
+    Thinking {
+        thinking: String,
+        signature: String,
+        then: Box<Reply>,
+    },
+    /// HTTP 200 with this content type and these body chunks, byte for byte (chunked).
+    Raw {
+        content_type: String,
+        chunks: Vec<Vec<u8>>,
+    },
+    /// The inner answer with a pause before each piece of it (stream frames, or pieces of a
+    /// JSON body).
+    Trickle(Duration, Box<Reply>),
+}
+
+/// How a server deviates from the reference wire format when it sends tool calls.
+#[derive(Debug, Clone, Default)]
+pub struct Habits {
+    /// Each call whole in one chunk (id, name, complete arguments), as Ollama streams them.
+    pub whole_calls: bool,
+    /// Every call under index 0 (OpenAI wire, streaming).
+    pub same_index: bool,
+    /// Calls without ids.
+    pub no_ids: bool,
+    /// Arguments as a JSON object instead of a string (OpenAI wire).
+    pub object_arguments: bool,
+    /// This finish reason (OpenAI) or stop reason (Anthropic) instead of the right one,
+    /// e.g. "stop" with tool calls (Ollama), "length" or "max_tokens".
+    pub finish_reason: Option<String>,
+    /// `extra_content` on every tool call (Gemini's thought signatures; OpenAI wire).
+    pub extra_content: Option<Value>,
+}
+
+/// How the server behaves beyond its script.
+#[derive(Debug, Clone, Default)]
+pub struct MockOptions {
+    /// Emulate the provider's prompt caching and report cached tokens as its API does.
+    pub prompt_cache: bool,
 }
 
 impl Reply {
@@ -190,14 +317,32 @@ impl Reply {
             body: json!({"error": {"type": "error", "message": message}}).to_string(),
         }
     }
+
+    /// A server-sent event stream of these `data:` payloads, exactly as given.
+    pub fn sse(data: &[&str]) -> Reply {
+        Reply::Raw {
+            content_type: "text/event-stream".into(),
+            chunks: data
+                .iter()
+                .map(|d| format!("data: {d}\n\n").into_bytes())
+                .collect(),
+        }
+    }
+
+    /// The inner answer with these habits.
+    pub fn with(self, habits: Habits) -> Reply {
+        Reply::WithHabits(habits, Box::new(self))
+    }
 }
 
 type Script = dyn Fn(&RecordedRequest, usize) -> Reply + Send + Sync;
 
 struct Shared {
     wire: Wire,
+    options: MockOptions,
     script: Box<Script>,
     requests: Mutex<Vec<RecordedRequest>>,
+    cache: Mutex<PrefixCache>,
     shutdown: CancellationToken,
 }
 
@@ -218,10 +363,28 @@ impl MockLlm {
         Self::start_on(0, wire, script).await
     }
 
+    /// [`MockLlm::start`] with options (e.g. prompt caching).
+    pub async fn start_with(
+        wire: Wire,
+        options: MockOptions,
+        script: impl Fn(&RecordedRequest, usize) -> Reply + Send + Sync + 'static,
+    ) -> MockLlm {
+        Self::start_on_with(0, wire, options, script).await
+    }
+
     /// [`MockLlm::start`] on a chosen port of 127.0.0.1 (0: any free port).
     pub async fn start_on(
         port: u16,
         wire: Wire,
+        script: impl Fn(&RecordedRequest, usize) -> Reply + Send + Sync + 'static,
+    ) -> MockLlm {
+        Self::start_on_with(port, wire, MockOptions::default(), script).await
+    }
+
+    async fn start_on_with(
+        port: u16,
+        wire: Wire,
+        options: MockOptions,
         script: impl Fn(&RecordedRequest, usize) -> Reply + Send + Sync + 'static,
     ) -> MockLlm {
         let listener = TcpListener::bind(("127.0.0.1", port))
@@ -233,8 +396,10 @@ impl MockLlm {
             .port();
         let shared = Arc::new(Shared {
             wire,
+            options,
             script: Box::new(script),
             requests: Mutex::new(Vec::new()),
+            cache: Mutex::new(PrefixCache::new()),
             shutdown: CancellationToken::new(),
         });
         tokio::spawn(accept_loop(listener, shared.clone()));
@@ -260,6 +425,16 @@ impl MockLlm {
         wire: Wire,
         script: impl Fn(&RecordedRequest, usize) -> Reply + Send + Sync + 'static,
     ) -> MockLlm {
+        Self::start_blocking_with(port, wire, MockOptions::default(), script)
+    }
+
+    /// [`MockLlm::start_blocking_on`] with options (e.g. prompt caching).
+    pub fn start_blocking_with(
+        port: u16,
+        wire: Wire,
+        options: MockOptions,
+        script: impl Fn(&RecordedRequest, usize) -> Reply + Send + Sync + 'static,
+    ) -> MockLlm {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("mock-llm".into())
@@ -269,7 +444,7 @@ impl MockLlm {
                     .build()
                     .expect("mock LLM: cannot build a tokio runtime");
                 runtime.block_on(async move {
-                    let mock = MockLlm::start_on(port, wire, script).await;
+                    let mock = MockLlm::start_on_with(port, wire, options, script).await;
                     let handle = MockLlm {
                         base_url: mock.base_url.clone(),
                         shared: mock.shared.clone(),
@@ -356,7 +531,7 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) -> io::Res
             &format!("mock LLM: the test script panicked at call {index}"),
         ),
     };
-    write_reply(&mut stream, shared.wire, &request, index, reply).await
+    write_reply(&mut stream, &shared, &request, index, reply).await
 }
 
 /// Read one HTTP/1.1 request: request line, headers, `Content-Length` body.
@@ -379,7 +554,15 @@ async fn read_request(stream: &mut TcpStream) -> io::Result<Option<RecordedReque
     let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
     let mut lines = head.split("\r\n");
     let request_line = lines.next().unwrap_or("");
-    let path = request_line.split(' ').nth(1).unwrap_or("").to_string();
+    let target = request_line.split(' ').nth(1).unwrap_or("");
+    // A proxy gets the absolute URL: `POST http://host:port/v1/... HTTP/1.1`.
+    let (path, proxied_for) = match target.split_once("://") {
+        Some((_, rest)) => {
+            let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            (path.to_string(), Some(host.to_string()))
+        }
+        None => (target.to_string(), None),
+    };
     let headers: Vec<(String, String)> = lines
         .filter_map(|line| line.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
@@ -403,6 +586,7 @@ async fn read_request(stream: &mut TcpStream) -> io::Result<Option<RecordedReque
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).to_string()));
     Ok(Some(RecordedRequest {
         path,
+        proxied_for,
         headers,
         body,
     }))
@@ -411,14 +595,20 @@ async fn read_request(stream: &mut TcpStream) -> io::Result<Option<RecordedReque
 /// The assistant turn a reply describes, with generated tool-call ids.
 struct Turn {
     text: String,
-    /// (id, name, raw argument text)
+    /// (id, name, raw argument text); ids are empty when the habits say so.
     calls: Vec<(String, String, String)>,
+    habits: Habits,
+    /// (thinking, signature): Anthropic thinking before the answer.
+    thinking: Option<(String, String)>,
 }
+
+/// The redacted thinking block sent after a scripted thinking block (opaque, as the API's).
+const REDACTED_THINKING: &str = "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIw";
 
 impl Turn {
     fn new(wire: Wire, index: usize, text: String, calls: Vec<(String, String)>) -> Turn {
         let prefix = match wire {
-            Wire::OpenAi => "call",
+            Wire::OpenAi | Wire::Ollama => "call",
             Wire::Anthropic => "toolu",
         };
         let calls = calls
@@ -426,7 +616,12 @@ impl Turn {
             .enumerate()
             .map(|(i, (name, args))| (format!("{prefix}_{index}_{i}"), name, args))
             .collect();
-        Turn { text, calls }
+        Turn {
+            text,
+            calls,
+            habits: Habits::default(),
+            thinking: None,
+        }
     }
 
     fn output_tokens(&self) -> u64 {
@@ -438,6 +633,20 @@ impl Turn {
                 .sum::<usize>();
         (chars as u64 / 4).max(1)
     }
+
+    /// The call's id on the wire (none when the habits drop ids).
+    fn id<'a>(&self, id: &'a str) -> Option<&'a str> {
+        (!self.habits.no_ids).then_some(id)
+    }
+
+    /// Arguments as the OpenAI wire carries them: a string, or an object when the habits
+    /// say so and the text is one.
+    fn openai_arguments(&self, args: &str) -> Value {
+        match serde_json::from_str::<Value>(args) {
+            Ok(object @ Value::Object(_)) if self.habits.object_arguments => object,
+            _ => json!(args),
+        }
+    }
 }
 
 fn json_args(calls: Vec<(String, Value)>) -> Vec<(String, String)> {
@@ -447,23 +656,86 @@ fn json_args(calls: Vec<(String, Value)>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The usage of one answered request, as the provider would bill it.
+struct Billed {
+    /// Every prompt token.
+    input: u64,
+    cache_read: u64,
+    cache_write: u64,
+    output: u64,
+}
+
+fn bill(shared: &Shared, request: &RecordedRequest, turn: &Turn) -> Billed {
+    let input = request.estimated_input_tokens();
+    let cache = if shared.options.prompt_cache {
+        let mut cache = lock(&shared.cache);
+        match shared.wire {
+            Wire::OpenAi => cache.openai(&request.cache_text()),
+            Wire::Anthropic => cache.anthropic(&request.cache_blocks()),
+            Wire::Ollama => CacheUse::default(),
+        }
+    } else {
+        CacheUse::default()
+    };
+    // Never more cached than was sent.
+    let cache_read = cache.read_tokens.min(input);
+    Billed {
+        input,
+        cache_read,
+        cache_write: cache.write_tokens.min(input - cache_read),
+        output: turn.output_tokens(),
+    }
+}
+
 async fn write_reply(
     stream: &mut TcpStream,
-    wire: Wire,
+    shared: &Shared,
     request: &RecordedRequest,
     index: usize,
     mut reply: Reply,
 ) -> io::Result<()> {
-    while let Reply::Delay(wait, inner) = reply {
-        tokio::time::sleep(wait).await;
-        reply = *inner;
-    }
-    let (turn, cut) = match reply {
+    let wire = shared.wire;
+    let mut habits = Habits::default();
+    let mut thinking = None;
+    let mut pause = Duration::ZERO;
+    let reply = loop {
+        reply = match reply {
+            Reply::Delay(wait, inner) => {
+                tokio::time::sleep(wait).await;
+                *inner
+            }
+            Reply::WithHabits(h, inner) => {
+                habits = h;
+                *inner
+            }
+            Reply::Thinking {
+                thinking: t,
+                signature,
+                then,
+            } => {
+                thinking = Some((t, signature));
+                *then
+            }
+            Reply::Trickle(every, inner) => {
+                pause = every;
+                *inner
+            }
+            other => break other,
+        };
+    };
+    let (mut turn, cut) = match reply {
         Reply::Status {
             code,
             headers,
             body,
         } => return write_status(stream, code, &headers, &body).await,
+        Reply::Raw {
+            content_type,
+            chunks,
+        } => {
+            let frames = chunks.into_iter().map(Frame::Body).collect();
+            return write_frames(stream, &content_type, frames, false, pause).await;
+        }
         Reply::Text(text) => (Turn::new(wire, index, text, vec![]), false),
         Reply::Tools(calls) => (
             Turn::new(wire, index, String::new(), json_args(calls)),
@@ -472,20 +744,42 @@ async fn write_reply(
         Reply::TextAndTools(text, calls) => (Turn::new(wire, index, text, json_args(calls)), false),
         Reply::RawTools(calls) => (Turn::new(wire, index, String::new(), calls), false),
         Reply::CutStream(text) => (Turn::new(wire, index, text, vec![]), true),
-        Reply::Delay(..) => unreachable!("delays are unwrapped above"),
+        Reply::Delay(..) | Reply::WithHabits(..) | Reply::Thinking { .. } | Reply::Trickle(..) => {
+            unreachable!("wrappers are unwrapped above")
+        }
     };
+    turn.habits = habits;
+    turn.thinking = thinking;
+    let billed = bill(shared, request, &turn);
     if request.is_stream() {
-        let events = match wire {
-            Wire::OpenAi => openai_stream(request, index, &turn),
-            Wire::Anthropic => anthropic_stream(request, index, &turn),
+        let (content_type, frames) = match wire {
+            Wire::OpenAi => (
+                "text/event-stream",
+                openai_stream(request, index, &turn, &billed),
+            ),
+            Wire::Anthropic => (
+                "text/event-stream",
+                anthropic_stream(request, index, &turn, &billed),
+            ),
+            Wire::Ollama => (
+                "application/x-ndjson",
+                ollama_stream(request, &turn, &billed),
+            ),
         };
-        write_sse(stream, events, cut).await
+        write_frames(stream, content_type, frames, cut, pause).await
     } else {
         let body = match wire {
-            Wire::OpenAi => openai_body(request, index, &turn),
-            Wire::Anthropic => anthropic_body(request, index, &turn),
+            Wire::OpenAi => openai_body(request, index, &turn, &billed),
+            Wire::Anthropic => anthropic_body(request, index, &turn, &billed),
+            Wire::Ollama => ollama_line(
+                request,
+                &turn.text,
+                ollama_calls(&turn),
+                Some(&billed),
+                &turn,
+            ),
         };
-        write_json(stream, &body.to_string(), cut).await
+        write_json(stream, &body.to_string(), cut, pause).await
     }
 }
 
@@ -499,21 +793,47 @@ fn pieces(text: &str) -> Vec<String> {
     chars.chunks(size).map(|c| c.iter().collect()).collect()
 }
 
-fn openai_usage(request: &RecordedRequest, turn: &Turn) -> Value {
-    let input = request.estimated_input_tokens();
-    let output = turn.output_tokens();
-    json!({"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output})
+fn openai_usage(billed: &Billed) -> Value {
+    json!({
+        "prompt_tokens": billed.input,
+        "completion_tokens": billed.output,
+        "total_tokens": billed.input + billed.output,
+        "prompt_tokens_details": {"cached_tokens": billed.cache_read},
+    })
 }
 
-fn openai_finish(turn: &Turn) -> &'static str {
+fn openai_finish(turn: &Turn) -> String {
+    if let Some(reason) = &turn.habits.finish_reason {
+        return reason.clone();
+    }
     if turn.calls.is_empty() {
         "stop"
     } else {
         "tool_calls"
     }
+    .to_string()
 }
 
-fn openai_body(request: &RecordedRequest, index: usize, turn: &Turn) -> Value {
+/// One whole call as the OpenAI wire carries it (in a message, or in one stream chunk).
+fn openai_call(turn: &Turn, position: Option<usize>, call: &(String, String, String)) -> Value {
+    let (id, name, args) = call;
+    let mut wire = json!({
+        "type": "function",
+        "function": {"name": name, "arguments": turn.openai_arguments(args)},
+    });
+    if let Some(id) = turn.id(id) {
+        wire["id"] = json!(id);
+    }
+    if let Some(i) = position {
+        wire["index"] = json!(i);
+    }
+    if let Some(extra) = &turn.habits.extra_content {
+        wire["extra_content"] = extra.clone();
+    }
+    wire
+}
+
+fn openai_body(request: &RecordedRequest, index: usize, turn: &Turn, billed: &Billed) -> Value {
     let mut message = json!({
         "role": "assistant",
         "content": if turn.text.is_empty() { Value::Null } else { json!(turn.text) },
@@ -522,9 +842,7 @@ fn openai_body(request: &RecordedRequest, index: usize, turn: &Turn) -> Value {
         message["tool_calls"] = turn
             .calls
             .iter()
-            .map(|(id, name, args)| {
-                json!({"id": id, "type": "function", "function": {"name": name, "arguments": args}})
-            })
+            .map(|call| openai_call(turn, None, call))
             .collect();
     }
     json!({
@@ -533,13 +851,18 @@ fn openai_body(request: &RecordedRequest, index: usize, turn: &Turn) -> Value {
         "created": 1_700_000_000,
         "model": request.model(),
         "choices": [{"index": 0, "message": message, "finish_reason": openai_finish(turn)}],
-        "usage": openai_usage(request, turn),
+        "usage": openai_usage(billed),
     })
 }
 
 /// SSE events (already framed) for an OpenAI streaming answer; when cut, the caller stops
 /// after the text.
-fn openai_stream(request: &RecordedRequest, index: usize, turn: &Turn) -> Vec<SseFrame> {
+fn openai_stream(
+    request: &RecordedRequest,
+    index: usize,
+    turn: &Turn,
+    billed: &Billed,
+) -> Vec<Frame> {
     let id = format!("chatcmpl-mock-{index}");
     let chunk = |delta: Value, finish: Option<&str>| {
         let body = json!({
@@ -549,27 +872,40 @@ fn openai_stream(request: &RecordedRequest, index: usize, turn: &Turn) -> Vec<Ss
             "model": request.model(),
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
         });
-        SseFrame::body(format!("data: {body}\n\n"))
+        Frame::sse(&body)
     };
     let mut frames = vec![chunk(json!({"role": "assistant", "content": ""}), None)];
     for piece in pieces(&turn.text) {
         frames.push(chunk(json!({"content": piece}), None));
     }
-    frames.push(SseFrame::CutPoint);
-    for (i, (call_id, name, args)) in turn.calls.iter().enumerate() {
-        frames.push(chunk(
-            json!({"tool_calls": [{"index": i, "id": call_id, "type": "function",
-                    "function": {"name": name, "arguments": ""}}]}),
-            None,
-        ));
+    frames.push(Frame::CutPoint);
+    for (i, call) in turn.calls.iter().enumerate() {
+        let position = if turn.habits.same_index { 0 } else { i };
+        if turn.habits.whole_calls {
+            frames.push(chunk(
+                json!({"tool_calls": [openai_call(turn, Some(position), call)]}),
+                None,
+            ));
+            continue;
+        }
+        let (call_id, name, args) = call;
+        let mut first = json!({"index": position, "type": "function",
+            "function": {"name": name, "arguments": ""}});
+        if let Some(id) = turn.id(call_id) {
+            first["id"] = json!(id);
+        }
+        if let Some(extra) = &turn.habits.extra_content {
+            first["extra_content"] = extra.clone();
+        }
+        frames.push(chunk(json!({"tool_calls": [first]}), None));
         for piece in pieces(args) {
             frames.push(chunk(
-                json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}),
+                json!({"tool_calls": [{"index": position, "function": {"arguments": piece}}]}),
                 None,
             ));
         }
     }
-    frames.push(chunk(json!({}), Some(openai_finish(turn))));
+    frames.push(chunk(json!({}), Some(&openai_finish(turn))));
     if request.wants_usage_chunk() {
         let usage = json!({
             "id": id,
@@ -577,33 +913,57 @@ fn openai_stream(request: &RecordedRequest, index: usize, turn: &Turn) -> Vec<Ss
             "created": 1_700_000_000,
             "model": request.model(),
             "choices": [],
-            "usage": openai_usage(request, turn),
+            "usage": openai_usage(billed),
         });
-        frames.push(SseFrame::body(format!("data: {usage}\n\n")));
+        frames.push(Frame::sse(&usage));
     }
-    frames.push(SseFrame::body("data: [DONE]\n\n".to_string()));
+    frames.push(Frame::Body(b"data: [DONE]\n\n".to_vec()));
     frames
 }
 
-fn anthropic_stop(turn: &Turn) -> &'static str {
+fn anthropic_stop(turn: &Turn) -> String {
+    if let Some(reason) = &turn.habits.finish_reason {
+        return reason.clone();
+    }
     if turn.calls.is_empty() {
         "end_turn"
     } else {
         "tool_use"
     }
+    .to_string()
 }
 
-fn anthropic_body(request: &RecordedRequest, index: usize, turn: &Turn) -> Value {
+/// Anthropic's `input_tokens` leaves out cache reads and writes.
+fn anthropic_usage(billed: &Billed, output: u64) -> Value {
+    json!({
+        "input_tokens": billed.input - billed.cache_read - billed.cache_write,
+        "cache_read_input_tokens": billed.cache_read,
+        "cache_creation_input_tokens": billed.cache_write,
+        "output_tokens": output,
+    })
+}
+
+fn anthropic_input(args: &str) -> Value {
+    match serde_json::from_str::<Value>(args) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => Value::String(args.to_string()),
+    }
+}
+
+fn anthropic_body(request: &RecordedRequest, index: usize, turn: &Turn, billed: &Billed) -> Value {
     let mut content = Vec::new();
+    if let Some((thinking, signature)) = &turn.thinking {
+        content.push(json!({"type": "thinking", "thinking": thinking, "signature": signature}));
+        content.push(json!({"type": "redacted_thinking", "data": REDACTED_THINKING}));
+    }
     if !turn.text.is_empty() {
         content.push(json!({"type": "text", "text": turn.text}));
     }
     for (id, name, args) in &turn.calls {
-        let input = match serde_json::from_str::<Value>(args) {
-            Ok(v @ Value::Object(_)) => v,
-            _ => Value::String(args.clone()),
-        };
-        content.push(json!({"type": "tool_use", "id": id, "name": name, "input": input}));
+        content.push(
+            json!({"type": "tool_use", "id": turn.id(id).unwrap_or(""), "name": name,
+            "input": anthropic_input(args)}),
+        );
     }
     json!({
         "id": format!("msg_mock_{index}"),
@@ -613,17 +973,19 @@ fn anthropic_body(request: &RecordedRequest, index: usize, turn: &Turn) -> Value
         "content": content,
         "stop_reason": anthropic_stop(turn),
         "stop_sequence": null,
-        "usage": {
-            "input_tokens": request.estimated_input_tokens(),
-            "output_tokens": turn.output_tokens(),
-        },
+        "usage": anthropic_usage(billed, billed.output),
     })
 }
 
-fn anthropic_stream(request: &RecordedRequest, index: usize, turn: &Turn) -> Vec<SseFrame> {
+fn anthropic_stream(
+    request: &RecordedRequest,
+    index: usize,
+    turn: &Turn,
+    billed: &Billed,
+) -> Vec<Frame> {
     let event = |data: Value| {
         let kind = data["type"].as_str().unwrap_or("message").to_string();
-        SseFrame::body(format!("event: {kind}\ndata: {data}\n\n"))
+        Frame::Body(format!("event: {kind}\ndata: {data}\n\n").into_bytes())
     };
     let mut frames = vec![
         event(json!({
@@ -636,12 +998,31 @@ fn anthropic_stream(request: &RecordedRequest, index: usize, turn: &Turn) -> Vec
                 "content": [],
                 "stop_reason": null,
                 "stop_sequence": null,
-                "usage": {"input_tokens": request.estimated_input_tokens(), "output_tokens": 1},
+                "usage": anthropic_usage(billed, 1),
             },
         })),
         event(json!({"type": "ping"})),
     ];
     let mut block = 0;
+    if let Some((thinking, signature)) = &turn.thinking {
+        frames.push(event(json!({"type": "content_block_start", "index": block,
+            "content_block": {"type": "thinking", "thinking": "", "signature": ""}})));
+        for piece in pieces(thinking) {
+            frames.push(event(json!({"type": "content_block_delta", "index": block,
+                "delta": {"type": "thinking_delta", "thinking": piece}})));
+        }
+        frames.push(event(json!({"type": "content_block_delta", "index": block,
+            "delta": {"type": "signature_delta", "signature": signature}})));
+        frames.push(event(json!({"type": "content_block_stop", "index": block})));
+        frames.push(event(
+            json!({"type": "content_block_start", "index": block + 1,
+            "content_block": {"type": "redacted_thinking", "data": REDACTED_THINKING}}),
+        ));
+        frames.push(event(
+            json!({"type": "content_block_stop", "index": block + 1}),
+        ));
+        block += 2;
+    }
     if !turn.text.is_empty() {
         frames.push(event(json!({"type": "content_block_start", "index": block,
             "content_block": {"type": "text", "text": ""}})));
@@ -649,18 +1030,25 @@ fn anthropic_stream(request: &RecordedRequest, index: usize, turn: &Turn) -> Vec
             frames.push(event(json!({"type": "content_block_delta", "index": block,
                 "delta": {"type": "text_delta", "text": piece}})));
         }
-        frames.push(SseFrame::CutPoint);
+        frames.push(Frame::CutPoint);
         frames.push(event(json!({"type": "content_block_stop", "index": block})));
         block += 1;
     } else {
-        frames.push(SseFrame::CutPoint);
+        frames.push(Frame::CutPoint);
     }
     for (id, name, args) in &turn.calls {
-        frames.push(event(json!({"type": "content_block_start", "index": block,
-            "content_block": {"type": "tool_use", "id": id, "name": name, "input": {}}})));
-        for piece in pieces(args) {
-            frames.push(event(json!({"type": "content_block_delta", "index": block,
-                "delta": {"type": "input_json_delta", "partial_json": piece}})));
+        let id = turn.id(id).unwrap_or("");
+        if turn.habits.whole_calls {
+            frames.push(event(json!({"type": "content_block_start", "index": block,
+                "content_block": {"type": "tool_use", "id": id, "name": name,
+                    "input": anthropic_input(args)}})));
+        } else {
+            frames.push(event(json!({"type": "content_block_start", "index": block,
+                "content_block": {"type": "tool_use", "id": id, "name": name, "input": {}}})));
+            for piece in pieces(args) {
+                frames.push(event(json!({"type": "content_block_delta", "index": block,
+                    "delta": {"type": "input_json_delta", "partial_json": piece}})));
+            }
         }
         frames.push(event(json!({"type": "content_block_stop", "index": block})));
         block += 1;
@@ -668,43 +1056,114 @@ fn anthropic_stream(request: &RecordedRequest, index: usize, turn: &Turn) -> Vec
     frames.push(event(json!({
         "type": "message_delta",
         "delta": {"stop_reason": anthropic_stop(turn), "stop_sequence": null},
-        "usage": {"output_tokens": turn.output_tokens()},
+        "usage": {"output_tokens": billed.output},
     })));
     frames.push(event(json!({"type": "message_stop"})));
     frames
 }
 
-/// One piece of an SSE body, or the place where a cut stream stops.
-enum SseFrame {
-    Body(String),
+/// Ollama sends calls without ids, arguments as objects.
+fn ollama_calls(turn: &Turn) -> Vec<Value> {
+    turn.calls
+        .iter()
+        .map(|(_, name, args)| json!({"function": {"name": name, "arguments": anthropic_input(args)}}))
+        .collect()
+}
+
+/// One Ollama native answer line: `billed` set, it is the last (`done: true`).
+fn ollama_line(
+    request: &RecordedRequest,
+    text: &str,
+    calls: Vec<Value>,
+    billed: Option<&Billed>,
+    turn: &Turn,
+) -> Value {
+    let mut message = json!({"role": "assistant", "content": text});
+    if !calls.is_empty() {
+        message["tool_calls"] = json!(calls);
+    }
+    let mut line = json!({
+        "model": request.model(),
+        "created_at": "2025-01-01T00:00:00Z",
+        "message": message,
+        "done": billed.is_some(),
+    });
+    if let Some(billed) = billed {
+        line["done_reason"] = json!(
+            turn.habits
+                .finish_reason
+                .clone()
+                .unwrap_or_else(|| "stop".into())
+        );
+        line["prompt_eval_count"] = json!(billed.input);
+        line["eval_count"] = json!(billed.output);
+    }
+    line
+}
+
+fn ollama_stream(request: &RecordedRequest, turn: &Turn, billed: &Billed) -> Vec<Frame> {
+    let line = |value: Value| Frame::Body(format!("{value}\n").into_bytes());
+    let mut frames: Vec<Frame> = pieces(&turn.text)
+        .iter()
+        .map(|piece| line(ollama_line(request, piece, vec![], None, turn)))
+        .collect();
+    frames.push(Frame::CutPoint);
+    if !turn.calls.is_empty() {
+        frames.push(line(ollama_line(
+            request,
+            "",
+            ollama_calls(turn),
+            None,
+            turn,
+        )));
+    }
+    frames.push(line(ollama_line(request, "", vec![], Some(billed), turn)));
+    frames
+}
+
+/// One piece of a streamed body, or the place where a cut stream stops.
+enum Frame {
+    Body(Vec<u8>),
     CutPoint,
 }
 
-impl SseFrame {
-    fn body(text: String) -> SseFrame {
-        SseFrame::Body(text)
+impl Frame {
+    fn sse(data: &Value) -> Frame {
+        Frame::Body(format!("data: {data}\n\n").into_bytes())
     }
 }
 
-/// Stream `frames` as a chunked `text/event-stream` body. A cut stream stops at the cut
-/// point and drops the connection without the final chunk, as a broken proxy would.
-async fn write_sse(stream: &mut TcpStream, frames: Vec<SseFrame>, cut: bool) -> io::Result<()> {
-    stream
-        .write_all(
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n\
-              Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
-        )
-        .await?;
+/// Stream `frames` as a chunked body of `content_type`, pausing `pause` before each. A cut
+/// stream stops at the cut point and drops the connection without the final chunk, as a
+/// broken proxy would.
+async fn write_frames(
+    stream: &mut TcpStream,
+    content_type: &str,
+    frames: Vec<Frame>,
+    cut: bool,
+    pause: Duration,
+) -> io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nCache-Control: no-cache\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await?;
     for frame in frames {
         match frame {
-            SseFrame::CutPoint if cut => {
+            Frame::CutPoint if cut => {
                 stream.flush().await?;
                 return Ok(());
             }
-            SseFrame::CutPoint => {}
-            SseFrame::Body(text) => {
-                let chunk = format!("{:x}\r\n{text}\r\n", text.len());
-                stream.write_all(chunk.as_bytes()).await?;
+            Frame::CutPoint => {}
+            Frame::Body(bytes) => {
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
+                stream
+                    .write_all(format!("{:x}\r\n", bytes.len()).as_bytes())
+                    .await?;
+                stream.write_all(&bytes).await?;
+                stream.write_all(b"\r\n").await?;
                 stream.flush().await?;
             }
         }
@@ -714,7 +1173,12 @@ async fn write_sse(stream: &mut TcpStream, frames: Vec<SseFrame>, cut: bool) -> 
     stream.shutdown().await
 }
 
-async fn write_json(stream: &mut TcpStream, body: &str, cut: bool) -> io::Result<()> {
+async fn write_json(
+    stream: &mut TcpStream,
+    body: &str,
+    cut: bool,
+    pause: Duration,
+) -> io::Result<()> {
     let head = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
          Connection: close\r\n\r\n",
@@ -726,7 +1190,15 @@ async fn write_json(stream: &mut TcpStream, body: &str, cut: bool) -> io::Result
         stream.write_all(&body.as_bytes()[..body.len() / 2]).await?;
         return stream.flush().await;
     }
-    stream.write_all(body.as_bytes()).await?;
+    if pause.is_zero() {
+        stream.write_all(body.as_bytes()).await?;
+    } else {
+        for piece in body.as_bytes().chunks(body.len().div_ceil(8).max(1)) {
+            tokio::time::sleep(pause).await;
+            stream.write_all(piece).await?;
+            stream.flush().await?;
+        }
+    }
     stream.flush().await?;
     stream.shutdown().await
 }
@@ -743,6 +1215,7 @@ async fn write_status(
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        407 => "Proxy Authentication Required",
         408 => "Request Timeout",
         409 => "Conflict",
         413 => "Payload Too Large",

@@ -24,7 +24,7 @@ impl Agent {
         let mut messages = std::mem::take(&mut self.memory);
         messages.push(Message::user(message));
         let mut turns = Turns {
-            req: self.request(tools, messages),
+            req: self.request(CallPurpose::Finalise, tools, messages),
             claim,
             revocation,
             purpose: CallPurpose::Finalise,
@@ -44,11 +44,8 @@ impl Agent {
                         .await;
                     return;
                 }
-                Err(stop @ (Stop::Fatal(_) | Stop::ContextFull)) => {
-                    let message = match stop {
-                        Stop::Fatal(m) => m,
-                        _ => "the finalise turn no longer fits the model's context window".into(),
-                    };
+                // Without its finalise turn the run cannot answer: it fails, resumable.
+                Err(Stop::Fatal(message) | Stop::TaskFailed(message)) => {
                     let _ = self.ask(Request::Fatal { message }).await;
                     return;
                 }
@@ -61,10 +58,7 @@ impl Agent {
                 self.submit_plain_answer(&turns.claim, &last_text).await;
                 return;
             }
-            turns.req.messages.push(Message::assistant(
-                resp.text.clone(),
-                resp.tool_calls.clone(),
-            ));
+            turns.req.messages.push(resp.assistant_message());
             let mut added = false;
             let mut answered = false;
             for call in &resp.tool_calls {

@@ -28,6 +28,23 @@ pub struct AgentDeps {
     /// Usage → dollars; `None` when the model's price is unknown.
     pub price: PriceFn,
     pub workspace: Arc<dyn Workspace>,
+    /// When the run's time limit ends (`--time-limit`), if it has one.
+    pub time_limit_at: Option<std::time::Instant>,
+}
+
+/// After a time limit the finaliser still gets this long to write the answer.
+const FINALISE_GRACE: std::time::Duration = std::time::Duration::from_secs(120);
+
+impl AgentDeps {
+    /// The latest a model call may end. Work calls need none of their own: at the time
+    /// limit the board revokes their claims, which cancels them and requeues the work. The
+    /// finalise turn, which the limit itself starts, gets a grace period to write the answer
+    /// and no more.
+    fn deadline(&self, purpose: CallPurpose) -> Option<std::time::Instant> {
+        let at = self.time_limit_at?;
+        (purpose == CallPurpose::Finalise)
+            .then(|| at.max(std::time::Instant::now()) + FINALISE_GRACE)
+    }
 }
 
 /// Run one agent until the board tells it to stop or the run ends.
@@ -74,9 +91,9 @@ struct Agent {
 enum Stop {
     /// The claim was revoked (re-enqueue, cancel, budget, run stopped).
     Revoked,
-    /// The conversation does not fit the context window even after compaction: the task
-    /// fails, the run goes on.
-    ContextFull,
+    /// The task cannot go on (the conversation no longer fits the context window, a call
+    /// ran out of time): it fails with this reason, the run goes on.
+    TaskFailed(String),
     /// The provider cannot be used; the run fails.
     Fatal(String),
 }
@@ -252,15 +269,24 @@ impl Agent {
     }
 
     /// The request of a work or finalise conversation: this agent's system prompt, `tools`,
-    /// and the conversation so far.
-    fn request(&self, tools: Arc<[ToolSpec]>, messages: Vec<Message>) -> ChatRequest {
-        ChatRequest {
-            system: self.system.clone(),
+    /// and the conversation so far. The run id is the prompt-cache key: every agent of the
+    /// run shares the tools and system prefix.
+    fn request(
+        &self,
+        purpose: CallPurpose,
+        tools: Arc<[ToolSpec]>,
+        messages: Vec<Message>,
+    ) -> ChatRequest {
+        let mut req = ChatRequest::new(
+            purpose,
+            self.system.clone(),
             messages,
             tools,
-            max_tokens: self.deps.cfg.max_output_tokens,
-            temperature: None,
-        }
+            self.deps.cfg.max_output_tokens,
+        );
+        req.cache_key = Some(self.deps.cfg.run_id.clone());
+        req.deadline = self.deps.deadline(purpose);
+        req
     }
 
     /// One model call with retries, streaming deltas to the UI, and its `llm_call` report.
@@ -285,16 +311,16 @@ impl Agent {
     fn stop_for(&self, e: LlmError) -> Stop {
         match e {
             LlmError::Cancelled => Stop::Revoked,
-            LlmError::ContextLength(msg) => {
-                self.report(Report::Message {
-                    text: format!("context window exceeded even after compaction: {msg}"),
-                });
-                Stop::ContextFull
-            }
+            LlmError::ContextLength(msg) => Stop::TaskFailed(format!(
+                "the conversation no longer fits the model's context window, even after \
+compaction: {msg}"
+            )),
+            // One call that ran out of its time fails its task; the swarm goes on.
+            LlmError::Deadline(msg) => Stop::TaskFailed(msg),
             LlmError::Transient { message, .. } => Stop::Fatal(format!(
                 "the model provider is unreachable after {} attempts ({message}); check the \
 network, --base-url and the provider's status, then `delm resume` the session",
-                self.deps.llm.policy().max_attempts
+                self.deps.llm.max_attempts()
             )),
             LlmError::Auth(m) | LlmError::Fatal(m) => Stop::Fatal(m),
         }
@@ -363,14 +389,7 @@ network, --base-url and the provider's status, then `delm resume` the session",
                     })
                     .await;
             }
-            Stop::ContextFull => {
-                self.finish(
-                    claim,
-                    TaskOutcome::Failed,
-                    "the conversation no longer fits the model's context window".into(),
-                )
-                .await
-            }
+            Stop::TaskFailed(reason) => self.finish(claim, TaskOutcome::Failed, reason).await,
             Stop::Fatal(message) => {
                 let _ = self.ask(Request::Fatal { message }).await;
             }

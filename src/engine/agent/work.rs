@@ -41,7 +41,11 @@ impl Agent {
 of that turn is accepted.)"
         ));
         let mut turns = Turns {
-            req: self.request(self.work_tools.clone(), vec![Message::user(message)]),
+            req: self.request(
+                CallPurpose::Work,
+                self.work_tools.clone(),
+                vec![Message::user(message)],
+            ),
             claim,
             revocation,
             purpose: CallPurpose::Work,
@@ -71,7 +75,7 @@ of that turn is accepted.)"
             }
             if resp.tool_calls.is_empty() {
                 let text = resp.text.trim().to_string();
-                let cut = matches!(resp.finish_reason.as_deref(), Some("length" | "max_tokens"));
+                let cut = resp.stop == crate::llm::StopReason::Length;
                 if cut || (!nudged && !text.is_empty()) {
                     // A cut reply is continued; a plain-text reply gets one reminder that
                     // the work is done with tools, before its text is taken as the result.
@@ -105,10 +109,7 @@ with your result.)"
                 };
                 return self.finish(&turns.claim, TaskOutcome::Done, result).await;
             }
-            turns.req.messages.push(Message::assistant(
-                resp.text.clone(),
-                resp.tool_calls.clone(),
-            ));
+            turns.req.messages.push(resp.assistant_message());
             match self
                 .run_turn(&mut turns, &resp.tool_calls, &mut recorded)
                 .await
