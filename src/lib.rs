@@ -5,6 +5,7 @@
 
 pub mod compare;
 pub mod config;
+pub mod demo;
 pub mod engine;
 pub mod event;
 pub mod llm;
