@@ -15,4 +15,5 @@ pub mod session;
 pub mod sinks;
 pub mod story;
 pub mod text;
+#[cfg(feature = "tui")]
 pub mod tui;
