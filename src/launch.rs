@@ -543,7 +543,6 @@ fn tui_options(theme: Option<String>, cfg: &Config) -> delm::tui::TuiOptions {
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         config_dir: config::config_dir(),
         notify: cfg.notify.clone(),
-        model_note: None,
     }
 }
 
@@ -560,7 +559,10 @@ fn finish(
                 .last()
                 .cloned()
                 .unwrap_or_else(|| answer.answer.clone());
-            Err(Failure::Run(format!("the run failed: {why}")))
+            Err(Failure::Run(format!(
+                "the run failed: {}",
+                delm::text::escape_controls(&why)
+            )))
         }
         _ => {
             // On stdout in the TUI too (it has closed by now), so `| tee` and the shell's
@@ -590,7 +592,7 @@ fn load_session(arg: &str) -> Result<(PathBuf, Vec<Envelope>), Failure> {
             "delm: {}: line {} skipped: {}",
             path.display(),
             bad.line,
-            bad.error
+            delm::text::escape_controls(&bad.error)
         );
     }
     Ok((path, log.events))

@@ -41,8 +41,9 @@ impl RunOutcome {
         }
     }
 
-    /// Whether `delm resume` can continue the run: an interrupted run, and a failed one (a
-    /// provider that was down may be up again).
+    /// Whether `delm resume` should be able to continue the run: an interrupted run, and a
+    /// failed one (a provider that was down may be up again). The engine's resume still
+    /// refuses finished logs, failed ones included; this is the rule for it to follow.
     pub fn resumable(self) -> bool {
         matches!(self, RunOutcome::Failed | RunOutcome::Interrupted)
     }

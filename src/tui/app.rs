@@ -194,9 +194,6 @@ pub struct AppState {
     pub(crate) pending_agents: Option<usize>,
     pub sources: SourceCache,
     pub attention: Attention,
-    /// A label for the run's model shown in the status bar when it is not a real model
-    /// (`delm demo`).
-    pub model_note: Option<String>,
     /// Events were folded since the last [`AppState::refresh`].
     stale: bool,
 }
@@ -253,7 +250,6 @@ impl AppState {
             pending_agents: None,
             sources: SourceCache::default(),
             attention: Attention::new(Notify::Auto),
-            model_note: None,
             stale: false,
         }
     }
@@ -264,16 +260,13 @@ impl AppState {
 
     /// The badge over a model that is not a real one (`delm demo`'s, live or replayed).
     /// `narrow` asks for its short form.
-    pub fn model_badge(&self, narrow: bool) -> Option<&str> {
-        self.model_note.as_deref().or_else(|| {
-            let demo = crate::demo::is_demo_model(&self.run().model);
-            let badge = if narrow {
-                crate::demo::BADGE_SHORT
-            } else {
-                crate::demo::BADGE
-            };
-            demo.then_some(badge)
-        })
+    pub fn model_badge(&self, narrow: bool) -> Option<&'static str> {
+        let badge = if narrow {
+            crate::demo::BADGE_SHORT
+        } else {
+            crate::demo::BADGE
+        };
+        crate::demo::is_demo_model(&self.run().model).then_some(badge)
     }
 
     pub fn is_replay(&self) -> bool {

@@ -88,7 +88,7 @@ impl Attention {
                     RunOutcome::StoppedByBudget => {
                         "the run STOPPED BY BUDGET: the answer uses what was verified".into()
                     }
-                    RunOutcome::Failed => "the run FAILED; `delm resume` can continue it".into(),
+                    RunOutcome::Failed => "the run FAILED: the events pane says why".into(),
                     RunOutcome::Cancelled => "the run was CANCELLED".into(),
                     RunOutcome::Interrupted => "the run was INTERRUPTED".into(),
                 })

@@ -79,9 +79,6 @@ pub struct TuiOptions {
     pub config_dir: Option<PathBuf>,
     /// `notify` from the config: `auto` (default), `always` or `never`.
     pub notify: Option<String>,
-    /// Shown in the status bar and over the answer when the model is not a real one
-    /// (`delm demo`'s scripted model).
-    pub model_note: Option<String>,
 }
 
 impl TuiOptions {
@@ -115,7 +112,6 @@ impl TuiOptions {
         state.theme = theme;
         state.config_dir = self.config_dir.clone();
         state.attention = attention::Attention::new(notify);
-        state.model_note = self.model_note.clone();
         Ok(state)
     }
 }
@@ -139,26 +135,22 @@ pub async fn run_replay(events: Vec<Envelope>, opts: TuiOptions) -> anyhow::Resu
         Theme::default(),
     ))?;
     let data_dir = crate::session::data_dir();
+    let layers = [Layer::Replay];
+    let key = |state: &AppState, a: Action| state.keymap.hint_key(a, &layers).unwrap_or_default();
     if let Some(dir) = &data_dir
         && let Some(position) = remember::load(dir, &run_id)
     {
         state.seek_to(position, false);
+        let home = key(&state, Action::JumpStart);
         state.flash(format!(
-            "back where you left this run: event {position} (Home goes to the start)"
+            "back where you left this run: event {position} ({home} goes to the start)"
         ));
     } else {
-        let layers = [Layer::Replay];
-        let key = |a: Action| {
-            state
-                .keymap
-                .hint_key(a, &layers)
-                .unwrap_or_else(|| "?".into())
-        };
         let hint = format!(
             "replay from the start: {} plays, {} steps, {} plays in real time",
-            key(Action::PlayPause),
-            key(Action::StepForward),
-            key(Action::PlayMode)
+            key(&state, Action::PlayPause),
+            key(&state, Action::StepForward),
+            key(&state, Action::PlayMode)
         );
         state.flash(hint);
     }
