@@ -12,7 +12,7 @@ use std::path::PathBuf;
 queue and publish compact, verified points into a shared context that every agent reads. \
 Watch it live in the TUI, steer it (pause, inject constraints, re-enqueue tasks), and replay \
 or resume any recorded session.",
-    after_help = "Examples:\n  delm run \"Which vendor had the higher 2024 revenue?\" --docs ./reports\n  \
+    after_help = "Examples:\n  delm demo                       # the whole product, no key, no setup\n  delm run \"Which vendor had the higher 2024 revenue?\" --docs ./reports\n  \
 delm run \"Why does test_parse_comments fail?\" --repo . --agents 6\n  \
 delm sessions\n  delm replay <id-or-file>\n  delm resume <id-or-file> --headless"
 )]
@@ -25,6 +25,9 @@ pub struct Cli {
 pub enum Command {
     /// Start a run on a question, optionally over a repository or a set of documents.
     Run(RunArgs),
+    /// Try delm with no key and no setup: a scripted demo model answers a question over
+    /// built-in sample documents (clearly labelled; no model provider is called).
+    Demo(DemoArgs),
     /// Open a recorded session read-only (TUI, or its story with --headless).
     Replay(ReplayArgs),
     /// Continue an interrupted session, appending to the same file.
@@ -120,6 +123,63 @@ pub struct RunArgs {
     pub sandbox: SandboxArgs,
     #[command(flatten)]
     pub provider: ProviderArgs,
+    /// Set by `delm demo`: the run's model is the in-process scripted demo model.
+    #[arg(skip)]
+    pub demo: Option<delm::demo::Pace>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Number of agents working in parallel.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub agents: usize,
+    /// How fast the scripted model answers.
+    #[arg(long, value_enum, default_value_t = delm::demo::Pace::Normal)]
+    pub pace: delm::demo::Pace,
+    /// Write the session log here instead of the sessions directory.
+    #[arg(long, value_name = "FILE")]
+    pub session: Option<PathBuf>,
+    /// No TUI: progress lines on stderr, the final answer on stdout.
+    #[arg(long)]
+    pub headless: bool,
+    /// With --headless: stdout is the event stream as JSONL.
+    #[arg(long, requires = "headless")]
+    pub json: bool,
+    #[arg(long, value_name = "NAME|FILE")]
+    pub theme: Option<String>,
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+}
+
+impl DemoArgs {
+    /// The demo as a docs run over the sample documents (written to the data dir).
+    pub fn into_run_args(self) -> Result<RunArgs, String> {
+        let docs = delm::demo::sample_docs()?;
+        Ok(RunArgs {
+            question: delm::demo::QUESTION.to_string(),
+            repo: None,
+            docs: vec![docs],
+            agents: Some(self.agents),
+            verify: Some(VerifyArg::Judge),
+            max_cost: None,
+            max_tokens: None,
+            time_limit: None,
+            coordination: CoordinationArg::Delm,
+            session: self.session,
+            sandbox: SandboxArgs::default(),
+            provider: ProviderArgs {
+                model: Some(delm::demo::MODEL_SPEC.to_string()),
+                base_url: None,
+                api_key_env: None,
+                judge_model: None,
+                headless: self.headless,
+                json: self.json,
+                log_level: self.log_level,
+                theme: self.theme,
+            },
+            demo: Some(self.pace),
+        })
+    }
 }
 
 /// What agents may do to the repository beyond reading it (`--repo` runs only).

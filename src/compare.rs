@@ -2,7 +2,7 @@
 //! settings) can be judged on the same task by cost, speed and outcome.
 
 use crate::event::{PointStatus, RunState, TaskState, parse_ts};
-use crate::text::{clip, one_line};
+use crate::text::{clip, escape_controls, one_line};
 use std::fmt::Write;
 use std::path::PathBuf;
 
@@ -40,10 +40,7 @@ pub fn table(runs: &[(PathBuf, RunState)], width: usize) -> String {
         ("model", Box::new(|s| s.model.clone())),
         (
             "status",
-            Box::new(|s| match &s.answer {
-                Some(a) => format!("{:?}", a.stopped_by).to_lowercase(),
-                None => "interrupted".into(),
-            }),
+            Box::new(|s| crate::outcome::outcome(s).label().to_string()),
         ),
         (
             "tasks done/all",
@@ -61,16 +58,7 @@ pub fn table(runs: &[(PathBuf, RunState)], width: usize) -> String {
             "output tokens",
             Box::new(|s| s.totals.tokens_out.to_string()),
         ),
-        (
-            "cost",
-            Box::new(|s| {
-                if s.totals.unpriced_calls > 0 && s.totals.cost_usd == 0.0 {
-                    "unknown".into()
-                } else {
-                    format!("${:.4}", s.totals.cost_usd)
-                }
-            }),
-        ),
+        ("cost", Box::new(|s| crate::story::format_cost(&s.totals))),
         (
             "wall time",
             Box::new(|s| wall_ms(s).map(fmt_ms).unwrap_or_else(|| "-".into())),
@@ -91,7 +79,8 @@ pub fn table(runs: &[(PathBuf, RunState)], width: usize) -> String {
     for (label, value) in &rows {
         let _ = write!(out, "{label:<label_w$}");
         for (_, state) in runs {
-            let _ = write!(out, "  {:<col_w$}", clip(&one_line(&value(state)), col_w));
+            let cell = escape_controls(&one_line(&value(state)));
+            let _ = write!(out, "  {:<col_w$}", clip(&cell, col_w));
         }
         out.push('\n');
     }
@@ -107,7 +96,10 @@ pub fn table(runs: &[(PathBuf, RunState)], width: usize) -> String {
             "  {} ({}): {}",
             state.run_id,
             path.display(),
-            clip(&one_line(answer), width.saturating_sub(8).max(40) * 2)
+            clip(
+                &escape_controls(&one_line(answer)),
+                width.saturating_sub(8).max(40) * 2
+            )
         );
     }
     out
@@ -159,5 +151,6 @@ mod tests {
         assert!(t.contains("central"));
         assert!(t.contains("2.5s"));
         assert!(t.contains("answer of central"));
+        assert!(t.contains("status               DONE"), "{t}");
     }
 }

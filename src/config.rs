@@ -25,6 +25,9 @@ pub struct Config {
     pub agents: Option<usize>,
     pub verify: Option<String>,
     pub theme: Option<String>,
+    /// Terminal bell and desktop notification when a run needs you: `auto` (default, runs
+    /// over a minute), `always`, `never`.
+    pub notify: Option<String>,
     /// Stream model responses (default true).
     pub stream: Option<bool>,
     /// Attempts per model call, first included (default 6).

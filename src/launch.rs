@@ -26,14 +26,19 @@ use std::time::Duration;
 pub async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Run(args) => run(args).await,
+        Command::Demo(args) => run(args.into_run_args().map_err(Failure::Run)?).await,
         Command::Replay(args) => replay(args).await,
         Command::Resume(args) => resume(args).await,
         Command::Sessions(args) => {
-            let dir = match args.dir {
-                Some(d) => d,
-                None => sessions_dir()?,
+            // The default listing adds every indexed run (`--session FILE` runs elsewhere).
+            let (dir, list) = match args.dir {
+                Some(d) => (d.clone(), session::list_sessions(&d)),
+                None => {
+                    let d = sessions_dir()?;
+                    (d.clone(), session::list_all_runs(&d))
+                }
             };
-            let list = session::list_sessions(&dir).map_err(|e| Failure::Run(e.to_string()))?;
+            let list = list.map_err(|e| Failure::Run(e.to_string()))?;
             let width = terminal_width();
             print!("{}", session::format_sessions_listing(&dir, &list, width));
             Ok(ExitCode::SUCCESS)
@@ -59,10 +64,21 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
     }
 }
 
+#[cfg(feature = "tui")]
 fn terminal_width() -> usize {
     crossterm::terminal::size()
         .map(|(w, _)| w as usize)
         .unwrap_or(100)
+        .max(40)
+}
+
+/// Without the TUI there is no terminal library: `$COLUMNS`, else 100.
+#[cfg(not(feature = "tui"))]
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100usize)
         .max(40)
 }
 
@@ -322,6 +338,9 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         .map_err(Failure::Usage)?;
     let outputs = RunOutputs::new(&workspace, &mode, &args.sandbox);
     let mut run_cfg = RunConfig::new(args.question.trim(), mode, model.spec.label.clone());
+    if args.demo.is_some() {
+        run_cfg.model_label = delm::demo::MODEL_LABEL.to_string();
+    }
     run_cfg.agents = agents;
     run_cfg.verify = verify_mode(args.verify, &cfg)?;
     run_cfg.coordination = match args.coordination {
@@ -342,9 +361,13 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     };
     check_tui(&args.provider, &cfg)?;
     let writer = SessionWriter::create(&session_path).map_err(|e| Failure::Usage(e.to_string()))?;
+    index_run(&run_cfg.run_id, &session_path);
     let log_path = init_logging(args.provider.log_level.as_deref());
     tracing::info!(run = %run_cfg.run_id, model = %run_cfg.model_label, "starting run");
-    let (llm, price) = build_llm(&cfg, &model, agents);
+    let (llm, price) = match args.demo {
+        Some(pace) => delm::demo::provider(agents, pace),
+        None => build_llm(&cfg, &model, agents),
+    };
     let sink = front_end_sink(&args.provider, Box::new(writer), RunState::default());
     let builder = with_judge(
         RunBuilder::new(run_cfg, llm, price, workspace).sink(sink),
@@ -495,6 +518,9 @@ async fn drive(
     log_path: Option<PathBuf>,
     outputs: RunOutputs,
 ) -> Result<ExitCode, Failure> {
+    // The exit code when the run is left unfinished: 130 for Ctrl-C (headless) or `q` in the
+    // TUI, 128 + the signal for one that stopped the TUI.
+    let mut unfinished_code: u8 = 130;
     let state = if flags.headless {
         let stopper = handle.clone();
         // Ctrl-C leaves the run resumable: in-flight work is dropped, the log is synced.
@@ -508,12 +534,13 @@ async fn drive(
         ctrl_c.abort();
         state
     } else {
-        let opts = tui_options(flags.theme.clone().or_else(|| cfg.theme.clone()));
-        let ui = delm::tui::run_live(handle.clone(), opts).await;
+        let ui = run_tui(&handle, flags, cfg).await;
         // Quitting mid-run leaves the session resumable rather than finishing it.
         handle.detach();
         let state = handle.wait().await;
-        ui.map_err(|e| Failure::Run(format!("the terminal UI failed: {e:#}")))?;
+        if let Some(signal) = ui? {
+            unfinished_code = u8::try_from(128 + signal).unwrap_or(130);
+        }
         state
     };
     eprintln!("session: {}", session_path.display());
@@ -522,13 +549,50 @@ async fn drive(
     }
     let Some(answer) = &state.answer else {
         eprintln!(
-            "delm: the run was interrupted before its answer; continue it with `delm resume {}`",
+            "delm: the run was left unfinished before its answer; continue it with `delm resume {}`",
             session_path.display()
         );
-        return Ok(ExitCode::from(if flags.headless { 130 } else { 0 }));
+        return Ok(ExitCode::from(unfinished_code));
     };
     outputs.deliver(&state, session_path)?;
     finish(&state, answer, flags)
+}
+
+/// The TUI on a live run; `Some(signal)` when a termination signal ended it.
+#[cfg(feature = "tui")]
+async fn run_tui(
+    handle: &EngineHandle,
+    flags: &ProviderArgs,
+    cfg: &Config,
+) -> Result<Option<i32>, Failure> {
+    let opts = tui_options(flags.theme.clone().or_else(|| cfg.theme.clone()), cfg);
+    let client: Arc<dyn delm::engine::EngineClient> = Arc::new(handle.clone());
+    match delm::tui::run_live(client, opts).await {
+        Ok(delm::tui::TuiExit::Quit) => Ok(None),
+        Ok(delm::tui::TuiExit::Signal(n)) => Ok(Some(n)),
+        Err(e) => Err(Failure::Run(format!("the terminal UI failed: {e:#}"))),
+    }
+}
+
+#[cfg(not(feature = "tui"))]
+async fn run_tui(
+    _handle: &EngineHandle,
+    _flags: &ProviderArgs,
+    _cfg: &Config,
+) -> Result<Option<i32>, Failure> {
+    Err(Failure::Usage(NO_TUI.into()))
+}
+
+/// What a TUI command says when delm was built without the `tui` feature.
+#[cfg(not(feature = "tui"))]
+const NO_TUI: &str = "this delm was built without the terminal UI (cargo feature `tui`); add \
+--headless, or rebuild with the default features";
+
+/// Record the run in the run index, so `delm sessions` lists it wherever its file lives.
+fn index_run(run_id: &str, session_path: &Path) {
+    if let Err(e) = session::index::record(run_id, session_path) {
+        tracing::warn!("cannot record the run in the run index: {e}");
+    }
 }
 
 /// A bad `--theme` or keymap is a usage error, caught before the run starts.
@@ -536,16 +600,24 @@ fn check_tui(flags: &ProviderArgs, cfg: &Config) -> Result<(), Failure> {
     if flags.headless {
         return Ok(());
     }
-    tui_options(flags.theme.clone().or_else(|| cfg.theme.clone()))
+    #[cfg(feature = "tui")]
+    return tui_options(flags.theme.clone().or_else(|| cfg.theme.clone()), cfg)
         .check()
-        .map_err(|e| Failure::Usage(format!("{e:#}")))
+        .map_err(|e| Failure::Usage(format!("{e:#}")));
+    #[cfg(not(feature = "tui"))]
+    {
+        let _ = cfg;
+        Err(Failure::Usage(NO_TUI.into()))
+    }
 }
 
-fn tui_options(theme: Option<String>) -> delm::tui::TuiOptions {
+#[cfg(feature = "tui")]
+fn tui_options(theme: Option<String>, cfg: &Config) -> delm::tui::TuiOptions {
     delm::tui::TuiOptions {
         theme,
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         config_dir: config::config_dir(),
+        notify: cfg.notify.clone(),
     }
 }
 
@@ -562,11 +634,16 @@ fn finish(
                 .last()
                 .cloned()
                 .unwrap_or_else(|| answer.answer.clone());
-            Err(Failure::Run(format!("the run failed: {why}")))
+            Err(Failure::Run(format!(
+                "the run failed: {}",
+                delm::text::escape_controls(&why)
+            )))
         }
         _ => {
-            if flags.headless && !flags.json {
-                println!("{}", answer.answer.trim());
+            // On stdout in the TUI too (it has closed by now), so `| tee` and the shell's
+            // scrollback keep the answer; control characters escaped.
+            if !flags.json {
+                println!("{}", delm::text::escape_controls(answer.answer.trim()));
                 if !answer.cited.is_empty() {
                     println!("\ncited: {}", answer.cited.join(", "));
                 }
@@ -590,7 +667,7 @@ fn load_session(arg: &str) -> Result<(PathBuf, Vec<Envelope>), Failure> {
             "delm: {}: line {} skipped: {}",
             path.display(),
             bad.line,
-            bad.error
+            delm::text::escape_controls(&bad.error)
         );
     }
     Ok((path, log.events))
@@ -604,12 +681,20 @@ async fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
     }
     let cfg = Config::load().map_err(Failure::Usage)?;
     init_logging(None);
-    let opts = tui_options(args.theme.or(cfg.theme.clone()));
-    opts.check().map_err(|e| Failure::Usage(format!("{e:#}")))?;
-    delm::tui::run_replay(events, opts)
-        .await
-        .map_err(|e| Failure::Run(format!("the terminal UI failed: {e:#}")))?;
-    Ok(ExitCode::SUCCESS)
+    #[cfg(feature = "tui")]
+    {
+        let opts = tui_options(args.theme.or(cfg.theme.clone()), &cfg);
+        opts.check().map_err(|e| Failure::Usage(format!("{e:#}")))?;
+        delm::tui::run_replay(events, opts)
+            .await
+            .map_err(|e| Failure::Run(format!("the terminal UI failed: {e:#}")))?;
+        Ok(ExitCode::SUCCESS)
+    }
+    #[cfg(not(feature = "tui"))]
+    {
+        let _ = (cfg, args.theme, events);
+        Err(Failure::Usage(NO_TUI.into()))
+    }
 }
 
 async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
@@ -629,9 +714,18 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
             path.display()
         )));
     }
+    let demo = delm::demo::is_demo_model(&prior.model);
     let recorded = Recorded {
-        model: &prior.model,
-        endpoint: prior.endpoint.as_deref(),
+        model: if demo {
+            delm::demo::MODEL_SPEC
+        } else {
+            &prior.model
+        },
+        endpoint: if demo {
+            None
+        } else {
+            prior.endpoint.as_deref()
+        },
     };
     let model = resolve_model(&cfg, &args.provider, Some(recorded))?;
     let workspace = tools::open_with(&prior.mode, &workspace_options(&args.sandbox, &model))
@@ -648,9 +742,15 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
     apply_tuning(&mut run_cfg, &cfg);
     check_tui(&args.provider, &cfg)?;
     let writer = SessionWriter::append(&path).map_err(|e| Failure::Usage(e.to_string()))?;
+    index_run(&prior.run_id, &path);
     let log_path = init_logging(args.provider.log_level.as_deref());
     let agents = run_cfg.agents;
-    let (llm, price) = build_llm(&cfg, &model, agents);
+    let (llm, price) = if demo {
+        run_cfg.model_label = prior.model.clone();
+        delm::demo::provider(agents, delm::demo::Pace::Normal)
+    } else {
+        build_llm(&cfg, &model, agents)
+    };
     let sink = front_end_sink(&args.provider, Box::new(writer), prior);
     let builder = with_judge(
         RunBuilder::new(run_cfg, llm, price, workspace).sink(sink),

@@ -5,12 +5,15 @@
 
 pub mod compare;
 pub mod config;
+pub mod demo;
 pub mod engine;
 pub mod event;
 pub mod llm;
+pub mod outcome;
 pub mod redact;
 pub mod session;
 pub mod sinks;
 pub mod story;
 pub mod text;
+#[cfg(feature = "tui")]
 pub mod tui;

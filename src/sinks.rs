@@ -77,3 +77,55 @@ impl<W: Write + Send> EventSink for Story<W> {
         self.out.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Event, Point, PointKind};
+
+    /// `--headless` prints model-written text: it must not be able to drive the terminal.
+    #[test]
+    fn the_headless_story_escapes_what_models_write() {
+        let hostile = "Revenue\u{1b}[2J\u{1b}]52;c;ZWNobyBwd25lZA==\u{7} up";
+        let events = crate::event::numbered([
+            Event::TaskAdded {
+                task: "T1".into(),
+                title: format!("Read {hostile}.txt"),
+                detail: String::new(),
+                origin: crate::event::Origin::Initial,
+            },
+            Event::PointProposed {
+                point: Point {
+                    id: "P1".into(),
+                    kind: PointKind::Finding,
+                    headline: hostile.into(),
+                    summary: String::new(),
+                    evidence: vec![],
+                    author: "a1".into(),
+                    task: Some("T1".into()),
+                    supersedes: None,
+                },
+            },
+        ]);
+        let mut out = Vec::new();
+        {
+            let mut story = Story::new(&mut out);
+            for env in &events {
+                story.write(env).unwrap();
+            }
+        }
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+        assert!(
+            text.contains("Revenue^[[2J^[]52;c;ZWNobyBwd25lZA==^G up"),
+            "{text}"
+        );
+        // The JSON stream escapes control characters by construction.
+        let mut json = Vec::new();
+        JsonLines(&mut json).write(&events[1]).unwrap();
+        assert!(!json.contains(&0x1b) && String::from_utf8(json).unwrap().contains("\\u001b"));
+    }
+}

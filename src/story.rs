@@ -9,16 +9,28 @@ use crate::event::{
     CallPurpose, Envelope, Event, HUMAN, Mode, Origin, PointKind, PointStatus, RunState, StoppedBy,
     TaskOutcome, TaskState, Totals, parse_ts,
 };
-use crate::text::{clip, one_line};
+use crate::outcome::{RunOutcome, outcome};
+use crate::text::{clip, escape_controls, one_line};
 
 /// Longest free text (headlines, reasons, results) quoted in a story line, in characters.
 const SNIPPET_CHARS: usize = 80;
 
 /// The story line for `env`, or `None` for events that are noise in a narration (status
 /// changes, streamed messages, individual model and tool calls). `state` is the run's state
-/// before `env` is applied.
+/// before `env` is applied. Control characters in model-written text (headlines, results,
+/// file names) are escaped, so a line never drives the terminal it is printed on.
 pub fn describe(env: &Envelope, state: &RunState) -> Option<String> {
-    let text = match &env.event {
+    let text = narrate(&env.event, state)?;
+    Some(escape_controls(&format!(
+        "[{}] {text}",
+        elapsed_label(state, &env.ts)
+    )))
+}
+
+/// What happened in `event`, in a few words and without the time: the text of a story line
+/// (also the TUI's events pane). `None` for noise; not escaped (the caller prints it).
+pub fn narrate(event: &Event, state: &RunState) -> Option<String> {
+    let text = match event {
         Event::RunStarted {
             run_id,
             goal,
@@ -180,18 +192,20 @@ pub fn describe(env: &Envelope, state: &RunState) -> Option<String> {
         | Event::LlmCall { .. }
         | Event::ToolCall { .. } => return None,
     };
-    Some(format!("[{}] {text}", elapsed_label(state, &env.ts)))
+    Some(text)
 }
 
-/// The closing block: the answer, the points it cites, and what the run cost.
+/// The closing block: the answer, the points it cites, and what the run cost. Escaped like
+/// every story line.
 pub fn final_summary(state: &RunState) -> String {
+    escape_controls(&summary_text(state))
+}
+
+fn summary_text(state: &RunState) -> String {
     let mut out = String::new();
     match &state.answer {
         Some(answer) => {
-            out.push_str(&format!(
-                "Answer ({}):\n",
-                stopped_by_label(answer.stopped_by)
-            ));
+            out.push_str(&format!("Answer ({}):\n", outcome(state)));
             for line in answer.answer.trim().lines() {
                 out.push_str(&format!("  {line}\n"));
             }
@@ -210,8 +224,8 @@ pub fn final_summary(state: &RunState) -> String {
             }
         }
         None => out.push_str(
-            "No answer: the log ends before the run finished (continue it with `delm resume` \
-             on its session file).\n",
+            "INTERRUPTED, no answer: the log ends before the run finished (continue it with \
+             `delm resume` on its session file).\n",
         ),
     }
     let done = state.count_tasks(|s| *s == TaskState::Done);
@@ -273,7 +287,7 @@ fn finished_line(state: &RunState, stopped_by: StoppedBy, totals: &Totals) -> St
         .count();
     format!(
         "run finished ({}): {} task{} · {verified} point{} verified · {} calls · {}",
-        stopped_by_label(stopped_by),
+        outcome_of(stopped_by),
         state.tasks.len(),
         plural(state.tasks.len()),
         plural(verified),
@@ -282,12 +296,13 @@ fn finished_line(state: &RunState, stopped_by: StoppedBy, totals: &Totals) -> St
     )
 }
 
-fn stopped_by_label(stopped_by: StoppedBy) -> &'static str {
+/// The outcome a `run_finished` with this `stopped_by` gives (the event is not folded yet).
+fn outcome_of(stopped_by: StoppedBy) -> RunOutcome {
     match stopped_by {
-        StoppedBy::Completed => "completed",
-        StoppedBy::Budget => "stopped by a budget",
-        StoppedBy::Cancelled => "cancelled",
-        StoppedBy::Error => "failed",
+        StoppedBy::Completed => RunOutcome::Done,
+        StoppedBy::Budget => RunOutcome::StoppedByBudget,
+        StoppedBy::Cancelled => RunOutcome::Cancelled,
+        StoppedBy::Error => RunOutcome::Failed,
     }
 }
 
@@ -349,7 +364,8 @@ fn elapsed_label(state: &RunState, ts: &str) -> String {
     format_clock(ms)
 }
 
-fn format_clock(ms: u64) -> String {
+/// `mm:ss`, or `h:mm:ss` past an hour.
+pub fn format_clock(ms: u64) -> String {
     let secs = ms / 1000;
     if secs >= 3600 {
         format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
@@ -384,7 +400,7 @@ fn format_duration_ms(ms: u64) -> String {
 }
 
 /// `41.2k`, `3.9k`, `1.2M`; exact below a thousand.
-fn format_tokens(n: u64) -> String {
+pub fn format_tokens(n: u64) -> String {
     match n {
         0..1_000 => n.to_string(),
         1_000..1_000_000 => format!("{:.1}k", n as f64 / 1_000.0),
@@ -392,24 +408,36 @@ fn format_tokens(n: u64) -> String {
     }
 }
 
-/// The priced part of the run, saying so when some calls had no known price.
-fn format_cost(t: &Totals) -> String {
-    if t.calls > 0 && t.unpriced_calls == t.calls {
-        return "cost unknown".to_string();
+/// The run's cost as every front end shows it (see [`cost_text`]).
+pub fn format_cost(t: &Totals) -> String {
+    cost_text(t.cost_usd, t.calls, t.unpriced_calls)
+}
+
+/// The one rendering of a cost: `$0.021`, `<$0.001`, `cost unknown` when no call had a known
+/// price (never a made-up `$0.000`), and `$0.021 + unknown` when only some had one.
+pub fn cost_text(cost_usd: f64, calls: u64, unpriced_calls: u64) -> String {
+    if calls > 0 && unpriced_calls >= calls {
+        return UNKNOWN_COST.to_string();
     }
-    let known = if t.cost_usd > 0.0 && t.cost_usd < 0.001 {
-        "<$0.001".to_string()
-    } else {
-        format!("${:.3}", t.cost_usd)
-    };
-    if t.unpriced_calls > 0 {
-        format!(
-            "{known} + unknown ({} unpriced call{})",
-            t.unpriced_calls,
-            plural(t.unpriced_calls as usize)
-        )
+    let known = money(cost_usd);
+    if unpriced_calls > 0 {
+        format!("{known} + unknown")
     } else {
         known
+    }
+}
+
+/// What an unknown cost reads as, everywhere.
+pub const UNKNOWN_COST: &str = "cost unknown";
+
+/// An amount of dollars: `<$0.001` below a tenth of a cent, three decimals below $10.
+pub fn money(usd: f64) -> String {
+    if usd > 0.0 && usd < 0.001 {
+        "<$0.001".to_string()
+    } else if usd < 10.0 {
+        format!("${usd:.3}")
+    } else {
+        format!("${usd:.2}")
     }
 }
 
@@ -750,5 +778,23 @@ mod tests {
         assert_eq!(format_cost(&t), "<$0.001");
         assert_eq!(format_clock(3_723_000), "1:02:03");
         assert_eq!(format_tokens(41_234), "41.2k");
+    }
+
+    #[test]
+    fn model_written_text_cannot_drive_the_terminal() {
+        let mut events = finished_run();
+        let hostile = "cleared\u{1b}[2J and copied\u{1b}]52;c;cm0gLXJmIH4=\u{7}";
+        if let Event::PointProposed { point } = &mut events[8].event {
+            point.headline = hostile.into();
+        }
+        if let Event::RunFinished { answer, .. } = &mut events[17].event {
+            answer.push_str(hostile);
+        }
+        let story = replay_story(&events);
+        assert!(
+            !story.contains('\u{1b}') && !story.contains('\u{7}'),
+            "{story:?}"
+        );
+        assert!(story.contains("cleared^[[2J and copied^[]52;c;cm0gLXJmIH4=^G"));
     }
 }

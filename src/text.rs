@@ -27,6 +27,33 @@ pub const fn estimate_tokens_of_chars(chars: usize) -> usize {
     chars.div_ceil(4)
 }
 
+/// `text` safe to print on a terminal: control characters (ESC, BEL, CR, the C1 range) and
+/// bidirectional overrides are shown in caret or `<U+…>` notation instead of acting, so
+/// model-written text cannot clear the screen, set the clipboard (OSC 52) or reorder a line.
+/// Newlines and tabs stay.
+pub fn escape_controls(text: &str) -> String {
+    let risky = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(risky) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            c if !risky(c) => out.push(c),
+            '\u{7f}' => out.push_str("^?"),
+            c if (c as u32) < 0x20 => {
+                out.push('^');
+                out.push(char::from_u32(c as u32 + 0x40).unwrap_or('?'));
+            }
+            c => out.push_str(&format!("<U+{:04X}>", c as u32)),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +68,18 @@ mod tests {
     #[test]
     fn one_line_collapses_whitespace() {
         assert_eq!(one_line(" a\n\tb   c "), "a b c");
+    }
+
+    #[test]
+    fn control_characters_cannot_reach_the_terminal() {
+        let hostile = "a\u{1b}[2Jb\u{1b}]52;c;aGk=\u{7}c\r\u{9b}d\u{202e}e\nf\tg";
+        let safe = escape_controls(hostile);
+        assert_eq!(safe, "a^[[2Jb^[]52;c;aGk=^Gc^M<U+009B>d<U+202E>e\nf\tg");
+        assert!(
+            !safe
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t')
+        );
+        assert_eq!(escape_controls("plain"), "plain");
     }
 }

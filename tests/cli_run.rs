@@ -135,7 +135,7 @@ fn json_mode_streams_the_session_events_ending_with_run_finished() {
     assert_eq!(sessions.len(), 1);
     let listed = env.run(&["sessions"]);
     assert!(
-        text(&listed.stdout).contains("finished") || text(&listed.stdout).contains("answer"),
+        text(&listed.stdout).contains("DONE"),
         "{}",
         text(&listed.stdout)
     );

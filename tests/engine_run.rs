@@ -6,8 +6,7 @@ mod swarm;
 
 use delm::engine::{EngineHandle, RunBuilder, RunConfig, tools};
 use delm::event::{
-    AgentStatus, Envelope, Event, Mode, PointStatus, RunDisplayState, RunState, StoppedBy,
-    TaskState, VerifyMode,
+    AgentStatus, Envelope, Event, Mode, PointStatus, RunState, StoppedBy, TaskState, VerifyMode,
 };
 use delm::llm::config::{ProviderConfig, ProviderKind, Secret};
 use delm::llm::retry::{RetryPolicy, RetryingProvider};
@@ -433,8 +432,18 @@ async fn pause_stops_model_calls_until_resume() {
     })
     .await;
     run.handle.pause();
+    // PAUSED: the pause is logged and no agent is mid-step any more.
     wait_for(&run, "PAUSED", |s| {
-        s.display_state() == RunDisplayState::Paused
+        s.paused
+            && !s.agents.values().any(|a| {
+                matches!(
+                    a.status,
+                    AgentStatus::Working
+                        | AgentStatus::Verifying
+                        | AgentStatus::Retrying
+                        | AgentStatus::Finalising
+                )
+            })
     })
     .await;
     let calls = mock.call_count();

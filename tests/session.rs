@@ -5,6 +5,7 @@ use delm::event::{
     Budgets, CallPurpose, Envelope, Event, Mode, Origin, Point, PointKind, StoppedBy, Totals,
     VerifyMode,
 };
+use delm::outcome::RunOutcome;
 use delm::session::{
     SessionError, SessionStatus, SessionWriter, list_sessions, read_session, read_session_str,
 };
@@ -280,20 +281,22 @@ fn listing_shows_finished_and_interrupted_runs_newest_first() {
     );
 
     let interrupted = &list[0];
-    assert_eq!(interrupted.status, SessionStatus::Interrupted);
+    assert_eq!(
+        interrupted.status,
+        SessionStatus::Ended(RunOutcome::Interrupted)
+    );
     assert_eq!(interrupted.goal, "Why does test_parse_comments fail?");
     assert_eq!(interrupted.events, 6);
 
     let finished = &list[2];
-    assert_eq!(
-        finished.status,
-        SessionStatus::Finished("Acme, by $1.1M (P1)".into())
-    );
+    assert_eq!(finished.status, SessionStatus::Ended(RunOutcome::Done));
+    assert_eq!(finished.answer.as_deref(), Some("Acme, by $1.1M (P1)"));
     assert_eq!(finished.started, "2026-02-03T10:00:01.000Z");
-    assert_eq!(finished.tasks, 1);
-    assert_eq!(finished.points_verified, 1);
-    assert_eq!(finished.tokens, 1_200);
-    assert!(finished.cost_known && (finished.cost_usd - 0.021).abs() < 1e-9);
+    assert_eq!(finished.tasks, Some(1));
+    assert_eq!(finished.points_verified, Some(1));
+    assert_eq!(finished.tokens(), Some(1_200));
+    let totals = finished.totals.as_ref().unwrap();
+    assert!(totals.unpriced_calls < totals.calls && (totals.cost_usd - 0.021).abs() < 1e-9);
     assert_eq!(finished.events, 7);
 
     match &list[1].status {
@@ -306,7 +309,7 @@ fn listing_shows_finished_and_interrupted_runs_newest_first() {
     let table = delm::session::format_sessions_table(&list, 100);
     assert_eq!(table.lines().count(), 4, "{table}");
     assert!(
-        table.contains("interrupted") && table.contains("$0.021"),
+        table.contains("INTERRUPTED") && table.contains("$0.021"),
         "{table}"
     );
 }

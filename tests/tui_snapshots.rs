@@ -1,5 +1,6 @@
-//! Snapshots of every pane, the help overlay, the constraint editor and the final answer,
-//! at 120×40 and 80×24, from the hand-built run in `support_tui`.
+//! Snapshots of every pane and view (the events pane, agent transcripts, search, zoom, the
+//! markdown answer scrolled, document evidence, patches, the command line, help search), at
+//! 120×40 and 80×24, from the hand-built runs in `support_tui`.
 
 mod support_tui;
 
@@ -9,7 +10,7 @@ use delm::event::{Envelope, parse_ts};
 use delm::tui::{AppState, Keymap, Theme, draw, handle_event};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use support_tui::{position_of, sample_run, write_repo};
+use support_tui::{docs_run, patch_run, position_of, sample_run, write_docs, write_repo};
 
 const SIZES: [(u16, u16); 2] = [(120, 40), (80, 24)];
 
@@ -42,6 +43,17 @@ fn keys(state: &mut AppState, keys: &[KeyCode]) {
             &TermEvent::Key(KeyEvent::new(*code, KeyModifiers::NONE)),
         );
     }
+}
+
+fn typed(state: &mut AppState, text: &str) {
+    for c in text.chars() {
+        keys(state, &[KeyCode::Char(c)]);
+    }
+}
+
+/// A live state after every event of `events`, the clock a little later.
+fn finished(events: &[Envelope]) -> AppState {
+    live_at(events, events.len(), 5)
 }
 
 fn render(state: &mut AppState, width: u16, height: u16) -> String {
@@ -204,4 +216,145 @@ fn empty_live_view_and_too_small_terminal() {
     let mut state = AppState::live(Keymap::default(), Theme::default());
     insta::assert_snapshot!("empty_80x24", render(&mut state, 80, 24));
     insta::assert_snapshot!("too_small", render(&mut state, 50, 12));
+}
+
+#[test]
+fn events_pane() {
+    let f = fixture();
+    snap(
+        "events_pane",
+        || finished(&f.events),
+        |state| {
+            keys(state, &[KeyCode::Esc, KeyCode::Char('E')]);
+        },
+    );
+}
+
+#[test]
+fn events_pane_filtered_to_one_kind() {
+    let f = fixture();
+    snap(
+        "events_pane_retries",
+        || finished(&f.events),
+        |state| {
+            keys(state, &[KeyCode::Esc, KeyCode::Char('E')]);
+            // every kind → error → retry
+            keys(state, &[KeyCode::Char('f'), KeyCode::Char('f')]);
+        },
+    );
+}
+
+#[test]
+fn agent_transcript_across_tasks_unfolded_and_zoomed() {
+    let f = fixture();
+    snap(
+        "agent_transcript_zoomed",
+        || finished(&f.events),
+        |state| {
+            // Agents pane, a1 (three tasks), open its transcript, unfold outputs, zoom.
+            keys(state, &[KeyCode::Esc, KeyCode::Tab, KeyCode::Enter]);
+            keys(state, &[KeyCode::Enter, KeyCode::Char('z')]);
+        },
+    );
+}
+
+#[test]
+fn search_in_a_transcript() {
+    let f = fixture();
+    snap(
+        "transcript_search",
+        || finished(&f.events),
+        |state| {
+            keys(
+                state,
+                &[KeyCode::Esc, KeyCode::Tab, KeyCode::Down, KeyCode::Enter],
+            );
+            keys(state, &[KeyCode::Char('/')]);
+            typed(state, "verified");
+            keys(state, &[KeyCode::Enter]);
+        },
+    );
+}
+
+#[test]
+fn markdown_answer_scrolled() {
+    let dir = tempfile::tempdir().unwrap();
+    write_docs(dir.path());
+    let events = docs_run(dir.path());
+    snap(
+        "answer_markdown",
+        || finished(&events),
+        |state| keys(state, &[KeyCode::Char('j'), KeyCode::Char('j')]),
+    );
+}
+
+#[test]
+fn document_evidence_with_numbered_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    write_docs(dir.path());
+    let events = docs_run(dir.path());
+    snap(
+        "document_evidence",
+        || finished(&events),
+        |state| {
+            // Close the answer; the context pane, P1, open to its evidence.
+            keys(state, &[KeyCode::Esc, KeyCode::Tab, KeyCode::Tab]);
+            keys(state, &[KeyCode::Char('g'), KeyCode::Down]);
+            keys(
+                state,
+                &[KeyCode::Enter, KeyCode::Enter, KeyCode::Down, KeyCode::Down],
+            );
+        },
+    );
+}
+
+#[test]
+fn verified_patches_with_their_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    write_repo(dir.path());
+    let events = patch_run(dir.path());
+    snap(
+        "patches",
+        || finished(&events),
+        |state| keys(state, &[KeyCode::Char('D')]),
+    );
+}
+
+#[test]
+fn command_line_completion() {
+    let f = fixture();
+    snap(
+        "command_line",
+        || live_at(&f.events, 12, 0),
+        |state| {
+            keys(state, &[KeyCode::Char(':')]);
+            typed(state, "ag");
+            keys(state, &[KeyCode::Tab]);
+            typed(state, "12");
+        },
+    );
+}
+
+#[test]
+fn help_searched() {
+    let f = fixture();
+    snap(
+        "help_search",
+        || live_at(&f.events, 12, 0),
+        |state| {
+            keys(state, &[KeyCode::Char('?'), KeyCode::Char('/')]);
+            typed(state, "undo");
+            keys(state, &[KeyCode::Enter]);
+        },
+    );
+}
+
+#[test]
+fn quit_confirmation() {
+    let f = fixture();
+    snap(
+        "confirm_quit",
+        || live_at(&f.events, 12, 0),
+        |state| keys(state, &[KeyCode::Char('q')]),
+    );
 }

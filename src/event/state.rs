@@ -137,30 +137,6 @@ pub struct RunState {
     pub tool_calls: u64,
 }
 
-/// What the status bar shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunDisplayState {
-    Starting,
-    Running,
-    Pausing,
-    Paused,
-    Finalising,
-    Done,
-}
-
-impl RunDisplayState {
-    pub fn label(self) -> &'static str {
-        match self {
-            RunDisplayState::Starting => "STARTING",
-            RunDisplayState::Running => "RUNNING",
-            RunDisplayState::Pausing => "PAUSING",
-            RunDisplayState::Paused => "PAUSED",
-            RunDisplayState::Finalising => "FINALISING",
-            RunDisplayState::Done => "DONE",
-        }
-    }
-}
-
 impl RunState {
     pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Envelope>) -> Self {
         let mut state = RunState::default();
@@ -228,31 +204,6 @@ impl RunState {
         self.points
             .iter()
             .filter(|p| p.status == PointStatus::Verified && p.superseded_by.is_none())
-    }
-
-    pub fn display_state(&self) -> RunDisplayState {
-        match self.phase {
-            Phase::NotStarted => RunDisplayState::Starting,
-            Phase::Done => RunDisplayState::Done,
-            _ if self.paused => {
-                let busy = self.agents.values().any(|a| {
-                    matches!(
-                        a.status,
-                        AgentStatus::Working
-                            | AgentStatus::Verifying
-                            | AgentStatus::Retrying
-                            | AgentStatus::Finalising
-                    )
-                });
-                if busy {
-                    RunDisplayState::Pausing
-                } else {
-                    RunDisplayState::Paused
-                }
-            }
-            Phase::Finalising => RunDisplayState::Finalising,
-            Phase::Running => RunDisplayState::Running,
-        }
     }
 
     /// Fold one event into the state. Unknown references (a claim of a task that was never
@@ -700,7 +651,6 @@ mod tests {
         assert_eq!(s.totals.tokens_in, 100);
         assert_eq!(s.agents["a1"].cost_usd, 0.5);
         assert_eq!(s.agents["a1"].status, AgentStatus::Idle);
-        assert_eq!(s.display_state(), RunDisplayState::Running);
     }
 
     #[test]
@@ -766,33 +716,6 @@ mod tests {
         let t = s.task("T1").unwrap();
         assert_eq!(t.state, TaskState::Queued);
         assert_eq!(t.note.as_deref(), Some("look at the lexer"));
-    }
-
-    #[test]
-    fn pausing_until_agents_settle() {
-        let mut s = RunState {
-            phase: Phase::Running,
-            ..RunState::default()
-        };
-        s.apply(&env(
-            1,
-            Event::AgentStatus {
-                agent: "a1".into(),
-                status: AgentStatus::Working,
-                task: Some("T1".into()),
-            },
-        ));
-        s.apply(&env(2, Event::Paused {}));
-        assert_eq!(s.display_state(), RunDisplayState::Pausing);
-        s.apply(&env(
-            3,
-            Event::AgentStatus {
-                agent: "a1".into(),
-                status: AgentStatus::Paused,
-                task: None,
-            },
-        ));
-        assert_eq!(s.display_state(), RunDisplayState::Paused);
     }
 
     #[test]

@@ -1,8 +1,18 @@
 //! `delm sessions`: where session logs live, what each recorded run was, and a table of them.
+//!
+//! A listing reads only the head and the tail of each file (the run's start and its end),
+//! so a gigabyte session costs as little to list as a small one. Runs written with
+//! `--session FILE` anywhere are found through the run index (see `index`).
+//!
+//! Over 600 lines with its tests: the table format and the head-and-tail reading are pinned
+//! down case by case.
 
-use super::reader::{SessionError, read_session};
-use crate::event::{HUMAN, PointStatus, RunState, StoppedBy, parse_ts};
-use crate::text::{clip, one_line};
+use super::index;
+use super::reader::{SessionError, check_is_session, scan};
+use crate::event::{Envelope, Event, HUMAN, PointStatus, RunState, Totals, parse_ts};
+use crate::outcome::{RunOutcome, outcome};
+use crate::text::{clip, escape_controls, one_line};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use time::{OffsetDateTime, UtcOffset};
 
@@ -10,51 +20,70 @@ use time::{OffsetDateTime, UtcOffset};
 /// `sessions/` subdirectory), for tests and for users who keep runs elsewhere.
 pub const DATA_DIR_ENV: &str = "DELM_DATA_DIR";
 
-/// Where session logs go by default: `<data dir>/sessions`, the data dir being the
-/// platform's (`~/.local/share/delm` on Linux) or `$DELM_DATA_DIR`. `None` when the
-/// platform has no home directory to derive it from.
+/// Files up to this size are read whole (their counts are exact); larger ones only at
+/// their head and tail.
+const READ_WHOLE_UP_TO: u64 = 512 * 1024;
+/// How much of the head and of the tail of a large file is read.
+const WINDOW: u64 = 128 * 1024;
+
+/// delm's data directory: `$DELM_DATA_DIR`, or the platform's (`~/.local/share/delm` on
+/// Linux). `None` when the platform has no home directory to derive it from.
+pub fn data_dir() -> Option<PathBuf> {
+    data_dir_for(std::env::var_os(DATA_DIR_ENV))
+}
+
+fn data_dir_for(data_dir_override: Option<std::ffi::OsString>) -> Option<PathBuf> {
+    match data_dir_override {
+        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+        _ => Some(
+            directories::ProjectDirs::from("", "", "delm")?
+                .data_dir()
+                .to_path_buf(),
+        ),
+    }
+}
+
+/// Where session logs go by default: `<data dir>/sessions`.
 pub fn default_sessions_dir() -> Option<PathBuf> {
     sessions_dir_for(std::env::var_os(DATA_DIR_ENV))
 }
 
 fn sessions_dir_for(data_dir_override: Option<std::ffi::OsString>) -> Option<PathBuf> {
-    let data_dir = match data_dir_override {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => directories::ProjectDirs::from("", "", "delm")?
-            .data_dir()
-            .to_path_buf(),
-    };
-    Some(data_dir.join("sessions"))
+    Some(data_dir_for(data_dir_override)?.join("sessions"))
 }
 
-/// Turn what the user typed after `delm replay` / `delm resume` into a path: an existing
-/// file as is, otherwise a run id looked up in `dir` (`<dir>/<id>.jsonl`). A name that
-/// matches neither is returned unchanged so reading it reports the path the user gave.
+/// Turn what the user typed after `delm replay` / `resume` / `compare` into a path: an
+/// existing file as is, a run id in `dir` (`<dir>/<id>.jsonl`), or a run id the run index
+/// knows (a `--session FILE` run). A name that matches none is returned unchanged so
+/// reading it reports the path the user gave.
 pub fn resolve_session_arg(arg: &str, dir: &Path) -> PathBuf {
+    resolve_session_arg_in(arg, dir, index::default_path().as_deref())
+}
+
+/// [`resolve_session_arg`] with an explicit run index.
+pub fn resolve_session_arg_in(arg: &str, dir: &Path, index: Option<&Path>) -> PathBuf {
     let given = PathBuf::from(arg);
     if given.exists() {
         return given;
     }
     let id = arg.strip_suffix(".jsonl").unwrap_or(arg);
-    let in_dir = dir.join(format!("{id}.jsonl"));
-    if !id.contains(std::path::MAIN_SEPARATOR) && in_dir.exists() {
-        in_dir
-    } else {
-        given
+    if id.contains(std::path::MAIN_SEPARATOR) {
+        return given;
     }
+    let in_dir = dir.join(format!("{id}.jsonl"));
+    if in_dir.exists() {
+        return in_dir;
+    }
+    index
+        .and_then(|index| index::lookup(index, id))
+        .unwrap_or(given)
 }
 
 /// How a recorded run ended, as far as its log tells.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionStatus {
-    /// The finalise turn wrote this answer.
-    Finished(String),
-    /// A cost, token or time budget ended the run early.
-    Budget,
-    Cancelled,
-    Failed,
-    /// The log ends without `run_finished` (crash, kill, power loss): `delm resume` it.
-    Interrupted,
+    /// The log says how the run ended (or that it did not: INTERRUPTED).
+    Ended(RunOutcome),
     /// The file could not be read as a session; the reason says why.
     Unreadable(String),
 }
@@ -62,66 +91,56 @@ pub enum SessionStatus {
 impl SessionStatus {
     pub fn label(&self) -> &'static str {
         match self {
-            SessionStatus::Finished(_) => "finished",
-            SessionStatus::Budget => "budget",
-            SessionStatus::Cancelled => "cancelled",
-            SessionStatus::Failed => "failed",
-            SessionStatus::Interrupted => "interrupted",
-            SessionStatus::Unreadable(_) => "unreadable",
+            SessionStatus::Ended(o) => o.label(),
+            SessionStatus::Unreadable(_) => "UNREADABLE",
         }
     }
 }
 
-/// One recorded run, folded from its log with the same reducer as the live engine.
+/// One recorded run, from the head and tail of its log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionSummary {
-    /// The file name without `.jsonl` (the run id for files delm named itself).
+    /// What to type to name this run in `replay`, `resume` and `compare`: the file name
+    /// without `.jsonl` in the sessions directory, the run id for an indexed file elsewhere.
     pub id: String,
+    pub run_id: String,
     pub path: PathBuf,
     /// RFC 3339 time of the first event (the file's modification time when unreadable).
     pub started: String,
     pub goal: String,
     pub status: SessionStatus,
-    /// Sum of the priced calls; see `cost_known`.
-    pub cost_usd: f64,
-    /// False when the run made calls and none of them had a known price.
-    pub cost_known: bool,
-    /// Tokens in plus tokens out.
-    pub tokens: u64,
-    pub tasks: usize,
-    /// Verified points by agents (human constraints are not counted).
-    pub points_verified: usize,
+    /// The final answer, when the run wrote one.
+    pub answer: Option<String>,
+    /// The run's totals, when the log tells them (a large interrupted log does not).
+    pub totals: Option<Totals>,
+    /// Tasks and verified agent points: exact for files read whole, `None` otherwise.
+    pub tasks: Option<usize>,
+    pub points_verified: Option<usize>,
+    /// The last event's sequence number (the number of events in a clean log).
     pub events: u64,
 }
 
 impl SessionSummary {
+    /// The summary of a whole folded log.
     pub fn from_state(path: &Path, state: &RunState) -> Self {
-        let status = match &state.answer {
-            None => SessionStatus::Interrupted,
-            Some(answer) => match answer.stopped_by {
-                StoppedBy::Completed => SessionStatus::Finished(answer.answer.clone()),
-                StoppedBy::Budget => SessionStatus::Budget,
-                StoppedBy::Cancelled => SessionStatus::Cancelled,
-                StoppedBy::Error => SessionStatus::Failed,
-            },
-        };
-        let totals = &state.totals;
         SessionSummary {
             id: file_id(path),
+            run_id: state.run_id.clone(),
             path: path.to_path_buf(),
             started: state.started_ts.clone().unwrap_or_default(),
             goal: state.goal.clone(),
-            status,
-            cost_usd: totals.cost_usd,
-            cost_known: totals.calls == 0 || totals.unpriced_calls < totals.calls,
-            tokens: totals.tokens_in + totals.tokens_out,
-            tasks: state.tasks.len(),
-            points_verified: state
-                .points
-                .iter()
-                .filter(|p| p.status == PointStatus::Verified && p.point.author != HUMAN)
-                .count(),
-            events: state.events_applied,
+            status: SessionStatus::Ended(outcome(state)),
+            answer: state.answer.as_ref().map(|a| a.answer.clone()),
+            totals: Some(state.totals.clone()),
+            tasks: Some(state.tasks.len()),
+            points_verified: Some(
+                state
+                    .points
+                    .iter()
+                    .filter(|p| p.status == PointStatus::Verified && p.point.author != HUMAN)
+                    .count(),
+            ),
+            events: state.last_seq,
         }
     }
 
@@ -137,17 +156,22 @@ impl SessionSummary {
             .unwrap_or_default();
         SessionSummary {
             id: file_id(path),
+            run_id: String::new(),
             path: path.to_path_buf(),
             started,
             goal: String::new(),
             status: SessionStatus::Unreadable(error.to_string()),
-            cost_usd: 0.0,
-            cost_known: false,
-            tokens: 0,
-            tasks: 0,
-            points_verified: 0,
+            answer: None,
+            totals: None,
+            tasks: None,
+            points_verified: None,
             events: 0,
         }
+    }
+
+    /// Tokens in plus out, when known.
+    pub fn tokens(&self) -> Option<u64> {
+        self.totals.as_ref().map(|t| t.tokens_in + t.tokens_out)
     }
 }
 
@@ -157,27 +181,121 @@ fn file_id(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The summary of one session file, read at its head and tail only when it is large.
+pub fn summarize(path: &Path) -> Result<SessionSummary, SessionError> {
+    let mut file = std::fs::File::open(path).map_err(|e| SessionError::reading(path, e))?;
+    let size = file
+        .metadata()
+        .map_err(|e| SessionError::io("inspect", path, e))?
+        .len();
+    let read = |file: &mut std::fs::File, from: u64, len: u64| -> Result<Vec<u8>, SessionError> {
+        file.seek(SeekFrom::Start(from))
+            .map_err(|e| SessionError::io("read", path, e))?;
+        let mut bytes = Vec::with_capacity(len as usize);
+        file.take(len)
+            .read_to_end(&mut bytes)
+            .map_err(|e| SessionError::io("read", path, e))?;
+        Ok(bytes)
+    };
+    if size <= READ_WHOLE_UP_TO {
+        let bytes = read(&mut file, 0, size)?;
+        let (log, _) = scan(&bytes);
+        check_is_session(path, &log, bytes.is_empty())?;
+        return Ok(SessionSummary::from_state(
+            path,
+            &RunState::from_events(&log.events),
+        ));
+    }
+    let head = read(&mut file, 0, WINDOW)?;
+    let head = &head[..head.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)];
+    let (head_log, _) = scan(head);
+    check_is_session(path, &head_log, false)?;
+    let tail = read(&mut file, size - WINDOW, WINDOW)?;
+    // The window starts inside a line: skip to the first whole one.
+    let tail = &tail[tail
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(tail.len(), |i| i + 1)..];
+    let (tail_log, _) = scan(tail);
+    Ok(from_head_and_tail(path, &head_log.events, &tail_log.events))
+}
+
+fn from_head_and_tail(path: &Path, head: &[Envelope], tail: &[Envelope]) -> SessionSummary {
+    let mut state = RunState::from_events(head);
+    let finished = tail
+        .iter()
+        .rev()
+        .find(|e| matches!(e.event, Event::RunFinished { .. }));
+    let totals = match finished.map(|e| &e.event) {
+        Some(Event::RunFinished { totals, .. }) => Some(totals.clone()),
+        _ => None,
+    };
+    if let Some(env) = finished {
+        state.apply(env);
+    }
+    let last_seq = tail.last().map_or(state.last_seq, |e| e.seq);
+    SessionSummary {
+        id: file_id(path),
+        run_id: state.run_id.clone(),
+        path: path.to_path_buf(),
+        started: state.started_ts.clone().unwrap_or_default(),
+        goal: state.goal.clone(),
+        status: SessionStatus::Ended(outcome(&state)),
+        answer: state.answer.as_ref().map(|a| a.answer.clone()),
+        totals,
+        tasks: None,
+        points_verified: None,
+        events: last_seq,
+    }
+}
+
 /// Every `*.jsonl` file in `dir`, newest first. A missing directory is an empty listing
 /// (no run recorded yet); a file that cannot be read shows up as `Unreadable` instead of
 /// hiding the others.
 pub fn list_sessions(dir: &Path) -> Result<Vec<SessionSummary>, SessionError> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(SessionError::io("list", dir, e)),
-    };
+    list_runs(dir, None)
+}
+
+/// The runs in `dir` and every run the index at `index` knows elsewhere, newest first.
+pub fn list_runs(dir: &Path, index: Option<&Path>) -> Result<Vec<SessionSummary>, SessionError> {
     let mut list = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| SessionError::io("list", dir, e))?;
-        let path = entry.path();
-        if path.extension().is_none_or(|ext| ext != "jsonl") || !path.is_file() {
-            continue;
+    match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry.map_err(|e| SessionError::io("list", dir, e))?;
+                let path = entry.path();
+                if path.extension().is_none_or(|ext| ext != "jsonl") || !path.is_file() {
+                    continue;
+                }
+                list.push(
+                    summarize(&path).unwrap_or_else(|e| SessionSummary::unreadable(&path, &e)),
+                );
+            }
         }
-        let summary = match read_session(&path) {
-            Ok(log) => SessionSummary::from_state(&path, &RunState::from_events(&log.events)),
-            Err(e) => SessionSummary::unreadable(&path, &e),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(SessionError::io("list", dir, e)),
+    }
+    if let Some(index) = index {
+        let in_dir = |p: &Path| {
+            let canon = |x: &Path| x.canonicalize().unwrap_or_else(|_| x.to_path_buf());
+            p.parent().map(canon) == Some(canon(dir))
         };
-        list.push(summary);
+        let entries = index::entries(index);
+        for entry in &entries {
+            if in_dir(&entry.path) {
+                continue;
+            }
+            let mut summary = summarize(&entry.path)
+                .unwrap_or_else(|e| SessionSummary::unreadable(&entry.path, &e));
+            // Elsewhere, the run id is what names the run (when it names only this file).
+            let unique = entries.iter().filter(|e| e.run_id == entry.run_id).count() == 1;
+            summary.id = if unique && !entry.run_id.is_empty() {
+                entry.run_id.clone()
+            } else {
+                entry.path.display().to_string()
+            };
+            list.push(summary);
+        }
     }
     // Newest first; the id breaks ties so the order is stable.
     list.sort_by(|a, b| {
@@ -185,6 +303,11 @@ pub fn list_sessions(dir: &Path) -> Result<Vec<SessionSummary>, SessionError> {
         key(b).cmp(&key(a)).then_with(|| b.id.cmp(&a.id))
     });
     Ok(list)
+}
+
+/// `delm sessions`: the default sessions directory and every indexed run.
+pub fn list_all_runs(dir: &Path) -> Result<Vec<SessionSummary>, SessionError> {
+    list_runs(dir, index::default_path().as_deref())
 }
 
 /// What `delm sessions` prints: the table, or where it looked and how to record a run.
@@ -212,6 +335,8 @@ fn format_table_at(
     width: usize,
     offset_at: impl Fn(OffsetDateTime) -> UtcOffset,
 ) -> String {
+    // Ids longer than this are cut in the middle (both ends tell runs apart).
+    let id_max = if width >= 120 { 40 } else { 24 };
     let rows: Vec<[String; 5]> = list
         .iter()
         .map(|s| {
@@ -220,11 +345,11 @@ fn format_table_at(
                 _ => s.goal.clone(),
             };
             [
-                s.id.clone(),
+                clip_middle(&escape_controls(&s.id), id_max),
                 format_date(&s.started, &offset_at),
                 s.status.label().to_string(),
                 format_cost(s),
-                one_line(&goal),
+                escape_controls(&one_line(&goal)),
             ]
         })
         .collect();
@@ -256,11 +381,26 @@ fn format_table_at(
     out
 }
 
+/// `text` cut to `max` characters by taking out its middle: `20260304…09-ab12`.
+pub fn clip_middle(text: &str, max: usize) -> String {
+    let n = text.chars().count();
+    if n <= max || max < 5 {
+        return text.to_string();
+    }
+    let keep = max - 1;
+    let head = keep.div_ceil(2);
+    let tail = keep - head;
+    let chars: Vec<char> = text.chars().collect();
+    let mut out: String = chars[..head].iter().collect();
+    out.push('…');
+    out.extend(&chars[n - tail..]);
+    out
+}
+
 fn format_cost(s: &SessionSummary) -> String {
-    if !s.cost_known {
-        "-".to_string()
-    } else {
-        format!("${:.3}", s.cost_usd)
+    match &s.totals {
+        Some(t) => crate::story::format_cost(t),
+        None => crate::story::UNKNOWN_COST.to_string(),
     }
 }
 
@@ -313,15 +453,19 @@ mod tests {
     fn summary(id: &str, goal: &str, status: SessionStatus, cost: Option<f64>) -> SessionSummary {
         SessionSummary {
             id: id.into(),
+            run_id: id.into(),
             path: PathBuf::from(format!("/s/{id}.jsonl")),
             started: "2026-03-04T21:07:09Z".into(),
             goal: goal.into(),
             status,
-            cost_usd: cost.unwrap_or(0.0),
-            cost_known: cost.is_some(),
-            tokens: 0,
-            tasks: 0,
-            points_verified: 0,
+            answer: None,
+            totals: cost.map(|c| Totals {
+                calls: 1,
+                cost_usd: c,
+                ..Totals::default()
+            }),
+            tasks: None,
+            points_verified: None,
             events: 0,
         }
     }
@@ -332,16 +476,21 @@ mod tests {
             summary(
                 "20260304-210709-ab12",
                 "Why does the parser drop\ntrailing comments in nested blocks?",
-                SessionStatus::Finished("x".into()),
+                SessionStatus::Ended(RunOutcome::Done),
                 Some(0.0213),
             ),
-            summary("old", "short", SessionStatus::Interrupted, None),
+            summary(
+                "old",
+                "short",
+                SessionStatus::Ended(RunOutcome::Interrupted),
+                None,
+            ),
         ];
         let table = format_table_at(&list, 80, |_| UtcOffset::from_hms(1, 0, 0).unwrap());
         insta::assert_snapshot!(table, @r"
-        ID                    DATE              STATUS         COST  GOAL
-        20260304-210709-ab12  2026-03-04 22:07  finished     $0.021  Why does the parse…
-        old                   2026-03-04 22:07  interrupted       -  short
+        ID                    DATE              STATUS               COST  GOAL
+        20260304-210709-ab12  2026-03-04 22:07  DONE               $0.021  Why does the…
+        old                   2026-03-04 22:07  INTERRUPTED  cost unknown  short
         ");
         assert!(table.lines().all(|l| l.chars().count() <= 80), "{table}");
     }
@@ -351,12 +500,37 @@ mod tests {
         let list = vec![summary(
             "r",
             "a goal that is much longer than twelve characters",
-            SessionStatus::Budget,
+            SessionStatus::Ended(RunOutcome::StoppedByBudget),
             Some(1.5),
         )];
         let table = format_table_at(&list, 10, |_| UtcOffset::UTC);
         let row = table.lines().nth(1).unwrap();
         assert!(row.ends_with("a goal that…"), "{row}");
+        assert!(row.contains("STOPPED BY BUDGET"), "{row}");
+    }
+
+    #[test]
+    fn long_ids_are_cut_in_the_middle_and_hostile_goals_escaped() {
+        assert_eq!(
+            clip_middle("20260304-210709-ab12", 30),
+            "20260304-210709-ab12"
+        );
+        assert_eq!(
+            clip_middle("a-very-long-custom-session-name-here", 11),
+            "a-ver…-here"
+        );
+        let list = vec![summary(
+            "an-extremely-long-session-file-name-from-somewhere",
+            "clear\u{1b}[2J",
+            SessionStatus::Ended(RunOutcome::Done),
+            Some(0.01),
+        )];
+        let table = format_table_at(&list, 80, |_| UtcOffset::UTC);
+        assert!(table.contains("an-extremely…m-somewhere"), "{table}");
+        assert!(
+            !table.contains('\u{1b}') && table.contains("clear^[[2J"),
+            "{table}"
+        );
     }
 
     #[test]
@@ -380,21 +554,89 @@ mod tests {
     }
 
     #[test]
-    fn run_ids_resolve_in_the_sessions_dir() {
+    fn run_ids_resolve_in_the_sessions_dir_and_through_the_index() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("20260101-000000-abcd.jsonl");
         std::fs::write(&file, "").unwrap();
+        let index = dir.path().join("runs.jsonl");
+        let resolve = |arg: &str| resolve_session_arg_in(arg, dir.path(), Some(&index));
+        assert_eq!(resolve("20260101-000000-abcd"), file);
+        assert_eq!(resolve("20260101-000000-abcd.jsonl"), file);
+        assert_eq!(resolve("missing"), PathBuf::from("missing"));
+        let elsewhere = dir.path().join("other/tui.jsonl");
+        std::fs::create_dir_all(elsewhere.parent().unwrap()).unwrap();
+        std::fs::write(&elsewhere, "").unwrap();
+        index::record_in(&index, "20260102-000000-beef", &elsewhere).unwrap();
         assert_eq!(
-            resolve_session_arg("20260101-000000-abcd", dir.path()),
-            file
+            resolve("20260102-000000-beef"),
+            elsewhere.canonicalize().unwrap()
         );
-        assert_eq!(
-            resolve_session_arg("20260101-000000-abcd.jsonl", dir.path()),
-            file
-        );
-        assert_eq!(
-            resolve_session_arg("missing", dir.path()),
-            PathBuf::from("missing")
-        );
+    }
+
+    fn line(seq: u64, event: Event) -> String {
+        let env = Envelope {
+            seq,
+            ts: format!("2026-01-01T00:{:02}:{:02}Z", seq / 60 % 60, seq % 60),
+            event,
+        };
+        serde_json::to_string(&env).unwrap()
+    }
+
+    #[test]
+    fn a_large_session_is_summarised_from_its_head_and_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.jsonl");
+        let mut text = line(
+            1,
+            Event::RunStarted {
+                run_id: "big-run".into(),
+                goal: "g".into(),
+                mode: crate::event::Mode::Plain,
+                model: "m".into(),
+                agents: 1,
+                verify: crate::event::VerifyMode::Off,
+                budgets: crate::event::Budgets::default(),
+                coordination: crate::event::Coordination::Delm,
+                endpoint: None,
+            },
+        ) + "\n";
+        let filler = "x".repeat(900);
+        let mut seq = 1;
+        while (text.len() as u64) < READ_WHOLE_UP_TO * 3 {
+            seq += 1;
+            let msg = Event::AgentMessage {
+                agent: "a1".into(),
+                task: None,
+                text: filler.clone(),
+            };
+            text.push_str(&(line(seq, msg) + "\n"));
+        }
+        seq += 1;
+        let totals = Totals {
+            calls: 9,
+            tokens_in: 900,
+            tokens_out: 90,
+            cost_usd: 0.5,
+            unpriced_calls: 0,
+            elapsed_ms: 1_000,
+            ..Totals::default()
+        };
+        text.push_str(&line(
+            seq,
+            Event::RunFinished {
+                answer: "done".into(),
+                cited: vec![],
+                stopped_by: crate::event::StoppedBy::Completed,
+                totals: totals.clone(),
+            },
+        ));
+        text.push('\n');
+        std::fs::write(&path, &text).unwrap();
+        let s = summarize(&path).unwrap();
+        assert_eq!(s.run_id, "big-run");
+        assert_eq!(s.status, SessionStatus::Ended(RunOutcome::Done));
+        assert_eq!(s.totals, Some(totals));
+        assert_eq!(s.events, seq);
+        assert_eq!(s.tasks, None, "not counted without reading the middle");
     }
 }

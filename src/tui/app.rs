@@ -1,22 +1,32 @@
-//! The UI state: the folded run plus everything that is only about looking at it (focus,
-//! selections, popups, filters). Engine events come in through [`AppState::apply`], user
-//! intent through [`super::update::update`]; drawing reads this and nothing else.
+//! The UI state: the folded run, the event log, plus everything that is only about looking
+//! at it (focus, selections, popups, filters, search, zoom). Engine events come in through
+//! [`AppState::apply`], user intent through [`super::update::update`]; drawing reads this and
+//! nothing else.
+//!
+//! It is long because it is the one place the view state lives: the rows of the list panes
+//! are derived here, so drawing, keys and the mouse always agree on them.
 
-use super::context_tree::ContextTree;
+use super::attention::{Attention, Notify};
+use super::context_tree::{ContextTree, NodeId};
 use super::fold::UiFold;
-use super::keymap::Keymap;
+use super::keymap::{Keymap, Layer};
 use super::layout::{AppLayout, Pane, scroll_window};
+use super::log::{EventKind, EventLog, Notable, Related};
 use super::replay::Timeline;
+use super::search::{Search, View};
 use super::source::SourceCache;
 use super::stream::StreamBuffers;
 use super::theme::Theme;
+use crate::engine::board::MAX_AGENTS as ENGINE_MAX_AGENTS;
 use crate::engine::{Control, StreamDelta};
 use crate::event::{
-    AgentView, Envelope, Event, Mode, Phase, PointId, RunState, TaskId, TaskState, TaskView,
+    AgentStatus, AgentView, Envelope, Event, Evidence, Phase, PointId, RunState, TaskId, TaskState,
+    TaskView,
 };
 use ratatui::layout::Rect;
 use ratatui_textarea::TextArea;
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// What an update asks the outside world to do.
@@ -26,6 +36,12 @@ pub enum Command {
     Engine(Control),
     /// Put `text` on the clipboard (OSC 52); `what` names it for the confirmation message.
     Copy { what: String, text: String },
+    /// Open a file in the user's editor, the TUI suspended meanwhile.
+    OpenEditor(super::editor::Location),
+    /// Write `text` to `path` (`:export`).
+    Export { path: PathBuf, text: String },
+    /// Stop the process as Ctrl-Z does in a shell (terminal restored first).
+    Suspend,
     /// Leave the TUI.
     Quit,
 }
@@ -56,9 +72,49 @@ pub enum Popup {
         input: TextArea<'static>,
     },
     ConfirmQuit,
+    /// The final answer: `scroll` is its first line shown, `selected` the cited point.
     Answer {
+        scroll: usize,
         selected: usize,
     },
+}
+
+impl Popup {
+    /// The keymap layer the popup takes keys through.
+    pub fn layer(&self) -> Layer {
+        match self {
+            Popup::Help { .. } => Layer::Help,
+            Popup::Constraint(_) | Popup::AddTask(_) => Layer::Editor,
+            Popup::RequeueNote { .. } => Layer::Note,
+            Popup::Filter { .. } => Layer::Filter,
+            Popup::ConfirmQuit => Layer::Confirm,
+            Popup::Answer { .. } => Layer::Answer,
+        }
+    }
+}
+
+/// A one-line prompt in the footer, over everything (a search can run in an open popup).
+#[derive(Debug)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub input: TextArea<'static>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptKind {
+    /// `/` in a text view.
+    Search(View),
+    /// `:` commands.
+    Command,
+}
+
+impl Prompt {
+    pub fn layer(&self) -> Layer {
+        match self.kind {
+            PromptKind::Search(_) => Layer::Search,
+            PromptKind::Command => Layer::Command,
+        }
+    }
 }
 
 /// A one-line message in the footer that disappears after a few seconds.
@@ -85,24 +141,49 @@ pub enum Subject {
     Point(PointId),
 }
 
+/// The events pane: its selection (a log position) and its kind filter.
+#[derive(Debug, Clone, Default)]
+pub struct EventsCursor {
+    /// The selected row's log position; `None` follows the newest row.
+    pub selected: Option<usize>,
+    pub offset: usize,
+    pub kind: Option<EventKind>,
+}
+
 pub struct AppState {
     pub fold: UiFold,
+    /// Every event so far (live), or the whole recording (replay).
+    pub log: EventLog,
     pub streams: StreamBuffers,
     pub source: Source,
     pub focus: Pane,
+    /// The view in the bottom-right slot: detail, events or patches.
+    pub slot: Pane,
+    /// Where focus goes back to when the events or patches view closes.
+    pub return_focus: Pane,
+    /// The focused pane fills the screen.
+    pub zoomed: bool,
     /// The list pane whose selection the detail pane shows.
     pub detail_from: Pane,
     pub queue: ListCursor,
     pub agents: ListCursor,
+    pub events: EventsCursor,
     pub context: ContextTree,
     pub detail_scroll: usize,
+    pub patches_scroll: usize,
+    /// Tool outputs in an agent's transcript are shown in full (folded to a line otherwise).
+    pub transcript_unfolded: bool,
     detail_subject: Subject,
-    /// Filters of the queue, agents and context panes.
-    pub filters: [String; 3],
+    /// Filters of the list panes.
+    pub filters: BTreeMap<Pane, String>,
+    pub search: Option<Search>,
+    pub prompt: Option<Prompt>,
     pub popup: Option<Popup>,
     pub flash: Option<Flash>,
     pub keymap: Keymap,
     pub theme: Theme,
+    /// Where user themes are found (`:theme NAME`).
+    pub config_dir: Option<PathBuf>,
     pub layout: AppLayout,
     /// The clock used for elapsed time and retry countdowns (set by the runner each frame,
     /// fixed in tests; in replay the time of the current event).
@@ -112,12 +193,13 @@ pub struct AppState {
     /// An agent count sent but not yet confirmed by an event.
     pub(crate) pending_agents: Option<usize>,
     pub sources: SourceCache,
+    pub attention: Attention,
     /// Events were folded since the last [`AppState::refresh`].
     stale: bool,
 }
 
-/// Upper bound for `+`: more agents than this is almost certainly a slip of the finger.
-pub const MAX_AGENTS: usize = 64;
+/// Upper bound for `+` and `:agents`: the engine's own limit.
+pub const MAX_AGENTS: usize = ENGINE_MAX_AGENTS;
 
 impl AppState {
     /// A state for a live run; events arrive through [`AppState::apply`].
@@ -125,41 +207,66 @@ impl AppState {
         AppState::with_source(Source::Live { engine_gone: false }, keymap, theme)
     }
 
-    /// A read-only state over a recorded session, positioned at its end.
+    /// A read-only state over a recorded session, at its start (see [`AppState::seek`]).
     pub fn replay(events: Vec<Envelope>, keymap: Keymap, theme: Theme) -> Self {
-        let mut state = AppState::with_source(Source::Replay(Timeline::new(events)), keymap, theme);
-        state.seek(usize::MAX);
+        let log = EventLog::from_events(events);
+        let timeline = Timeline::new(log.len());
+        let mut state = AppState::with_source(Source::Replay(timeline), keymap, theme);
+        state.log = log;
+        state.refresh();
         state
     }
 
     fn with_source(source: Source, keymap: Keymap, theme: Theme) -> Self {
         AppState {
             fold: UiFold::default(),
+            log: EventLog::default(),
             streams: StreamBuffers::default(),
             source,
             focus: Pane::Queue,
+            slot: Pane::Detail,
+            return_focus: Pane::Queue,
+            zoomed: false,
             detail_from: Pane::Queue,
             queue: ListCursor::default(),
             agents: ListCursor::default(),
+            events: EventsCursor::default(),
             context: ContextTree::default(),
             detail_scroll: 0,
+            patches_scroll: 0,
+            transcript_unfolded: false,
             detail_subject: Subject::Nothing,
-            filters: Default::default(),
+            filters: BTreeMap::new(),
+            search: None,
+            prompt: None,
             popup: None,
             flash: None,
             keymap,
             theme,
+            config_dir: None,
             layout: AppLayout::default(),
             now: None,
             pending_pause: None,
             pending_agents: None,
             sources: SourceCache::default(),
+            attention: Attention::new(Notify::Auto),
             stale: false,
         }
     }
 
     pub fn run(&self) -> &RunState {
         &self.fold.run
+    }
+
+    /// The badge over a model that is not a real one (`delm demo`'s, live or replayed).
+    /// `narrow` asks for its short form.
+    pub fn model_badge(&self, narrow: bool) -> Option<&'static str> {
+        let badge = if narrow {
+            crate::demo::BADGE_SHORT
+        } else {
+            crate::demo::BADGE
+        };
+        crate::demo::is_demo_model(&self.run().model).then_some(badge)
     }
 
     pub fn is_replay(&self) -> bool {
@@ -173,10 +280,54 @@ impl AppState {
         }
     }
 
+    /// How many log events the views show: all of them live, up to the position in replay.
+    pub fn log_upto(&self) -> usize {
+        match &self.source {
+            Source::Replay(t) => t.position(),
+            Source::Live { .. } => self.log.len(),
+        }
+    }
+
+    /// The live engine went away (or the run's log was closed) without more events.
+    pub fn engine_gone(&self) -> bool {
+        matches!(self.source, Source::Live { engine_gone: true })
+    }
+
     /// True while quitting would leave a live run behind (so `q` asks first).
     pub fn run_in_progress(&self) -> bool {
         matches!(self.source, Source::Live { engine_gone: false })
             && self.run().phase != Phase::Done
+    }
+
+    /// The keymap layers keys go through now, top first.
+    pub fn layers(&self) -> Vec<Layer> {
+        if let Some(prompt) = &self.prompt {
+            return vec![prompt.layer()];
+        }
+        if let Some(popup) = &self.popup {
+            return vec![popup.layer()];
+        }
+        let pane = match self.focus {
+            Pane::Queue => Layer::Queue,
+            Pane::Agents => Layer::Agents,
+            Pane::Context => Layer::Context,
+            Pane::Detail => Layer::Detail,
+            Pane::Events => Layer::Events,
+            Pane::Patches => Layer::Patches,
+        };
+        if self.is_replay() {
+            vec![pane, Layer::Replay, Layer::Global]
+        } else {
+            vec![pane, Layer::Global]
+        }
+    }
+
+    /// The layer of the prompt or popup that takes every key, if one is open.
+    pub fn popup_layer(&self) -> Option<Layer> {
+        match &self.prompt {
+            Some(p) => Some(p.layer()),
+            None => self.popup.as_ref().map(Popup::layer),
+        }
     }
 
     /// Fold one live engine event. Events already seen (after a resync) are skipped.
@@ -185,17 +336,24 @@ impl AppState {
             return;
         }
         let was_done = self.run().phase == Phase::Done;
+        self.log.push(env.clone(), &self.fold.run);
         self.fold.apply(env);
         match &env.event {
             Event::Paused {} | Event::Resumed {} => self.pending_pause = None,
             Event::AgentsChanged { count } if self.pending_agents == Some(*count) => {
                 self.pending_agents = None
             }
-            Event::TaskClaimed { agent, .. } => self.streams.reset(agent),
+            Event::TaskClaimed { agent, .. } | Event::FinaliseStarted { agent } => {
+                self.streams.reset(agent)
+            }
+            Event::LlmCall { agent, .. } => self.streams.end_turn(agent),
             _ => {}
         }
         if !was_done && self.run().phase == Phase::Done && self.popup.is_none() {
-            self.popup = Some(Popup::Answer { selected: 0 });
+            self.popup = Some(Popup::Answer {
+                scroll: 0,
+                selected: 0,
+            });
         }
         // Derived views are rebuilt once per frame or input, not once per event: a resync
         // after lag can fold thousands of events in a row.
@@ -216,17 +374,28 @@ impl AppState {
         }
     }
 
+    /// Streamed model text. A judge's verdict streams too; it is not the agent's own words
+    /// (the agent row says "verifying P4" meanwhile).
     pub fn push_delta(&mut self, delta: &StreamDelta) {
-        self.streams.push(&delta.agent, &delta.text);
+        let judging = self
+            .run()
+            .agents
+            .get(&delta.agent)
+            .is_some_and(|a| a.status == AgentStatus::Verifying);
+        if !judging {
+            self.streams.push(&delta.agent, &delta.text);
+        }
     }
 
-    /// Move the replay to `position` events applied (clamped).
-    pub fn seek(&mut self, position: usize) {
+    /// Move the replay to `position` events applied (clamped). Arriving at the end of a
+    /// finished run shows its answer, as it did live; `announce` false (opening a replay
+    /// where the user left it) does not.
+    pub fn seek_to(&mut self, position: usize, announce: bool) {
         let Source::Replay(timeline) = &mut self.source else {
             return;
         };
         let was_done = self.fold.run.phase == Phase::Done;
-        timeline.seek(&mut self.fold, position);
+        timeline.seek(&mut self.fold, self.log.events(), position);
         if timeline.at_end() {
             timeline.playing = false;
         }
@@ -237,9 +406,11 @@ impl AppState {
             .as_deref()
             .and_then(crate::event::parse_ts);
         let done = self.fold.run.phase == Phase::Done;
-        if done && !was_done && self.popup.is_none() && timeline.position() > 0 {
-            // Arriving at the end of a finished run shows its answer, as it did live.
-            self.popup = Some(Popup::Answer { selected: 0 });
+        if announce && done && !was_done && self.popup.is_none() {
+            self.popup = Some(Popup::Answer {
+                scroll: 0,
+                selected: 0,
+            });
         }
         if !done && matches!(self.popup, Some(Popup::Answer { .. })) {
             self.popup = None;
@@ -247,18 +418,55 @@ impl AppState {
         self.refresh();
     }
 
+    pub fn seek(&mut self, position: usize) {
+        self.seek_to(position, true);
+    }
+
     pub fn resize(&mut self, width: u16, height: u16) {
-        self.layout = AppLayout::compute(Rect::new(0, 0, width, height), self.focus);
+        self.relayout(Rect::new(0, 0, width, height));
+    }
+
+    fn relayout(&mut self, area: Rect) {
+        self.layout =
+            AppLayout::compute(area, self.focus, self.slot, self.zoomed, self.is_replay());
         self.refresh();
     }
 
     pub fn set_focus(&mut self, pane: Pane) {
         self.focus = pane;
-        if pane != Pane::Detail {
+        if pane.in_slot() {
+            self.slot = pane;
+        }
+        if matches!(
+            pane,
+            Pane::Queue | Pane::Agents | Pane::Context | Pane::Events
+        ) {
             self.detail_from = pane;
         }
-        self.layout = AppLayout::compute(self.layout.area, pane);
-        self.refresh();
+        self.relayout(self.layout.area);
+    }
+
+    /// Show the events or patches view in the slot, or go back from it.
+    pub fn toggle_slot_view(&mut self, view: Pane) {
+        if self.slot == view {
+            self.slot = Pane::Detail;
+            let back = if self.return_focus == view {
+                Pane::Queue
+            } else {
+                self.return_focus
+            };
+            self.set_focus(back);
+        } else {
+            if !self.focus.in_slot() {
+                self.return_focus = self.focus;
+            }
+            self.set_focus(view);
+        }
+    }
+
+    pub fn toggle_zoom(&mut self) {
+        self.zoomed = !self.zoomed;
+        self.relayout(self.layout.area);
     }
 
     pub fn flash(&mut self, text: impl Into<String>) {
@@ -278,22 +486,15 @@ impl AppState {
     }
 
     pub fn filter(&self, pane: Pane) -> &str {
-        match pane {
-            Pane::Queue => &self.filters[0],
-            Pane::Agents => &self.filters[1],
-            Pane::Context => &self.filters[2],
-            Pane::Detail => "",
-        }
+        self.filters.get(&pane).map_or("", String::as_str)
     }
 
     pub fn set_filter(&mut self, pane: Pane, text: String) {
-        let slot = match pane {
-            Pane::Queue => 0,
-            Pane::Agents => 1,
-            Pane::Context => 2,
-            Pane::Detail => return,
-        };
-        self.filters[slot] = text;
+        if text.is_empty() {
+            self.filters.remove(&pane);
+        } else {
+            self.filters.insert(pane, text);
+        }
         self.refresh();
     }
 
@@ -301,7 +502,7 @@ impl AppState {
     pub fn refresh(&mut self) {
         self.stale = false;
         let width = self.layout.inner_width(Pane::Context);
-        let filter = self.filters[2].clone();
+        let filter = self.filter(Pane::Context).to_string();
         self.context
             .refresh(&self.fold.run, self.fold.points_version, &filter, width);
         self.context.offset = scroll_window(
@@ -312,6 +513,7 @@ impl AppState {
         );
         self.clamp_list(Pane::Queue);
         self.clamp_list(Pane::Agents);
+        self.clamp_events();
         let subject = self.compute_subject();
         if subject != self.detail_subject {
             self.detail_subject = subject;
@@ -343,9 +545,28 @@ impl AppState {
         cursor.offset = scroll_window(index.unwrap_or(0), cursor.offset, height, ids.len());
     }
 
+    fn clamp_events(&mut self) {
+        let rows: Vec<usize> = self.event_rows().iter().map(|n| n.pos).collect();
+        let index = self
+            .events
+            .selected
+            .and_then(|s| rows.iter().position(|p| *p == s));
+        if index.is_none() {
+            // No selection follows the newest event (the bottom row).
+            self.events.selected = None;
+        }
+        let index = index.unwrap_or(rows.len().saturating_sub(1));
+        self.events.offset = scroll_window(
+            index,
+            self.events.offset,
+            self.layout.inner_height(Pane::Events),
+            rows.len(),
+        );
+    }
+
     /// Tasks in display order: claimed, then queued, then finished; filtered.
     pub fn queue_rows(&self) -> Vec<&TaskView> {
-        let filter = self.filters[0].to_lowercase();
+        let filter = self.filter(Pane::Queue).to_lowercase();
         let rank = |t: &TaskView| match t.state {
             TaskState::Claimed { .. } => 0,
             TaskState::Queued => 1,
@@ -365,13 +586,11 @@ impl AppState {
         rows
     }
 
-    /// Agents in natural order (`a2` before `a10`), filtered.
+    /// Agents in natural order (`a2` before `a10`), filtered; agents that left the run are
+    /// not listed while it goes on.
     pub fn agent_rows(&self) -> Vec<&AgentView> {
-        let filter = self.filters[1].to_lowercase();
-        let mut rows: Vec<&AgentView> = self
-            .run()
-            .agents
-            .values()
+        let filter = self.filter(Pane::Agents).to_lowercase();
+        let mut rows: Vec<&AgentView> = super::display::present_agents(self.run())
             .filter(|a| {
                 filter.is_empty()
                     || a.id.to_lowercase().contains(&filter)
@@ -384,10 +603,46 @@ impl AppState {
         rows
     }
 
-    /// Rows per agent card: a header plus as many streamed lines as fit (at most 3).
+    /// Rows of the events pane: notable events so far, by the kind and text filters.
+    pub fn event_rows(&self) -> Vec<&Notable> {
+        let filter = self.filter(Pane::Events).to_lowercase();
+        self.log
+            .notable(self.log_upto())
+            .iter()
+            .filter(|n| self.events.kind.is_none_or(|k| n.kind == k))
+            .filter(|n| {
+                filter.is_empty()
+                    || n.text.to_lowercase().contains(&filter)
+                    || n.kind.label().contains(&filter)
+            })
+            .collect()
+    }
+
+    /// The selected row of the events pane (the newest when following).
+    pub fn selected_event(&self) -> Option<&Notable> {
+        let rows = self.event_rows();
+        match self.events.selected {
+            Some(pos) => rows.into_iter().find(|n| n.pos == pos),
+            None => rows.last().copied(),
+        }
+    }
+
+    /// Rows per agent card: a header, plus streamed lines when any agent has some (at most
+    /// three), as many as fit.
     pub fn agent_card_height(&self) -> usize {
         let count = self.agent_rows().len().max(1);
         let height = self.layout.inner_height(Pane::Agents);
+        let any_text = self.agent_rows().iter().any(|a| {
+            self.streams.get(&a.id).is_some_and(|b| !b.is_empty())
+                || self
+                    .fold
+                    .activity
+                    .get(&a.id)
+                    .is_some_and(|x| x.last_text.is_some())
+        });
+        if !any_text {
+            return 1;
+        }
         (height / count).clamp(1, 4)
     }
 
@@ -409,6 +664,10 @@ impl AppState {
         &self.detail_subject
     }
 
+    pub fn detail_shows_agent(&self) -> bool {
+        matches!(self.detail_subject, Subject::Agent(_))
+    }
+
     fn compute_subject(&self) -> Subject {
         match self.detail_from {
             Pane::Queue => self
@@ -421,36 +680,57 @@ impl AppState {
                 .selected
                 .clone()
                 .map_or(Subject::Nothing, Subject::Agent),
-            Pane::Context => match self.context.selected() {
-                Some(node) => match node.point() {
-                    Some(p) => Subject::Point(p.to_string()),
-                    None => Subject::Nothing,
-                },
+            Pane::Context => match self.context.selected_point() {
+                Some(p) => Subject::Point(p.to_string()),
                 None => Subject::Nothing,
             },
-            Pane::Detail => Subject::Nothing,
+            Pane::Events => {
+                let row = self.selected_event();
+                match row.and_then(|n| n.subject.clone()) {
+                    Some(Related::Task(t)) => Subject::Task(t),
+                    Some(Related::Point(p)) => Subject::Point(p),
+                    Some(Related::Agent(a)) => Subject::Agent(a),
+                    None => Subject::Nothing,
+                }
+            }
+            _ => Subject::Nothing,
         }
     }
 
-    /// Read the source lines the detail pane needs (repo mode only); the one piece of I/O
-    /// the UI does, kept out of `draw`.
-    pub fn load_sources(&mut self) {
-        let Mode::Repo { root } = &self.fold.run.mode else {
-            return;
+    /// The evidence item the user is on: the one selected in the tree when it belongs to the
+    /// detail's point, else the point's first item that cites a place.
+    pub fn selected_evidence(&self) -> Option<(usize, &Evidence)> {
+        let Subject::Point(id) = &self.detail_subject else {
+            return None;
         };
+        let point = self.run().point(id)?;
+        if let Some(NodeId::Evidence(p, n)) = self.context.selected()
+            && p == id
+            && let Some(ev) = point.point.evidence.get(*n)
+        {
+            return Some((*n, ev));
+        }
+        point
+            .point
+            .evidence
+            .iter()
+            .enumerate()
+            .find(|(_, ev)| super::source::cites_a_place(ev))
+    }
+
+    /// Read the source lines the detail pane needs; the one piece of I/O the UI does, kept
+    /// out of `draw`.
+    pub fn load_sources(&mut self) {
         let Subject::Point(id) = &self.detail_subject else {
             return;
         };
         let Some(point) = self.fold.run.point(id) else {
             return;
         };
-        let root = Path::new(root);
-        for ev in &point.point.evidence {
-            if let Some(lines) = &ev.lines
-                && !ev.source.starts_with("cmd:")
-            {
-                self.sources.load(root, &ev.source, lines);
-            }
+        let evidence = point.point.evidence.clone();
+        let mode = self.fold.run.mode.clone();
+        for ev in &evidence {
+            self.sources.load(&mode, ev);
         }
     }
 

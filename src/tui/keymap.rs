@@ -129,29 +129,85 @@ impl fmt::Display for KeyBinding {
     }
 }
 
-/// Which table a lookup uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A keymap section. Input goes to the top layer first (yazi-style): an open popup's layer,
+/// else the focused pane's, then the replay timeline's while replaying, then the global one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Layer {
     Global,
     Replay,
+    Queue,
+    Agents,
+    Context,
+    Detail,
+    Events,
+    Patches,
+    Help,
+    Answer,
+    Editor,
+    Note,
+    Filter,
+    Search,
+    Command,
+    Confirm,
+}
+
+impl Layer {
+    pub const ALL: [Layer; 16] = [
+        Layer::Global,
+        Layer::Replay,
+        Layer::Queue,
+        Layer::Agents,
+        Layer::Context,
+        Layer::Detail,
+        Layer::Events,
+        Layer::Patches,
+        Layer::Help,
+        Layer::Answer,
+        Layer::Editor,
+        Layer::Note,
+        Layer::Filter,
+        Layer::Search,
+        Layer::Command,
+        Layer::Confirm,
+    ];
+
+    /// The section name in `keymap.toml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Global => "global",
+            Layer::Replay => "replay",
+            Layer::Queue => "queue",
+            Layer::Agents => "agents",
+            Layer::Context => "context",
+            Layer::Detail => "detail",
+            Layer::Events => "events",
+            Layer::Patches => "patches",
+            Layer::Help => "help",
+            Layer::Answer => "answer",
+            Layer::Editor => "editor",
+            Layer::Note => "note",
+            Layer::Filter => "filter",
+            Layer::Search => "search",
+            Layer::Command => "command",
+            Layer::Confirm => "confirm",
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KeymapFile {
-    #[serde(default)]
-    global: BTreeMap<Action, Vec<String>>,
-    #[serde(default)]
-    replay: BTreeMap<Action, Vec<String>>,
+struct KeymapFile(BTreeMap<Layer, BTreeMap<Action, Vec<String>>>);
+
+#[derive(Debug, Clone, Default)]
+struct Table {
+    keys: BTreeMap<Action, Vec<KeyBinding>>,
+    lookup: HashMap<KeyBinding, Action>,
 }
 
-/// The effective bindings.
+/// The effective bindings of every layer.
 #[derive(Debug, Clone)]
 pub struct Keymap {
-    global: BTreeMap<Action, Vec<KeyBinding>>,
-    replay: BTreeMap<Action, Vec<KeyBinding>>,
-    global_lookup: HashMap<KeyBinding, Action>,
-    replay_lookup: HashMap<KeyBinding, Action>,
+    tables: BTreeMap<Layer, Table>,
 }
 
 impl Default for Keymap {
@@ -183,82 +239,108 @@ impl Keymap {
     /// Build from the default TOML and an optional user TOML merged over it.
     pub fn from_toml(defaults: &str, user: Option<&str>) -> anyhow::Result<Keymap> {
         let defaults: KeymapFile = toml::from_str(defaults).context("default keymap")?;
-        let mut global = parse_section(&defaults.global)?;
-        let mut replay = parse_section(&defaults.replay)?;
+        let mut tables: BTreeMap<Layer, BTreeMap<Action, Vec<KeyBinding>>> = BTreeMap::new();
+        for (layer, section) in &defaults.0 {
+            tables.insert(*layer, parse_section(*layer, section)?);
+        }
         if let Some(user) = user {
             let user: KeymapFile = toml::from_str(user)?;
-            merge(&mut global, parse_section(&user.global)?);
-            merge(&mut replay, parse_section(&user.replay)?);
+            for (layer, section) in &user.0 {
+                let parsed = parse_section(*layer, section)?;
+                merge(tables.entry(*layer).or_default(), parsed);
+            }
         }
-        let global_lookup = lookup_table(&global);
-        let replay_lookup = lookup_table(&replay);
-        Ok(Keymap {
-            global,
-            replay,
-            global_lookup,
-            replay_lookup,
+        let quit = tables
+            .get(&Layer::Global)
+            .and_then(|t| t.get(&Action::Quit))
+            .is_some_and(|keys| !keys.is_empty());
+        if !quit {
+            bail!("`quit` in [global] has no key left, so delm could not be left; give it one");
+        }
+        let tables = tables
+            .into_iter()
+            .map(|(layer, keys)| {
+                let lookup = lookup_table(&keys);
+                (layer, Table { keys, lookup })
+            })
+            .collect();
+        Ok(Keymap { tables })
+    }
+
+    /// The action bound to `key` in the first of `layers` that binds it, with that layer.
+    pub fn lookup(&self, layers: &[Layer], key: &KeyEvent) -> Option<(Layer, Action)> {
+        let binding = KeyBinding::from_event(key);
+        layers.iter().find_map(|layer| {
+            self.tables
+                .get(layer)
+                .and_then(|t| t.lookup.get(&binding))
+                .map(|a| (*layer, *a))
         })
     }
 
-    /// The action bound to `key`: the replay table first when replaying, then the global one.
-    pub fn action_for(&self, key: &KeyEvent, replaying: bool) -> Option<Action> {
-        let binding = KeyBinding::from_event(key);
-        if replaying && let Some(action) = self.replay_lookup.get(&binding) {
-            return Some(*action);
-        }
-        self.global_lookup.get(&binding).copied()
+    /// The action bound to `key` in `layers`, without the layer.
+    pub fn action_in(&self, layers: &[Layer], key: &KeyEvent) -> Option<Action> {
+        self.lookup(layers, key).map(|(_, a)| a)
     }
 
-    /// The keys that trigger `action` in the given mode, in declaration order. Global keys
-    /// shadowed by a replay binding of another action are left out while replaying.
-    pub fn keys_for(&self, action: Action, replaying: bool) -> Vec<KeyBinding> {
-        let mut keys = Vec::new();
-        if replaying && let Some(replay_keys) = self.replay.get(&action) {
-            keys.extend(replay_keys.iter().copied());
+    /// The keys that trigger `action` through the stack `layers` (top first): the keys of the
+    /// first layer that declares it, minus keys an earlier layer binds to something else.
+    pub fn keys_for(&self, action: Action, layers: &[Layer]) -> Vec<KeyBinding> {
+        for (i, layer) in layers.iter().enumerate() {
+            let Some(keys) = self.tables.get(layer).and_then(|t| t.keys.get(&action)) else {
+                continue;
+            };
+            let mut out: Vec<KeyBinding> = keys
+                .iter()
+                .copied()
+                .filter(|k| {
+                    layers[..i].iter().all(|above| {
+                        self.tables
+                            .get(above)
+                            .and_then(|t| t.lookup.get(k))
+                            .is_none_or(|bound| *bound == action)
+                    })
+                })
+                .collect();
+            out.dedup();
+            return out;
         }
-        if let Some(global_keys) = self.global.get(&action) {
-            keys.extend(global_keys.iter().copied().filter(|k| {
-                !replaying
-                    || self
-                        .replay_lookup
-                        .get(k)
-                        .is_none_or(|bound| *bound == action)
-            }));
-        }
-        keys.dedup();
-        keys
+        Vec::new()
     }
 
-    /// The first key of `action` formatted for a hint, if bound.
-    pub fn hint_key(&self, action: Action, replaying: bool) -> Option<String> {
-        self.keys_for(action, replaying)
-            .first()
-            .map(|k| k.to_string())
-    }
-
-    /// Actions of a layer in declaration order, for the help overlay.
-    pub fn layer(&self, layer: Layer) -> impl Iterator<Item = (Action, &[KeyBinding])> {
-        let table = match layer {
-            Layer::Global => &self.global,
-            Layer::Replay => &self.replay,
-        };
-        table
-            .iter()
-            .filter(|(_, keys)| !keys.is_empty())
-            .map(|(a, keys)| (*a, keys.as_slice()))
+    /// The first key of `action` through `layers`, formatted for a hint, if bound.
+    pub fn hint_key(&self, action: Action, layers: &[Layer]) -> Option<String> {
+        self.keys_for(action, layers).first().map(|k| k.to_string())
     }
 }
 
 fn parse_section(
+    layer: Layer,
     section: &BTreeMap<Action, Vec<String>>,
 ) -> anyhow::Result<BTreeMap<Action, Vec<KeyBinding>>> {
+    let offered = super::hints::offers(layer);
     let mut out = BTreeMap::new();
     for (action, keys) in section {
+        if !offered.contains(action) {
+            let names: Vec<String> = offered.iter().map(|a| serde_name(*a)).collect();
+            bail!(
+                "`{}` is not an action of [{}]; it offers: {}",
+                serde_name(*action),
+                layer.name(),
+                names.join(", ")
+            );
+        }
         let parsed = keys
             .iter()
             .map(|k| KeyBinding::parse(k))
             .collect::<anyhow::Result<Vec<_>>>()
-            .with_context(|| format!("in the keys of `{}`", serde_name(*action)))?;
+            .with_context(|| {
+                format!(
+                    "in the keys of `{}` in [{}]",
+                    serde_name(*action),
+                    layer.name()
+                )
+            })?;
         out.insert(*action, parsed);
     }
     Ok(out)
@@ -286,7 +368,8 @@ fn lookup_table(table: &BTreeMap<Action, Vec<KeyBinding>>) -> HashMap<KeyBinding
     lookup
 }
 
-fn serde_name(action: Action) -> String {
+/// An action's name as written in `keymap.toml`.
+pub fn serde_name(action: Action) -> String {
     serde_json::to_value(action)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -301,33 +384,48 @@ mod tests {
         KeyEvent::new(code, modifiers)
     }
 
+    const LIVE: &[Layer] = &[Layer::Queue, Layer::Global];
+    const REPLAY: &[Layer] = &[Layer::Queue, Layer::Replay, Layer::Global];
+
     #[test]
     fn defaults_bind_the_documented_keys() {
         let km = Keymap::default();
         let none = KeyModifiers::NONE;
         assert_eq!(
-            km.action_for(&key(KeyCode::Char('p'), none), false),
+            km.action_in(LIVE, &key(KeyCode::Char('p'), none)),
             Some(Action::TogglePause)
         );
         assert_eq!(
-            km.action_for(&key(KeyCode::Char('G'), KeyModifiers::SHIFT), false),
+            km.action_in(LIVE, &key(KeyCode::Char('G'), KeyModifiers::SHIFT)),
             Some(Action::Bottom)
         );
         assert_eq!(
-            km.action_for(&key(KeyCode::BackTab, KeyModifiers::SHIFT), false),
+            km.action_in(LIVE, &key(KeyCode::BackTab, KeyModifiers::SHIFT)),
             Some(Action::FocusPrev)
         );
         assert_eq!(
-            km.action_for(&key(KeyCode::Left, none), false),
+            km.action_in(LIVE, &key(KeyCode::Left, none)),
             Some(Action::Collapse)
         );
         assert_eq!(
-            km.action_for(&key(KeyCode::Left, none), true),
+            km.action_in(REPLAY, &key(KeyCode::Left, none)),
             Some(Action::StepBack)
         );
         assert_eq!(
-            km.action_for(&key(KeyCode::Char('+'), none), true),
+            km.action_in(REPLAY, &key(KeyCode::Char('+'), none)),
             Some(Action::Faster)
+        );
+        // A pane layer sits over the global one: `/` filters a list but searches the detail.
+        assert_eq!(
+            km.action_in(
+                &[Layer::Detail, Layer::Global],
+                &key(KeyCode::Char('/'), none)
+            ),
+            Some(Action::Search)
+        );
+        assert_eq!(
+            km.action_in(LIVE, &key(KeyCode::Char('/'), none)),
+            Some(Action::Filter)
         );
     }
 
@@ -336,20 +434,34 @@ mod tests {
         let km = Keymap::from_toml(DEFAULT_KEYMAP, Some("[global]\nquit = [\"x\"]\n")).unwrap();
         let none = KeyModifiers::NONE;
         assert_eq!(
-            km.action_for(&key(KeyCode::Char('x'), none), false),
+            km.action_in(LIVE, &key(KeyCode::Char('x'), none)),
             Some(Action::Quit)
         );
-        assert_eq!(km.action_for(&key(KeyCode::Char('q'), none), false), None);
-        assert!(km.keys_for(Action::CancelTask, false).is_empty());
+        assert_eq!(km.action_in(LIVE, &key(KeyCode::Char('q'), none)), None);
+        assert!(km.keys_for(Action::CancelTask, LIVE).is_empty());
+        // Popup keys are rebindable the same way.
+        let km =
+            Keymap::from_toml(DEFAULT_KEYMAP, Some("[editor]\nsubmit = [\"ctrl-d\"]\n")).unwrap();
+        assert_eq!(
+            km.action_in(
+                &[Layer::Editor],
+                &key(KeyCode::Char('d'), KeyModifiers::CONTROL)
+            ),
+            Some(Action::Submit)
+        );
+        assert_eq!(
+            km.hint_key(Action::Submit, &[Layer::Editor]).as_deref(),
+            Some("C-d")
+        );
     }
 
     #[test]
-    fn hints_hide_keys_shadowed_in_replay() {
+    fn hints_hide_keys_shadowed_by_a_layer_above() {
         let km = Keymap::default();
-        assert_eq!(km.hint_key(Action::Collapse, false).as_deref(), Some("←"));
-        assert_eq!(km.hint_key(Action::Collapse, true).as_deref(), Some("h"));
+        assert_eq!(km.hint_key(Action::Collapse, LIVE).as_deref(), Some("←"));
+        assert_eq!(km.hint_key(Action::Collapse, REPLAY).as_deref(), Some("h"));
         assert_eq!(
-            km.hint_key(Action::PlayPause, true).as_deref(),
+            km.hint_key(Action::PlayPause, REPLAY).as_deref(),
             Some("Space")
         );
     }
@@ -367,6 +479,14 @@ mod tests {
             format!("{err:#}").contains("unknown variant `fly`"),
             "{err:#}"
         );
+        let err =
+            Keymap::from_toml(DEFAULT_KEYMAP, Some("[confirm]\nzoom = [\"z\"]\n")).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("not an action of [confirm]"),
+            "{err:#}"
+        );
+        let err = Keymap::from_toml(DEFAULT_KEYMAP, Some("[global]\nquit = []\n")).unwrap_err();
+        assert!(format!("{err:#}").contains("could not be left"), "{err:#}");
     }
 
     #[test]
@@ -376,6 +496,7 @@ mod tests {
             ("shift-tab", "S-Tab"),
             ("pagedown", "PgDn"),
             ("space", "Space"),
+            ("alt-u", "M-u"),
         ] {
             assert_eq!(KeyBinding::parse(text).unwrap().to_string(), shown);
         }

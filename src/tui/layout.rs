@@ -1,7 +1,10 @@
 //! Where each pane goes: side by side on wide terminals, stacked on narrow ones (the focused
-//! pane gets the most room), and a plain message below the minimum size.
+//! pane gets the most room, the others keep a useful minimum), the focused pane alone when
+//! zoomed, and a plain message below the minimum size.
 //!
-//! The same function serves drawing and mouse hit-testing, so clicks land where things are.
+//! The bottom-right slot shows one of three views (detail, events, patches); they share a
+//! rect and only the chosen one is drawn and hit-tested. The same function serves drawing
+//! and mouse hit-testing, so clicks land where things are.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 
@@ -9,25 +12,25 @@ pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 16;
 /// From this width on, panes sit side by side.
 pub const WIDE_FROM: u16 = 100;
+/// Rows an unfocused pane keeps in the stacked layout (border included): two rows of content.
+const MIN_STACKED_ROWS: u16 = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Pane {
     Queue,
     Agents,
     Context,
+    /// The selected point, task or agent (transcript) in full.
     Detail,
+    /// The log of notable events (retries, errors, budget, constraints, requeues, joins).
+    Events,
+    /// Verified patches of a repo run.
+    Patches,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 4] = [Pane::Queue, Pane::Agents, Pane::Context, Pane::Detail];
-
-    pub fn next(self) -> Pane {
-        Pane::ALL[(self as usize + 1) % 4]
-    }
-
-    pub fn prev(self) -> Pane {
-        Pane::ALL[(self as usize + 3) % 4]
-    }
+    /// The panes that always have a place, in focus order; the slot view comes last.
+    pub const FIXED: [Pane; 3] = [Pane::Queue, Pane::Agents, Pane::Context];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -35,6 +38,32 @@ impl Pane {
             Pane::Agents => "Agents",
             Pane::Context => "Shared context",
             Pane::Detail => "Detail",
+            Pane::Events => "Events",
+            Pane::Patches => "Patches",
+        }
+    }
+
+    /// Whether this pane lives in the bottom-right slot.
+    pub fn in_slot(self) -> bool {
+        matches!(self, Pane::Detail | Pane::Events | Pane::Patches)
+    }
+
+    /// The next pane in focus order when `slot` is the slot's view.
+    pub fn next(self, slot: Pane) -> Pane {
+        match self {
+            Pane::Queue => Pane::Agents,
+            Pane::Agents => Pane::Context,
+            Pane::Context => slot,
+            _ => Pane::Queue,
+        }
+    }
+
+    pub fn prev(self, slot: Pane) -> Pane {
+        match self {
+            Pane::Queue => slot,
+            Pane::Agents => Pane::Queue,
+            Pane::Context => Pane::Agents,
+            _ => Pane::Context,
         }
     }
 }
@@ -45,15 +74,20 @@ pub struct AppLayout {
     pub queue: Rect,
     pub agents: Rect,
     pub context: Rect,
+    /// The slot of the detail, events and patches views.
     pub detail: Rect,
+    /// The replay scrubber (zero height when not replaying).
+    pub scrubber: Rect,
     pub status: Rect,
     pub hints: Rect,
+    /// The view shown in the slot.
+    pub slot: Option<Pane>,
     /// Set when the terminal is below the minimum size.
     pub too_small: bool,
 }
 
 impl AppLayout {
-    pub fn compute(area: Rect, focus: Pane) -> AppLayout {
+    pub fn compute(area: Rect, focus: Pane, slot: Pane, zoomed: bool, replay: bool) -> AppLayout {
         if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
             return AppLayout {
                 area,
@@ -61,39 +95,54 @@ impl AppLayout {
                 ..AppLayout::default()
             };
         }
-        let [body, status, hints] = Layout::vertical([
+        let [body, scrubber, status, hints] = Layout::vertical([
             Constraint::Fill(1),
+            Constraint::Length(u16::from(replay)),
             Constraint::Length(1),
             Constraint::Length(1),
         ])
         .areas(area);
-        let (queue, agents, context, detail) = if area.width >= WIDE_FROM {
+        let mut layout = AppLayout {
+            area,
+            scrubber,
+            status,
+            hints,
+            slot: Some(slot),
+            ..AppLayout::default()
+        };
+        if zoomed {
+            match focus {
+                Pane::Queue => layout.queue = body,
+                Pane::Agents => layout.agents = body,
+                Pane::Context => layout.context = body,
+                _ => layout.detail = body,
+            }
+            return layout;
+        }
+        if area.width >= WIDE_FROM {
             let top_height = (body.height * 2 / 5).max(7);
             let [top, bottom] =
                 Layout::vertical([Constraint::Length(top_height), Constraint::Fill(1)]).areas(body);
-            let [queue, agents] =
+            [layout.queue, layout.agents] =
                 Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)])
                     .areas(top);
-            let [context, detail] =
+            [layout.context, layout.detail] =
                 Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)])
                     .areas(bottom);
-            (queue, agents, context, detail)
         } else {
-            let weight = |p: Pane| if p == focus { 3 } else { 1 };
-            let [queue, agents, context, detail] =
-                Layout::vertical(Pane::ALL.map(|p| Constraint::Fill(weight(p)))).areas(body);
-            (queue, agents, context, detail)
-        };
-        AppLayout {
-            area,
-            queue,
-            agents,
-            context,
-            detail,
-            status,
-            hints,
-            too_small: false,
+            let others = (body.height / 6).clamp(MIN_STACKED_ROWS, 8);
+            let focus_slot = if focus.in_slot() { Pane::Detail } else { focus };
+            let rows = [Pane::Queue, Pane::Agents, Pane::Context, Pane::Detail].map(|p| {
+                if p == focus_slot {
+                    Constraint::Fill(1)
+                } else {
+                    Constraint::Length(others)
+                }
+            });
+            [layout.queue, layout.agents, layout.context, layout.detail] =
+                Layout::vertical(rows).areas(body);
         }
+        layout
     }
 
     pub fn rect(&self, pane: Pane) -> Rect {
@@ -101,16 +150,24 @@ impl AppLayout {
             Pane::Queue => self.queue,
             Pane::Agents => self.agents,
             Pane::Context => self.context,
-            Pane::Detail => self.detail,
+            slot if Some(slot) == self.slot => self.detail,
+            _ => Rect::default(),
         }
     }
 
     /// The pane under a terminal cell.
     pub fn pane_at(&self, column: u16, row: u16) -> Option<Pane> {
-        Pane::ALL.into_iter().find(|p| {
-            let r = self.rect(*p);
-            column >= r.x && column < r.right() && row >= r.y && row < r.bottom()
-        })
+        let slot = self.slot?;
+        [Pane::Queue, Pane::Agents, Pane::Context, slot]
+            .into_iter()
+            .find(|p| {
+                let r = self.rect(*p);
+                r.area() > 0
+                    && column >= r.x
+                    && column < r.right()
+                    && row >= r.y
+                    && row < r.bottom()
+            })
     }
 
     /// Rows available inside a pane's border.
@@ -142,15 +199,54 @@ pub fn scroll_window(selected: usize, offset: usize, height: usize, len: usize) 
 mod tests {
     use super::*;
 
+    fn at(w: u16, h: u16, focus: Pane) -> AppLayout {
+        AppLayout::compute(Rect::new(0, 0, w, h), focus, Pane::Detail, false, false)
+    }
+
     #[test]
     fn wide_is_side_by_side_and_narrow_is_stacked() {
-        let wide = AppLayout::compute(Rect::new(0, 0, 120, 40), Pane::Queue);
+        let wide = at(120, 40, Pane::Queue);
         assert_eq!(wide.queue.y, wide.agents.y);
         assert!(wide.queue.right() <= wide.agents.x);
-        let narrow = AppLayout::compute(Rect::new(0, 0, 80, 24), Pane::Context);
+        let narrow = at(80, 24, Pane::Context);
         assert_eq!(narrow.queue.x, narrow.context.x);
         assert!(narrow.context.height > narrow.queue.height);
-        assert!(AppLayout::compute(Rect::new(0, 0, 50, 10), Pane::Queue).too_small);
+        assert!(at(50, 10, Pane::Queue).too_small);
+    }
+
+    #[test]
+    fn stacked_panes_keep_two_rows_of_content_at_80x24() {
+        for focus in [Pane::Queue, Pane::Agents, Pane::Context, Pane::Events] {
+            let l = at(80, 24, focus);
+            for pane in Pane::FIXED {
+                assert!(l.inner_height(pane) >= 2, "{pane:?} with {focus:?} focused");
+            }
+            assert!(l.detail.height >= MIN_STACKED_ROWS);
+        }
+    }
+
+    #[test]
+    fn zoom_gives_the_focused_pane_the_whole_body() {
+        let l = AppLayout::compute(
+            Rect::new(0, 0, 80, 24),
+            Pane::Agents,
+            Pane::Detail,
+            true,
+            false,
+        );
+        assert_eq!(l.agents.height, 22);
+        assert_eq!(l.queue.area(), 0);
+        assert_eq!(l.pane_at(3, 3), Some(Pane::Agents));
+        let replay = AppLayout::compute(
+            Rect::new(0, 0, 80, 24),
+            Pane::Queue,
+            Pane::Events,
+            false,
+            true,
+        );
+        assert_eq!(replay.scrubber.height, 1);
+        assert_eq!(replay.rect(Pane::Events), replay.detail);
+        assert_eq!(replay.rect(Pane::Detail).area(), 0);
     }
 
     #[test]

@@ -75,6 +75,15 @@ impl LineBuffer {
         self.lines.iter().all(|l| l.trim().is_empty())
     }
 
+    /// A model call ended: what it wrote last is a line of its own, even without a newline.
+    pub fn end_turn(&mut self) {
+        if !self.partial.trim().is_empty() {
+            self.commit();
+        } else {
+            self.partial.clear();
+        }
+    }
+
     pub fn clear(&mut self) {
         self.lines.clear();
         self.partial.clear();
@@ -99,6 +108,13 @@ impl StreamBuffers {
         }
     }
 
+    /// One model call of `agent` ended (see [`LineBuffer::end_turn`]).
+    pub fn end_turn(&mut self, agent: &str) {
+        if let Some(buffer) = self.agents.get_mut(agent) {
+            buffer.end_turn();
+        }
+    }
+
     pub fn get(&self, agent: &str) -> Option<&LineBuffer> {
         self.agents.get(agent)
     }
@@ -115,6 +131,14 @@ mod tests {
         assert!(b.tail(3).is_empty());
         b.push("x.rs\nfound it");
         assert_eq!(b.tail(3), vec!["Reading src/lex.rs"]);
+        // The next call's text starts a new line, not the end of this one.
+        b.end_turn();
+        b.push("Next turn");
+        b.end_turn();
+        assert_eq!(
+            b.tail(3),
+            vec!["Reading src/lex.rs", "found it", "Next turn"]
+        );
     }
 
     #[test]

@@ -248,6 +248,17 @@ impl Theme {
             Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
         }
     }
+    /// A search match in a text view.
+    pub fn search_match(&self) -> Style {
+        if self.color {
+            Style::new()
+                .bg(self.palette.warn)
+                .fg(self.palette.badge_fg)
+                .add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        }
+    }
     pub fn popup(&self) -> Style {
         if self.color {
             Style::new().bg(self.palette.popup_bg).fg(self.palette.text)

@@ -1,23 +1,20 @@
-//! `update(state, action) -> commands`, and the routing of terminal input to it.
-//!
-//! Input goes to the top layer first: an open popup takes every key; otherwise the keymap
-//! turns the key into an [`Action`]. Nothing here does I/O: engine controls, clipboard
-//! writes and quitting come back as [`Command`]s for the runner to carry out.
+//! `update(state, action) -> commands`: one user intent applied to the state (input routing
+//! is in `input`, the `:` commands in `command`). Nothing here does I/O: engine controls,
+//! clipboard writes, the editor and quitting come back as [`Command`]s for the runner to
+//! carry out.
 
 use super::action::Action;
-use super::app::{AppState, Command, MAX_AGENTS, Popup, Source, Subject};
-use super::fold::TranscriptEntry;
-use super::layout::{Pane, scroll_window};
+use super::app::{AppState, Command, MAX_AGENTS, Popup, Prompt, PromptKind, Source};
+use super::context_tree::Grouping;
+use super::layout::Pane;
+use super::log::EventKind;
+use super::search::{Search, View, matching_lines, step};
 use crate::engine::Control;
 use crate::event::{Phase, TaskState};
-use crossterm::event::{
-    Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent,
-    MouseEventKind,
-};
 use ratatui::style::Modifier;
 use ratatui_textarea::{TextArea, WrapMode};
 
-/// Apply one user intent.
+/// Apply one user intent from a pane (popups handle their own keys, see `input`).
 pub fn update(state: &mut AppState, action: Action) -> Vec<Command> {
     state.refresh_if_stale();
     if action.steers()
@@ -28,8 +25,8 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Command> {
     }
     let mut commands = Vec::new();
     match action {
-        Action::FocusNext => state.set_focus(state.focus.next()),
-        Action::FocusPrev => state.set_focus(state.focus.prev()),
+        Action::FocusNext => state.set_focus(state.focus.next(state.slot)),
+        Action::FocusPrev => state.set_focus(state.focus.prev(state.slot)),
         Action::Up => move_selection(state, -1),
         Action::Down => move_selection(state, 1),
         Action::PageUp => move_selection(state, -(page(state) as isize)),
@@ -39,16 +36,27 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Command> {
         Action::Expand => match state.focus {
             Pane::Context => state.context.expand(),
             Pane::Queue | Pane::Agents => state.set_focus(Pane::Detail),
-            Pane::Detail => {}
+            Pane::Events => {
+                if state.selected_event().is_some_and(|n| n.subject.is_some()) {
+                    state.set_focus(Pane::Detail);
+                } else {
+                    state.flash_error("this event is about the whole run; nothing to open");
+                }
+            }
+            Pane::Detail if state.detail_shows_agent() => {
+                state.transcript_unfolded = !state.transcript_unfolded;
+            }
+            Pane::Detail | Pane::Patches => {}
         },
         Action::Collapse => match state.focus {
             Pane::Context => state.context.collapse(),
             Pane::Detail => state.set_focus(state.detail_from),
-            Pane::Queue | Pane::Agents => {}
+            Pane::Patches => state.toggle_slot_view(Pane::Patches),
+            Pane::Queue | Pane::Agents | Pane::Events => {}
         },
         Action::Filter => {
-            if state.focus == Pane::Detail {
-                state.flash_error("the detail pane has nothing to filter; focus a list first");
+            if matches!(state.focus, Pane::Detail | Pane::Patches) {
+                open_search(state);
             } else {
                 let mut input = single_line(state.filter(state.focus), "type to filter");
                 input.move_cursor(ratatui_textarea::CursorMove::End);
@@ -58,17 +66,53 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Command> {
                 });
             }
         }
-        Action::Copy => match copy_text(state) {
+        Action::Copy => match super::copy::copy_text(state) {
             Some((what, text)) => commands.push(Command::Copy { what, text }),
             None => state.flash_error("nothing selected to copy"),
         },
         Action::ToggleGrouping => {
             state.context.toggle_grouping();
             let by = match state.context.grouping {
-                super::context_tree::Grouping::Kind => "kind",
-                super::context_tree::Grouping::Task => "task",
+                Grouping::Kind => "kind",
+                Grouping::Task => "task",
             };
             state.flash(format!("shared context grouped by {by}"));
+        }
+        Action::Zoom => state.toggle_zoom(),
+        Action::Search => open_search(state),
+        Action::NextMatch | Action::PrevMatch => {
+            if let Some(view) = focused_view(state) {
+                search_step(state, view, action == Action::NextMatch);
+            }
+        }
+        Action::OpenEditor => match state.selected_evidence().map(|(_, ev)| ev.clone()) {
+            None => state.flash_error("select a point with file or document evidence first"),
+            Some(ev) => {
+                let mode = state.run().mode.clone();
+                match state.sources.location(&mode, &ev) {
+                    Ok(at) => commands.push(Command::OpenEditor(at)),
+                    Err(why) => state.flash_error(why),
+                }
+            }
+        },
+        Action::ShowEvents => state.toggle_slot_view(Pane::Events),
+        Action::ShowPatches => state.toggle_slot_view(Pane::Patches),
+        Action::EventKind => {
+            state.events.kind = EventKind::cycle(state.events.kind);
+            state.events.selected = None;
+            match state.events.kind {
+                Some(kind) => state.flash(format!("events: only {}", kind.label())),
+                None => state.flash("events: every kind"),
+            }
+        }
+        Action::CommandLine => {
+            state.prompt = Some(Prompt {
+                kind: PromptKind::Command,
+                input: single_line(
+                    "",
+                    "a command: agents 12, export, theme light, goto P4, … (Tab completes)",
+                ),
+            });
         }
         Action::TogglePause => {
             let paused = state.pause_requested();
@@ -126,25 +170,13 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Command> {
         Action::MoreAgents | Action::FewerAgents => {
             let current = state.target_agents();
             let next = if action == Action::MoreAgents {
-                (current + 1).min(MAX_AGENTS)
+                current + 1
             } else {
-                current.saturating_sub(1).max(1)
+                current.saturating_sub(1)
             };
-            if next == current {
-                state.flash_error(format!("already at {current} agent(s), the limit"));
-            } else {
-                state.pending_agents = Some(next);
-                state.flash(format!("agents: {current} → {next}"));
-                commands.push(Command::Engine(Control::SetAgents { count: next }));
-            }
+            set_agents(state, next, &mut commands);
         }
-        Action::ShowAnswer => {
-            if state.run().answer.is_some() {
-                state.popup = Some(Popup::Answer { selected: 0 });
-            } else {
-                state.flash_error("no final answer yet; it appears when the run is DONE");
-            }
-        }
+        Action::ShowAnswer => show_answer(state),
         Action::Help => state.popup = Some(Popup::Help { scroll: 0 }),
         Action::Quit => {
             if state.run_in_progress() {
@@ -153,12 +185,13 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Command> {
                 commands.push(Command::Quit);
             }
         }
-        Action::StepBack => step(state, |t| t.position().saturating_sub(1)),
-        Action::StepForward => step(state, |t| t.position() + 1),
-        Action::PrevMark => step(state, |t| t.mark(false)),
-        Action::NextMark => step(state, |t| t.mark(true)),
-        Action::JumpStart => step(state, |_| 0),
-        Action::JumpEnd => step(state, |t| t.len()),
+        Action::Suspend => commands.push(Command::Suspend),
+        Action::StepBack => step_replay(state, |t, _| t.position().saturating_sub(1)),
+        Action::StepForward => step_replay(state, |t, _| t.position() + 1),
+        Action::PrevMark => step_replay(state, |t, e| t.mark(e, false)),
+        Action::NextMark => step_replay(state, |t, e| t.mark(e, true)),
+        Action::JumpStart => step_replay(state, |_, _| 0),
+        Action::JumpEnd => step_replay(state, |t, _| t.len()),
         Action::PlayPause => {
             if let Source::Replay(t) = &mut state.source {
                 if t.at_end() && !t.playing {
@@ -169,26 +202,66 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Command> {
                 }
             }
         }
-        Action::Faster | Action::Slower => {
+        Action::Faster | Action::Slower | Action::PlayMode => {
             if let Source::Replay(t) = &mut state.source {
-                if action == Action::Faster {
-                    t.faster();
-                } else {
-                    t.slower();
+                match action {
+                    Action::Faster => t.faster(),
+                    Action::Slower => t.slower(),
+                    _ => t.toggle_pace(),
                 }
-                let speed = t.events_per_second();
-                state.flash(format!("replay speed {speed} events/s"));
+                let pace = t.pace_label();
+                state.flash(format!("replay: {pace}"));
             }
         }
+        // Popup actions arrive through `handle_popup_key`.
+        Action::Close
+        | Action::Submit
+        | Action::Cancel
+        | Action::Confirm
+        | Action::NextCited
+        | Action::PrevCited
+        | Action::OpenCited
+        | Action::KillLine
+        | Action::Undo
+        | Action::Redo
+        | Action::Complete => {}
     }
     state.refresh();
     commands
 }
 
-fn step(state: &mut AppState, target: impl Fn(&super::replay::Timeline) -> usize) {
+pub(super) fn show_answer(state: &mut AppState) {
+    if state.run().answer.is_some() {
+        state.popup = Some(Popup::Answer {
+            scroll: 0,
+            selected: 0,
+        });
+    } else {
+        state.flash_error("no final answer yet; it appears when the run ends");
+    }
+}
+
+pub(super) fn set_agents(state: &mut AppState, next: usize, commands: &mut Vec<Command>) {
+    let current = state.target_agents();
+    let next = next.clamp(1, MAX_AGENTS);
+    if next == current {
+        state.flash_error(format!(
+            "already at {current} agent(s); the limit is 1 to {MAX_AGENTS}"
+        ));
+    } else {
+        state.pending_agents = Some(next);
+        state.flash(format!("agents: {current} → {next}"));
+        commands.push(Command::Engine(Control::SetAgents { count: next }));
+    }
+}
+
+fn step_replay(
+    state: &mut AppState,
+    target: impl Fn(&super::replay::Timeline, &[crate::event::Envelope]) -> usize,
+) {
     if let Source::Replay(t) = &mut state.source {
         t.playing = false;
-        let to = target(t);
+        let to = target(t, state.log.events());
         state.seek(to);
     }
 }
@@ -214,7 +287,7 @@ fn page(state: &AppState) -> usize {
         .max(1)
 }
 
-fn move_selection(state: &mut AppState, delta: isize) {
+pub(super) fn move_selection(state: &mut AppState, delta: isize) {
     match state.focus {
         Pane::Queue => {
             let ids: Vec<String> = state.queue_rows().iter().map(|t| t.id.clone()).collect();
@@ -225,10 +298,27 @@ fn move_selection(state: &mut AppState, delta: isize) {
             move_list(&mut state.agents.selected, &ids, delta);
         }
         Pane::Context => state.context.move_by(delta),
-        Pane::Detail => {
-            state.detail_scroll = state.detail_scroll.saturating_add_signed(delta).min(10_000);
+        Pane::Events => {
+            let rows: Vec<usize> = state.event_rows().iter().map(|n| n.pos).collect();
+            if rows.is_empty() {
+                return;
+            }
+            let current = state
+                .events
+                .selected
+                .and_then(|s| rows.iter().position(|p| *p == s))
+                .unwrap_or(rows.len() - 1);
+            let next = current.saturating_add_signed(delta).min(rows.len() - 1);
+            // Back at the bottom, follow new events again.
+            state.events.selected = (next + 1 < rows.len()).then(|| rows[next]);
         }
+        Pane::Detail => scroll_by(&mut state.detail_scroll, delta),
+        Pane::Patches => scroll_by(&mut state.patches_scroll, delta),
     }
+}
+
+fn scroll_by(scroll: &mut usize, delta: isize) {
+    *scroll = scroll.saturating_add_signed(delta).min(1_000_000);
 }
 
 fn move_list(selected: &mut Option<String>, ids: &[String], delta: isize) {
@@ -243,14 +333,14 @@ fn move_list(selected: &mut Option<String>, ids: &[String], delta: isize) {
     *selected = Some(ids[next].clone());
 }
 
-fn single_line(text: &str, placeholder: &str) -> TextArea<'static> {
+pub(super) fn single_line(text: &str, placeholder: &str) -> TextArea<'static> {
     let mut input = TextArea::new(vec![text.to_string()]);
     input.set_placeholder_text(placeholder);
     input.set_cursor_line_style(ratatui::style::Style::new());
     input
 }
 
-fn multi_line(placeholder: &str) -> TextArea<'static> {
+pub(super) fn multi_line(placeholder: &str) -> TextArea<'static> {
     let mut input = TextArea::default();
     input.set_placeholder_text(placeholder);
     input.set_cursor_line_style(ratatui::style::Style::new());
@@ -259,347 +349,88 @@ fn multi_line(placeholder: &str) -> TextArea<'static> {
     input
 }
 
-fn text_of(input: &TextArea<'_>) -> String {
+pub(super) fn text_of(input: &TextArea<'_>) -> String {
     input.lines().join("\n").trim().to_string()
 }
 
-/// Route one terminal event. Returns the commands the runner must carry out.
-pub fn handle_event(state: &mut AppState, event: &TermEvent) -> Vec<Command> {
-    state.refresh_if_stale();
-    match event {
-        TermEvent::Key(key) if key.kind != KeyEventKind::Release => handle_key(state, key),
-        TermEvent::Mouse(mouse) => {
-            handle_mouse(state, mouse);
-            Vec::new()
-        }
-        TermEvent::Paste(text) => {
-            match &mut state.popup {
-                Some(Popup::Constraint(input) | Popup::AddTask(input)) => {
-                    input.insert_str(text);
-                }
-                Some(Popup::RequeueNote { input, .. }) => {
-                    input.insert_str(text.replace('\n', " "));
-                }
-                Some(Popup::Filter { pane, input }) => {
-                    input.insert_str(text.replace('\n', " "));
-                    let (pane, text) = (*pane, text_of(input));
-                    state.set_filter(pane, text);
-                }
-                _ => {}
-            }
-            Vec::new()
-        }
-        TermEvent::Resize(width, height) => {
-            state.resize(*width, *height);
-            Vec::new()
-        }
-        _ => Vec::new(),
-    }
-}
-
-pub fn handle_key(state: &mut AppState, key: &KeyEvent) -> Vec<Command> {
-    if state.popup.is_some() {
-        return handle_popup_key(state, key);
-    }
-    match state.keymap.action_for(key, state.is_replay()) {
-        Some(action) => update(state, action),
-        None => Vec::new(),
-    }
-}
-
-fn is_ctrl(key: &KeyEvent, c: char) -> bool {
-    key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char(c)
-}
-
-fn handle_popup_key(state: &mut AppState, key: &KeyEvent) -> Vec<Command> {
-    let Some(popup) = state.popup.take() else {
-        return Vec::new();
-    };
-    let mut commands = Vec::new();
-    let keep = match popup {
-        Popup::Help { mut scroll } => match key.code {
-            KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q' | '?') => None,
-            KeyCode::Up | KeyCode::Char('k') => {
-                scroll = scroll.saturating_sub(1);
-                Some(Popup::Help { scroll })
-            }
-            KeyCode::Down | KeyCode::Char('j') => Some(Popup::Help { scroll: scroll + 1 }),
-            KeyCode::PageUp => Some(Popup::Help {
-                scroll: scroll.saturating_sub(10),
-            }),
-            KeyCode::PageDown | KeyCode::Char(' ') => Some(Popup::Help {
-                scroll: scroll + 10,
-            }),
-            _ => Some(Popup::Help { scroll }),
-        },
-        Popup::Constraint(mut input) => {
-            if key.code == KeyCode::Esc {
-                None
-            } else if is_ctrl(key, 's') {
-                let text = text_of(&input);
-                if text.is_empty() {
-                    state.flash_error("the constraint is empty: type it, or Esc to cancel");
-                    Some(Popup::Constraint(input))
-                } else {
-                    state.flash("constraint sent: agents see it at their next turn");
-                    commands.push(Command::Engine(Control::InjectConstraint { text }));
-                    None
-                }
-            } else {
-                input.input(*key);
-                Some(Popup::Constraint(input))
-            }
-        }
-        Popup::AddTask(mut input) => {
-            if key.code == KeyCode::Esc {
-                None
-            } else if is_ctrl(key, 's') {
-                let text = text_of(&input);
-                let mut lines = text.lines();
-                let title = lines.next().unwrap_or("").trim().to_string();
-                let detail = lines.collect::<Vec<_>>().join("\n").trim().to_string();
-                if title.is_empty() {
-                    state.flash_error("the task needs a title on its first line, or Esc to cancel");
-                    Some(Popup::AddTask(input))
-                } else {
-                    state.flash(format!("task added: {title}"));
-                    commands.push(Command::Engine(Control::AddTask { title, detail }));
-                    None
-                }
-            } else {
-                input.input(*key);
-                Some(Popup::AddTask(input))
-            }
-        }
-        Popup::RequeueNote { task, mut input } => match key.code {
-            KeyCode::Esc => None,
-            KeyCode::Enter => {
-                let note = text_of(&input);
-                state.flash(format!("re-enqueued {task}"));
-                commands.push(Command::Engine(Control::Requeue {
-                    task,
-                    note: (!note.is_empty()).then_some(note),
-                }));
-                None
-            }
-            _ => {
-                input.input(*key);
-                Some(Popup::RequeueNote { task, input })
-            }
-        },
-        Popup::Filter { pane, mut input } => match key.code {
-            KeyCode::Enter => None,
-            KeyCode::Esc => {
-                state.set_filter(pane, String::new());
-                None
-            }
-            _ => {
-                input.input(*key);
-                state.set_filter(pane, text_of(&input));
-                Some(Popup::Filter { pane, input })
-            }
-        },
-        Popup::ConfirmQuit => match key.code {
-            KeyCode::Char('y' | 'Y' | 'q') | KeyCode::Enter => {
-                commands.push(Command::Quit);
-                None
-            }
-            _ if is_ctrl(key, 'c') => {
-                commands.push(Command::Quit);
-                None
-            }
+/// The text view that search keys act on now.
+fn focused_view(state: &AppState) -> Option<View> {
+    match &state.popup {
+        Some(Popup::Help { .. }) => Some(View::Help),
+        Some(Popup::Answer { .. }) => Some(View::Answer),
+        Some(_) => None,
+        None => match state.focus {
+            Pane::Detail => Some(View::Detail),
+            Pane::Patches => Some(View::Patches),
             _ => None,
         },
-        Popup::Answer { .. } if timeline_key(state, key).is_some() => {
-            // While replaying, the timeline keys move on (and away from the answer).
-            let action = timeline_key(state, key).unwrap_or(Action::StepBack);
-            state.popup = None;
-            return update(state, action);
-        }
-        Popup::Answer { selected } => {
-            let cited = state
-                .run()
-                .answer
-                .as_ref()
-                .map(|a| a.cited.clone())
-                .unwrap_or_default();
-            match key.code {
-                KeyCode::Esc | KeyCode::Char('q') => None,
-                KeyCode::Up | KeyCode::Char('k') => Some(Popup::Answer {
-                    selected: selected.saturating_sub(1),
-                }),
-                KeyCode::Down | KeyCode::Char('j') => Some(Popup::Answer {
-                    selected: (selected + 1).min(cited.len().saturating_sub(1)),
-                }),
-                KeyCode::Enter => match cited.get(selected) {
-                    Some(point) => {
-                        state.context.select_point(point);
-                        state.set_focus(Pane::Context);
-                        None
-                    }
-                    None => None,
-                },
-                KeyCode::Char('y') => {
-                    if let Some(answer) = &state.run().answer {
-                        commands.push(Command::Copy {
-                            what: "the final answer".into(),
-                            text: answer.answer.clone(),
-                        });
-                    }
-                    Some(Popup::Answer { selected })
-                }
-                _ => Some(Popup::Answer { selected }),
-            }
-        }
-    };
-    state.popup = keep;
-    state.refresh();
-    commands
+    }
 }
 
-/// The replay timeline action bound to `key`, when replaying.
-fn timeline_key(state: &AppState, key: &KeyEvent) -> Option<Action> {
-    if !state.is_replay() {
-        return None;
-    }
-    state.keymap.action_for(key, true).filter(|a| {
-        matches!(
-            a,
-            Action::StepBack
-                | Action::StepForward
-                | Action::PrevMark
-                | Action::NextMark
-                | Action::PlayPause
-                | Action::JumpStart
-                | Action::JumpEnd
-        )
-    })
-}
-
-fn handle_mouse(state: &mut AppState, mouse: &MouseEvent) {
-    if state.popup.is_some() || state.layout.too_small {
-        return;
-    }
-    let Some(pane) = state.layout.pane_at(mouse.column, mouse.row) else {
+pub(super) fn open_search(state: &mut AppState) {
+    let Some(view) = focused_view(state) else {
+        state.flash_error("search works in the detail, patches, help and answer views");
         return;
     };
-    match mouse.kind {
-        MouseEventKind::Down(MouseButton::Left) => {
-            if pane != state.focus {
-                state.set_focus(pane);
-            }
-            let rect = state.layout.rect(pane);
-            if mouse.row <= rect.y || mouse.row + 1 >= rect.bottom() {
-                return; // on the border
-            }
-            let row = usize::from(mouse.row - rect.y - 1);
-            click_row(state, pane, row);
-        }
-        MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
-            let delta = if mouse.kind == MouseEventKind::ScrollDown {
-                3
-            } else {
-                -3
-            };
-            let focus = state.focus;
-            state.focus = pane;
-            move_selection(state, delta);
-            state.focus = focus;
-        }
-        _ => {}
-    }
-    state.refresh();
+    let previous = state
+        .search
+        .as_ref()
+        .filter(|s| s.view == view)
+        .map(|s| s.query.clone())
+        .unwrap_or_default();
+    let mut input = single_line(&previous, "search (Enter finds, Esc clears)");
+    input.move_cursor(ratatui_textarea::CursorMove::End);
+    state.prompt = Some(Prompt {
+        kind: PromptKind::Search(view),
+        input,
+    });
 }
 
-fn click_row(state: &mut AppState, pane: Pane, row: usize) {
-    match pane {
-        Pane::Queue => {
-            let ids: Vec<String> = state.queue_rows().iter().map(|t| t.id.clone()).collect();
-            if let Some(id) = ids.get(state.queue.offset + row) {
-                state.queue.selected = Some(id.clone());
-            }
-        }
-        Pane::Agents => {
-            let ids: Vec<String> = state.agent_rows().iter().map(|a| a.id.clone()).collect();
-            let card = state.agent_card_height().max(1);
-            if let Some(id) = ids.get(state.agents.offset + row / card) {
-                state.agents.selected = Some(id.clone());
-            }
-        }
-        Pane::Context => {
-            let offset = scroll_window(
-                state.context.selected_index().unwrap_or(0),
-                state.context.offset,
-                state.layout.inner_height(Pane::Context),
-                state.context.rows().len(),
-            );
-            if offset + row < state.context.rows().len() {
-                state.context.select_index(offset + row);
-            }
-        }
-        Pane::Detail => {}
+/// The scroll position of a text view.
+fn view_scroll(state: &mut AppState, view: View) -> Option<&mut usize> {
+    match view {
+        View::Detail => Some(&mut state.detail_scroll),
+        View::Patches => Some(&mut state.patches_scroll),
+        View::Help => match &mut state.popup {
+            Some(Popup::Help { scroll }) => Some(scroll),
+            _ => None,
+        },
+        View::Answer => match &mut state.popup {
+            Some(Popup::Answer { scroll, .. }) => Some(scroll),
+            _ => None,
+        },
     }
 }
 
-/// The plain text of the selected item and a name for it.
-pub fn copy_text(state: &AppState) -> Option<(String, String)> {
-    let run = state.run();
-    match state.detail_subject() {
-        Subject::Nothing => None,
-        Subject::Task(id) => {
-            let t = run.task(id)?;
-            let mut text = format!("{} {}", t.id, t.title);
-            if !t.detail.is_empty() {
-                text.push_str(&format!("\n\n{}", t.detail));
-            }
-            if let Some(result) = &t.result {
-                text.push_str(&format!("\n\nResult:\n{result}"));
-            }
-            Some((t.id.clone(), text))
-        }
-        Subject::Point(id) => {
-            let p = run.point(id)?;
-            let mut text = format!(
-                "{} ({}) {}",
-                p.point.id,
-                p.point.kind.as_str(),
-                p.point.headline
-            );
-            if !p.point.summary.is_empty() {
-                text.push_str(&format!("\n\n{}", p.point.summary));
-            }
-            for ev in &p.point.evidence {
-                let place = match &ev.lines {
-                    Some(lines) => format!("{}:{lines}", ev.source),
-                    None => ev.source.clone(),
-                };
-                text.push_str(&format!("\n\n{place}\n{}", ev.quote));
-            }
-            Some((p.point.id.clone(), text))
-        }
-        Subject::Agent(id) => {
-            let transcript = state.fold.transcripts.get(id)?;
-            let text = transcript
-                .entries
-                .iter()
-                .map(|e| match e {
-                    TranscriptEntry::Note(n) => format!("-- {n}"),
-                    TranscriptEntry::Message(m) => m.clone(),
-                    TranscriptEntry::Tool {
-                        tool,
-                        args,
-                        ok,
-                        output,
-                    } => format!(
-                        "[{tool} {args}] {}\n{output}",
-                        if *ok { "ok" } else { "failed" }
-                    ),
-                })
-                .collect::<Vec<_>>()
-                .join("\n\n");
-            Some((format!("{id}'s transcript"), text))
-        }
+/// Go to the next (or previous) line matching the search in `view`.
+pub(super) fn search_step(state: &mut AppState, view: View, forward: bool) {
+    let Some(search) = state.search.clone().filter(|s| s.view == view) else {
+        state.flash_error("no search yet: / starts one");
+        return;
+    };
+    let (lines, height) = super::ui::view_lines(state, view);
+    let matches = matching_lines(&lines, &search.query);
+    let Some(scroll) = view_scroll(state, view) else {
+        return;
+    };
+    // From the current match, else from the top of what is on screen.
+    let top = *scroll;
+    let from = search
+        .current
+        .or_else(|| (top > 0).then(|| if forward { top - 1 } else { top }));
+    let Some(found) = step(&matches, from, forward) else {
+        state.flash_error(format!("“{}” is not in this view", search.query));
+        return;
+    };
+    if found < *scroll || found >= *scroll + height.max(1) {
+        *scroll = found.saturating_sub(height / 3);
     }
+    let n = matches.iter().position(|m| *m == found).unwrap_or(0) + 1;
+    state.search = Some(Search {
+        current: Some(found),
+        ..search
+    });
+    state.flash(format!("match {n} of {} lines", matches.len()));
 }
 
 /// Whether the run is in a state where the clock matters (elapsed time, countdowns).

@@ -307,6 +307,47 @@ pub fn sample_run(root: &Path) -> Vec<Envelope> {
             },
         },
     ];
+    enveloped(events)
+}
+
+/// The seq of the first event of type `kind` (1-based position).
+pub fn position_of(events: &[Envelope], kind: &str) -> usize {
+    events
+        .iter()
+        .position(|e| e.event.type_name() == kind)
+        .expect("event in fixture")
+        + 1
+}
+
+fn started(run_id: &str, goal: &str, mode: Mode, model: &str) -> Event {
+    Event::RunStarted {
+        run_id: run_id.into(),
+        goal: goal.into(),
+        mode,
+        model: model.into(),
+        agents: 2,
+        verify: VerifyMode::Judge,
+        budgets: Budgets::default(),
+        coordination: delm::event::Coordination::Delm,
+        endpoint: None,
+    }
+}
+
+/// A successful tool call of a1 on T1.
+fn tool(name: &str, args: serde_json::Value, output: &str) -> Event {
+    Event::ToolCall {
+        agent: "a1".into(),
+        task: Some("T1".into()),
+        call_id: format!("call-{name}"),
+        tool: name.into(),
+        args,
+        ok: true,
+        output: output.into(),
+    }
+}
+
+/// Number events in order with the fixture's clock.
+fn enveloped(events: Vec<Event>) -> Vec<Envelope> {
     events
         .into_iter()
         .enumerate()
@@ -318,11 +359,166 @@ pub fn sample_run(root: &Path) -> Vec<Envelope> {
         .collect()
 }
 
-/// The seq of the first event of type `kind` (1-based position).
-pub fn position_of(events: &[Envelope], kind: &str) -> usize {
-    events
-        .iter()
-        .position(|e| e.event.type_name() == kind)
-        .expect("event in fixture")
-        + 1
+pub const REPORT_MD: &str = "\
+# Acme Corp annual report 2024
+
+## Highlights
+
+Acme Corp reported revenue of $412.5 million for 2024,
+an increase of 4.2% over 2023.
+Gross margin was 38.0%.
+";
+
+/// Write the documents the docs fixture cites.
+pub fn write_docs(root: &Path) {
+    std::fs::create_dir_all(root.join("acme")).unwrap();
+    std::fs::write(root.join("acme/report.md"), REPORT_MD).unwrap();
+}
+
+/// A finished docs run whose answer is markdown long enough to scroll.
+pub fn docs_run(root: &Path) -> Vec<Envelope> {
+    let answer = "## Acme grew in 2024\n\nAcme's revenue rose **4.2%** to $412.5 million [P1], \
+with a gross margin of *38.0%* [P2].\n\n| Measure | 2024 |\n|---|---:|\n| Revenue | $412.5M |\n| \
+Growth | 4.2% |\n| Gross margin | 38.0% |\n\n### Why it matters\n\n- the growth came from new \
+customers, not prices\n- margins held while costs rose\n  across the year\n1. first caveat: one \
+year of data\n2. second caveat: `revenue` is not profit\n\n> The report is the only source.\n\n\
+```\nrevenue 2024 = 412.5\n```\n\nThat is all the run could verify.";
+    let events = vec![
+        started(
+            "20260314-100000-d0c5",
+            "How did Acme do in 2024?",
+            Mode::Docs {
+                roots: vec![root.display().to_string()],
+            },
+            "anthropic:claude-sonnet-4",
+        ),
+        added("T1", "Read acme/report.md", Origin::Initial),
+        claimed("T1", "a1", 1),
+        tool("read_doc", json!({"doc": "acme/report.md"}), REPORT_MD),
+        call("a1", Some("T1"), CallPurpose::Work, 1_200, 150, 0.004),
+        Event::PointProposed {
+            point: finding(
+                "P1",
+                PointKind::Finding,
+                "a1",
+                "T1",
+                "Acme's 2024 revenue was $412.5 million, up 4.2%",
+                "Revenue grew 4.2% in 2024.",
+                vec![Evidence {
+                    source: "acme/report.md".into(),
+                    lines: None,
+                    quote:
+                        "Acme Corp reported revenue of $412.5 million for 2024, an increase of 4.2%"
+                            .into(),
+                    resolved: Some("acme/report.md@47+75".into()),
+                }],
+            ),
+        },
+        Event::PointVerified {
+            point: "P1".into(),
+            note: Some("judge: the quote states it".into()),
+            evidence: None,
+        },
+        Event::PointProposed {
+            point: finding(
+                "P2",
+                PointKind::Finding,
+                "a1",
+                "T1",
+                "Acme's gross margin was 38.0%",
+                "",
+                vec![Evidence {
+                    source: "acme/report.md".into(),
+                    lines: None,
+                    quote: "Gross margin was 38.0%.".into(),
+                    resolved: None,
+                }],
+            ),
+        },
+        Event::PointVerified {
+            point: "P2".into(),
+            note: None,
+            evidence: None,
+        },
+        finished("T1", "a1", TaskOutcome::Done, "Recorded P1 and P2."),
+        Event::FinaliseStarted { agent: "a1".into() },
+        call("a1", None, CallPurpose::Finalise, 900, 300, 0.006),
+        Event::RunFinished {
+            answer: answer.into(),
+            cited: vec!["P1".into(), "P2".into()],
+            stopped_by: StoppedBy::Completed,
+            totals: Totals {
+                calls: 2,
+                tokens_in: 2_100,
+                tokens_out: 450,
+                cost_usd: 0.01,
+                unpriced_calls: 0,
+                elapsed_ms: 48_000,
+                ..Totals::default()
+            },
+        },
+    ];
+    enveloped(events)
+}
+
+/// A repo run with `--allow-edit`: an agent edits, runs the test, and cites both.
+pub fn patch_run(root: &Path) -> Vec<Envelope> {
+    let events = vec![
+        started(
+            "20260314-110000-pa7c",
+            "Fix the dropped trailing comment",
+            Mode::Repo {
+                root: root.display().to_string(),
+            },
+            "openai:gpt-4.1",
+        ),
+        added("T1", "fix skip_ws", Origin::Initial),
+        claimed("T1", "a1", 1),
+        tool(
+            "edit_file",
+            json!({
+                "path": "src/lex.rs",
+                "old": "    while self.peek() == '#' { self.skip_line(); }",
+                "new": "    if self.peek() == '#' { return self.comment(); }",
+            }),
+            "Edited src/lex.rs (1 replacement).",
+        ),
+        tool(
+            "run_command",
+            json!({"cmd": "cargo test trailing_comment"}),
+            "c1: `cargo test trailing_comment` exited with 0 after 4.1 s in a1's worktree. \
+Cite this run as evidence with source \"cmd:c1\".\n--- output ---\ntest trailing_comment_is_kept ... ok",
+        ),
+        Event::PointProposed {
+            point: finding(
+                "P1",
+                PointKind::Finding,
+                "a1",
+                "T1",
+                "skip_ws now emits a comment token instead of skipping the line",
+                "The fix returns a comment token; the failing test passes on the patched code.",
+                vec![
+                    Evidence {
+                        source: "patch:a1".into(),
+                        lines: None,
+                        quote: "if self.peek() == '#' { return self.comment(); }".into(),
+                        resolved: Some("patch:a1@3f2a1b9c0d (1 file, +1 -1)".into()),
+                    },
+                    Evidence {
+                        source: "cmd:c1".into(),
+                        lines: None,
+                        quote: "test trailing_comment_is_kept ... ok".into(),
+                        resolved: Some("cmd:c1 (exit 0)".into()),
+                    },
+                ],
+            ),
+        },
+        Event::PointVerified {
+            point: "P1".into(),
+            note: None,
+            evidence: None,
+        },
+        finished("T1", "a1", TaskOutcome::Done, "Fixed (P1)."),
+    ];
+    enveloped(events)
 }

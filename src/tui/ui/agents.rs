@@ -1,39 +1,48 @@
-//! The agents pane: one card per agent with its state, task, streamed lines and usage.
+//! The agents pane: one card per agent saying what it is doing in words, its task, its
+//! latest lines of model text and its usage; the title carries true counts and the token
+//! sparkline with the current rate.
 
-use super::{empty_state, fmt_cost, fmt_tokens, pane_block, truncate};
+use super::{empty_state, fmt_tokens, pane_block, truncate};
 use crate::event::{AgentStatus, AgentView, parse_ts};
 use crate::tui::app::AppState;
-use crate::tui::layout::{Pane, scroll_window};
+use crate::tui::display::{activity, agent_counts, rate_per_minute, sparkline, token_buckets};
+use crate::tui::layout::Pane;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+/// Columns of the token sparkline in the pane title.
+const SPARK_WIDTH: usize = 16;
+
 pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     let run = state.run();
     let theme = &state.theme;
     let rows = state.agent_rows();
-    let active = run
-        .agents
-        .values()
-        .filter(|a| !matches!(a.status, AgentStatus::Idle | AgentStatus::Stopped))
-        .count();
-    // After the run every agent is stopped; count them all then, the running ones before.
-    let live = run
-        .agents
-        .values()
-        .filter(|a| run.phase == crate::event::Phase::Done || a.status != AgentStatus::Stopped)
-        .count();
+    let (present, busy) = agent_counts(run);
     let mut title = vec![Span::styled(
-        format!("{live} · {active} busy "),
+        format!("{present} · {busy} busy "),
         theme.dim(),
     )];
     let target = state.target_agents();
-    if target > 0 && target != live && run.phase != crate::event::Phase::Done {
+    if target > 0 && target != present && run.phase != crate::event::Phase::Done {
         title.push(Span::styled(format!("→ {target} "), theme.warn()));
     }
-    let block = pane_block(state, Pane::Agents, title);
+    let card = state.agent_card_height().max(1);
+    let visible_cards = (usize::from(area.height.saturating_sub(2)) / card).max(1);
+    let selected = state
+        .agents
+        .selected
+        .as_ref()
+        .and_then(|s| rows.iter().position(|a| &a.id == s));
+    let (offset, more) =
+        super::list_window(selected, state.agents.offset, visible_cards, rows.len());
+    let title_width: usize = title.iter().map(|s| s.width()).sum::<usize>() + 12;
+    let mut block = pane_block(state, Pane::Agents, title, more);
+    if let Some(rate) = rate_title(state, usize::from(area.width).saturating_sub(title_width)) {
+        block = block.title(rate.right_aligned());
+    }
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if rows.is_empty() {
@@ -46,19 +55,6 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
         return;
     }
 
-    let card = state.agent_card_height().max(1);
-    let visible_cards = (usize::from(inner.height) / card).max(1);
-    let selected = state
-        .agents
-        .selected
-        .as_ref()
-        .and_then(|s| rows.iter().position(|a| &a.id == s));
-    let offset = scroll_window(
-        selected.unwrap_or(0),
-        state.agents.offset,
-        visible_cards,
-        rows.len(),
-    );
     let focused = state.focus == Pane::Agents;
     let width = usize::from(inner.width);
     let mut lines = Vec::new();
@@ -82,41 +78,61 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-/// `(symbol, label, style)` for an agent's state.
-fn status_view(state: &AppState, agent: &AgentView) -> (&'static str, String, Style) {
+/// `▁▂▅▇█▆ 8.1k tok/min · $0.004/min` over the run so far, fitted to `room` columns.
+fn rate_title(state: &AppState, room: usize) -> Option<Line<'static>> {
+    let theme = &state.theme;
+    let calls = state.log.calls(state.log_upto());
+    if calls.is_empty() {
+        return None;
+    }
+    // The log's own clock: first event to now (live), or to the current event.
+    let last = state.log.offset_ms(state.log_upto().saturating_sub(1));
+    let live = !state.is_replay() && !state.engine_gone();
+    let now_ms = match (
+        state.now,
+        state.run().started_ts.as_deref().and_then(parse_ts),
+    ) {
+        (Some(now), Some(start)) if live => ((now - start).whole_milliseconds() as i64).max(last),
+        _ => last,
+    };
+    let (tokens, cost) = rate_per_minute(calls, now_ms);
+    let mut rate = format!("{} tok/min", fmt_tokens(tokens));
+    if let Some(usd) = cost {
+        rate.push_str(&format!(" · {}/min", crate::story::money(usd)));
+    }
+    let spark = sparkline(&token_buckets(calls, now_ms, SPARK_WIDTH));
+    let full = format!(" {spark} {rate} ");
+    let text = if full.chars().count() <= room {
+        full
+    } else if rate.chars().count() + 2 <= room {
+        format!(" {rate} ")
+    } else {
+        return None;
+    };
+    Some(Line::styled(text, theme.dim()))
+}
+
+/// `(symbol, style)` for an agent's state.
+fn status_symbol(state: &AppState, agent: &AgentView) -> (&'static str, Style) {
     let theme = &state.theme;
     match agent.status {
-        AgentStatus::Idle => ("○", "idle".into(), theme.dim()),
-        AgentStatus::Working => ("●", "working".into(), theme.accent()),
-        AgentStatus::Verifying => ("◐", "verifying".into(), theme.warn()),
-        AgentStatus::Finalising => (
-            "★",
-            "finalising".into(),
-            theme.role(theme.palette.finalising),
-        ),
-        AgentStatus::Paused => ("‖", "paused".into(), theme.warn()),
-        AgentStatus::Stopped => ("■", "stopped".into(), theme.dim()),
-        AgentStatus::Retrying => {
-            let label = match &agent.retry {
-                Some(retry) => {
-                    let left = retry_seconds_left(state, &retry.since_ts, retry.delay_ms);
-                    let when = match left {
-                        Some(0) | None => "now".to_string(),
-                        Some(s) => format!("in {s}s"),
-                    };
-                    format!("retry {} {when} ({})", retry.attempt, retry.reason)
-                }
-                None => "retrying".into(),
-            };
-            ("↻", label, theme.warn())
-        }
+        AgentStatus::Idle => ("○", theme.dim()),
+        AgentStatus::Working if agent.task.is_none() => ("○", theme.dim()),
+        AgentStatus::Working => ("●", theme.accent()),
+        AgentStatus::Verifying => ("◐", theme.warn()),
+        AgentStatus::Finalising => ("★", theme.role(theme.palette.finalising)),
+        AgentStatus::Paused => ("‖", theme.warn()),
+        AgentStatus::Stopped => ("■", theme.dim()),
+        AgentStatus::Retrying => ("↻", theme.warn()),
     }
 }
 
-fn retry_seconds_left(state: &AppState, since: &str, delay_ms: u64) -> Option<u64> {
-    let since = parse_ts(since)?;
+/// Seconds until an agent's pending retry, if it waits on one.
+pub(crate) fn retry_seconds_left(state: &AppState, agent: &AgentView) -> Option<u64> {
+    let retry = agent.retry.as_ref()?;
+    let since = parse_ts(&retry.since_ts)?;
     let now = state.now?;
-    let due = since + time::Duration::milliseconds(delay_ms as i64);
+    let due = since + time::Duration::milliseconds(retry.delay_ms as i64);
     let left = (due - now).whole_milliseconds();
     Some(if left <= 0 {
         0
@@ -125,46 +141,48 @@ fn retry_seconds_left(state: &AppState, since: &str, delay_ms: u64) -> Option<u6
     })
 }
 
+/// `a2 ● reading src/lex.rs:1-10 · T2 check lexer state…   3.4k in / 410 out · $0.002`:
+/// what the agent does comes first, then its task, then its usage when there is room.
 fn header_line(state: &AppState, agent: &AgentView, width: usize) -> Line<'static> {
     let theme = &state.theme;
-    let (symbol, label, style) = status_view(state, agent);
+    let (symbol, style) = status_symbol(state, agent);
+    let label = activity(&state.fold, agent, retry_seconds_left(state, agent));
     let usage = format!(
         " {} in / {} out · {} ",
         fmt_tokens(agent.tokens_in),
         fmt_tokens(agent.tokens_out),
-        if agent.unpriced_calls > 0 && agent.cost_usd == 0.0 {
-            "cost ?".to_string()
-        } else {
-            fmt_cost(agent.cost_usd)
-        }
+        crate::story::cost_text(agent.cost_usd, agent.calls, agent.unpriced_calls)
     );
     let task = agent.task.as_ref().map(|t| {
         let title = state.run().task(t).map(|v| v.title.as_str()).unwrap_or("");
-        format!("{t} {title}")
+        format!(" · {t} {title}")
     });
     let head = format!(" {} {symbol} ", agent.id);
-    let mut room = width
-        .saturating_sub(head.chars().count())
-        .saturating_sub(usage.chars().count());
+    let width_of = |s: &str| Span::raw(s).width();
+    // Usage only when the activity and a bit of the task still fit beside it.
+    let usage = if width < width_of(&head) + width_of(&label) + width_of(&usage) + 12 {
+        String::new()
+    } else {
+        usage
+    };
+    let room = width.saturating_sub(width_of(&head) + width_of(&usage));
     let label = truncate(&label, room);
-    room = room.saturating_sub(label.chars().count());
-    let task = task
-        .map(|t| truncate(&format!("  {t}"), room))
-        .unwrap_or_default();
-    room = room.saturating_sub(Span::raw(task.as_str()).width());
+    let room = room.saturating_sub(width_of(&label));
+    let task = task.map(|t| truncate(&t, room)).unwrap_or_default();
+    let pad = room.saturating_sub(width_of(&task));
     Line::from(vec![
         Span::styled(format!(" {} ", agent.id), theme.text()),
         Span::styled(format!("{symbol} "), style),
         Span::styled(label, style),
-        Span::styled(task, theme.text()),
-        Span::raw(" ".repeat(room)),
+        Span::styled(task, theme.dim()),
+        Span::raw(" ".repeat(pad)),
         Span::styled(usage, theme.dim()),
     ])
 }
 
-/// The last streamed lines, or the tail of the last finished message when nothing streamed.
+/// The last streamed lines, or the tail of the agent's last message when nothing streamed.
 fn recent_lines(state: &AppState, agent: &AgentView, n: usize) -> Vec<String> {
-    if n == 0 {
+    if n == 0 || agent.status == AgentStatus::Verifying {
         return Vec::new();
     }
     if let Some(buffer) = state.streams.get(&agent.id)
@@ -172,7 +190,12 @@ fn recent_lines(state: &AppState, agent: &AgentView, n: usize) -> Vec<String> {
     {
         return buffer.tail(n).into_iter().map(str::to_string).collect();
     }
-    let Some(message) = &agent.last_message else {
+    let Some(message) = state
+        .fold
+        .activity
+        .get(&agent.id)
+        .and_then(|a| a.last_text.as_ref())
+    else {
         return Vec::new();
     };
     let lines: Vec<&str> = message.lines().filter(|l| !l.trim().is_empty()).collect();

@@ -3,10 +3,10 @@
 //! screen are styled.
 
 use super::{empty_state, pane_block, truncate};
-use crate::event::{PointKind, PointStatus, PointView};
+use crate::event::{Phase, PointKind, PointStatus, PointView};
 use crate::tui::app::AppState;
 use crate::tui::context_tree::{Group, Grouping, NodeId, Row};
-use crate::tui::layout::{Pane, scroll_window};
+use crate::tui::layout::Pane;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -44,11 +44,14 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
         format!("{} ", counts.join(" · ")),
         theme.dim(),
     ));
-    let block = pane_block(state, Pane::Context, title);
+    let rows = state.context.rows();
+    let height = usize::from(area.height.saturating_sub(2));
+    let selected = state.context.selected_index();
+    let (offset, more) = super::list_window(selected, state.context.offset, height, rows.len());
+    let block = pane_block(state, Pane::Context, title, more);
     let inner = block.inner(area);
     frame.render_widget(block, area);
 
-    let rows = state.context.rows();
     if rows.is_empty() {
         let text = if !state.filter(Pane::Context).is_empty() {
             "No point matches the filter."
@@ -61,15 +64,6 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
         empty_state(frame, inner, theme, text);
         return;
     }
-    let height = usize::from(inner.height);
-    let selected = state.context.selected_index();
-    let offset = scroll_window(
-        selected.unwrap_or(0),
-        state.context.offset,
-        height,
-        rows.len(),
-    );
-    let focused = state.focus == Pane::Context;
     let width = usize::from(inner.width);
     let lines: Vec<Line> = rows
         .iter()
@@ -78,11 +72,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
         .take(height)
         .map(|(i, row)| {
             let line = row_line(state, row, width);
-            if Some(i) == selected {
-                line.style(theme.selection(focused))
-            } else {
-                line
-            }
+            super::list_row(state, line, Some(i) == selected, Pane::Context)
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), inner);
@@ -107,6 +97,7 @@ fn group_title(state: &AppState, group: &Group) -> String {
         Group::Findings => "Findings".into(),
         Group::Partials => "Partial progress".into(),
         Group::Failures => "Failures (tried, did not work)".into(),
+        Group::Verifying if state.run().phase == Phase::Done => "Abandoned (never verified)".into(),
         Group::Verifying => "Being verified".into(),
         Group::Rejected => "Rejected".into(),
         Group::NoTask => "Not tied to a task".into(),
@@ -149,6 +140,10 @@ fn row_line(state: &AppState, row: &Row, width: usize) -> Line<'static> {
                         tail = format!(" — {reason}");
                     }
                 }
+                PointStatus::Proposed if state.run().phase == Phase::Done => {
+                    text_style = theme.dim();
+                    tail = " (abandoned: the run ended before it was verified)".into();
+                }
                 PointStatus::Proposed => {
                     text_style = theme.dim().add_modifier(Modifier::ITALIC);
                     tail = " (verifying…)".into();
@@ -189,11 +184,7 @@ fn row_line(state: &AppState, row: &Row, width: usize) -> Line<'static> {
             let Some(ev) = state.run().point(id).and_then(|p| p.point.evidence.get(*n)) else {
                 return Line::raw("");
             };
-            let place = match (&ev.resolved, &ev.lines) {
-                (Some(resolved), _) => resolved.clone(),
-                (None, Some(lines)) => format!("{}:{lines}", ev.source),
-                (None, None) => ev.source.clone(),
-            };
+            let place = super::evidence_place(ev);
             let head = format!(" {indent}    ◆ {place}  ");
             let room = width.saturating_sub(head.chars().count());
             Line::from(vec![

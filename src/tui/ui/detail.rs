@@ -1,73 +1,57 @@
-//! The detail pane: the selected point, task or agent in full. Lines are wrapped here (not
-//! by the widget) so scrolling knows the exact length.
+//! The detail pane: the selected point (evidence in place, with numbered lines), task, or
+//! agent (its whole transcript across tasks). Lines are wrapped here (not by the widget) so
+//! scrolling and search know the exact length.
 
 use super::context::point_symbol;
-use super::{empty_state, fmt_cost, fmt_tokens, pane_block, truncate};
-use crate::event::{AgentStatus, Evidence, Mode, Origin, PointStatus, TaskState};
+use super::{fmt_tokens, truncate};
+use crate::event::{AgentStatus, Evidence, Origin, Phase, PointStatus, TaskState};
 use crate::text::one_line;
 use crate::tui::app::{AppState, Subject};
 use crate::tui::context_tree::wrap;
-use crate::tui::fold::TranscriptEntry;
 use crate::tui::layout::Pane;
+use crate::tui::search::View;
 use crate::tui::source::Snippet;
+use crate::tui::transcript::{TranscriptEntry, transcript};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
-/// Transcript entries shown in the agent detail (the copy command gets them all).
-const TRANSCRIPT_SHOWN: usize = 60;
-/// Tool output lines shown per call.
-const TOOL_OUTPUT_LINES: usize = 3;
+/// Transcript entries shown (the newest; `y` copies them all).
+const TRANSCRIPT_SHOWN: usize = 400;
+/// Tool output lines shown per call when outputs are unfolded.
+const TOOL_OUTPUT_LINES: usize = 12;
 
 pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
-    let theme = &state.theme;
     // One column of padding on each side inside the border.
-    let width = usize::from(area.width.saturating_sub(4));
-    let lines = detail_lines(state, width);
-    let height = usize::from(area.height.saturating_sub(2));
-    let max_scroll = lines.len().saturating_sub(height);
-    let scroll = state.detail_scroll.min(max_scroll);
+    let lines = detail_lines(state, usize::from(area.width.saturating_sub(4)));
     let mut title = Vec::new();
     match state.detail_subject() {
         Subject::Nothing => {}
         Subject::Task(id) | Subject::Agent(id) | Subject::Point(id) => {
-            title.push(Span::styled(format!("{id} "), theme.accent()));
+            title.push(Span::styled(format!("{id} "), state.theme.accent()));
         }
     }
-    if max_scroll > 0 {
-        let marker = match (scroll > 0, scroll < max_scroll) {
-            (true, true) => "↑↓",
-            (false, true) => "↓",
-            _ => "↑",
-        };
-        title.push(Span::styled(format!("{marker} "), theme.dim()));
-    }
-    let block = pane_block(state, Pane::Detail, title);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    if lines.is_empty() {
-        let text = if state.detail_from == Pane::Context {
-            "Select a point to see it in full here (→ expands it in the tree)."
-        } else {
-            "Select a task, an agent or a point to see it in full here."
-        };
-        empty_state(frame, inner, theme, text);
-        return;
-    }
-    let visible: Vec<Line> = lines.into_iter().skip(scroll).take(height).collect();
-    let padded = Rect::new(
-        inner.x + 1,
-        inner.y,
-        inner.width.saturating_sub(2),
-        inner.height,
+    let empty = if state.detail_from == Pane::Context {
+        "Select a point to see it in full here (→ expands it in the tree)."
+    } else {
+        "Select a task, an agent or a point to see it in full here."
+    };
+    super::text_pane(
+        frame,
+        state,
+        area,
+        Pane::Detail,
+        View::Detail,
+        title,
+        lines,
+        state.detail_scroll,
+        empty,
     );
-    frame.render_widget(Paragraph::new(visible), padded);
 }
 
 /// The detail of the current subject, wrapped to `width` columns.
-fn detail_lines(state: &AppState, width: usize) -> Vec<Line<'static>> {
+pub(crate) fn detail_lines(state: &AppState, width: usize) -> Vec<Line<'static>> {
     let mut out = Lines {
         lines: Vec::new(),
         width: width.max(10),
@@ -81,22 +65,22 @@ fn detail_lines(state: &AppState, width: usize) -> Vec<Line<'static>> {
     out.lines
 }
 
-struct Lines {
-    lines: Vec<Line<'static>>,
-    width: usize,
+pub(crate) struct Lines {
+    pub lines: Vec<Line<'static>>,
+    pub width: usize,
 }
 
 impl Lines {
-    fn push(&mut self, line: Line<'static>) {
+    pub fn push(&mut self, line: Line<'static>) {
         self.lines.push(line);
     }
-    fn blank(&mut self) {
+    pub fn blank(&mut self) {
         if self.lines.last().is_some_and(|l| l.width() > 0) {
             self.lines.push(Line::raw(""));
         }
     }
     /// Word-wrapped prose with a hanging indent.
-    fn prose(&mut self, text: &str, style: Style, indent: usize) {
+    pub fn prose(&mut self, text: &str, style: Style, indent: usize) {
         let room = self.width.saturating_sub(indent).max(8);
         for paragraph in text.split('\n') {
             if paragraph.trim().is_empty() {
@@ -111,9 +95,19 @@ impl Lines {
             }
         }
     }
-    fn heading(&mut self, text: &str, state: &AppState) {
+    pub fn heading(&mut self, text: &str, state: &AppState) {
         self.blank();
-        self.push(Line::styled(text.to_string(), state.theme.title()));
+        self.prose(text, state.theme.title(), 0);
+    }
+    /// Text quoted under a bar, wrapped.
+    pub fn quoted(&mut self, text: &str, bar: Style, style: Style) {
+        let room = self.width.saturating_sub(4).max(8);
+        for line in text.lines().flat_map(|l| wrap(l, room)) {
+            self.push(Line::from(vec![
+                Span::styled("  │ ", bar),
+                Span::styled(line, style),
+            ]));
+        }
     }
 }
 
@@ -124,6 +118,9 @@ fn point_detail(state: &AppState, id: &str, out: &mut Lines) {
     };
     let (symbol, symbol_style) = point_symbol(state, p);
     let status = match p.status {
+        PointStatus::Proposed if state.run().phase == Phase::Done => {
+            "abandoned: the run ended before it was verified"
+        }
         PointStatus::Proposed => "being verified",
         PointStatus::Verified => "verified",
         PointStatus::Rejected => "rejected",
@@ -168,27 +165,29 @@ fn point_detail(state: &AppState, id: &str, out: &mut Lines) {
     }
     if !p.point.evidence.is_empty() {
         out.heading(&format!("Evidence ({})", p.point.evidence.len()), state);
-        for ev in &p.point.evidence {
-            evidence_detail(state, ev, out);
+        let chosen = state.selected_evidence().map(|(n, _)| n);
+        for (n, ev) in p.point.evidence.iter().enumerate() {
+            evidence_detail(state, ev, Some(n) == chosen, out);
         }
     }
 }
 
-fn evidence_detail(state: &AppState, ev: &Evidence, out: &mut Lines) {
+fn evidence_detail(state: &AppState, ev: &Evidence, chosen: bool, out: &mut Lines) {
     let theme = &state.theme;
-    let place = match &ev.lines {
+    let cited = match &ev.lines {
         Some(lines) => format!("{}:{lines}", ev.source),
         None => ev.source.clone(),
     };
+    let marker = if chosen { "▶ " } else { "◆ " };
     let mut head = vec![
-        Span::styled("◆ ", theme.accent()),
+        Span::styled(marker, theme.accent()),
         Span::styled(
-            place.clone(),
+            cited.clone(),
             theme.text().add_modifier(Modifier::UNDERLINED),
         ),
     ];
     match &ev.resolved {
-        Some(resolved) if *resolved != place => {
+        Some(resolved) if *resolved != cited => {
             head.push(Span::styled(
                 format!("  quote found at {resolved}"),
                 theme.dim(),
@@ -198,23 +197,17 @@ fn evidence_detail(state: &AppState, ev: &Evidence, out: &mut Lines) {
         None => {}
     }
     out.push(Line::from(head));
-    let snippet = match (&state.run().mode, &ev.lines) {
-        (Mode::Repo { .. }, Some(lines)) => state.sources.get(&ev.source, lines),
-        _ => None,
-    };
-    match snippet {
+    match state.sources.get(ev) {
         Some(Snippet::Lines(lines)) => {
             let number_width = lines.last().map_or(1, |l| l.0.to_string().len());
-            let quote = one_line(&ev.quote);
+            let quote = one_line(&ev.quote).to_lowercase();
             for (number, text, in_span) in lines {
-                let body = one_line(text);
+                let body = one_line(text).to_lowercase();
                 let quoted = *in_span
                     && !body.is_empty()
-                    && (quote.contains(&body) || body.contains(&quote) && !quote.is_empty());
-                let text_style = if quoted {
+                    && (quote.contains(&body) || !quote.is_empty() && body.contains(&quote));
+                let text_style = if quoted || *in_span && !quote.is_empty() {
                     theme.quote()
-                } else if *in_span {
-                    theme.text()
                 } else {
                     theme.dim()
                 };
@@ -228,21 +221,10 @@ fn evidence_detail(state: &AppState, ev: &Evidence, out: &mut Lines) {
             }
         }
         Some(Snippet::Unavailable(why)) => {
-            quote_block(state, &ev.quote, out);
+            out.quoted(&ev.quote, theme.dim(), theme.quote());
             out.prose(&format!("(source not shown: {why})"), theme.dim(), 2);
         }
-        None => quote_block(state, &ev.quote, out),
-    }
-}
-
-fn quote_block(state: &AppState, quote: &str, out: &mut Lines) {
-    let theme = &state.theme;
-    let room = out.width.saturating_sub(4).max(8);
-    for line in quote.lines().flat_map(|l| wrap(l, room)) {
-        out.push(Line::from(vec![
-            Span::styled("  │ ", theme.dim()),
-            Span::styled(line, theme.quote()),
-        ]));
+        None => out.quoted(&ev.quote, theme.dim(), theme.quote()),
     }
 }
 
@@ -306,25 +288,27 @@ fn agent_detail(state: &AppState, id: &str, out: &mut Lines) {
     let Some(agent) = state.run().agents.get(id) else {
         return;
     };
-    let mut head = vec![
-        Span::styled(format!("{id} "), theme.accent()),
-        Span::styled(agent.status.as_str().to_string(), theme.text()),
-    ];
+    let doing = crate::tui::display::activity(
+        &state.fold,
+        agent,
+        super::agents::retry_seconds_left(state, agent),
+    );
+    let mut head = format!("{id} {doing}");
     if let Some(task) = &agent.task {
         let title = state
             .run()
             .task(task)
             .map(|t| t.title.as_str())
             .unwrap_or("");
-        head.push(Span::styled(format!(" · {task} {title}"), theme.text()));
+        head.push_str(&format!(" · {task} {title}"));
     }
-    out.push(Line::from(head));
+    out.prose(&head, theme.text(), 0);
     out.prose(
         &format!(
             "{} in / {} out · {} · {} call(s)",
             fmt_tokens(agent.tokens_in),
             fmt_tokens(agent.tokens_out),
-            fmt_cost(agent.cost_usd),
+            crate::story::cost_text(agent.cost_usd, agent.calls, agent.unpriced_calls),
             agent.calls
         ),
         theme.dim(),
@@ -335,7 +319,7 @@ fn agent_detail(state: &AppState, id: &str, out: &mut Lines) {
     {
         out.prose(
             &format!(
-                "waiting to retry (attempt {}, {:.1}s): {}",
+                "waiting to retry (attempt {}, {:.1} s): {}",
                 retry.attempt,
                 retry.delay_ms as f64 / 1000.0,
                 retry.reason
@@ -344,17 +328,29 @@ fn agent_detail(state: &AppState, id: &str, out: &mut Lines) {
             0,
         );
     }
-    let Some(transcript) = state.fold.transcripts.get(id) else {
+    let entries = transcript(&state.log, state.run(), id, state.log_upto());
+    if entries.is_empty() {
         out.blank();
         out.prose("No transcript yet.", theme.dim(), 0);
         return;
-    };
-    let title = match &transcript.task {
-        Some(task) => format!("Transcript of {task}"),
-        None => "Transcript".to_string(),
-    };
-    out.heading(&title, state);
-    let skipped = transcript.entries.len().saturating_sub(TRANSCRIPT_SHOWN);
+    }
+    let tasks = entries
+        .iter()
+        .filter(|e| matches!(e, TranscriptEntry::Task { .. }))
+        .count();
+    out.heading(
+        &format!(
+            "Transcript: {} entries, {tasks} task(s), tool outputs {}",
+            entries.len(),
+            if state.transcript_unfolded {
+                "shown"
+            } else {
+                "folded"
+            }
+        ),
+        state,
+    );
+    let skipped = entries.len().saturating_sub(TRANSCRIPT_SHOWN);
     if skipped > 0 {
         out.prose(
             &format!("… {skipped} earlier entries (y copies the whole transcript)"),
@@ -362,42 +358,74 @@ fn agent_detail(state: &AppState, id: &str, out: &mut Lines) {
             0,
         );
     }
-    for entry in transcript.entries.iter().skip(skipped) {
-        match entry {
-            TranscriptEntry::Note(note) => out.prose(&format!("· {note}"), theme.dim(), 0),
-            TranscriptEntry::Message(text) => {
-                out.blank();
-                out.prose(text, theme.text(), 0);
-                out.blank();
-            }
-            TranscriptEntry::Tool {
-                tool,
-                args,
-                ok,
-                output,
-            } => {
-                let (mark, style) = if *ok {
-                    ("✓", theme.ok())
-                } else {
-                    ("✗", theme.error())
-                };
-                out.push(Line::from(vec![
-                    Span::styled(format!("{mark} "), style),
-                    Span::styled(format!("{tool} "), theme.accent()),
-                    Span::styled(
-                        truncate(args, out.width.saturating_sub(tool.len() + 3)),
-                        theme.dim(),
-                    ),
-                ]));
-                for line in output
-                    .lines()
-                    .filter(|l| !l.trim().is_empty())
-                    .take(TOOL_OUTPUT_LINES)
-                {
+    for entry in entries.iter().skip(skipped) {
+        transcript_entry(state, entry, out);
+    }
+}
+
+fn transcript_entry(state: &AppState, entry: &TranscriptEntry, out: &mut Lines) {
+    let theme = &state.theme;
+    match entry {
+        TranscriptEntry::Task { title } => {
+            out.blank();
+            let rule = "─".repeat(out.width.saturating_sub(title.chars().count() + 4).min(40));
+            out.push(Line::from(vec![
+                Span::styled("── ", theme.dim()),
+                Span::styled(title.clone(), theme.title()),
+                Span::styled(format!(" {rule}"), theme.dim()),
+            ]));
+        }
+        TranscriptEntry::Note { text, bad } => {
+            let style = if *bad { theme.error() } else { theme.dim() };
+            out.prose(&format!("· {text}"), style, 0);
+        }
+        TranscriptEntry::Message(text) => {
+            out.blank();
+            out.prose(text, theme.text(), 0);
+            out.blank();
+        }
+        TranscriptEntry::Verdict(text) => {
+            out.prose(&format!("⚖ judge: {text}"), theme.dim(), 0);
+        }
+        TranscriptEntry::Tool {
+            tool,
+            args,
+            ok,
+            output,
+        } => {
+            let (mark, style) = if *ok {
+                ("✓", theme.ok())
+            } else {
+                ("✗", theme.error())
+            };
+            let lines: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
+            let fold = if state.transcript_unfolded || lines.is_empty() {
+                String::new()
+            } else {
+                format!(" ▸ {} line(s)", lines.len())
+            };
+            let room = out
+                .width
+                .saturating_sub(tool.chars().count() + 3 + fold.chars().count());
+            out.push(Line::from(vec![
+                Span::styled(format!("{mark} "), style),
+                Span::styled(format!("{tool} "), theme.accent()),
+                Span::styled(truncate(args, room), theme.dim()),
+                Span::styled(fold, theme.dim()),
+            ]));
+            if state.transcript_unfolded {
+                let width = out.width.saturating_sub(4);
+                for line in lines.iter().take(TOOL_OUTPUT_LINES) {
                     out.push(Line::from(vec![
                         Span::styled("  │ ", theme.dim()),
-                        Span::styled(truncate(line, out.width.saturating_sub(4)), theme.dim()),
+                        Span::styled(truncate(line, width), theme.dim()),
                     ]));
+                }
+                if lines.len() > TOOL_OUTPUT_LINES {
+                    out.push(Line::styled(
+                        format!("  │ … {} more line(s)", lines.len() - TOOL_OUTPUT_LINES),
+                        theme.dim(),
+                    ));
                 }
             }
         }

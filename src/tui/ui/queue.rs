@@ -3,7 +3,7 @@
 use super::{empty_state, pane_block, truncate};
 use crate::event::{Origin, TaskState, TaskView};
 use crate::tui::app::AppState;
-use crate::tui::layout::{Pane, scroll_window};
+use crate::tui::layout::Pane;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -31,11 +31,18 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
             theme.dim(),
         ));
     }
-    let block = pane_block(state, Pane::Queue, title);
+    let rows = state.queue_rows();
+    let height = usize::from(area.height.saturating_sub(2));
+    let selected = state
+        .queue
+        .selected
+        .as_ref()
+        .and_then(|s| rows.iter().position(|t| &t.id == s));
+    let (offset, more) = super::list_window(selected, state.queue.offset, height, rows.len());
+    let block = pane_block(state, Pane::Queue, title, more);
     let inner = block.inner(area);
     frame.render_widget(block, area);
 
-    let rows = state.queue_rows();
     if rows.is_empty() {
         let text = if !state.filter(Pane::Queue).is_empty() {
             "No task matches the filter (/ to change it)."
@@ -47,20 +54,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
         empty_state(frame, inner, theme, text);
         return;
     }
-    let height = usize::from(inner.height);
-    let selected = state
-        .queue
-        .selected
-        .as_ref()
-        .and_then(|s| rows.iter().position(|t| &t.id == s));
-    let offset = scroll_window(
-        selected.unwrap_or(0),
-        state.queue.offset,
-        height,
-        rows.len(),
-    );
     let id_width = rows.iter().map(|t| t.id.chars().count()).max().unwrap_or(2);
-    let focused = state.focus == Pane::Queue;
     let lines: Vec<Line> = rows
         .iter()
         .enumerate()
@@ -68,11 +62,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
         .take(height)
         .map(|(i, task)| {
             let line = task_line(state, task, id_width, usize::from(inner.width));
-            if Some(i) == selected {
-                line.style(theme.selection(focused))
-            } else {
-                line
-            }
+            super::list_row(state, line, Some(i) == selected, Pane::Queue)
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), inner);
