@@ -9,6 +9,7 @@ pub mod engine;
 pub mod event;
 pub mod llm;
 pub mod redact;
+pub mod secrets;
 pub mod session;
 pub mod sinks;
 pub mod story;
