@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod board;
 pub mod coordination;
+pub mod point_args;
 pub mod prompt;
 pub mod tools;
 pub mod verify;

@@ -8,17 +8,17 @@
 //! has its own worktree (`--allow-edit`) reads that instead, through a listing rebuilt after
 //! each change it makes.
 
-use super::args;
-use super::commands;
+mod evidence;
+mod read;
+
 use super::confine::Root;
-use super::patch;
 use super::quote;
 use super::sandbox::Sandbox;
 use super::{ResolvedEvidence, ToolContext, ToolResult, Workspace, WorkspaceOptions};
 use crate::event::Evidence;
 use crate::llm::ToolSpec;
 use futures_util::future::BoxFuture;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -35,8 +35,6 @@ const MAX_GREP_MATCHES: usize = 100;
 const MAX_GREP_LINE_CHARS: usize = 240;
 /// A bound on the index for very large trees (the listing says when it was reached).
 const MAX_INDEXED_FILES: usize = 200_000;
-/// Lines of context shown around resolved evidence.
-const CONTEXT_LINES: usize = 2;
 
 #[derive(Debug)]
 struct FileEntry {
@@ -231,360 +229,6 @@ impl RepoIndex {
         })
     }
 
-    fn read_file(&self, args: &Value) -> ToolResult {
-        let path = args::required_str(args, "path")?;
-        let start = args::optional_usize(args, "start")?;
-        let end = args::optional_usize(args, "end")?;
-        let file = self.file(path)?;
-        let text = self.load(file)?;
-        let lines: Vec<&str> = text.lines().collect();
-        let total = lines.len();
-        if total == 0 {
-            return Ok(format!("`{}` is empty", file.rel));
-        }
-        let start = start.unwrap_or(1).max(1);
-        if start > total {
-            return Err(format!(
-                "`{}` has {total} lines; `start` must be between 1 and {total}",
-                file.rel
-            ));
-        }
-        if let Some(end) = end
-            && end < start
-        {
-            return Err(format!(
-                "`end` ({end}) is before `start` ({start}); lines are 1-based and inclusive"
-            ));
-        }
-        let wanted_end = end.unwrap_or(usize::MAX).min(total);
-        let cap_end = wanted_end.min(start + MAX_READ_LINES - 1);
-        let mut body = String::new();
-        let mut last = start - 1;
-        for n in start..=cap_end {
-            let line = number_line(n, lines[n - 1], total);
-            if !body.is_empty() && body.len() + line.len() > MAX_READ_CHARS {
-                break;
-            }
-            body.push_str(&line);
-            last = n;
-        }
-        let mut out = format!("{} (lines {start}-{last} of {total})\n{body}", file.rel);
-        if last < wanted_end {
-            out.push_str(&format!(
-                "[cut after line {last}: at most {MAX_READ_LINES} lines or {MAX_READ_CHARS} \
-                 characters per call; read on with start={}]",
-                last + 1
-            ));
-        } else if last < total && end.is_none() {
-            out.push_str(&format!(
-                "[{} more lines; read on with start={}]",
-                total - last,
-                last + 1
-            ));
-        }
-        Ok(out)
-    }
-
-    fn list_dir(&self, args: &Value) -> ToolResult {
-        let path = args::optional_str(args, "path")?.unwrap_or(".");
-        let confined = self.root.resolve(path)?;
-        let rel = confined.rel;
-        if !rel.is_empty() && !self.dirs.contains(&rel) {
-            if self.by_path.contains_key(&rel) {
-                return Err(format!("`{rel}` is a file; use read_file to read it"));
-            }
-            return Err(format!(
-                "`{rel}` is excluded from the repository view (ignored by .gitignore)"
-            ));
-        }
-        let prefix = if rel.is_empty() {
-            String::new()
-        } else {
-            format!("{rel}/")
-        };
-        let shown = if rel.is_empty() {
-            ".".to_string()
-        } else {
-            rel.clone()
-        };
-        let under = |p: &&String| p.starts_with(&prefix);
-        let dirs: Vec<&String> = self.dirs.iter().filter(under).collect();
-        let files: Vec<&FileEntry> = self
-            .files
-            .iter()
-            .filter(|f| f.rel.starts_with(&prefix))
-            .collect();
-        let mut entries: Vec<(String, String)> = dirs
-            .iter()
-            .map(|d| (format!("{}/", &d[prefix.len()..]), String::new()))
-            .chain(
-                files
-                    .iter()
-                    .map(|f| (f.rel[prefix.len()..].to_string(), human_size(f.size))),
-            )
-            .collect();
-        let mut out = format!(
-            "{shown}/ ({} files, {} directories",
-            files.len(),
-            dirs.len()
-        );
-        if entries.len() <= MAX_LIST_ENTRIES {
-            // The whole subtree fits: list it recursively.
-            entries.sort();
-            out.push_str(")\n");
-            for (name, size) in entries {
-                out.push_str(&listing_line(&name, &size));
-            }
-            return Ok(out);
-        }
-        // Too many to list: show the immediate children, directories with their counts.
-        out.push_str("; showing the top level only)\n");
-        let mut children: Vec<(String, String)> = Vec::new();
-        for d in dirs
-            .iter()
-            .map(|d| &d[prefix.len()..])
-            .filter(|d| !d.contains('/'))
-        {
-            let inner = format!("{prefix}{d}/");
-            let count = files.iter().filter(|f| f.rel.starts_with(&inner)).count();
-            children.push((format!("{d}/"), format!("{count} files")));
-        }
-        for f in files
-            .iter()
-            .filter(|f| !f.rel[prefix.len()..].contains('/'))
-        {
-            children.push((f.rel[prefix.len()..].to_string(), human_size(f.size)));
-        }
-        children.sort();
-        let total = children.len();
-        for (name, size) in children.iter().take(MAX_LIST_ENTRIES) {
-            out.push_str(&listing_line(name, size));
-        }
-        if total > MAX_LIST_ENTRIES {
-            out.push_str(&format!(
-                "[{} more entries cut; use grep with a glob path (e.g. \"{prefix}**/*.rs\") to \
-                 find files]\n",
-                total - MAX_LIST_ENTRIES
-            ));
-        } else {
-            out.push_str("[call list_dir on a subdirectory to see inside it]\n");
-        }
-        Ok(out)
-    }
-
-    fn grep(&self, args: &Value) -> ToolResult {
-        let pattern = args::required_str(args, "pattern")?;
-        let scope = args::optional_str(args, "path")?;
-        let build = |whole_text: bool| {
-            regex::RegexBuilder::new(pattern)
-                .multi_line(whole_text)
-                .crlf(whole_text)
-                .size_limit(4 * 1024 * 1024)
-                .build()
-        };
-        let regex = build(false).map_err(|e| {
-            format!(
-                "`{pattern}` is not a valid regular expression: {e}; escape special \
-                 characters such as ( [ . * with a backslash to match them literally"
-            )
-        })?;
-        // One search over the whole file rules most files out quickly; only files that may
-        // match are searched line by line. Multi-line mode keeps `^` and `$` meaning line
-        // boundaries there, so no file with a matching line is ruled out.
-        let prefilter = build(true).map_err(|e| e.to_string())?;
-        let (selected, scope_label) = self.grep_scope(scope)?;
-        let mut matches = Vec::new();
-        let mut total = 0usize;
-        let mut files_with = 0usize;
-        let mut skipped = 0usize;
-        for file in &selected {
-            let Ok(text) = self.load(file) else {
-                skipped += 1;
-                continue;
-            };
-            if !prefilter.is_match(&text) {
-                continue;
-            }
-            let mut found_here = false;
-            for (i, line) in text.lines().enumerate() {
-                let Some(m) = regex.find(line) else {
-                    continue;
-                };
-                total += 1;
-                found_here = true;
-                if matches.len() < MAX_GREP_MATCHES {
-                    matches.push(format!(
-                        "{}:{}: {}",
-                        file.rel,
-                        i + 1,
-                        excerpt(line, m.start())
-                    ));
-                }
-            }
-            files_with += usize::from(found_here);
-        }
-        let skipped_note = if skipped > 0 {
-            format!(" ({skipped} large or binary files skipped)")
-        } else {
-            String::new()
-        };
-        if total == 0 {
-            return Ok(format!(
-                "no matches for `{pattern}` in {scope_label} ({} files searched){skipped_note}",
-                selected.len()
-            ));
-        }
-        let mut out = matches.join("\n");
-        out.push('\n');
-        if total > matches.len() {
-            out.push_str(&format!(
-                "[{} of {total} matching lines shown, in {files_with} files; narrow the pattern \
-                 or the path to see the rest]{skipped_note}\n",
-                matches.len()
-            ));
-        } else {
-            out.push_str(&format!(
-                "[{total} matching lines in {files_with} files]{skipped_note}\n"
-            ));
-        }
-        Ok(out)
-    }
-
-    /// The files `grep` searches: all, a directory, one file, or a glob.
-    fn grep_scope(&self, scope: Option<&str>) -> Result<(Vec<&FileEntry>, String), String> {
-        let Some(scope) = scope.map(str::trim) else {
-            return Ok((self.files.iter().collect(), "the repository".to_string()));
-        };
-        if scope.contains(['*', '?', '[', '{']) {
-            // Globs only ever match indexed files, so they cannot reach outside the root;
-            // `..` and absolute globs are refused to keep the message honest.
-            let normalized = self.root.normalize(scope)?;
-            let mut builder = ignore::overrides::OverrideBuilder::new(self.root.path());
-            builder
-                .add(&normalized)
-                .map_err(|e| format!("`{scope}` is not a valid glob: {e}"))?;
-            let glob = builder
-                .build()
-                .map_err(|e| format!("`{scope}` is not a valid glob: {e}"))?;
-            let files = self
-                .files
-                .iter()
-                .filter(|f| glob.matched(Path::new(&f.rel), false).is_whitelist())
-                .collect();
-            return Ok((files, format!("files matching `{normalized}`")));
-        }
-        let confined = self.root.resolve(scope)?;
-        let rel = confined.rel;
-        if rel.is_empty() {
-            return Ok((self.files.iter().collect(), "the repository".to_string()));
-        }
-        if let Some(&i) = self.by_path.get(&rel) {
-            return Ok((vec![&self.files[i]], format!("`{rel}`")));
-        }
-        if !self.dirs.contains(&rel) {
-            return Err(format!(
-                "`{rel}` is excluded from the repository view (ignored by .gitignore)"
-            ));
-        }
-        let prefix = format!("{rel}/");
-        let files = self
-            .files
-            .iter()
-            .filter(|f| f.rel.starts_with(&prefix))
-            .collect();
-        Ok((files, format!("`{rel}/`")))
-    }
-
-    fn resolve(&self, evidence: &Evidence) -> Result<ResolvedEvidence, String> {
-        let source = evidence.source.trim();
-        if commands::is_command_source(source) {
-            return Err(commands::no_runs_recorded());
-        }
-        if patch::is_patch_source(source) {
-            return Err("patches exist only when edits are allowed (--allow-edit)".into());
-        }
-        // Accept `path:141-150` in `source` when `lines` is empty and the whole string is
-        // not itself a file.
-        let (file, lines_text) = match (self.file(source), evidence.lines.as_deref()) {
-            (Ok(file), lines) => (file, lines),
-            (Err(e), None) => match source.rsplit_once(':') {
-                Some((path, lines)) if parse_lines(lines).is_ok() => {
-                    (self.file(path).map_err(|_| e)?, Some(lines))
-                }
-                _ => return Err(e),
-            },
-            (Err(e), Some(_)) => return Err(e),
-        };
-        quote::check_quote(&evidence.quote)?;
-        let text = self.load(file)?;
-        let line_starts = line_starts(&text);
-        let total = line_starts.len();
-        let (first, last) = match lines_text {
-            None => (1, total),
-            Some(s) => {
-                let (a, b) = parse_lines(s)?;
-                if b > total {
-                    return Err(format!(
-                        "lines {s} do not exist in {}: it has {total} lines",
-                        file.rel
-                    ));
-                }
-                (a, b)
-            }
-        };
-        let span_start = line_starts[first - 1];
-        let span_end = line_starts.get(last).copied().unwrap_or(text.len());
-        let span = &text[span_start..span_end];
-        let find = |hay: &str| {
-            quote::find(hay, &evidence.quote).or_else(|| {
-                quote::strip_line_numbers(&evidence.quote).and_then(|q| quote::find(hay, &q))
-            })
-        };
-        let cited = match lines_text {
-            Some(_) => format!("{}:{}", file.rel, range_label(first, last)),
-            None => file.rel.clone(),
-        };
-        let Some((s, e)) = find(span) else {
-            if lines_text.is_some()
-                && let Some((s, e)) = find(&text)
-            {
-                let (a, b) = (line_of(&line_starts, s), line_of(&line_starts, e - 1));
-                return Err(format!(
-                    "quote not found in {cited}; it is at lines {}: cite lines \"{}\"",
-                    range_label(a, b),
-                    range_label(a, b)
-                ));
-            }
-            let hint = match quote::closest_line(span, &evidence.quote) {
-                Some((i, line)) => format!(
-                    "the closest line there is {}: `{}`",
-                    first + i,
-                    quote::clip(line.trim(), 200)
-                ),
-                None => "no line there shares words with the quote; read the file again and \
-                         copy the text exactly"
-                    .to_string(),
-            };
-            return Err(format!("quote not found in {cited}; {hint}"));
-        };
-        let (a, b) = (
-            line_of(&line_starts, span_start + s),
-            line_of(&line_starts, span_start + e - 1),
-        );
-        let mut resolved = evidence.clone();
-        resolved.resolved = Some(format!("{}:{}", file.rel, range_label(a, b)));
-        let lines: Vec<&str> = text.lines().collect();
-        let from = a.saturating_sub(CONTEXT_LINES).max(1);
-        let to = (b + CONTEXT_LINES).min(lines.len());
-        let context: String = (from..=to)
-            .map(|n| number_line(n, lines[n - 1], total))
-            .collect();
-        Ok(ResolvedEvidence {
-            evidence: resolved,
-            context: format!("{} (lines {from}-{to})\n{context}", file.rel),
-        })
-    }
-
     fn top_level(&self) -> String {
         let dirs = self
             .dirs
@@ -621,13 +265,22 @@ impl Workspace for RepoWorkspace {
         format!(
             "A code repository `{}` with {} files{truncated}; top level: {}. Files ignored by \
              .gitignore are not shown. Paths are relative to the repository root. Explore with \
-             list_dir, grep and read_file. Cite evidence with source = the file path, lines = \
-             \"a-b\" (the lines that hold the quote, as read_file numbers them) and quote = \
-             the text copied exactly from those lines, without the line-number prefix.{allowed}",
+             list_dir, grep and read_file. {}{allowed}",
             ix.name,
             ix.files.len(),
-            ix.top_level()
+            ix.top_level(),
+            evidence::FILE_CITATION
         )
+    }
+
+    fn citation_help(&self) -> String {
+        let mut help = evidence::FILE_CITATION.to_string();
+        if let Some(sandbox) = &self.sandbox {
+            help.push_str(&sandbox.citation_help());
+        }
+        help.push(' ');
+        help.push_str(super::POINT_CITATION);
+        help
     }
 
     fn tool_specs(&self) -> Vec<ToolSpec> {
@@ -647,7 +300,8 @@ impl Workspace for RepoWorkspace {
         if !matches!(name, "read_file" | "list_dir" | "grep") {
             return match &self.sandbox {
                 Some(sandbox) => {
-                    Box::pin(Arc::clone(sandbox).call(ctx.agent.clone(), name, args.clone()))
+                    let call = Arc::clone(sandbox).call(ctx.agent.clone(), name, args.clone());
+                    Box::pin(async move { call.await.map(super::redacted) })
                 }
                 None => Box::pin(async { None }),
             };
@@ -667,7 +321,7 @@ impl Workspace for RepoWorkspace {
             };
             // File reads and searches block; keep them off the async workers.
             match tokio::task::spawn_blocking(run).await {
-                Ok(result) => Some(result),
+                Ok(result) => Some(super::redacted(result)),
                 Err(e) => Some(Err(format!("the tool failed unexpectedly: {e}"))),
             }
         })
@@ -771,63 +425,6 @@ impl RepoWorkspace {
             views: Arc::clone(&self.views),
         }
     }
-
-    fn reading_tool_specs(&self) -> Vec<ToolSpec> {
-        vec![
-            ToolSpec {
-                name: "read_file".into(),
-                description: format!(
-                    "Read a text file of the repository. Lines come numbered (1-based); give \
-                     `start` and `end` (inclusive) to read a range. At most {MAX_READ_LINES} \
-                     lines per call; the output says how to read on."
-                ),
-                parameters: json!({
-                    "type": "object",
-                    "properties": {
-                        "path": {"type": "string", "description": "File path relative to the repository root, e.g. \"src/main.rs\"."},
-                        "start": {"type": "integer", "minimum": 1, "description": "First line to read (1-based, default 1)."},
-                        "end": {"type": "integer", "minimum": 1, "description": "Last line to read (inclusive)."}
-                    },
-                    "required": ["path"],
-                    "additionalProperties": false
-                }),
-            },
-            ToolSpec {
-                name: "list_dir".into(),
-                description: "List the files and directories under a directory of the \
-                              repository (recursively when it is small, else the top level \
-                              with file counts). Directories end with `/`; ignored files are \
-                              not shown."
-                    .into(),
-                parameters: json!({
-                    "type": "object",
-                    "properties": {
-                        "path": {"type": "string", "description": "Directory relative to the repository root; \".\" for the root."}
-                    },
-                    "required": ["path"],
-                    "additionalProperties": false
-                }),
-            },
-            ToolSpec {
-                name: "grep".into(),
-                description: format!(
-                    "Search file contents with a regular expression (Rust regex syntax; \
-                     `(?i)` for case-insensitive). Results are `path:line: text`, at most \
-                     {MAX_GREP_MATCHES} lines. Limit the search with `path`: a directory, a \
-                     file, or a glob such as \"src/**/*.rs\" or \"*.py\"."
-                ),
-                parameters: json!({
-                    "type": "object",
-                    "properties": {
-                        "pattern": {"type": "string", "description": "Regular expression, matched line by line."},
-                        "path": {"type": "string", "description": "Directory, file or glob to search (default: the whole repository)."}
-                    },
-                    "required": ["pattern"],
-                    "additionalProperties": false
-                }),
-            },
-        ]
-    }
 }
 
 /// Decode file bytes as text; `None` for binary data (a NUL byte near the start).
@@ -844,78 +441,6 @@ fn number_line(n: usize, line: &str, total: usize) -> String {
     format!("{n:>width$} | {}\n", quote::clip(line, MAX_LINE_CHARS))
 }
 
-fn listing_line(name: &str, size: &str) -> String {
-    if size.is_empty() {
-        format!("{name}\n")
-    } else {
-        format!("{name}  ({size})\n")
-    }
-}
-
-/// A grep result line, cut to a window that shows the match.
-fn excerpt(line: &str, match_start: usize) -> String {
-    let line = line.trim_end();
-    if line.chars().count() <= MAX_GREP_LINE_CHARS {
-        return line.trim_start().to_string();
-    }
-    let mut from = match_start.saturating_sub(60);
-    while !line.is_char_boundary(from) {
-        from -= 1;
-    }
-    let body = quote::clip(&line[from..], MAX_GREP_LINE_CHARS);
-    if from > 0 { format!("…{body}") } else { body }
-}
-
-/// Parse `a-b` or `a` (1-based, inclusive); `L10-L20` and en dashes are accepted.
-fn parse_lines(s: &str) -> Result<(usize, usize), String> {
-    let bad = || format!("`{s}` is not a line range; write \"141-150\" or \"141\"");
-    let t = s.trim().replace(['\u{2013}', '\u{2014}'], "-");
-    let num = |x: &str| {
-        x.trim()
-            .trim_start_matches(['L', 'l'])
-            .parse::<usize>()
-            .map_err(|_| bad())
-    };
-    let (a, b) = match t.split_once('-') {
-        Some((a, b)) => (num(a)?, num(b)?),
-        None => {
-            let a = num(&t)?;
-            (a, a)
-        }
-    };
-    if a == 0 {
-        return Err(format!("`{s}`: line numbers start at 1"));
-    }
-    if b < a {
-        return Err(format!("`{s}`: the range ends before it starts"));
-    }
-    Ok((a, b))
-}
-
-fn range_label(a: usize, b: usize) -> String {
-    if a == b {
-        a.to_string()
-    } else {
-        format!("{a}-{b}")
-    }
-}
-
-/// Byte offset of the start of each line (as `str::lines` splits them).
-fn line_starts(text: &str) -> Vec<usize> {
-    let mut starts = vec![0];
-    starts.extend(
-        text.match_indices('\n')
-            .map(|(i, _)| i + 1)
-            .filter(|&i| i < text.len()),
-    );
-    starts
-}
-
-/// 1-based line of a byte offset.
-fn line_of(starts: &[usize], byte: usize) -> usize {
-    starts.partition_point(|&s| s <= byte)
-}
-
 fn human_size(bytes: u64) -> String {
     match bytes {
         b if b < 1024 => format!("{b} B"),
@@ -929,40 +454,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn line_ranges_parse() {
-        assert_eq!(parse_lines("141-150").unwrap(), (141, 150));
-        assert_eq!(parse_lines(" 7 ").unwrap(), (7, 7));
-        assert_eq!(parse_lines("L10-L12").unwrap(), (10, 12));
-        assert_eq!(parse_lines("3\u{2013}4").unwrap(), (3, 4));
-        assert!(parse_lines("0-3").is_err());
-        assert!(parse_lines("9-3").is_err());
-        assert!(parse_lines("abc").is_err());
-    }
-
-    #[test]
-    fn line_of_maps_bytes_to_lines() {
-        let text = "a\nbb\n\nccc";
-        let starts = line_starts(text);
-        assert_eq!(starts, vec![0, 2, 5, 6]);
-        assert_eq!(line_of(&starts, 0), 1);
-        assert_eq!(line_of(&starts, 3), 2);
-        assert_eq!(line_of(&starts, 8), 4);
-        assert_eq!(line_starts("a\n"), vec![0]);
-    }
-
-    #[test]
     fn binary_detection_and_sizes() {
         assert!(text_of(b"fn main() {}\n").is_some());
         assert!(text_of(b"\x7fELF\0\0").is_none());
         assert_eq!(human_size(512), "512 B");
         assert_eq!(human_size(2048), "2.0 KB");
-    }
-
-    #[test]
-    fn long_grep_lines_keep_the_match_visible() {
-        let line = format!("{}NEEDLE{}", "x".repeat(500), "y".repeat(500));
-        let e = excerpt(&line, 500);
-        assert!(e.contains("NEEDLE"));
-        assert!(e.starts_with('…'));
     }
 }
