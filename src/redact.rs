@@ -69,10 +69,7 @@ fn tolerant(secret: &str) -> String {
 
 /// Whether any secret is registered (callers on hot paths may skip work when none is).
 pub fn has_secrets() -> bool {
-    REGISTRY
-        .read()
-        .map(|r| r.pattern.is_some())
-        .unwrap_or(true)
+    REGISTRY.read().map(|r| r.pattern.is_some()).unwrap_or(true)
 }
 
 /// `text` with every registered secret and every URL password masked.
