@@ -254,16 +254,6 @@ pub fn env_var(name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// The names sealed at startup, sorted (for diagnostics; never the values).
-pub fn sealed_names() -> Vec<String> {
-    let mut names: Vec<String> = SEALED
-        .get()
-        .map(|s| s.keys().cloned().collect())
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
 /// Move every secret variable out of the process environment (see the module docs).
 /// `extra` names variables to seal whatever they look like (`--api-key-env`). Returns how
 /// many were sealed. Later calls do nothing (the store is written once).
