@@ -198,6 +198,29 @@ pub struct SandboxArgs {
     /// At the end, apply the best verified patch to the repository (git apply).
     #[arg(long, requires = "allow_edit")]
     pub apply: bool,
+    /// Confine commands (with --allow-exec): none (default: they run as you), or bwrap
+    /// (bubblewrap: the agent's copy is the only writable place, the rest of the file system
+    /// is read-only, /proc and pids are private, no network unless --allow-net).
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub sandbox: Option<SandboxArg>,
+    /// With --sandbox bwrap: let commands use the network.
+    #[arg(long)]
+    pub allow_net: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SandboxArg {
+    None,
+    Bwrap,
+}
+
+impl From<SandboxArg> for delm::engine::tools::SandboxKind {
+    fn from(arg: SandboxArg) -> Self {
+        match arg {
+            SandboxArg::None => Self::None,
+            SandboxArg::Bwrap => Self::Bwrap,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -400,6 +400,8 @@ fn workspace_options(flags: &SandboxArgs, model: &Model) -> WorkspaceOptions {
         allow_exec: flags.allow_exec,
         allow_edit: flags.allow_edit,
         secret_env,
+        sandbox: flags.sandbox.map(Into::into).unwrap_or_default(),
+        allow_net: flags.allow_net,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod event;
 pub mod llm;
 pub mod outcome;
 pub mod redact;
+pub mod secrets;
 pub mod session;
 pub mod sinks;
 pub mod story;

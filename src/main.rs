@@ -28,6 +28,13 @@ impl Failure {
 }
 
 fn main() -> ExitCode {
+    // First, while this is the only thread: move every secret out of the process
+    // environment (into delm's private store, registered for redaction), so no command an
+    // agent runs can read it back from `/proc/<delm>/environ`.
+    let key_env = delm::secrets::api_key_env_from_args(std::env::args_os());
+    // SAFETY: nothing has started a thread yet: no runtime, no logger, no argument parsing;
+    // `seal_environment` requires exactly that.
+    unsafe { delm::secrets::seal_environment(key_env.as_slice()) };
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -150,6 +150,35 @@ pub fn narrate(event: &Event, state: &RunState) -> Option<String> {
             format_tokens(*tokens_out)
         ),
         Event::BoardServing { url } => format!("board served at {url}"),
+        Event::DocumentsSkipped { documents } => {
+            let list: Vec<String> = documents
+                .iter()
+                .take(8)
+                .map(|d| format!("{} ({})", d.path, d.reason))
+                .collect();
+            let more = documents.len().saturating_sub(8);
+            format!(
+                "skipped {} document(s): {}{}",
+                documents.len(),
+                list.join(", "),
+                if more > 0 {
+                    format!(", and {more} more")
+                } else {
+                    String::new()
+                }
+            )
+        }
+        Event::AnswerChecked {
+            unsupported_numbers,
+        } if unsupported_numbers.is_empty() => {
+            "the answer's numbers match the points it cites".to_string()
+        }
+        Event::AnswerChecked {
+            unsupported_numbers,
+        } => format!(
+            "warning: the answer states {} that no cited point supports",
+            unsupported_numbers.join(", ")
+        ),
         Event::AgentJoined { agent, name, kind } => {
             format!("{agent} joined ({kind}: {})", clip(&one_line(name), 60))
         }

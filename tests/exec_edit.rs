@@ -8,7 +8,7 @@
 mod support;
 mod swarm;
 
-use delm::engine::tools::{self, ToolContext, Workspace, WorkspaceOptions};
+use delm::engine::tools::{self, SandboxKind, ToolContext, Workspace, WorkspaceOptions};
 use delm::engine::verify;
 use delm::event::{Evidence, Mode, Point, PointKind, PointStatus, RunState};
 use serde_json::{Value, json};
@@ -21,6 +21,9 @@ use support::{MockLlm, RecordedRequest, Reply, Wire};
 use swarm::*;
 
 const TEST_CMD: &str = "python3 -m unittest discover -s tests";
+/// A line of the fixture's test output when every test passes (a quote must be at least a
+/// few words: "OK" alone is not evidence).
+const GREEN_QUOTE: &str = "Ran 5 tests";
 const BUG: &str = "            if end == -1:\n                break\n";
 const FIX: &str = "            if end == -1:\n                end = len(source)\n";
 
@@ -80,15 +83,72 @@ fn contents(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 }
 
 fn open(repo: &Path, exec: bool, edit: bool) -> Arc<dyn Workspace> {
+    open_options(
+        repo,
+        WorkspaceOptions {
+            allow_exec: exec,
+            allow_edit: edit,
+            ..WorkspaceOptions::default()
+        },
+    )
+}
+
+fn open_options(repo: &Path, options: WorkspaceOptions) -> Arc<dyn Workspace> {
     let mode = Mode::Repo {
         root: repo.to_string_lossy().into_owned(),
     };
-    let options = WorkspaceOptions {
-        allow_exec: exec,
-        allow_edit: edit,
-        secret_env: vec![],
-    };
     tools::open_with(&mode, &options).unwrap()
+}
+
+/// A workspace whose commands run in bubblewrap, or `None` (with the reason printed) when
+/// bubblewrap cannot run on this machine. CI installs it, so there the tests run.
+fn open_sandboxed(repo: &Path, edit: bool, allow_net: bool) -> Option<Arc<dyn Workspace>> {
+    if let Err(why) = tools::check_sandbox(SandboxKind::Bwrap) {
+        eprintln!("SKIPPED: bubblewrap cannot run here, so the sandbox is not tested: {why}");
+        return None;
+    }
+    Some(open_options(
+        repo,
+        WorkspaceOptions {
+            allow_exec: true,
+            allow_edit: edit,
+            sandbox: SandboxKind::Bwrap,
+            allow_net,
+            ..WorkspaceOptions::default()
+        },
+    ))
+}
+
+/// Wait (up to a generous deadline) until `pid` is gone; `false` if it never went.
+fn gone_within(pid: i32, deadline: Duration) -> bool {
+    let until = Instant::now() + deadline;
+    while Instant::now() < until {
+        if !alive(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    !alive(pid)
+}
+
+/// Live processes whose command line is exactly `cmdline` (arguments joined by spaces).
+fn processes_running(cmdline: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                let args: Vec<String> = c
+                    .split(|&b| b == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                args.join(" ") == cmdline
+            })
+        })
+        .filter(|&pid| alive(pid))
+        .collect()
 }
 
 async fn call(
@@ -334,6 +394,177 @@ async fn a_command_past_its_timeout_is_killed_with_its_children() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setsid_escape_dies_with_the_command() {
+    let (dir, repo) = fixture_copy();
+    let ws = open(&repo, true, false);
+    let read_pid = |file: &Path| -> i32 {
+        std::fs::read_to_string(file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    // At the timeout (the escaped process is in its own session and process group), and
+    // when the command ends by itself: what it left behind ends with it.
+    for (then, timeout, ending) in [
+        ("; sleep 30", 1, "was killed after 1.0 s"),
+        ("", 60, "exited with 0"),
+    ] {
+        let pid_file = dir.path().join(format!("escaped-{timeout}.pid"));
+        let cmd = format!("setsid sleep 1000 & echo $! > {}{then}", pid_file.display());
+        let out = call(
+            &ws,
+            "a1",
+            "run_command",
+            json!({"cmd": cmd, "timeout_s": timeout}),
+        )
+        .await
+        .unwrap();
+        assert!(out.contains(ending), "{out}");
+        let pid = read_pid(&pid_file);
+        assert!(
+            gone_within(pid, Duration::from_secs(30)),
+            "the setsid process {pid} outlived its command ({ending})"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_bwrap_only_the_copy_is_writable() {
+    let (dir, repo) = fixture_copy();
+    let Some(ws) = open_sandboxed(&repo, true, false) else {
+        return;
+    };
+    let before = contents(&repo);
+    // A file outside /tmp (the sandbox mounts its own), and one in the host's /tmp.
+    let outside = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("bwrap-outside-{}.txt", std::process::id()));
+    std::fs::write(&outside, "untouched\n").unwrap();
+    let in_tmp = dir.path().join("in-tmp.txt");
+    std::fs::write(&in_tmp, "untouched\n").unwrap();
+    let out = call(
+        &ws,
+        "a1",
+        "run_command",
+        json!({"cmd": format!(
+            "echo changed > {repo}/README.md; echo \"repo:$?\"; echo changed > {outside}; \
+             echo \"outside:$?\"; touch \"$HOME/delm-probe\"; echo \"home:$?\"; \
+             echo changed > {in_tmp}; echo made > made.txt && cat made.txt; \
+             echo tmp > /tmp/t && cat /tmp/t",
+            repo = repo.display(),
+            outside = outside.display(),
+            in_tmp = in_tmp.display()
+        )}),
+    )
+    .await
+    .unwrap();
+    assert!(out.contains("exited with 0"), "{out}");
+    for refused in ["repo:", "outside:", "home:"] {
+        let status = out
+            .lines()
+            .find_map(|l| l.strip_prefix(refused))
+            .unwrap_or_else(|| panic!("no {refused} line: {out}"));
+        assert_ne!(status.trim(), "0", "a write was allowed ({refused}): {out}");
+    }
+    assert!(out.contains("made") && out.contains("tmp"), "{out}");
+    assert_eq!(contents(&repo), before, "the repository changed");
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "untouched\n");
+    let _ = std::fs::remove_file(&outside);
+    // The sandbox's /tmp is its own: the host's file is as it was.
+    assert_eq!(std::fs::read_to_string(&in_tmp).unwrap(), "untouched\n");
+    assert!(
+        !Path::new(&std::env::var("HOME").unwrap_or_default())
+            .join("delm-probe")
+            .exists()
+    );
+    // The write landed in the copy: the patch shows it.
+    let patch = call(&ws, "a1", "show_patch", json!({})).await.unwrap();
+    assert!(patch.contains("made.txt"), "{patch}");
+    // The copy's git history is read-only: the baseline cannot be rewritten.
+    let out = call(
+        &ws,
+        "a1",
+        "run_command",
+        json!({"cmd": "touch .git/probe; echo \"git:$?\""}),
+    )
+    .await
+    .unwrap();
+    assert!(!out.contains("git:0"), "{out}");
+    ws.cleanup();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_bwrap_there_is_no_network_unless_allowed() {
+    let (_dir, repo) = fixture_copy();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // The marker is printed in two halves, so the echoed command line never holds it.
+    let probe = format!(
+        "python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5); \
+         print('CONN' + 'ECTED')\""
+    );
+    let Some(closed) = open_sandboxed(&repo, false, false) else {
+        return;
+    };
+    let out = call(&closed, "a1", "run_command", json!({"cmd": probe}))
+        .await
+        .unwrap();
+    assert!(
+        !out.contains("CONNECTED"),
+        "the sandbox reached the network: {out}"
+    );
+    assert!(out.contains("exited with 1"), "{out}");
+    let open = open_sandboxed(&repo, false, true).unwrap();
+    let out = call(&open, "a1", "run_command", json!({"cmd": probe}))
+        .await
+        .unwrap();
+    assert!(
+        out.contains("CONNECTED"),
+        "--allow-net did not allow it: {out}"
+    );
+    drop(listener);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_bwrap_proc_is_private_and_escapes_die_at_the_timeout() {
+    let (_dir, repo) = fixture_copy();
+    let Some(ws) = open_sandboxed(&repo, false, false) else {
+        return;
+    };
+    let out = call(
+        &ws,
+        "a1",
+        "run_command",
+        json!({"cmd": "ls /proc | grep -cE '^[0-9]+$'; tr '\\0' '\\n' < /proc/$PPID/environ"}),
+    )
+    .await
+    .unwrap();
+    let count: usize = out
+        .lines()
+        .find_map(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no process count: {out}"));
+    assert!(count <= 6, "the sandbox sees {count} processes: {out}");
+    assert!(!out.contains("CARGO_MANIFEST_DIR"), "{out}");
+    let out = call(
+        &ws,
+        "a1",
+        "run_command",
+        json!({"cmd": "setsid sleep 1002 & sleep 30", "timeout_s": 1}),
+    )
+    .await
+    .unwrap();
+    assert!(out.contains("was killed after 1.0 s"), "{out}");
+    let until = Instant::now() + Duration::from_secs(30);
+    while !processes_running("sleep 1002").is_empty() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        processes_running("sleep 1002").is_empty(),
+        "a sandboxed setsid process survived the timeout"
+    );
+}
+
 /// Whether a process exists and is not a zombie waiting to be reaped.
 fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -371,13 +602,21 @@ async fn a_patch_is_verified_only_with_a_green_run_on_exactly_its_code() {
 
     let err = check(&ws, vec![patch()]).unwrap_err();
     assert!(err.contains("no command run"), "{err}");
-    let err = check(&ws, vec![patch(), cite(&format!("cmd:{red}"), "FAILED")]).unwrap_err();
+    let err = check(
+        &ws,
+        vec![patch(), cite(&format!("cmd:{red}"), "FAILED (failures=1)")],
+    )
+    .unwrap_err();
     assert!(err.contains(&format!("{red} exited with 1")), "{err}");
 
     let green = call(&ws, "a1", "run_command", test.clone()).await.unwrap();
     assert!(green.contains("exited with 0"), "{green}");
     let green = run_id(&green);
-    let verified = check(&ws, vec![patch(), cite(&format!("cmd:{green}"), "OK")]).unwrap();
+    let verified = check(
+        &ws,
+        vec![patch(), cite(&format!("cmd:{green}"), GREEN_QUOTE)],
+    )
+    .unwrap();
     let reference = verified[0].resolved.clone().unwrap();
     assert!(reference.starts_with("patch:a1@"), "{reference}");
     assert!(reference.ends_with("(1 file, +1 -1)"), "{reference}");
@@ -389,18 +628,31 @@ async fn a_patch_is_verified_only_with_a_green_run_on_exactly_its_code() {
 
     // A run in another agent's worktree does not test a1's patch.
     let elsewhere = run_id(
-        &call(&ws, "a2", "run_command", json!({"cmd": "echo OK"}))
-            .await
-            .unwrap(),
+        &call(
+            &ws,
+            "a2",
+            "run_command",
+            json!({"cmd": format!("echo {GREEN_QUOTE}")}),
+        )
+        .await
+        .unwrap(),
     );
-    let err = check(&ws, vec![patch(), cite(&format!("cmd:{elsewhere}"), "OK")]).unwrap_err();
+    let err = check(
+        &ws,
+        vec![patch(), cite(&format!("cmd:{elsewhere}"), GREEN_QUOTE)],
+    )
+    .unwrap_err();
     assert!(err.contains("did not run in a1's worktree"), "{err}");
 
     // Editing after the green run makes that run stale.
     call(&ws, "a1", "edit_file", json!({"path": "calc/lexer.py", "old": "end = len(source)\n", "new": "end = len(source)  # to the end\n"}))
         .await
         .unwrap();
-    let err = check(&ws, vec![patch(), cite(&format!("cmd:{green}"), "OK")]).unwrap_err();
+    let err = check(
+        &ws,
+        vec![patch(), cite(&format!("cmd:{green}"), GREEN_QUOTE)],
+    )
+    .unwrap_err();
     assert!(err.contains("ran before a1's last change"), "{err}");
 
     // A quote that is not in the patch, and a patch that no longer applies, are refused.
@@ -408,23 +660,34 @@ async fn a_patch_is_verified_only_with_a_green_run_on_exactly_its_code() {
     let err = check(
         &ws,
         vec![
-            cite("patch:a1", "return None"),
-            cite(&format!("cmd:{again}"), "OK"),
+            cite("patch:a1", "return None if not tokens"),
+            cite(&format!("cmd:{again}"), GREEN_QUOTE),
         ],
     )
     .unwrap_err();
     assert!(err.contains("quote not found in a1's patch"), "{err}");
-    check(&ws, vec![patch(), cite(&format!("cmd:{again}"), "OK")]).unwrap();
+    check(
+        &ws,
+        vec![patch(), cite(&format!("cmd:{again}"), GREEN_QUOTE)],
+    )
+    .unwrap();
     let lexer = repo.join("calc/lexer.py");
     let changed = std::fs::read_to_string(&lexer)
         .unwrap()
         .replace(BUG, "            if end < 0:\n                break\n");
     std::fs::write(&lexer, changed).unwrap();
-    let err = check(&ws, vec![patch(), cite(&format!("cmd:{again}"), "OK")]).unwrap_err();
+    let err = check(
+        &ws,
+        vec![patch(), cite(&format!("cmd:{again}"), GREEN_QUOTE)],
+    )
+    .unwrap_err();
     assert!(err.contains("does not apply cleanly"), "{err}");
     let err = check(
         &ws,
-        vec![cite("patch:a3", "x"), cite(&format!("cmd:{again}"), "OK")],
+        vec![
+            cite("patch:a3", "end = len(source)"),
+            cite(&format!("cmd:{again}"), GREEN_QUOTE),
+        ],
     )
     .unwrap_err();
     assert!(err.contains("a3 has no worktree"), "{err}");
@@ -476,7 +739,7 @@ fn repair_script(req: &RecordedRequest, _n: usize) -> Reply {
                     "summary": "When `#` starts the last line, source.find returns -1 and the loop broke before appending the comment. The patch reads to the end of the source instead.",
                     "evidence": [
                         {"source": format!("patch:{agent}"), "quote": "end = len(source)"},
-                        {"source": format!("cmd:{green}"), "quote": "OK"}
+                        {"source": format!("cmd:{green}"), "quote": GREEN_QUOTE}
                     ]
                 }),
             )
@@ -504,6 +767,16 @@ impl Binary {
         self.path("tmp")
     }
     fn run(&self, mock: &MockLlm, repo: &Path, session: &Path, extra: &[&str]) -> Output {
+        self.run_with(mock, repo, session, extra, &[])
+    }
+    fn run_with(
+        &self,
+        mock: &MockLlm,
+        repo: &Path,
+        session: &Path,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_delm"));
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -529,7 +802,8 @@ impl Binary {
             .arg("--session")
             .arg(session)
             .args(["--allow-exec", "--allow-edit"])
-            .args(extra);
+            .args(extra)
+            .envs(envs.iter().copied());
         cmd.output().unwrap()
     }
 }
@@ -662,6 +936,107 @@ fn an_agent_fixes_the_bug_in_its_worktree_and_the_patch_is_written_next_to_the_s
     assert!(applied.status.success(), "{}", text(&applied.stderr));
     let after = unittest(&fresh);
     assert!(after.status.success(), "{}", text(&after.stderr));
+}
+
+/// Secrets of every shape the scrub must recognise, by name or by value.
+const PLANTED: &[(&str, &str)] = &[
+    (
+        "SENTRY_DSN",
+        "https://0123456789abcdef0123@o1.ingest.sentry.io/42",
+    ),
+    ("DB_PWD", "db-password-planted-77"),
+    (
+        "CI_JOB_JWT",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJwbGFudGVkIn0.c2lnbmF0dXJlcGxhbnRlZA",
+    ),
+    ("STRIPE_SK", "sk_live_planted0123456789abcdef"),
+    (
+        "SLACK_WEBHOOK_URL",
+        "https://hooks.slack.com/services/T0PLANT/B0PLANT/xyzPLANTED",
+    ),
+    (
+        "DATABASE_URL2",
+        "postgres://db.internal/app?sslmode=require&password=pg-planted-88",
+    ),
+    // The provider key under a name that does not look secret.
+    ("LLM_ALIAS", KEY),
+];
+
+/// An agent that prints delm's own environment (reversed, so redaction cannot hide what
+/// is there: only sealing can) and the command's environment, then finishes.
+fn environ_script(req: &RecordedRequest, _n: usize) -> Reply {
+    if is_judge(req) {
+        return approve();
+    }
+    if is_finalise(req) {
+        return final_answer(req, "Looked at the environment.");
+    }
+    match assistant_turns(req) {
+        0 => Reply::tool(
+            "run_command",
+            json!({"cmd": "tr '\\0' '\\n' < /proc/$PPID/environ | rev; echo =====; env | rev; echo =====; env"}),
+        ),
+        _ => finish("looked"),
+    }
+}
+
+fn assert_no_secret_reaches_commands(extra: &[&str]) {
+    let bin = Binary::new();
+    let (_dir, repo) = fixture_copy();
+    let mock = MockLlm::start_blocking(Wire::OpenAi, environ_script);
+    let session = bin.path("environ.jsonl");
+    let out = bin.run_with(&mock, &repo, &session, extra, PLANTED);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let output = mock
+        .requests()
+        .iter()
+        .flat_map(|r| r.tool_results())
+        .map(|(_, t)| t)
+        .find(|t| t.starts_with("c1: "))
+        .expect("the command's result");
+    assert!(
+        output.contains("=====") && output.contains("HTAP"),
+        "{output}"
+    );
+    let reversed = |s: &str| s.chars().rev().collect::<String>();
+    let mut secrets: Vec<&str> = PLANTED.iter().map(|(_, v)| *v).collect();
+    secrets.extend([KEY, SERVICE_TOKEN]);
+    for secret in secrets {
+        assert!(
+            !output.contains(secret) && !output.contains(&reversed(secret)),
+            "{secret} reached a command: {output}"
+        );
+    }
+    for name in [
+        "SENTRY_DSN",
+        "DB_PWD",
+        "STRIPE_SK",
+        "LLM_ALIAS",
+        "OPENAI_API_KEY",
+    ] {
+        assert!(
+            !output.lines().any(|l| l.starts_with(&format!("{name}="))),
+            "{name} is in the command's environment: {output}"
+        );
+    }
+    let log = std::fs::read_to_string(&session).unwrap();
+    for (_, secret) in PLANTED {
+        assert!(!log.contains(secret), "{secret} reached the session");
+    }
+}
+
+#[test]
+fn a_command_cannot_read_secrets_from_delms_environment() {
+    assert_no_secret_reaches_commands(&[]);
+}
+
+#[test]
+fn a_sandboxed_command_cannot_read_secrets_either() {
+    if let Err(why) = tools::check_sandbox(SandboxKind::Bwrap) {
+        eprintln!("SKIPPED: bubblewrap cannot run here, so the sandbox is not tested: {why}");
+        return;
+    }
+    assert_no_secret_reaches_commands(&["--sandbox", "bwrap"]);
 }
 
 #[test]

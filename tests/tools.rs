@@ -466,26 +466,38 @@ fn repo_evidence_resolves_modulo_whitespace_and_case_with_real_lines() {
 fn repo_evidence_failures_say_what_to_fix() {
     let ws = RepoWorkspace::open(&fixture_str("repo")).unwrap();
     // A bad lines range.
-    let err = ws
+    // A bad lines range is reported in the note; the quote is found where it is.
+    let r = ws
         .resolve(&evidence("calc/lexer.py", Some("300-320"), "break"))
-        .unwrap_err();
+        .unwrap();
+    assert_eq!(r.evidence.resolved.as_deref(), Some("calc/lexer.py:34"));
+    let note = r.note.unwrap();
     assert!(
-        err.contains("lines 300-320 do not exist") && err.contains("lines"),
-        "{err}"
+        note.contains("lines 300-320 do not exist") && note.contains("found at line 34"),
+        "{note}"
     );
-    let err = ws
+    let r = ws
         .resolve(&evidence("calc/lexer.py", Some("twelve"), "break"))
-        .unwrap_err();
-    assert!(err.contains("not a line range"), "{err}");
-    // The quote is in the file, but not at the cited lines.
+        .unwrap();
+    assert!(r.note.unwrap().contains("not a line range"));
+    // ...and in the error when the quote is nowhere.
     let err = ws
-        .resolve(&evidence("calc/lexer.py", Some("1-5"), "if end == -1:"))
+        .resolve(&evidence("calc/lexer.py", Some("twelve"), "breakpoint()"))
         .unwrap_err();
     assert!(
-        err.contains("quote not found in calc/lexer.py:1-5"),
+        err.contains("not a line range") && err.contains("quote not found"),
         "{err}"
     );
-    assert!(err.contains("cite lines \"33\""), "{err}");
+    // The quote is in the file, but not at the cited lines: resolved where it is, with a
+    // note saying so.
+    let r = ws
+        .resolve(&evidence("calc/lexer.py", Some("1-5"), "if end == -1:"))
+        .unwrap();
+    assert_eq!(r.evidence.resolved.as_deref(), Some("calc/lexer.py:33"));
+    assert_eq!(
+        r.note.as_deref(),
+        Some("quote found at line 33, not at lines 1-5")
+    );
     // The quote is nowhere: the closest line is offered.
     let err = ws
         .resolve(&evidence(
@@ -560,6 +572,7 @@ fn docs_ingest_supported_formats_with_relative_ids() {
         [
             "acme/annual_report_2024.md",
             "data/headcount.json",
+            "data/revenue.csv",
             "globex/annual_report_2024.pdf",
             "market/overview.html",
             "notes/analyst_call.txt",
@@ -609,12 +622,16 @@ fn docs_open_errors_name_the_path() {
         .unwrap();
     assert!(err.contains("/no/such/docs"), "{err}");
     let empty = tempfile::tempdir().unwrap();
-    std::fs::write(empty.path().join("data.csv"), "a,b\n").unwrap();
+    std::fs::write(empty.path().join("slides.pptx"), "PK\x03\x04").unwrap();
     let err = DocsWorkspace::open(&[empty.path().to_str().unwrap().to_string()])
         .err()
         .unwrap();
     assert!(
         err.contains("no readable documents") && err.contains(".pdf"),
+        "{err}"
+    );
+    assert!(
+        err.contains("slides.pptx: unsupported type `.pptx`"),
         "{err}"
     );
 }
@@ -673,8 +690,8 @@ async fn read_doc_opens_with_the_structural_index_and_reads_exact_spans() {
     assert_eq!(
         out,
         format!(
-            "[acme/annual_report_2024.md@{results_at}+20 of {} characters]\n## Financial results\n\
-             [continues; read on with read_doc offset={}]",
+            "[acme/annual_report_2024.md@{results_at}+20 of {} characters, line 6 of 22]\n\
+             ## Financial results\n[continues; read on with read_doc offset={}]",
             text.chars().count(),
             results_at + 20
         )
@@ -736,17 +753,33 @@ async fn search_docs_finds_the_chunk_holding_a_planted_fact() {
     let out = call(&ws, "search_docs", json!({"query": "Acme revenue in 2024"}))
         .await
         .unwrap();
-    let first = out.lines().nth(2).unwrap();
-    assert!(
-        first.starts_with("1. acme/annual_report_2024.md offset="),
-        "{out}"
-    );
-    let (offset, len) = hit_span(first);
+    // The two top hits hold the figure: the revenue table's rows and the report's passage.
+    let hits: Vec<&str> = out.lines().filter(|l| l.starts_with(['1', '2'])).collect();
+    let table = hits
+        .iter()
+        .find(|l| l.contains("data/revenue.csv offset="))
+        .unwrap_or_else(|| panic!("the revenue table in the top two: {out}"));
+    let (offset, len) = hit_span(table);
+    let rows: String = ws
+        .text("data/revenue.csv")
+        .unwrap()
+        .chars()
+        .skip(offset)
+        .take(len)
+        .collect();
+    assert!(rows.contains("Acme,412.5"), "{rows}");
+    let report = hits
+        .iter()
+        .find(|l| l.contains("acme/annual_report_2024.md offset="))
+        .unwrap_or_else(|| panic!("the report in the top two: {out}"));
+    let (offset, len) = hit_span(report);
     let chunk: String = text.chars().skip(offset).take(len).collect();
     assert!(
         chunk.contains("Acme Corp's 2024 revenue was $412.5 million"),
         "{chunk}"
     );
+    // Every hit says which lines it covers, citable as `lines`.
+    assert!(report.contains(" lines "), "{report}");
     assert!(
         out.contains("Read a passage exactly with read_doc"),
         "{out}"
@@ -896,17 +929,22 @@ fn doc_evidence_matching_modulo_whitespace_and_case_resolves_to_the_span() {
         r.evidence.resolved.as_deref(),
         Some(format!("globex/annual_report_2024.pdf@{at}+{len}").as_str())
     );
-    // A quote outside the cited span is rejected with the span to cite instead.
-    let err = ws
+    // A quote outside the cited span is found where it is, and the note says where.
+    let r = ws
         .resolve(&evidence(
             "globex/annual_report_2024.pdf",
             Some("0+40"),
             "operating margin for fiscal 2024 was 21.7 percent",
         ))
-        .unwrap_err();
+        .unwrap();
+    assert_eq!(
+        r.evidence.resolved.as_deref(),
+        Some(format!("globex/annual_report_2024.pdf@{at}+{len}").as_str())
+    );
+    let note = r.note.unwrap();
     assert!(
-        err.contains(&format!("it appears at offset {at} (len {len})")),
-        "{err}"
+        note.contains(&format!("(offset {at}, len {len}), not at 0+40")),
+        "{note}"
     );
     // The resolved form `doc@offset+len` is accepted as a source.
     let r = ws
@@ -920,15 +958,27 @@ fn doc_evidence_matching_modulo_whitespace_and_case_resolves_to_the_span() {
         r.evidence.resolved.as_deref(),
         Some(format!("globex/annual_report_2024.pdf@{at}+{len}").as_str())
     );
-    // A span past the end is rejected.
+    // A span past the end is reported, not held against a quote that is there...
+    let r = ws
+        .resolve(&evidence(
+            "globex/annual_report_2024.pdf",
+            Some("99999+10"),
+            "Operating margin for fiscal 2024",
+        ))
+        .unwrap();
+    assert!(r.note.unwrap().contains("past the end"));
+    // ...and is part of the error when the quote is nowhere.
     let err = ws
         .resolve(&evidence(
             "globex/annual_report_2024.pdf",
             Some("99999+10"),
-            "margin",
+            "operating margin for fiscal 2025 was 30 percent",
         ))
         .unwrap_err();
-    assert!(err.contains("past the end"), "{err}");
+    assert!(
+        err.contains("past the end") && err.contains("quote not found"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -953,14 +1003,14 @@ fn doc_evidence_offsets_count_characters_not_bytes() {
 fn initial_tasks_cover_every_document_in_at_most_twelve_tasks() {
     let ws = fixture_docs();
     let tasks = ws.initial_tasks("Which vendor had the higher operating margin in 2024?");
-    assert_eq!(tasks.len(), 5);
-    assert_eq!(tasks[2].0, "Read globex/annual_report_2024.pdf");
+    assert_eq!(tasks.len(), 6);
+    assert_eq!(tasks[3].0, "Read globex/annual_report_2024.pdf");
     assert!(
-        tasks[2]
+        tasks[3]
             .1
             .contains("Which vendor had the higher operating margin in 2024?")
     );
-    assert!(tasks[2].1.contains("- globex/annual_report_2024.pdf"));
+    assert!(tasks[3].1.contains("- globex/annual_report_2024.pdf"));
 
     let dir = tempfile::tempdir().unwrap();
     for i in 0..30 {
@@ -997,9 +1047,281 @@ fn docs_describe_lists_documents_and_tools() {
     let ws = fixture_docs();
     let d = ws.describe();
     assert!(
-        d.contains("5 documents") && d.contains("- market/overview.html ("),
+        d.contains("6 documents") && d.contains("- market/overview.html ("),
+        "{d}"
+    );
+    // The span vocabulary is worded the same in the description and the citation help.
+    let help = ws.citation_help();
+    assert!(
+        help.contains("\"12-15\"") && help.contains("\"1200+80\""),
+        "{help}"
+    );
+    assert!(
+        d.contains(help.split(" A verified point").next().unwrap()),
         "{d}"
     );
     let names: Vec<String> = ws.tool_specs().into_iter().map(|t| t.name).collect();
     assert_eq!(names, ["read_doc", "search_docs"]);
+}
+
+// ----------------------------------------------------------------------------------------
+// One span vocabulary, lenient forms, redaction, skipped files
+// ----------------------------------------------------------------------------------------
+
+#[test]
+fn doc_evidence_cites_line_ranges_as_models_write_them() {
+    let ws = fixture_docs();
+    // The habit that verified nothing before: `lines: "1-1"` on a document.
+    let r = ws
+        .resolve(&evidence(
+            "notes/analyst_call.txt",
+            Some("1-1"),
+            "Analyst call notes, February 2025",
+        ))
+        .unwrap();
+    assert_eq!(
+        r.evidence.resolved.as_deref(),
+        Some("notes/analyst_call.txt@0+33")
+    );
+    assert_eq!(r.note, None);
+    // A range over a sentence wrapped across two lines, a `./` path, a line number.
+    let r = ws
+        .resolve(&evidence(
+            "./acme/annual_report_2024.md",
+            Some("8-9"),
+            "Acme Corp's 2024 revenue was $412.5 million, an increase of 9% over 2023, driven by the smart-meter programme",
+        ))
+        .unwrap();
+    assert_eq!(r.note, None, "{:?}", r.note);
+    // `id:lines` and `id@offset+len` in the source.
+    assert!(
+        ws.resolve(&evidence(
+            "notes/analyst_call.txt:5",
+            None,
+            "Globex management guided 2025 revenue"
+        ))
+        .unwrap()
+        .note
+        .is_none()
+    );
+    // The wrong lines: found elsewhere, with the place in both vocabularies.
+    let r = ws
+        .resolve(&evidence(
+            "notes/analyst_call.txt",
+            Some("1-2"),
+            "The company plans to open a second plant in Poland in 2026.",
+        ))
+        .unwrap();
+    let note = r.note.unwrap();
+    assert!(
+        note.starts_with("quote found at line 6 (offset ") && note.ends_with("not at lines 1-2"),
+        "{note}"
+    );
+    // An absolute path to the document's file.
+    let abs = fixture("docs/notes/analyst_call.txt");
+    let r = ws
+        .resolve(&evidence(
+            abs.to_str().unwrap(),
+            None,
+            "Analyst call notes, February 2025",
+        ))
+        .unwrap();
+    assert!(
+        r.evidence
+            .resolved
+            .unwrap()
+            .starts_with("notes/analyst_call.txt@")
+    );
+}
+
+#[tokio::test]
+async fn read_doc_reads_lines_and_search_hits_name_them() {
+    let ws = fixture_docs();
+    let out = call(
+        &ws,
+        "read_doc",
+        json!({"doc": "notes/analyst_call.txt", "lines": "5-6"}),
+    )
+    .await
+    .unwrap();
+    assert!(out.contains(", lines 5-6 of 11]"), "{out}");
+    assert!(
+        out.contains("Globex management guided") && out.contains("Poland in 2026."),
+        "{out}"
+    );
+    assert!(!out.contains("Acme guidance"), "{out}");
+}
+
+#[tokio::test]
+async fn csv_documents_are_ingested_with_citable_rows() {
+    let ws = fixture_docs();
+    let out = call(&ws, "read_doc", json!({"doc": "data/revenue.csv"}))
+        .await
+        .unwrap();
+    assert!(out.starts_with("data/revenue.csv (csv, "), "{out}");
+    assert!(out.contains("columns: vendor, revenue_musd"), "{out}");
+    assert!(out.contains("rows at lines 2-3: Acme … Globex"), "{out}");
+    let r = ws
+        .resolve(&evidence("data/revenue.csv", Some("3"), "Globex,388.1"))
+        .unwrap();
+    assert_eq!(r.note, None);
+    assert!(r.context.contains("vendor,revenue_musd"), "{}", r.context);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plants.tsv"),
+        "plant\tcity\tcapacity\nP-1\tRotterdam\t1200\nP-2\tGdansk\t800\n",
+    )
+    .unwrap();
+    let ws = DocsWorkspace::open(&[dir.path().to_str().unwrap().to_string()]).unwrap();
+    let r = ws
+        .resolve(&evidence("plants.tsv", Some("3"), "P-2\tGdansk\t800"))
+        .unwrap();
+    assert_eq!(r.note, None);
+}
+
+#[test]
+fn skipped_files_are_listed_with_their_reason_and_a_fifo_never_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("good.txt"), "A readable document about plants.\n").unwrap();
+    std::fs::write(root.join("slides.pptx"), "PK").unwrap();
+    std::fs::write(root.join("fake.pdf"), "this is not a PDF at all").unwrap();
+    // A 500 MB file (sparse: no disk is used).
+    let big = std::fs::File::create(root.join("huge.txt")).unwrap();
+    big.set_len(500 * 1024 * 1024).unwrap();
+    let fifo = root.join("pipe.txt");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo only creates a file system node in our temp dir.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    std::os::unix::fs::symlink(root.join("gone.txt"), root.join("dangling.txt")).unwrap();
+
+    let ws = DocsWorkspace::open(&[root.to_str().unwrap().to_string()]).unwrap();
+    assert_eq!(ws.doc_ids(), ["good.txt"]);
+    let skipped = ws.skipped();
+    let reason = |name: &str| {
+        skipped
+            .iter()
+            .find(|(path, _)| path.ends_with(name))
+            .map(|(_, why)| why.clone())
+            .unwrap_or_else(|| panic!("{name} is not listed: {skipped:?}"))
+    };
+    assert!(reason("slides.pptx").contains("unsupported type `.pptx`"));
+    assert!(reason("fake.pdf").contains("PDF"), "{}", reason("fake.pdf"));
+    assert!(reason("huge.txt").contains("500 MB, over the 64 MB limit"));
+    assert!(reason("pipe.txt").contains("named pipe"));
+    assert!(
+        skipped
+            .iter()
+            .any(|(_, why)| why.contains("gone.txt") || why.contains("No such file")),
+        "{skipped:?}"
+    );
+    // A FIFO named as the root is refused at once too.
+    let err = DocsWorkspace::open(&[fifo.to_str().unwrap().to_string()])
+        .err()
+        .unwrap();
+    assert!(err.contains("named pipe"), "{err}");
+}
+
+#[test]
+fn repo_evidence_takes_dot_and_absolute_paths_and_the_nearest_of_several_matches() {
+    let (dir, ws) = repo_copy();
+    let lines: Vec<String> = (1..=40)
+        .map(|i| {
+            if i % 10 == 0 {
+                "    total = total + step  # accumulate".to_string()
+            } else {
+                format!("    x{i} = {i}")
+            }
+        })
+        .collect();
+    std::fs::write(dir.path().join("calc/loop.py"), lines.join("\n") + "\n").unwrap();
+    let ws = {
+        drop(ws);
+        RepoWorkspace::open(dir.path().to_str().unwrap()).unwrap()
+    };
+    let quote = "total = total + step  # accumulate";
+    let r = ws
+        .resolve(&evidence("./calc/loop.py", Some("28-29"), quote))
+        .unwrap();
+    assert_eq!(r.evidence.resolved.as_deref(), Some("calc/loop.py:30"));
+    assert_eq!(
+        r.note.as_deref(),
+        Some("quote found at line 30, not at lines 28-29")
+    );
+    let abs = dir.path().join("calc/loop.py");
+    let r = ws
+        .resolve(&evidence(abs.to_str().unwrap(), Some("10"), quote))
+        .unwrap();
+    assert_eq!(r.evidence.resolved.as_deref(), Some("calc/loop.py:10"));
+    assert_eq!(r.note, None);
+    let r = ws
+        .resolve(&evidence("calc/loop.py#L20", None, quote))
+        .unwrap();
+    assert_eq!(r.evidence.resolved.as_deref(), Some("calc/loop.py:20"));
+    // The vocabulary in the description and the citation help is the same sentence.
+    let help = ws.citation_help();
+    assert!(
+        ws.describe()
+            .contains(help.split(" A verified point").next().unwrap())
+    );
+}
+
+#[tokio::test]
+async fn tool_outputs_and_errors_are_redacted() {
+    let secret = "sk-tools-test-redaction-6f1e2d3c";
+    delm::redact::register(secret);
+    let (dir, _) = repo_copy();
+    std::fs::write(
+        dir.path().join("config.py"),
+        format!("API_KEY = \"{secret}\"\n"),
+    )
+    .unwrap();
+    let ws = RepoWorkspace::open(dir.path().to_str().unwrap()).unwrap();
+    let out = call(&ws, "read_file", json!({"path": "config.py"}))
+        .await
+        .unwrap();
+    assert!(out.contains("API_KEY = \"***\""), "{out}");
+    let out = call(&ws, "grep", json!({"pattern": "API_KEY"}))
+        .await
+        .unwrap();
+    assert!(!out.contains(secret), "{out}");
+    let err = call(&ws, "read_file", json!({"path": format!("{secret}.py")}))
+        .await
+        .unwrap_err();
+    assert!(!err.contains(secret), "{err}");
+
+    let docs = tempfile::tempdir().unwrap();
+    std::fs::write(
+        docs.path().join("leak.md"),
+        format!("The key is {secret} in prod.\n"),
+    )
+    .unwrap();
+    let ws = DocsWorkspace::open(&[docs.path().to_str().unwrap().to_string()]).unwrap();
+    let out = call(&ws, "read_doc", json!({"doc": "leak.md"}))
+        .await
+        .unwrap();
+    assert!(out.contains("The key is *** in prod."), "{out}");
+}
+
+#[tokio::test]
+async fn huge_ids_and_queries_are_clipped_in_errors() {
+    let ws = fixture_docs();
+    let huge = "x".repeat(100_000);
+    let err = call(&ws, "read_doc", json!({"doc": huge}))
+        .await
+        .unwrap_err();
+    assert!(err.len() < 2_000, "{} bytes", err.len());
+    assert!(err.contains("(100000 characters)"), "{}", &err[..200]);
+    let out = call(
+        &ws,
+        "search_docs",
+        json!({"query": format!("zebra {huge}")}),
+    )
+    .await
+    .unwrap();
+    assert!(out.len() < 2_000, "{} bytes", out.len());
+    let err = ws
+        .resolve(&evidence(&huge, None, "anything at all here"))
+        .unwrap_err();
+    assert!(err.len() < 2_000, "{} bytes", err.len());
 }

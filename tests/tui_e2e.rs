@@ -205,11 +205,7 @@ fn steer_a_live_run_in_a_real_terminal() {
     }
     // Held tasks read a turn at a time until released; no turn limit may end them first.
     std::fs::create_dir_all(dir.path().join("config")).unwrap();
-    std::fs::write(
-        dir.path().join("config/config.toml"),
-        "max_turns = 10000\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("config/config.toml"), "max_turns = 10000\n").unwrap();
     let session = dir.path().join("tui.jsonl");
     let exit_file = dir.path().join("exit-code");
     let mock = MockLlm::start_blocking(Wire::OpenAi, script);

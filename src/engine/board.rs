@@ -98,6 +98,9 @@ pub fn start(cfg: Arc<RunConfig>, parts: BoardParts) -> Result<EngineHandle, Str
     let (signals, client_signals) = SignalSource::new();
     let verifier = Arc::new(Verifier {
         mode: cfg.verify,
+        goal: prior_state
+            .as_ref()
+            .map_or_else(|| cfg.goal.clone(), |s| s.goal.clone()),
         cache_key: cfg.run_id.clone(),
         workspace: deps.workspace.clone(),
         judge,
@@ -197,7 +200,16 @@ impl Board {
         let initial = cfg
             .coordination
             .initial_tasks(&cfg.goal, cfg.agents, workspace_tasks);
-        self.sched.start(started, initial)
+        let mut step = self.sched.start(started, initial);
+        let skipped = self.deps.workspace.skipped();
+        if !skipped.is_empty() {
+            let documents = skipped
+                .into_iter()
+                .map(|(path, reason)| crate::event::SkippedDocument { path, reason })
+                .collect();
+            step.events.insert(1, Event::DocumentsSkipped { documents });
+        }
+        step
     }
 
     fn now(&self) -> Duration {

@@ -7,6 +7,7 @@ pub mod client;
 pub mod context;
 mod limits;
 mod model_call;
+pub mod point_args;
 pub mod policy;
 pub mod prompt;
 pub mod protocol;

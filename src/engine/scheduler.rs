@@ -795,6 +795,14 @@ what you have",
         };
         tracing::info!(%agent, "final answer written");
         let mut step = Step::reply(Reply::Ok);
+        let cited_views: Vec<_> = cited
+            .iter()
+            .filter_map(|id| state.point(id))
+            .cloned()
+            .collect();
+        step.events.push(Event::AnswerChecked {
+            unsupported_numbers: super::verify::unsupported_answer_numbers(&answer, &cited_views),
+        });
         self.finish(&mut step, state, now, answer, cited, stopped_by);
         step
     }

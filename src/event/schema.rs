@@ -88,6 +88,13 @@ pub struct Evidence {
     pub resolved: Option<String>,
 }
 
+/// A file the documents workspace did not ingest, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedDocument {
+    pub path: String,
+    pub reason: String,
+}
+
 /// A unit of shared progress. Points are never edited: a correction is a new point that
 /// `supersedes` the old one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -352,6 +359,17 @@ pub enum Event {
         /// The start of the tool output as the model saw it.
         output: String,
     },
+    /// Files under the document roots that were not ingested, with the reason (an
+    /// unsupported type, over the size cap, not a regular file, unreadable).
+    DocumentsSkipped {
+        documents: Vec<SkippedDocument>,
+    },
+    /// The final answer's numbers, checked against the points it cites: those no cited
+    /// point supports (shown with the answer; the answer is published as written).
+    AnswerChecked {
+        #[serde(default)]
+        unsupported_numbers: Vec<String>,
+    },
     /// The board is reachable from outside the process (MCP over HTTP at `url`). The
     /// bearer token is never in the log: it is in `<session>.board.json` (mode 0600).
     BoardServing {
@@ -421,6 +439,8 @@ impl Event {
             Event::LlmCall { .. } => "llm_call",
             Event::LlmRetry { .. } => "llm_retry",
             Event::ToolCall { .. } => "tool_call",
+            Event::DocumentsSkipped { .. } => "documents_skipped",
+            Event::AnswerChecked { .. } => "answer_checked",
             Event::BoardServing { .. } => "board_serving",
             Event::AgentJoined { .. } => "agent_joined",
             Event::Broadcast { .. } => "broadcast",

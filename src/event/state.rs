@@ -115,6 +115,10 @@ pub struct RunState {
     pub brief: String,
     /// Where outside agents reach the board (`board_serving`), if it is served.
     pub board_url: Option<String>,
+    /// Documents that were not ingested, with the reason.
+    pub skipped_documents: Vec<SkippedDocument>,
+    /// Numbers in the final answer that no point it cites supports.
+    pub answer_unsupported_numbers: Vec<String>,
     pub started_ts: Option<String>,
     pub last_ts: Option<String>,
     pub last_seq: u64,
@@ -462,6 +466,14 @@ impl RunState {
             }
             Event::ToolCall { .. } => self.tool_calls += 1,
             Event::BoardServing { url } => self.board_url = Some(url.clone()),
+            Event::DocumentsSkipped { documents } => {
+                self.skipped_documents.extend(documents.iter().cloned())
+            }
+            Event::AnswerChecked {
+                unsupported_numbers,
+            } => self
+                .answer_unsupported_numbers
+                .clone_from(unsupported_numbers),
             Event::AgentJoined { agent, name, kind } => {
                 let a = self.agent_mut(agent);
                 a.name = Some(name.clone());

@@ -85,9 +85,12 @@ pub fn resolve_api_key(
     api_key_env: Option<&str>,
     base_url_overridden: bool,
 ) -> Result<Option<Secret>, String> {
-    resolve_api_key_with(spec, api_key_env, base_url_overridden, |var| {
-        std::env::var(var).ok()
-    })
+    resolve_api_key_with(
+        spec,
+        api_key_env,
+        base_url_overridden,
+        crate::secrets::env_var,
+    )
 }
 
 /// [`resolve_api_key`] with the environment lookup passed in (testable without touching the

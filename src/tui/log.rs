@@ -224,6 +224,10 @@ impl EventLog {
                 (EventKind::Rejected, Some(Related::Point(point.clone())))
             }
             Event::AgentsChanged { .. } => (EventKind::Agents, None),
+            Event::DocumentsSkipped { .. } => (EventKind::Run, None),
+            Event::AnswerChecked {
+                unsupported_numbers,
+            } if !unsupported_numbers.is_empty() => (EventKind::Error, None),
             _ => return None,
         };
         let text = crate::story::narrate(event, before)?;

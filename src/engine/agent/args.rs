@@ -1,83 +1,19 @@
-//! What an agent does with a model's tool calls that needs no board: parsing arguments,
-//! turning `record_point` arguments into a draft, capping tool output, and compacting a
-//! conversation that no longer fits.
+//! What an agent does with a model's replies that needs no board: the `partial` a plain
+//! text reply becomes, the point ids a plain answer cites, capping tool output, and
+//! compacting a conversation that no longer fits. Tool arguments are read by
+//! `engine::point_args`, the same for every participant.
 
 use crate::engine::protocol::PointDraft;
-use crate::event::{Evidence, PointKind};
+use crate::event::PointKind;
 use crate::llm::{Message, Role};
 use crate::text::clip;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Tool output longer than this is cut before it goes back to the model.
 const MAX_TOOL_OUTPUT: usize = 16_000;
 
-pub(crate) fn parse_args(raw: &str) -> Result<Value, String> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Ok(json!({}));
-    }
-    match serde_json::from_str::<Value>(raw) {
-        Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(_) => Err("the arguments must be a JSON object".into()),
-        Err(e) => Err(format!(
-            "the arguments are not valid JSON ({e}); send one JSON object matching the tool's schema"
-        )),
-    }
-}
-
 pub(crate) fn str_arg<'a>(args: &'a Value, key: &str) -> Option<&'a str> {
     args.get(key).and_then(Value::as_str)
-}
-
-pub(crate) fn draft_from_args(args: &Value) -> Result<PointDraft, String> {
-    let kind = match str_arg(args, "kind").unwrap_or("") {
-        "finding" => PointKind::Finding,
-        "partial" => PointKind::Partial,
-        "failure" => PointKind::Failure,
-        "constraint" => PointKind::Constraint,
-        other => {
-            return Err(format!(
-                "`kind` must be finding, partial, failure or constraint (got `{other}`)"
-            ));
-        }
-    };
-    let headline = str_arg(args, "headline").unwrap_or("").trim().to_string();
-    if headline.is_empty() {
-        return Err("`headline` is required (at most 25 words)".into());
-    }
-    let summary = str_arg(args, "summary").unwrap_or("").trim().to_string();
-    let mut evidence = Vec::new();
-    if let Some(items) = args.get("evidence") {
-        let items = items
-            .as_array()
-            .ok_or("`evidence` must be an array of {source, lines, quote}")?;
-        for (i, item) in items.iter().enumerate() {
-            let source = str_arg(item, "source")
-                .filter(|s| !s.trim().is_empty())
-                .ok_or_else(|| format!("evidence {} needs a `source`", i + 1))?;
-            let lines = match item.get("lines") {
-                Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
-                Some(Value::Number(n)) => Some(n.to_string()),
-                _ => None,
-            };
-            evidence.push(Evidence {
-                source: source.trim().to_string(),
-                lines,
-                quote: str_arg(item, "quote").unwrap_or("").to_string(),
-                resolved: None,
-            });
-        }
-    }
-    Ok(PointDraft {
-        kind,
-        headline: truncate_words(&headline, 40),
-        summary,
-        evidence,
-        supersedes: str_arg(args, "supersedes")
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| s.trim().to_string()),
-        notes: Vec::new(),
-    })
 }
 
 fn truncate_words(text: &str, max: usize) -> String {
@@ -157,26 +93,6 @@ points recorded from it remain in the shared context]"
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn args_parse_errors_are_messages() {
-        assert!(
-            parse_args("{\"a\": 1")
-                .unwrap_err()
-                .contains("not valid JSON")
-        );
-        assert!(parse_args("[1]").unwrap_err().contains("JSON object"));
-        assert_eq!(parse_args("").unwrap(), json!({}));
-    }
-
-    #[test]
-    fn record_point_args() {
-        let p = draft_from_args(&json!({"kind": "finding", "headline": "h", "summary": "s",
-                    "evidence": [{"source": "a.txt", "lines": "3-4", "quote": "q"}]}))
-        .unwrap();
-        assert_eq!(p.evidence[0].lines.as_deref(), Some("3-4"));
-        assert!(draft_from_args(&json!({"kind": "fact", "headline": "h"})).is_err());
-    }
 
     #[test]
     fn ids_mentioned_in_plain_answers() {

@@ -2,9 +2,10 @@
 //! context and writes the final answer (or adds tasks, and the swarm goes on). In
 //! `central` runs this is the orchestrator's turn, planning or aggregating a wave.
 
-use super::args::{mentioned_ids, parse_args, str_arg};
+use super::args::{mentioned_ids, str_arg};
 use super::{Agent, Stop, Turns, failure_text, tools};
 use crate::engine::client::Revocation;
+use crate::engine::point_args::parse_tool_args;
 use crate::engine::protocol::{Claim, Reply, Request};
 use crate::event::{AgentStatus, CallPurpose, Coordination};
 use crate::llm::{Message, ToolCall};
@@ -62,7 +63,7 @@ impl Agent {
             let mut added = false;
             let mut answered = false;
             for call in &resp.tool_calls {
-                let args = parse_args(&call.arguments);
+                let args = parse_tool_args(&call.arguments);
                 let out = self
                     .finalise_tool(
                         &turns.claim,

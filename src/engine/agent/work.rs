@@ -4,9 +4,10 @@
 //! finishes is finished only if all its points were accepted, so a rejected point is never
 //! lost behind a finished task.
 
-use super::args::{compact, draft_from_args, parse_args, plain_text_point, str_arg};
+use super::args::{compact, plain_text_point, str_arg};
 use super::{Agent, Stop, ToolFailure, Turns};
 use crate::engine::client::Revocation;
+use crate::engine::point_args::{parse_record_point, parse_tool_args};
 use crate::engine::protocol::{Claim, PointDraft, Reply, Request, TaskBrief};
 use crate::engine::tools::ToolContext;
 use crate::event::{AgentStatus, CallPurpose, TaskOutcome};
@@ -136,8 +137,10 @@ with your result.)"
         recorded: &mut usize,
     ) -> Result<TurnEnd, Stop> {
         let mut outputs: Vec<Option<Result<String, String>>> = vec![None; calls.len()];
-        let parsed: Vec<Result<Value, String>> =
-            calls.iter().map(|c| parse_args(&c.arguments)).collect();
+        let parsed: Vec<Result<Value, String>> = calls
+            .iter()
+            .map(|c| parse_tool_args(&c.arguments))
+            .collect();
         let mut drafts: Vec<(usize, PointDraft)> = Vec::new();
         let mut finish: Option<(usize, String)> = None;
         let mut refused: Vec<String> = Vec::new();
@@ -162,7 +165,7 @@ the next turn"
                 }
             };
             match call.name.as_str() {
-                "record_point" => match draft_from_args(args) {
+                "record_point" => match parse_record_point(args) {
                     Ok(d) => drafts.push((i, d)),
                     Err(e) => {
                         refused.push(format!("call {}", i + 1));

@@ -1,5 +1,7 @@
-//! Reading tool arguments from the model's JSON, with errors the model can act on.
+//! Reading tool arguments from the model's JSON, with errors the model can act on (and
+//! never echoing a huge value back in full).
 
+use crate::engine::point_args::clip_echo;
 use serde_json::Value;
 
 /// A required, non-empty string argument.
@@ -16,14 +18,20 @@ pub(crate) fn optional_str<'a>(args: &'a Value, key: &str) -> Result<Option<&'a 
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(format!("argument `{key}` must be a string, got {other}")),
+        Some(other) => Err(format!(
+            "argument `{key}` must be a string, got {}",
+            clip_echo(&other.to_string())
+        )),
     }
 }
 
 /// An optional whole number; models sometimes send numbers as strings, which is accepted.
 pub(crate) fn optional_usize(args: &Value, key: &str) -> Result<Option<usize>, String> {
     let bad = |got: &dyn std::fmt::Display| {
-        format!("argument `{key}` must be a whole number >= 0, got {got}")
+        format!(
+            "argument `{key}` must be a whole number >= 0, got {}",
+            clip_echo(&got.to_string())
+        )
     };
     match args.get(key) {
         None | Some(Value::Null) => Ok(None),

@@ -131,7 +131,7 @@ impl CommandLog {
                 format!(
                     "`{}` is not a recorded command run ({known}); cite a run as \
                      \"cmd:c<number>\" from a run_command result",
-                    source.trim()
+                    crate::engine::point_args::clip_echo(source.trim())
                 )
             })
     }
@@ -161,9 +161,9 @@ impl CommandLog {
             run.id,
             run.ending_label()
         ));
-        Ok(ResolvedEvidence {
-            evidence: resolved,
-            context: format!(
+        Ok(ResolvedEvidence::exact(
+            resolved,
+            format!(
                 "$ {}\n[{}, run by {}, {} in {}]\n{}",
                 run.cmd,
                 run.id,
@@ -172,7 +172,7 @@ impl CommandLog {
                 run.place(),
                 lines_around(&run.output, start, end)
             ),
-        })
+        ))
     }
 
     /// What the model reads after `run_command`: the id first (so even the log's excerpt

@@ -7,6 +7,10 @@
 
 use std::path::{Component, Path, PathBuf};
 
+/// A requested path longer than this is refused before anything else (and never echoed
+/// back in full).
+const MAX_PATH_BYTES: usize = 1024;
+
 /// A path that passed confinement.
 #[derive(Debug, Clone)]
 pub(crate) struct Confined {
@@ -54,6 +58,12 @@ impl Root {
     pub fn normalize(&self, requested: &str) -> Result<String, String> {
         let what = self.what;
         let trimmed = requested.trim();
+        if trimmed.len() > MAX_PATH_BYTES {
+            return Err(format!(
+                "`{}` is not a path of the {what}: paths are at most {MAX_PATH_BYTES} bytes",
+                crate::engine::point_args::clip_echo(trimmed)
+            ));
+        }
         let path = Path::new(trimmed);
         if path.is_absolute() {
             let hint = match self.relative(path) {
@@ -174,6 +184,16 @@ mod tests {
         let abs = root.path().join("src/a.rs");
         let err = root.normalize(abs.to_str().unwrap()).unwrap_err();
         assert!(err.contains("use `src/a.rs`"), "{err}");
+    }
+
+    #[test]
+    fn huge_paths_are_refused_and_clipped() {
+        let (_d, root) = root();
+        let err = root.normalize(&"a/".repeat(50_000)).unwrap_err();
+        assert!(
+            err.len() < 400 && err.contains("at most 1024 bytes"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,12 +1,15 @@
-//! Running one shell command for an agent: `sh -c`, no stdin, a scrubbed environment, a
-//! timeout that kills the whole process group, and output captured as head + tail.
+//! Running one shell command for an agent: `sh -c` (inside bubblewrap with `--sandbox
+//! bwrap`), no stdin, a scrubbed environment, a timeout, and output captured as head + tail.
 //!
-//! Everything the command starts lives in its own process group, so a timeout (or the
-//! agent's task being cancelled) takes down background children too, and nothing the
-//! command left running survives it.
+//! When the command ends, times out or its agent's task is cancelled, everything it started
+//! ends with it: its process group is killed, then every process carrying its marker (see
+//! `sweep`: this catches `setsid` escapes), and under bubblewrap its pid namespace goes
+//! with the sandbox's first process.
 
+use super::jail::{self, Jail};
+use super::sweep;
 use std::collections::VecDeque;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -39,38 +42,49 @@ pub(crate) struct Outcome {
     pub output_bytes: usize,
 }
 
-/// Run `cmd` with `sh -c` in `cwd`, with exactly the environment `env`.
+/// Run `cmd` with `sh -c` in `cwd`, with exactly the environment `env` (plus the sweep's
+/// marker), inside `jail` when one is given.
 pub(crate) async fn run(
     cmd: &str,
     cwd: &Path,
     timeout: Duration,
     env: &[(OsString, OsString)],
+    jail: Option<&Jail>,
 ) -> Result<Outcome, String> {
     let (reader, writer) =
         std::io::pipe().map_err(|e| format!("cannot create a pipe for the output: {e}"))?;
     let started = Instant::now();
+    let marker = sweep::new_marker();
     // The command (and its copies of the pipe's write end) is dropped at the end of this
     // block, so the pipe closes as soon as the command and its children are gone.
     let mut child = {
         let stderr = writer
             .try_clone()
             .map_err(|e| format!("cannot create a pipe for the output: {e}"))?;
-        let mut command = tokio::process::Command::new("sh");
+        let (program, args) = match jail {
+            Some(jail) => jail::bwrap_command(jail, cwd, cmd),
+            None => ("sh".into(), vec!["-c".into(), cmd.into()]),
+        };
+        let mut command = tokio::process::Command::new(&program);
         command
-            .arg("-c")
-            .arg(cmd)
+            .args(&args)
             .current_dir(cwd)
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k, v)))
+            .env(sweep::MARKER, &marker)
             .stdin(std::process::Stdio::null())
             .stdout(writer)
             .stderr(stderr)
             .process_group(0);
         command
             .spawn()
-            .map_err(|e| format!("cannot start `sh`: {e}"))?
+            .map_err(|e| format!("cannot start `{}`: {e}", program.to_string_lossy()))?
     };
-    let group = GroupGuard(child.id().map(|pid| pid as i32));
+    let group = GroupGuard {
+        pgid: child.id().map(|pid| pid as i32),
+        marker,
+        done: false,
+    };
     let capture = Arc::new(Mutex::new(Capture::default()));
     let drained = spawn_reader(reader, Arc::clone(&capture));
 
@@ -78,16 +92,17 @@ pub(crate) async fn run(
         Ok(Ok(status)) => ending_of(status),
         Ok(Err(e)) => return Err(format!("waiting for the command failed: {e}")),
         Err(_) => {
-            group.kill();
+            group.kill_group();
             let _ = child.wait().await;
             Ending::TimedOut
         }
     };
     let duration = started.elapsed();
     // Background children the command left behind would keep the pipe open (and keep
-    // running in the agent's workspace); they end with it.
-    group.kill();
-    drop(group);
+    // running in the agent's workspace); they end with it. The sweep reads /proc: off the
+    // async workers.
+    let mut group = group;
+    let _ = tokio::task::spawn_blocking(move || group.kill_all()).await;
     let _ = tokio::time::timeout(DRAIN_GRACE, drained).await;
     let capture = capture.lock().unwrap_or_else(|e| e.into_inner());
     Ok(Outcome {
@@ -107,13 +122,19 @@ fn ending_of(status: std::process::ExitStatus) -> Ending {
     }
 }
 
-/// Kills the command's process group when the run ends early (timeout, or the agent's
-/// future dropped because its task was cancelled).
-struct GroupGuard(Option<i32>);
+/// Kills what the command started when the run ends (also early: a timeout, or the agent's
+/// future dropped because its task was cancelled): its process group, then every process
+/// that carries its marker.
+struct GroupGuard {
+    pgid: Option<i32>,
+    marker: String,
+    /// Everything was killed already; dropping has nothing left to do.
+    done: bool,
+}
 
 impl GroupGuard {
-    fn kill(&self) {
-        if let Some(pgid) = self.0 {
+    fn kill_group(&self) {
+        if let Some(pgid) = self.pgid {
             // SAFETY: killpg only sends a signal; the group was created for this command
             // (process_group(0) makes the child's pid its group id).
             unsafe {
@@ -121,11 +142,23 @@ impl GroupGuard {
             }
         }
     }
+
+    /// The group, then every process with the command's marker (blocking: reads /proc).
+    fn kill_all(&mut self) {
+        self.kill_group();
+        let swept = sweep::kill_marked(&self.marker);
+        if swept > 0 {
+            tracing::info!(swept, "killed processes a command left outside its group");
+        }
+        self.done = true;
+    }
 }
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
-        self.kill();
+        if !self.done {
+            self.kill_all();
+        }
     }
 }
 
@@ -212,40 +245,6 @@ pub(crate) fn head_and_tail(text: &str, max: usize) -> String {
     )
 }
 
-/// Name parts that mark a variable as holding a secret (`AWS_SECRET_ACCESS_KEY`,
-/// `GITHUB_TOKEN`, `DB_PASSWORD`, `SSH_AUTH_SOCK`, ...).
-const SECRET_PARTS: &[&str] = &[
-    "KEY",
-    "KEYS",
-    "APIKEY",
-    "TOKEN",
-    "TOKENS",
-    "SECRET",
-    "SECRETS",
-    "PASSWORD",
-    "PASSWD",
-    "PASS",
-    "PASSPHRASE",
-    "CREDENTIAL",
-    "CREDENTIALS",
-    "CREDS",
-    "AUTH",
-    "COOKIE",
-    "SESSION",
-    "PRIVATE",
-    "PAT",
-];
-/// Substrings that mark a secret even inside a longer word (`MYSECRET`, `APITOKEN`).
-const SECRET_SUBSTRINGS: &[&str] = &[
-    "TOKEN",
-    "SECRET",
-    "PASSWORD",
-    "PASSWD",
-    "CREDENTIAL",
-    "APIKEY",
-    "API_KEY",
-    "PRIVATE_KEY",
-];
 /// Variables that would point git (or another tool) at a different repository, or make a
 /// command talk to the terminal delm runs in.
 const REDIRECTING: &[&str] = &[
@@ -259,34 +258,11 @@ const REDIRECTING: &[&str] = &[
     "SSH_ASKPASS",
 ];
 
-/// Whether a variable looks like it holds a secret, by its name (or, for URLs with a
-/// password such as `postgres://user:pw@host`, by its value).
-pub(crate) fn looks_secret(name: &OsStr, value: &OsStr) -> bool {
-    let name = name.to_string_lossy().to_ascii_uppercase();
-    if name
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|part| SECRET_PARTS.contains(&part))
-        || SECRET_SUBSTRINGS.iter().any(|s| name.contains(s))
-    {
-        return true;
-    }
-    url_with_password(&value.to_string_lossy())
-}
-
-/// `scheme://user:password@host...`
-fn url_with_password(value: &str) -> bool {
-    let Some((_, rest)) = value.split_once("://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    authority
-        .rsplit_once('@')
-        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
-}
-
 /// The environment commands run with: `vars` (the parent's) without anything that looks
-/// like a secret, without the names in `also_drop` (the provider key variables), and
-/// without variables that would redirect git; plus settings for a shell with no terminal.
+/// like a secret (by name or value, see [`crate::secrets::looks_secret`]), without any
+/// value holding a registered secret (the provider key under another name), without the
+/// names in `also_drop` (the provider key variables) and without variables that would
+/// redirect git; plus settings for a shell with no terminal.
 pub(crate) fn scrubbed_env(
     vars: impl IntoIterator<Item = (OsString, OsString)>,
     also_drop: &[String],
@@ -295,7 +271,8 @@ pub(crate) fn scrubbed_env(
         .into_iter()
         .filter(|(name, value)| {
             let text = name.to_string_lossy();
-            !(looks_secret(name, value)
+            !(crate::secrets::looks_secret(name, value)
+                || holds_registered_secret(value)
                 || also_drop.iter().any(|d| d.eq_ignore_ascii_case(&text))
                 || REDIRECTING.contains(&text.as_ref()))
         })
@@ -313,6 +290,12 @@ pub(crate) fn scrubbed_env(
     env
 }
 
+/// Whether `value` contains a secret known to the redaction registry.
+fn holds_registered_secret(value: &std::ffi::OsStr) -> bool {
+    let text = value.to_string_lossy();
+    crate::redact::has_secrets() && crate::redact::redact(&text) != text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,6 +309,9 @@ mod tests {
 
     #[test]
     fn secrets_are_dropped_and_ordinary_variables_kept() {
+        // A value equal to a registered secret (the provider key) is dropped whatever its
+        // variable is called.
+        crate::redact::register("plain-registered-value-0123");
         let env = scrubbed_env(
             vars(&[
                 ("PATH", "/usr/bin"),
@@ -342,6 +328,20 @@ mod tests {
                 ("DB_PASSWORD", "p"),
                 ("SSH_AUTH_SOCK", "/tmp/agent"),
                 ("DATABASE_URL", "postgres://app:hunter2@db/app"),
+                ("DATABASE_URL2", "postgres://db/app?password=hunter2"),
+                (
+                    "SENTRY_DSN",
+                    "https://0123456789abcdef@o1.ingest.sentry.io/1",
+                ),
+                ("DB_PWD", "hunter2"),
+                ("CI_JOB_JWT", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig"),
+                ("STRIPE_SK", "sk_live_0123456789abcdef"),
+                (
+                    "SLACK_WEBHOOK_URL",
+                    "https://hooks.slack.com/services/T0/B0/x",
+                ),
+                ("LLM_ALIAS", "plain-registered-value-0123"),
+                ("PWD", "/work"),
                 ("SERVICE_URL", "https://example.com/x"),
                 ("LLM_CONF", "kept"),
                 ("GIT_DIR", "/elsewhere/.git"),
@@ -360,6 +360,7 @@ mod tests {
             "TERM",
             "KEYBOARD_LAYOUT",
             "SERVICE_URL",
+            "PWD",
         ] {
             assert!(names.contains(&kept.to_string()), "{kept} was dropped");
         }
@@ -373,6 +374,13 @@ mod tests {
             "DB_PASSWORD",
             "SSH_AUTH_SOCK",
             "DATABASE_URL",
+            "DATABASE_URL2",
+            "SENTRY_DSN",
+            "DB_PWD",
+            "CI_JOB_JWT",
+            "STRIPE_SK",
+            "SLACK_WEBHOOK_URL",
+            "LLM_ALIAS",
             "LLM_CONF",
             "GIT_DIR",
         ] {
@@ -417,6 +425,7 @@ mod tests {
             &dir,
             Duration::from_secs(10),
             &env,
+            None,
         )
         .await
         .unwrap();
@@ -434,6 +443,7 @@ mod tests {
             &dir,
             Duration::from_millis(300),
             &env,
+            None,
         )
         .await
         .unwrap();

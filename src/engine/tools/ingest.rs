@@ -1,10 +1,14 @@
 //! Turning files into document text: plain text and markdown as they are, HTML to text,
-//! JSON pretty-printed, PDF through its text layer (`pdf-extract`).
+//! JSON pretty-printed, CSV/TSV as their rows, PDF through its text layer (`pdf-extract`).
 //!
-//! The text produced here is the reference for every offset a model cites, so it is
-//! normalised once (line endings, byte-order mark, runs of blank lines) and never changed
-//! afterwards.
+//! The text produced here is the reference for every offset and line a model cites, so it
+//! is normalised once (line endings, byte-order mark, runs of blank lines; tables keep every
+//! line, so row N of the file is line N of the text) and never changed afterwards. Files are
+//! opened without blocking (a named pipe is refused, never waited on), checked to be
+//! regular files and read up to the size cap.
 
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Files larger than this are skipped (a text layer of this size is far beyond what a run
@@ -18,6 +22,10 @@ pub(crate) enum Format {
     Html,
     Json,
     Pdf,
+    /// Comma-separated values.
+    Csv,
+    /// Tab-separated values.
+    Tsv,
 }
 
 impl Format {
@@ -30,6 +38,8 @@ impl Format {
             "html" | "htm" | "xhtml" => Format::Html,
             "json" => Format::Json,
             "pdf" => Format::Pdf,
+            "csv" => Format::Csv,
+            "tsv" | "tab" => Format::Tsv,
             _ => return None,
         })
     }
@@ -46,12 +56,23 @@ impl Format {
             Format::Html => "html",
             Format::Json => "json",
             Format::Pdf => "pdf",
+            Format::Csv => "csv",
+            Format::Tsv => "tsv",
+        }
+    }
+
+    /// The field separator of a table format.
+    pub fn delimiter(self) -> Option<char> {
+        match self {
+            Format::Csv => Some(','),
+            Format::Tsv => Some('\t'),
+            _ => None,
         }
     }
 }
 
 /// The extensions delm reads, for messages.
-pub(crate) const SUPPORTED: &str = ".txt, .md, .html/.htm, .json, .pdf";
+pub(crate) const SUPPORTED: &str = ".txt, .md, .html/.htm, .json, .csv, .tsv, .pdf";
 
 #[derive(Debug, Clone)]
 pub(crate) struct Ingested {
@@ -62,19 +83,13 @@ pub(crate) struct Ingested {
 
 /// Read one file as `format`. The error says why the file cannot be used.
 pub(crate) fn ingest(path: &Path, format: Format) -> Result<Ingested, String> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| format!("cannot read it: {e}"))?
-        .len();
-    if size > MAX_DOC_BYTES {
-        return Err(format!(
-            "it is {} MB, over the {} MB limit",
-            size / (1024 * 1024),
-            MAX_DOC_BYTES / (1024 * 1024)
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let bytes = read_capped(path)?;
     let ingested = match format {
         Format::Pdf => pdf_text(&bytes)?,
+        Format::Csv | Format::Tsv => Ingested {
+            text: tidy_table(&decode_text(&bytes)?),
+            pages: Vec::new(),
+        },
         Format::Text | Format::Markdown | Format::Html | Format::Json => {
             let raw = decode_text(&bytes)?;
             let text = match format {
@@ -100,6 +115,75 @@ pub(crate) fn ingest(path: &Path, format: Format) -> Result<Ingested, String> {
         });
     }
     Ok(ingested)
+}
+
+/// The bytes of a regular file of at most [`MAX_DOC_BYTES`]. Opened non-blocking, so a
+/// named pipe (or a device) is refused at once instead of waited on.
+pub(crate) fn read_capped(path: &Path) -> Result<Vec<u8>, String> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "{} (only regular files are read)",
+            file_kind(&meta)
+        ));
+    }
+    let size = meta.len();
+    if size > MAX_DOC_BYTES {
+        return Err(over_cap(size));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(MAX_DOC_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if bytes.len() as u64 > MAX_DOC_BYTES {
+        // It grew while it was read.
+        return Err(over_cap(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+fn over_cap(size: u64) -> String {
+    format!(
+        "it is {} MB, over the {} MB limit",
+        size / (1024 * 1024),
+        MAX_DOC_BYTES / (1024 * 1024)
+    )
+}
+
+/// What a file that is not a regular file is, for messages.
+pub(crate) fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "it is a directory"
+    } else if t.is_fifo() {
+        "it is a named pipe (FIFO), not a regular file"
+    } else if t.is_socket() {
+        "it is a socket, not a regular file"
+    } else if t.is_block_device() || t.is_char_device() {
+        "it is a device, not a regular file"
+    } else {
+        "it is not a regular file"
+    }
+}
+
+/// Table text: line endings normalised and trailing blanks trimmed, but every line kept
+/// (blank ones too), so row N of the file stays line N of the document.
+fn tidy_table(text: &str) -> String {
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let lines: Vec<&str> = text.split('\n').map(str::trim_end).collect();
+    let keep = lines
+        .iter()
+        .rposition(|l| !l.is_empty())
+        .map_or(0, |i| i + 1);
+    lines[..keep].join("\n")
 }
 
 /// Bytes to text: refuses binary data, accepts UTF-8 (with or without BOM) and falls back
@@ -178,13 +262,36 @@ mod tests {
         assert_eq!(Format::of(Path::new("a/B.MD")), Some(Format::Markdown));
         assert_eq!(Format::of(Path::new("x.htm")), Some(Format::Html));
         assert_eq!(Format::of(Path::new("x.pdf")), Some(Format::Pdf));
-        assert_eq!(Format::of(Path::new("x.csv")), None);
+        assert_eq!(Format::of(Path::new("x.csv")), Some(Format::Csv));
+        assert_eq!(Format::of(Path::new("x.TSV")), Some(Format::Tsv));
+        assert_eq!(Format::of(Path::new("x.docx")), None);
         assert_eq!(Format::of(Path::new("Makefile")), None);
     }
 
     #[test]
     fn tidies_line_endings_and_blank_runs() {
         assert_eq!(tidy("\r\n\r\na  \r\nb\n\n\n\nc\n\n"), "a\nb\n\nc");
+    }
+
+    #[test]
+    fn tables_keep_every_line() {
+        assert_eq!(tidy_table("a,b\r\n1,2  \n\n3,4\n\n"), "a,b\n1,2\n\n3,4");
+    }
+
+    #[test]
+    fn pipes_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe.txt");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo only creates a file system node at a path we own.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let err = ingest(&fifo, Format::Text).unwrap_err();
+        assert!(err.contains("named pipe"), "{err}");
+        let err = ingest(dir.path(), Format::Text).unwrap_err();
+        assert!(
+            err.contains("directory") || err.contains("cannot read"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -234,6 +234,75 @@ fn chunks_of(blocks: &[Block]) -> Vec<Chunk> {
     chunks
 }
 
+/// Lay out a table (CSV, TSV): the header line names the columns; rows are grouped into
+/// chunks of about [`TARGET_CHUNK`] bytes, each searchable with the column names; the index
+/// has the columns, then one line per group saying which rows (lines) it holds and the
+/// first field of its first and last row.
+pub(crate) fn table_layout(text: &str, delimiter: char) -> Layout {
+    let mut lines: Vec<(usize, usize)> = Vec::new();
+    let mut at = 0;
+    for raw in text.split_inclusive('\n') {
+        lines.push((at, at + raw.trim_end_matches('\n').len()));
+        at += raw.len();
+    }
+    let Some(&(h_start, h_end)) = lines.first() else {
+        return Layout {
+            chunks: Vec::new(),
+            topics: Vec::new(),
+        };
+    };
+    let header = &text[h_start..h_end];
+    let columns: Vec<&str> = header.split(delimiter).map(str::trim).collect();
+    // Each group is searchable with the header line (the first group holds it already).
+    let section = header.trim().to_string();
+    let first_field = |(s, e): (usize, usize)| {
+        let field = text[s..e].split(delimiter).next().unwrap_or("").trim();
+        super::quote::clip(field.trim_matches('"'), 40)
+    };
+    let mut topics = vec![Topic {
+        offset: 0,
+        level: 1,
+        title: super::quote::clip(&format!("columns: {}", columns.join(", ")), 100),
+    }];
+    let mut chunks = Vec::new();
+    // (first line index, last line index) of the open group; the header opens the first.
+    let mut group: Option<(usize, usize)> = None;
+    let close = |first: usize, last: usize, chunks: &mut Vec<Chunk>, topics: &mut Vec<Topic>| {
+        let (start, end) = (lines[first].0, lines[last].1);
+        chunks.push(Chunk {
+            start,
+            end,
+            section: Some(section.clone()),
+        });
+        let rows_from = first.max(1);
+        if rows_from <= last {
+            topics.push(Topic {
+                offset: lines[rows_from].0,
+                level: 2,
+                title: format!(
+                    "rows at lines {}-{}: {} … {}",
+                    rows_from + 1,
+                    last + 1,
+                    first_field(lines[rows_from]),
+                    first_field(lines[last])
+                ),
+            });
+        }
+    };
+    for i in 0..lines.len() {
+        let (first, _) = *group.get_or_insert((i, i));
+        group = Some((first, i));
+        if lines[i].1 - lines[first].0 >= TARGET_CHUNK {
+            close(first, i, &mut chunks, &mut topics);
+            group = None;
+        }
+    }
+    if let Some((first, last)) = group {
+        close(first, last, &mut chunks, &mut topics);
+    }
+    Layout { chunks, topics }
+}
+
 /// The first sentence of a passage, on one line, at most ~100 characters.
 pub(crate) fn first_sentence(passage: &str) -> String {
     let line: String = passage.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -267,6 +336,34 @@ mod tests {
         assert_eq!(l.chunks.len(), 2);
         assert_eq!(l.chunks[1].section.as_deref(), Some("Revenue"));
         assert!(text[l.chunks[1].start..l.chunks[1].end].contains("Revenue was 5."));
+    }
+
+    #[test]
+    fn tables_are_indexed_by_columns_and_row_groups() {
+        let mut text = String::from("vendor,revenue_musd\nAcme,412.5\nGlobex,388.1");
+        let l = table_layout(&text, ',');
+        assert_eq!(l.chunks.len(), 1);
+        assert_eq!((l.chunks[0].start, l.chunks[0].end), (0, text.len()));
+        assert_eq!(l.chunks[0].section.as_deref(), Some("vendor,revenue_musd"));
+        let titles: Vec<&str> = l.topics.iter().map(|t| t.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "columns: vendor, revenue_musd",
+                "rows at lines 2-3: Acme … Globex"
+            ]
+        );
+        for i in 0..200 {
+            text.push_str(&format!("\nVendor{i},{i}.5"));
+        }
+        let l = table_layout(&text, ',');
+        assert!(l.chunks.len() > 2);
+        for pair in l.chunks.windows(2) {
+            // Groups are whole rows, in order, and cover the table.
+            assert_eq!(&text[pair[0].end..pair[1].start], "\n");
+        }
+        assert_eq!(l.chunks.last().unwrap().end, text.len());
+        assert_eq!(l.topics.len(), l.chunks.len() + 1);
     }
 
     #[test]

@@ -11,12 +11,18 @@ pub mod docs;
 mod exec;
 mod html;
 mod ingest;
+mod jail;
 mod layout;
 pub mod patch;
 mod quote;
 pub mod repo;
 mod sandbox;
+pub mod span;
+mod sweep;
 mod worktree;
+
+pub use jail::SandboxKind;
+pub use quote::{find as quote_in, meaningful as quote_is_meaningful};
 
 use crate::event::{Evidence, Mode};
 use crate::llm::ToolSpec;
@@ -40,11 +46,49 @@ pub type ToolResult = Result<String, String>;
 pub struct ResolvedEvidence {
     pub evidence: Evidence,
     pub context: String,
+    /// What resolution had to correct, in words for the author ("quote found at lines
+    /// 40-41, not 12-15"); `None` when the citation was right as given.
+    pub note: Option<String>,
+}
+
+impl ResolvedEvidence {
+    /// Resolved as cited, nothing corrected.
+    pub fn exact(evidence: Evidence, context: String) -> Self {
+        ResolvedEvidence {
+            evidence,
+            context,
+            note: None,
+        }
+    }
+}
+
+/// What a point-citing evidence item looks like, worded once for every workspace.
+pub const POINT_CITATION: &str = "A verified point is cited with source = its id (\"P3\") and \
+quote = words copied from its headline or summary.";
+
+/// Every tool output and error passes through here before it goes back to the model: a
+/// command printing `.env`, or a file holding the provider key, returns `***` instead.
+pub(crate) fn redacted(result: ToolResult) -> ToolResult {
+    match result {
+        Ok(text) => Ok(crate::redact::redact_owned(text)),
+        Err(text) => Err(crate::redact::redact_owned(text)),
+    }
 }
 
 pub trait Workspace: Send + Sync {
     /// One paragraph for the system prompt: what the workspace is and how to cite it.
     fn describe(&self) -> String;
+    /// One or two sentences: how evidence cites this workspace (sources and the span
+    /// vocabulary), worded as in [`Workspace::describe`], the tool outputs and the
+    /// verifier's messages. For the `record_point` schema and the system prompt.
+    fn citation_help(&self) -> String {
+        POINT_CITATION.to_string()
+    }
+    /// Files found but not used (unsupported type, over the size cap, not a regular file,
+    /// unreadable), as (path, reason). Empty for workspaces that skip nothing.
+    fn skipped(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
     /// The tools this workspace offers.
     fn tool_specs(&self) -> Vec<ToolSpec>;
     /// Run one of this workspace's tools. `None`: not a tool of this workspace.
@@ -54,8 +98,10 @@ pub trait Workspace: Send + Sync {
         name: &'a str,
         args: &'a serde_json::Value,
     ) -> BoxFuture<'a, Option<ToolResult>>;
-    /// Mechanical check of one evidence item: the source exists, the lines exist, the quote
-    /// is found there (whitespace- and case-insensitive). `Err` says why not.
+    /// Mechanical check of one evidence item: the source exists and the quote is found in it
+    /// (see `quote` for what is forgiven). The span is a hint: a quote outside it is looked
+    /// for in the whole source, and the corrected location goes in the `note`. `Err` says
+    /// why not and how to fix it.
     fn resolve(&self, evidence: &Evidence) -> Result<ResolvedEvidence, String>;
     /// The initial tasks for `goal` as (title, detail); empty means the engine's default
     /// single planning task.
@@ -85,6 +131,11 @@ pub struct WorkspaceOptions {
     /// Environment variables never passed to commands, besides every one that looks like a
     /// secret: the provider's key variable (`--api-key-env`).
     pub secret_env: Vec<String>,
+    /// How commands are confined (`--sandbox none|bwrap`).
+    pub sandbox: SandboxKind,
+    /// With `--sandbox bwrap`: keep the network (`--allow-net`); without it commands see
+    /// only a private loopback.
+    pub allow_net: bool,
 }
 
 /// A question with no workspace: no tools, and no source can be cited.
@@ -92,9 +143,10 @@ pub struct NoWorkspace;
 
 impl Workspace for NoWorkspace {
     fn describe(&self) -> String {
-        "There is no repository or document set for this run: reason from the question and \
-         the shared context. Evidence can cite verified points by id (source \"P3\")."
-            .into()
+        format!(
+            "There is no repository or document set for this run: reason from the question \
+             and the shared context. {POINT_CITATION}"
+        )
     }
     fn tool_specs(&self) -> Vec<ToolSpec> {
         Vec::new()
@@ -118,6 +170,15 @@ impl Workspace for NoWorkspace {
     }
 }
 
+/// Whether commands can be confined as `kind` asks on this machine (bubblewrap installed
+/// and able to create its namespaces). The error names the fix.
+pub fn check_sandbox(kind: SandboxKind) -> Result<(), String> {
+    match kind {
+        SandboxKind::None => Ok(()),
+        SandboxKind::Bwrap => jail::check_bwrap().map(|_| ()),
+    }
+}
+
 /// Open the workspace for a run mode; errors name the bad path.
 pub fn open(mode: &Mode) -> Result<Arc<dyn Workspace>, String> {
     open_with(mode, &WorkspaceOptions::default())
@@ -129,6 +190,20 @@ pub fn open_with(mode: &Mode, options: &WorkspaceOptions) -> Result<Arc<dyn Work
         return Err(
             "--allow-exec and --allow-edit work on a repository: add --repo DIR (documents \
              and plain questions have nothing to run or edit)"
+                .into(),
+        );
+    }
+    if options.sandbox != SandboxKind::None && !options.allow_exec {
+        return Err(
+            "--sandbox confines commands, so it needs --allow-exec (without it agents run no \
+             commands)"
+                .into(),
+        );
+    }
+    if options.allow_net && options.sandbox == SandboxKind::None {
+        return Err(
+            "--allow-net only means something inside --sandbox bwrap (without a sandbox \
+             commands already have the network)"
                 .into(),
         );
     }

@@ -5,15 +5,20 @@
 //! record of command runs and the pinned patches, and it resolves the evidence that cites
 //! them (`cmd:<id>`, `patch:<agent>`). Its one cross-evidence rule: a point that cites a
 //! patch must also cite a command that ran green on exactly that patch's code.
+//!
+//! It is a little over 600 lines because each of its four tools carries its schema and the
+//! messages that tell a model how to fix a refused patch; the mechanisms it drives live in
+//! `exec`, `jail`, `sweep`, `worktree`, `commands` and `patch`.
 
-use super::WorkspaceOptions;
 use super::args;
 use super::commands::{self, CommandLog, CommandRun};
 use super::exec;
+use super::jail::{self, Jail};
 use super::patch::{self, PatchLog};
 use super::quote;
 use super::worktree::{self, Worktree};
 use super::{ResolvedEvidence, ToolResult};
+use super::{SandboxKind, WorkspaceOptions};
 use crate::event::Evidence;
 use crate::llm::ToolSpec;
 use serde_json::{Value, json};
@@ -29,6 +34,13 @@ const MAX_TIMEOUT_S: usize = 600;
 /// `show_patch` and the judge's view of a patch show at most this much of the diff.
 const MAX_DIFF_SHOWN: usize = 12_000;
 
+/// What `--sandbox bwrap` allows beyond the defaults.
+#[derive(Debug, Clone)]
+struct BwrapPolicy {
+    program: PathBuf,
+    allow_net: bool,
+}
+
 /// One agent's worktree, made on first use.
 type Slot = Arc<Mutex<Option<Arc<Worktree>>>>;
 
@@ -39,8 +51,10 @@ pub(crate) struct Sandbox {
     visible: Arc<Vec<String>>,
     exec: bool,
     edit: bool,
-    /// The environment commands get (secrets removed).
+    /// The environment commands get (secrets removed; minimal under bubblewrap).
     env: Vec<(OsString, OsString)>,
+    /// `--sandbox bwrap`: run commands in bubblewrap, with the network when allowed.
+    bwrap: Option<BwrapPolicy>,
     /// The directory that holds this run's worktrees (made with the first one).
     base: PathBuf,
     slots: Mutex<HashMap<String, Slot>>,
@@ -67,18 +81,59 @@ impl Sandbox {
         let mut env = exec::scrubbed_env(std::env::vars_os(), &opts.secret_env);
         // Keep worktrees free of bytecode files that would otherwise end up in patches.
         env.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
+        let bwrap = match opts.sandbox {
+            SandboxKind::None => None,
+            SandboxKind::Bwrap => {
+                let program = jail::check_bwrap()?;
+                env = jail::minimal_env(&env);
+                Some(BwrapPolicy {
+                    program,
+                    allow_net: opts.allow_net,
+                })
+            }
+        };
         Ok(Some(Sandbox {
             repo: repo.to_path_buf(),
             visible: Arc::new(visible),
             exec: opts.allow_exec,
             edit: opts.allow_edit,
             env,
+            bwrap,
             base: unique_base_dir(),
             slots: Mutex::new(HashMap::new()),
             commands: CommandLog::default(),
             patches: PatchLog::default(),
             closed: AtomicBool::new(false),
         }))
+    }
+
+    /// How commands are confined, as a clause for descriptions ("" without a sandbox).
+    fn confinement(&self) -> String {
+        match (&self.bwrap, self.edit) {
+            (None, _) => String::new(),
+            (Some(p), edit) => format!(
+                "; it runs in a sandbox: {} writable, the rest of the file system read-only, \
+                 a private /tmp{}",
+                if edit {
+                    "only your worktree is"
+                } else {
+                    "nothing but /tmp is"
+                },
+                if p.allow_net { "" } else { ", no network" }
+            ),
+        }
+    }
+
+    /// What a command may touch under bubblewrap: the agent's worktree (written), the
+    /// repository (read, even when it lies under /tmp).
+    fn jail(&self, worktree: Option<&Path>) -> Option<Jail> {
+        let policy = self.bwrap.as_ref()?;
+        Some(Jail {
+            program: policy.program.clone(),
+            writable: worktree.map(Path::to_path_buf),
+            readable: vec![self.repo.clone()],
+            allow_net: policy.allow_net,
+        })
     }
 
     /// May agents run commands?
@@ -103,15 +158,17 @@ original repository.",
             );
         }
         if self.exec {
-            s.push_str(if self.edit {
-                " run_command runs a shell command in your worktree (no stdin, secrets removed \
-from the environment); each run gets an id (c1, c2, ...) to cite as \
-source \"cmd:c3\" with a quote from its output."
+            let place = if self.edit {
+                "your worktree"
             } else {
-                " run_command runs a shell command in the repository (no stdin, secrets removed \
-from the environment); each run gets an id (c1, c2, ...) to cite as source \"cmd:c3\" with a \
-quote from its output."
-            });
+                "the repository"
+            };
+            s.push_str(&format!(
+                " run_command runs a shell command in {place} (no stdin, secrets removed from \
+the environment{}); each run gets an id (c1, c2, ...) to cite as source \"cmd:c3\" with a quote \
+from its output.",
+                self.confinement()
+            ));
         }
         if self.edit {
             s.push_str(
@@ -125,6 +182,24 @@ your last edit. In the final answer, name the point that carries the patch.",
         s
     }
 
+    /// How this sandbox's records are cited (appended to the file citation help).
+    pub fn citation_help(&self) -> String {
+        let mut s = String::new();
+        if self.exec {
+            s.push_str(
+                " A command run is cited with source = its run id (\"cmd:c3\") and quote = a \
+                 line copied from its output.",
+            );
+        }
+        if self.edit {
+            s.push_str(
+                " Your changes are cited with source = \"patch:<your agent id>\" and quote = \
+                 a changed line as show_patch prints it.",
+            );
+        }
+        s
+    }
+
     pub fn tool_specs(&self) -> Vec<ToolSpec> {
         let mut specs = Vec::new();
         if self.exec {
@@ -133,13 +208,14 @@ your last edit. In the final answer, name the point that carries the patch.",
             } else {
                 "the repository root"
             };
+            let confinement = self.confinement();
             specs.push(ToolSpec {
                 name: "run_command".into(),
                 description: format!(
                     "Run a shell command (`sh -c`) in {place}, e.g. the tests. No stdin; secrets \
-                     are removed from the environment; the command and everything it starts \
-                     are killed at the timeout. Returns a run id to cite as \"cmd:<id>\", the \
-                     exit code and the output (start and end when long)."
+                     are removed from the environment{confinement}; the command and everything \
+                     it starts are killed at the timeout. Returns a run id to cite as \
+                     \"cmd:<id>\", the exit code and the output (start and end when long)."
                 ),
                 parameters: json!({
                     "type": "object",
@@ -317,7 +393,8 @@ your last edit. In the final answer, name the point that carries the patch.",
         } else {
             (self.repo.clone(), None, None)
         };
-        let outcome = exec::run(&cmd, &cwd, timeout, &self.env).await?;
+        let jail = self.jail(wt.as_ref().map(|w| w.path()));
+        let outcome = exec::run(&cmd, &cwd, timeout, &self.env, jail.as_ref()).await?;
         let mut tested_trees = Vec::new();
         if let (Some(wt), Some(before)) = (&wt, before) {
             wt.touch();
@@ -377,6 +454,12 @@ your last edit. In the final answer, name the point that carries the patch.",
         let named = evidence.source.trim()[patch::SOURCE_PREFIX.len()..].trim();
         // Accept the pinned form (`patch:a1@3f2a...`) too: the agent part is what counts.
         let agent = named.split('@').next().unwrap_or("").trim();
+        if agent.len() > 64 {
+            return Err(format!(
+                "`{}` is not an agent id; cite your own changes as \"patch:<your agent id>\"",
+                crate::engine::point_args::clip_echo(agent)
+            ));
+        }
         if agent.is_empty() {
             return Err(
                 "name the agent whose changes you cite: source \"patch:<agent id>\", e.g. \
@@ -416,13 +499,13 @@ your last edit. In the final answer, name the point that carries the patch.",
         let reference = self.patches.keep(agent, &snap);
         let mut resolved = evidence.clone();
         resolved.resolved = Some(format!("{reference} ({stats})"));
-        Ok(ResolvedEvidence {
-            evidence: resolved,
-            context: format!(
+        Ok(ResolvedEvidence::exact(
+            resolved,
+            format!(
                 "patch by {agent} ({stats}); applies cleanly to the repository\n{}",
                 exec::head_and_tail(&snap.diff, MAX_DIFF_SHOWN)
             ),
-        })
+        ))
     }
 
     /// A point that cites a patch must cite a command that exited 0 in that patch's

@@ -66,7 +66,25 @@ fn body_lines(state: &AppState, width: usize) -> Vec<Line<'static>> {
     let Some(answer) = &state.run().answer else {
         return Vec::new();
     };
-    markdown::render(&answer.answer, width, &state.theme)
+    let mut lines = Vec::new();
+    let unsupported = &state.run().answer_unsupported_numbers;
+    if !unsupported.is_empty() {
+        // The answer is published as the finaliser wrote it; what its cited points do not
+        // back is said above it, not hidden.
+        lines.push(Line::styled(
+            truncate(
+                &format!(
+                    "⚠ no cited point supports: {}",
+                    crate::text::escape_controls(&unsupported.join(", "))
+                ),
+                width,
+            ),
+            state.theme.warn(),
+        ));
+        lines.push(Line::default());
+    }
+    lines.extend(markdown::render(&answer.answer, width, &state.theme));
+    lines
 }
 
 /// The answer's lines and visible height (for search).

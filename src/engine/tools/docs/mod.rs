@@ -1,24 +1,29 @@
 //! Document mode: a set of documents the agents read and cite.
 //!
 //! Everything is ingested once at open: each file becomes text (see `ingest`), laid out in
-//! paragraph-preserving chunks with a structural index (see `layout`), and every chunk goes
-//! into one BM25 index. Tools then answer from memory. Offsets shown to and cited by the
-//! model are character offsets into the ingested text, the same text `read_doc` shows.
+//! paragraph-preserving chunks (row groups for tables) with a structural index (see
+//! `layout`), and every chunk goes into one BM25 index. Tools then answer from memory.
+//! Locations shown to and cited by the model are line numbers and character offsets into
+//! the ingested text, the same text `read_doc` shows (see `span` for the vocabulary).
+
+mod collect;
+mod evidence;
 
 use super::args;
 use super::bm25;
 use super::charmap::CharMap;
-use super::commands;
 use super::ingest::{self, Format};
 use super::layout::{self, Chunk, Topic};
 use super::quote;
+use super::span::{self, Span};
 use super::{ResolvedEvidence, ToolContext, ToolResult, Workspace};
+use crate::engine::point_args::clip_echo;
 use crate::event::Evidence;
 use crate::llm::ToolSpec;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Characters `read_doc` returns when no `len` is given, and at most.
 const DEFAULT_READ: usize = 3_000;
@@ -36,9 +41,13 @@ const MAX_DOCS_DESCRIBED: usize = 40;
 
 struct Document {
     id: String,
+    /// The file it was read from (canonical), so evidence may name it by absolute path.
+    path: PathBuf,
     format: Format,
     text: String,
     map: CharMap,
+    /// Byte offset of each line's start (line numbers in tool outputs and citations).
+    line_starts: Vec<usize>,
     topics: Vec<Topic>,
     chunks: Vec<Chunk>,
     /// Byte offsets of PDF page starts.
@@ -55,6 +64,11 @@ impl Document {
     fn byte(&self, ch: usize) -> usize {
         self.map.byte_of(&self.text, ch)
     }
+    /// "lines 40-42 of 120" for the bytes `from..to`.
+    fn lines_note(&self, from: usize, to: usize) -> String {
+        let (a, b) = span::lines_of(&self.line_starts, (from, to));
+        format!("{} of {}", span::lines_phrase(a, b), self.line_starts.len())
+    }
     /// 1-based page of a byte offset, for PDFs.
     fn page_of(&self, byte: usize) -> Option<usize> {
         (!self.pages.is_empty()).then(|| self.pages.partition_point(|&p| p <= byte).max(1))
@@ -68,7 +82,7 @@ pub struct DocsWorkspace {
     /// BM25 passage number -> (document, chunk).
     passages: Vec<(usize, usize)>,
     index: bm25::Index,
-    skipped: Vec<String>,
+    skipped: Vec<(String, String)>,
 }
 
 impl DocsWorkspace {
@@ -80,11 +94,11 @@ impl DocsWorkspace {
                 "no document paths were given; pass files or directories with --docs".to_string(),
             );
         }
-        let mut found: Vec<(String, PathBuf, Format)> = Vec::new();
+        let mut found = Vec::new();
         let mut skipped = Vec::new();
-        let prefixes = root_prefixes(roots);
+        let prefixes = collect::root_prefixes(roots);
         for (root, prefix) in roots.iter().zip(&prefixes) {
-            collect(root, prefix.as_deref(), &mut found, &mut skipped)?;
+            collect::collect(root, prefix.as_deref(), &mut found, &mut skipped)?;
         }
         let mut ws = DocsWorkspace {
             docs: Vec::new(),
@@ -93,17 +107,23 @@ impl DocsWorkspace {
             index: bm25::Index::default(),
             skipped,
         };
-        for (id, path, format) in found {
+        for candidate in found {
             // Two roots can yield the same id (the same file named twice, two files with
             // one name): keep both, distinguishable.
-            let id = unique_id(&ws.by_id, id);
-            match ingest::ingest(&path, format) {
-                Ok(ingested) => ws.add(id, format, ingested.text, ingested.pages),
+            let id = collect::unique_id(&ws.by_id, candidate.id);
+            match ingest::ingest(&candidate.path, candidate.format) {
+                Ok(ingested) => {
+                    let path = std::fs::canonicalize(&candidate.path).unwrap_or(candidate.path);
+                    ws.add(id, path, candidate.format, ingested.text, ingested.pages)
+                }
                 Err(why) => {
                     tracing::warn!(doc = %id, "skipped document: {why}");
-                    ws.skipped.push(format!("{id}: {why}"));
+                    ws.skipped.push((id, why));
                 }
             }
+        }
+        for (path, why) in &ws.skipped {
+            tracing::info!(path = %path, "not a document: {why}");
         }
         if ws.docs.is_empty() {
             let mut msg = format!(
@@ -112,15 +132,24 @@ impl DocsWorkspace {
                 ingest::SUPPORTED
             );
             if !ws.skipped.is_empty() {
-                msg.push_str(&format!(" (skipped: {})", ws.skipped.join("; ")));
+                let listed: Vec<String> = ws
+                    .skipped
+                    .iter()
+                    .take(20)
+                    .map(|(path, why)| format!("{path}: {why}"))
+                    .collect();
+                msg.push_str(&format!(" (skipped: {})", listed.join("; ")));
             }
             return Err(msg);
         }
         Ok(ws)
     }
 
-    fn add(&mut self, id: String, format: Format, text: String, pages: Vec<usize>) {
-        let layout = layout::layout(&text, format.has_markup_headings());
+    fn add(&mut self, id: String, path: PathBuf, format: Format, text: String, pages: Vec<usize>) {
+        let layout = match format.delimiter() {
+            Some(delimiter) => layout::table_layout(&text, delimiter),
+            None => layout::layout(&text, format.has_markup_headings()),
+        };
         let doc_index = self.docs.len();
         for (i, chunk) in layout.chunks.iter().enumerate() {
             let body = &text[chunk.start..chunk.end];
@@ -136,8 +165,10 @@ impl DocsWorkspace {
         self.by_id.insert(id.clone(), doc_index);
         self.docs.push(Document {
             id,
+            path,
             format,
             map: CharMap::new(&text),
+            line_starts: span::line_starts(&text),
             text,
             topics: layout.topics,
             chunks: layout.chunks,
@@ -148,11 +179,6 @@ impl DocsWorkspace {
     /// Document ids, in order.
     pub fn doc_ids(&self) -> Vec<&str> {
         self.docs.iter().map(|d| d.id.as_str()).collect()
-    }
-
-    /// Files that were found but could not be used, with the reason.
-    pub fn skipped(&self) -> &[String] {
-        &self.skipped
     }
 
     /// The ingested text of a document (the text that offsets refer to).
@@ -188,7 +214,8 @@ impl DocsWorkspace {
         if candidates.len() > 1 {
             let ids = candidates.iter().map(|d| d.id.as_str()).collect();
             return Err(format!(
-                "`{requested}` matches several documents: {}; use the full id",
+                "`{}` matches several documents: {}; use the full id",
+                clip_echo(requested),
                 quoted(ids)
             ));
         }
@@ -202,12 +229,14 @@ impl DocsWorkspace {
             .collect();
         if similar.is_empty() {
             Err(format!(
-                "no document `{requested}`; the document ids are: {}",
+                "no document `{}`; the document ids are: {}",
+                clip_echo(requested),
                 self.id_listing(20)
             ))
         } else {
             Err(format!(
-                "no document `{requested}`; similar ids: {}",
+                "no document `{}`; similar ids: {}",
+                clip_echo(requested),
                 quoted(similar)
             ))
         }
@@ -232,6 +261,22 @@ impl DocsWorkspace {
         let doc = self.find_doc(id)?;
         let offset = args::optional_usize(args, "offset")?;
         let len = args::optional_usize(args, "len")?;
+        if let Some(lines) = args::optional_str(args, "lines")? {
+            return match Span::parse(lines)? {
+                Span::Lines(a, b) => {
+                    if a > doc.line_starts.len() {
+                        return Err(format!(
+                            "`{}` has {} lines; `lines` must start at most there",
+                            doc.id,
+                            doc.line_starts.len()
+                        ));
+                    }
+                    let (from, to) = span::line_range(&doc.line_starts, doc.text.len(), a, b);
+                    read_span(doc, doc.ch(from), (doc.ch(to) - doc.ch(from)).max(1))
+                }
+                Span::Chars { offset, len } => read_span(doc, offset, len),
+            };
+        }
         match offset {
             None => Ok(self.opening(doc, len)),
             Some(offset) => read_span(doc, offset, len.unwrap_or(DEFAULT_READ)),
@@ -250,6 +295,7 @@ impl DocsWorkspace {
         if !doc.pages.is_empty() {
             out.push_str(&format!("{} pages\n", doc.pages.len()));
         }
+        out.push_str(&format!("{} lines\n", doc.line_starts.len()));
         out.push_str("\nIndex (offset: topic); read a section with read_doc offset=<offset>:\n");
         for topic in doc.topics.iter().take(MAX_TOPICS_SHOWN) {
             let indent = "  ".repeat(usize::from(topic.level.saturating_sub(1)));
@@ -280,22 +326,23 @@ impl DocsWorkspace {
 
     fn search_docs(&self, args: &Value) -> ToolResult {
         let query = args::required_str(args, "query")?;
+        let shown = clip_echo(query);
         if bm25::tokenize(query).is_empty() {
             return Err(format!(
-                "the query `{query}` has no searchable words; use the words you expect in the \
+                "the query `{shown}` has no searchable words; use the words you expect in the \
                  text (names, figures, terms)"
             ));
         }
         let hits = self.index.search(query, SEARCH_HITS);
         if hits.is_empty() {
             return Ok(format!(
-                "no passage matches `{query}` in {} documents; try other words (synonyms, a \
+                "no passage matches `{shown}` in {} documents; try other words (synonyms, a \
                  name or figure) or open a document with read_doc",
                 self.docs.len()
             ));
         }
         let terms: Vec<String> = bm25::tokenize(query).into_iter().map(|t| t.term).collect();
-        let mut out = format!("Top {} passages for `{query}`:\n", hits.len());
+        let mut out = format!("Top {} passages for `{shown}`:\n", hits.len());
         for (rank, (passage, score)) in hits.iter().enumerate() {
             let (d, c) = self.passages[*passage];
             let doc = &self.docs[d];
@@ -309,91 +356,20 @@ impl DocsWorkspace {
             let page = doc
                 .page_of(chunk.start)
                 .map_or(String::new(), |p| format!(" · p.{p}"));
+            let (a, b) = span::lines_of(&doc.line_starts, (chunk.start, chunk.end));
             out.push_str(&format!(
-                "\n{}. {} offset={start} len={len} (score {score:.2}{section}{page})\n   {}\n",
+                "\n{}. {} offset={start} len={len} lines {} (score {score:.2}{section}{page})\n   {}\n",
                 rank + 1,
                 doc.id,
+                span::lines_label(a, b),
                 snippet(&doc.text[chunk.start..chunk.end], &terms)
             ));
         }
-        out.push_str("\nRead a passage exactly with read_doc {doc, offset, len} before citing it.");
+        out.push_str(
+            "\nRead a passage exactly with read_doc {doc, offset, len} (or {doc, lines}) before \
+             citing it.",
+        );
         Ok(out)
-    }
-
-    fn resolve_doc(&self, evidence: &Evidence) -> Result<ResolvedEvidence, String> {
-        let source = evidence.source.trim();
-        if commands::is_command_source(source) {
-            return Err(commands::no_runs_recorded());
-        }
-        // `doc@offset+len` (the resolved form) is accepted as a source too.
-        let (id, inline_span) = match (self.find_doc(source), source.rsplit_once('@')) {
-            (Ok(doc), _) => (doc, None),
-            (Err(e), Some((id, span))) => match self.find_doc(id) {
-                Ok(doc) => (doc, Some(span)),
-                Err(_) => return Err(e),
-            },
-            (Err(e), None) => return Err(e),
-        };
-        let doc = id;
-        quote::check_quote(&evidence.quote)?;
-        let span_text = evidence.lines.as_deref().or(inline_span);
-        let (from, to) = match span_text {
-            None => (0, doc.text.len()),
-            Some(s) => {
-                let (off, len) = parse_span(s)?;
-                if off >= doc.chars() {
-                    return Err(format!(
-                        "offset {off} is past the end of `{}` (it has {} characters)",
-                        doc.id,
-                        doc.chars()
-                    ));
-                }
-                (doc.byte(off), doc.byte(off + len))
-            }
-        };
-        let cited = match span_text {
-            Some(_) => format!("{}@{}+{}", doc.id, doc.ch(from), doc.ch(to) - doc.ch(from)),
-            None => doc.id.clone(),
-        };
-        match quote::find(&doc.text[from..to], &evidence.quote) {
-            Some((s, e)) => {
-                let (s, e) = (from + s, from + e);
-                let start = doc.ch(s);
-                let mut resolved = evidence.clone();
-                resolved.resolved = Some(format!("{}@{start}+{}", doc.id, doc.ch(e) - start));
-                Ok(ResolvedEvidence {
-                    evidence: resolved,
-                    context: context_around(doc, s, e),
-                })
-            }
-            None => {
-                if span_text.is_some()
-                    && let Some((s, e)) = quote::find(&doc.text, &evidence.quote)
-                {
-                    let start = doc.ch(s);
-                    return Err(format!(
-                        "quote not found in {cited}; it appears at offset {start} (len {}): \
-                         cite that span",
-                        doc.ch(e) - start
-                    ));
-                }
-                let span = &doc.text[from..to];
-                let hint = match quote::closest_line(span, &evidence.quote) {
-                    Some((line, text)) => {
-                        let at = from + line_start(span, line);
-                        format!(
-                            "the closest passage there (offset {}) is: \"{}\"",
-                            doc.ch(at),
-                            quote::clip(text.trim(), 200)
-                        )
-                    }
-                    None => "no passage there shares words with the quote; read the document \
-                             again and copy the text exactly"
-                        .to_string(),
-                };
-                Err(format!("quote not found in {cited}; {hint}"))
-            }
-        }
     }
 
     /// Units of initial work: documents, split when very large, then grouped so that there
@@ -433,10 +409,9 @@ impl Workspace for DocsWorkspace {
         let mut s = format!(
             "A set of {} documents. Find passages with search_docs (ranked by relevance) and \
              read them with read_doc (opening a document shows its section index with \
-             character offsets). Cite evidence with source = the document id, quote = text \
-             copied exactly from the document, and lines = \"offset+len\" for the span you \
-             read (optional). Documents:",
-            self.docs.len()
+             character offsets; every read says which lines it shows). {} Documents:",
+            self.docs.len(),
+            evidence::DOC_CITATION
         );
         for doc in self.docs.iter().take(MAX_DOCS_DESCRIBED) {
             s.push_str(&format!("\n- {} ({} chars)", doc.id, doc.chars()));
@@ -450,6 +425,14 @@ impl Workspace for DocsWorkspace {
         s
     }
 
+    fn citation_help(&self) -> String {
+        format!("{} {}", evidence::DOC_CITATION, super::POINT_CITATION)
+    }
+
+    fn skipped(&self) -> Vec<(String, String)> {
+        self.skipped.clone()
+    }
+
     fn tool_specs(&self) -> Vec<ToolSpec> {
         vec![
             ToolSpec {
@@ -457,14 +440,17 @@ impl Workspace for DocsWorkspace {
                 description: "Read a document. Without `offset`: its size, its section index \
                               (one topic line per section with its character offset) and its \
                               beginning. With `offset` (and optional `len`, default 3000, max \
-                              12000): exactly that span of characters, for quoting."
+                              12000), or with `lines` (\"12-40\"): exactly that span, for \
+                              quoting; the output starts with the span's character offset and \
+                              its line numbers, both citable."
                     .into(),
                 parameters: json!({
                     "type": "object",
                     "properties": {
                         "doc": {"type": "string", "description": "Document id, as listed (e.g. \"reports/q3.txt\")."},
                         "offset": {"type": "integer", "minimum": 0, "description": "Character offset to start at."},
-                        "len": {"type": "integer", "minimum": 1, "maximum": MAX_READ, "description": "Number of characters to read."}
+                        "len": {"type": "integer", "minimum": 1, "maximum": MAX_READ, "description": "Number of characters to read."},
+                        "lines": {"type": "string", "description": "Instead of offset/len: the lines to read, \"12-40\" or \"12\"."}
                     },
                     "required": ["doc"],
                     "additionalProperties": false
@@ -473,8 +459,8 @@ impl Workspace for DocsWorkspace {
             ToolSpec {
                 name: "search_docs".into(),
                 description: "Search all documents (BM25 ranking over paragraph chunks). \
-                              Returns the best passages with document id, offset, length and \
-                              a snippet. Use distinctive words: names, figures, terms."
+                              Returns the best passages with document id, offset, length, \
+                              lines and a snippet. Use distinctive words: names, figures, terms."
                     .into(),
                 parameters: json!({
                     "type": "object",
@@ -498,7 +484,8 @@ impl Workspace for DocsWorkspace {
             "read_doc" => Some(self.read_doc(args)),
             "search_docs" => Some(self.search_docs(args)),
             _ => None,
-        };
+        }
+        .map(super::redacted);
         Box::pin(async move { result })
     }
 
@@ -535,100 +522,6 @@ impl Workspace for DocsWorkspace {
     }
 }
 
-/// Walk one root and collect its documents with their ids.
-fn collect(
-    root: &str,
-    prefix: Option<&str>,
-    found: &mut Vec<(String, PathBuf, Format)>,
-    skipped: &mut Vec<String>,
-) -> Result<(), String> {
-    let path = Path::new(root);
-    let meta = std::fs::metadata(path)
-        .map_err(|e| format!("cannot open the document path `{root}`: {e}"))?;
-    let id_of = |rel: &str| match prefix {
-        Some(p) => format!("{p}/{rel}"),
-        None => rel.to_string(),
-    };
-    if meta.is_file() {
-        let name = path
-            .file_name()
-            .map_or_else(|| root.to_string(), |n| n.to_string_lossy().into_owned());
-        // A file named explicitly is read even with an unknown extension, as text.
-        let format = Format::of(path).unwrap_or(Format::Text);
-        found.push((id_of(&name), path.to_path_buf(), format));
-        return Ok(());
-    }
-    // Git ignore rules are deliberately not applied: documents often live in ignored
-    // folders (data/, reports/). Hidden files are skipped.
-    let walker = ignore::WalkBuilder::new(path)
-        .standard_filters(false)
-        .hidden(true)
-        .follow_links(true)
-        .sort_by_file_name(|a, b| a.cmp(b))
-        .build();
-    for entry in walker {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) => {
-                skipped.push(format!("{root}: {e}"));
-                continue;
-            }
-        };
-        if !entry.file_type().is_some_and(|t| t.is_file()) {
-            continue;
-        }
-        let Some(format) = Format::of(entry.path()) else {
-            continue;
-        };
-        let Ok(rel) = entry.path().strip_prefix(path) else {
-            continue;
-        };
-        let rel = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
-        found.push((id_of(&rel), entry.path().to_path_buf(), format));
-    }
-    Ok(())
-}
-
-/// With one root, ids are plain relative paths; with several, the documents of a directory
-/// root start with the directory's name (made unique when two roots share a name), and a
-/// file root keeps its file name.
-fn root_prefixes(roots: &[String]) -> Vec<Option<String>> {
-    if roots.len() < 2 {
-        return vec![None; roots.len()];
-    }
-    let mut used: HashMap<String, usize> = HashMap::new();
-    roots
-        .iter()
-        .map(|root| {
-            let path = Path::new(root);
-            if path.is_file() {
-                return None;
-            }
-            let name = std::fs::canonicalize(path)
-                .ok()
-                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .unwrap_or_else(|| root.trim_end_matches('/').to_string());
-            let n = used.entry(name.clone()).or_default();
-            *n += 1;
-            Some(if *n > 1 { format!("{name}-{n}") } else { name })
-        })
-        .collect()
-}
-
-fn unique_id(taken: &HashMap<String, usize>, id: String) -> String {
-    if !taken.contains_key(&id) {
-        return id;
-    }
-    (2..)
-        .map(|n| format!("{id} ({n})"))
-        .find(|candidate| !taken.contains_key(candidate))
-        .unwrap_or(id)
-}
-
 fn read_span(doc: &Document, offset: usize, len: usize) -> ToolResult {
     let total = doc.chars();
     if offset >= total {
@@ -641,9 +534,10 @@ fn read_span(doc: &Document, offset: usize, len: usize) -> ToolResult {
     let end = (offset + len).min(total);
     let (from, to) = (doc.byte(offset), doc.byte(end));
     let mut out = format!(
-        "[{}@{offset}+{} of {total} characters]\n",
+        "[{}@{offset}+{} of {total} characters, {}]\n",
         doc.id,
-        end - offset
+        end - offset,
+        doc.lines_note(from, to)
     );
     out.push_str(&doc.text[from..to]);
     if end < total {
@@ -654,57 +548,6 @@ fn read_span(doc: &Document, offset: usize, len: usize) -> ToolResult {
         out.push_str("\n[end of document]");
     }
     Ok(out)
-}
-
-/// Parse a span as `offset+len`, `start-end`, or a single `offset`.
-fn parse_span(s: &str) -> Result<(usize, usize), String> {
-    let t = s.trim().trim_start_matches('@');
-    let bad = || {
-        format!(
-            "`{s}` is not a document span; write \"offset+len\" in characters, for example \
-             \"1200+80\""
-        )
-    };
-    let num = |x: &str| x.trim().parse::<usize>().map_err(|_| bad());
-    if let Some((a, b)) = t.split_once('+') {
-        return Ok((num(a)?, num(b)?.max(1)));
-    }
-    if let Some((a, b)) = t.split_once('-') {
-        let (a, b) = (num(a)?, num(b)?);
-        if b <= a {
-            return Err(bad());
-        }
-        return Ok((a, b - a));
-    }
-    // A bare offset: the quote must start near it.
-    Ok((num(t)?, DEFAULT_READ))
-}
-
-/// Byte offset of line `line` (0-based) within `text`.
-fn line_start(text: &str, line: usize) -> usize {
-    if line == 0 {
-        return 0;
-    }
-    text.match_indices('\n')
-        .nth(line - 1)
-        .map_or(text.len(), |(i, _)| i + 1)
-}
-
-/// The quoted span with some text around it, snapped to line starts and ends.
-fn context_around(doc: &Document, start: usize, end: usize) -> String {
-    const AROUND: usize = 300;
-    let text = &doc.text;
-    let mut from = start.saturating_sub(AROUND);
-    while !text.is_char_boundary(from) {
-        from -= 1;
-    }
-    let from = text[from..start].find('\n').map_or(from, |i| from + i + 1);
-    let mut to = (end + AROUND).min(text.len());
-    while !text.is_char_boundary(to) {
-        to += 1;
-    }
-    let to = text[end..to].rfind('\n').map_or(to, |i| end + i);
-    format!("[{}@{}]\n{}", doc.id, doc.ch(from), &text[from..to])
 }
 
 /// A short window of a chunk around the query terms, on one line.
@@ -750,16 +593,6 @@ fn snippet(chunk: &str, terms: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spans_parse_in_all_written_forms() {
-        assert_eq!(parse_span("1200+80").unwrap(), (1200, 80));
-        assert_eq!(parse_span("@1200+80").unwrap(), (1200, 80));
-        assert_eq!(parse_span("100-150").unwrap(), (100, 50));
-        assert_eq!(parse_span("42").unwrap(), (42, DEFAULT_READ));
-        assert!(parse_span("150-100").is_err());
-        assert!(parse_span("lines 3").is_err());
-    }
 
     #[test]
     fn snippet_centres_on_query_terms() {
