@@ -9,6 +9,8 @@ use std::time::Duration;
 pub enum Target {
     AtMost(f64),
     AtLeast(f64),
+    /// Strictly more.
+    Above(f64),
 }
 
 impl Target {
@@ -16,12 +18,14 @@ impl Target {
         match self {
             Target::AtMost(t) => value <= t,
             Target::AtLeast(t) => value >= t,
+            Target::Above(t) => value > t,
         }
     }
     fn describe(self) -> String {
         match self {
             Target::AtMost(t) => format!("<= {}", short(t)),
             Target::AtLeast(t) => format!(">= {}", short(t)),
+            Target::Above(t) => format!("> {}", short(t)),
         }
     }
 }
@@ -76,6 +80,7 @@ pub struct Sizes {
     pub tui_tasks: usize,
     pub tui_agents: usize,
     pub tui_frames: usize,
+    pub claim: super::claim::ClaimSizes,
 }
 
 impl Sizes {
@@ -92,6 +97,12 @@ impl Sizes {
             tui_tasks: 1_000,
             tui_agents: 64,
             tui_frames: 200,
+            claim: super::claim::ClaimSizes {
+                scale: super::claim::world::Scale::FULL,
+                wire: delm::llm::scripted::CacheWire::Anthropic,
+                seed: None,
+                seeds: 16,
+            },
         }
     }
 
@@ -108,6 +119,12 @@ impl Sizes {
             tui_tasks: 40,
             tui_agents: 6,
             tui_frames: 5,
+            claim: super::claim::ClaimSizes {
+                scale: super::claim::world::Scale::TINY,
+                wire: delm::llm::scripted::CacheWire::Anthropic,
+                seed: None,
+                seeds: 1,
+            },
         }
     }
 }

@@ -2,10 +2,17 @@
 
 use super::figure::{Figure, Sizes};
 use super::tui_frame::TuiShape;
-use super::{context_size, coordination, engine_overhead, session_log, tui_frame};
+use super::{claim, context_size, coordination, engine_overhead, session_log, tui_frame};
 
 /// Group names, as `--only` takes them.
-pub const GROUPS: [&str; 5] = ["engine", "context", "coordination", "session", "tui"];
+pub const GROUPS: [&str; 6] = [
+    "engine",
+    "context",
+    "coordination",
+    "claim",
+    "session",
+    "tui",
+];
 
 /// Measure one group.
 pub fn run_group(group: &str, sizes: &Sizes) -> anyhow::Result<Vec<Figure>> {
@@ -13,6 +20,7 @@ pub fn run_group(group: &str, sizes: &Sizes) -> anyhow::Result<Vec<Figure>> {
         "engine" => engine_overhead::measure(sizes),
         "context" => context_size::measure(&sizes.context_points),
         "coordination" => coordination::measure(sizes),
+        "claim" => claim::measure(&sizes.claim),
         "session" => session_log::measure(sizes.session_events),
         "tui" => tui_frame::measure(TuiShape {
             points: sizes.tui_points,
