@@ -20,7 +20,8 @@
 //!   figure in the same turn as the next read), and reports in full;
 //! - the **central orchestrator** assigns at most one task per worker per wave (so each wave
 //!   can be steered by the last one's reports: stop when a report confirms the root cause,
-//!   add the components reports name), and answers from the reports;
+//!   add the components reports name), and answers from the reports. [`Wave::All`] (an
+//!   ablation) assigns everything it knows of at once instead;
 //! - the **finaliser** answers from the verified points it is shown (adding tasks first for
 //!   listed work nobody did, when it may);
 //! - the **judge** approves every point (the mechanical checks, run by the engine before it,
@@ -59,14 +60,26 @@ pub struct ClaimAgent {
     pub summary_words: usize,
     /// Share of sources whose figure is misreported (by a hash of the text read).
     pub misread_percent: u8,
+    /// How many tasks a central orchestrator assigns per wave.
+    pub wave: Wave,
+}
+
+/// How a central orchestrator sizes its waves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wave {
+    /// One task per worker (the default): each wave is steered by the last one's reports.
+    PerWorker,
+    /// Everything it knows of at once (an ablation: no steering, fewer waves).
+    All,
 }
 
 impl ClaimAgent {
-    pub fn new(misread_percent: u8) -> Self {
+    pub fn new(misread_percent: u8, wave: Wave) -> Self {
         ClaimAgent {
             report_words: 250,
             summary_words: 60,
             misread_percent,
+            wave,
         }
     }
 }
@@ -659,7 +672,10 @@ component).",
         let next: Vec<&String> = known
             .iter()
             .filter(|id| !assigned.contains(id))
-            .take(workers.max(1) as usize)
+            .take(match self.wave {
+                Wave::PerWorker => workers.max(1) as usize,
+                Wave::All => TASKS_PER_TURN,
+            })
             .collect();
         if root.is_none() && !next.is_empty() && p.offers("add_task") {
             return Decision::calls(next.iter().map(|id| world.task(id)).collect());

@@ -12,7 +12,8 @@ pub mod workspace;
 pub mod world;
 
 use super::figure::{Figure, Target, mean};
-use delm::event::{Coordination, PointStatus, TaskState};
+use agent::Wave;
+use delm::event::{Coordination, PointStatus, TaskState, VerifyMode};
 use delm::llm::scripted::{CacheWire, LatencyModel};
 use run::{Options, Outcome, Spend};
 use serde_json::{Value, json};
@@ -20,11 +21,69 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use world::{Scale, Workload, World};
 
-pub const MODES: [Coordination; 3] = [
-    Coordination::Delm,
-    Coordination::Central,
-    Coordination::Isolated,
+/// What one run of a world is: a coordination mode, how points are verified, and how a
+/// central orchestrator sizes its waves. The three modes are the defaults (judge, one task
+/// per worker per wave); two ablations show what a default costs: `delm_evidence` (delm
+/// with the mechanical checks only: the judge's share) and `central_all` (an orchestrator
+/// that assigns everything it knows at once: the waves' share).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variant {
+    pub name: &'static str,
+    pub mode: Coordination,
+    pub verify: VerifyMode,
+    pub wave: Wave,
+}
+
+const fn variant_of(
+    name: &'static str,
+    mode: Coordination,
+    verify: VerifyMode,
+    wave: Wave,
+) -> Variant {
+    Variant {
+        name,
+        mode,
+        verify,
+        wave,
+    }
+}
+
+pub const VARIANTS: [Variant; 5] = [
+    variant_of(
+        "delm",
+        Coordination::Delm,
+        VerifyMode::Judge,
+        Wave::PerWorker,
+    ),
+    variant_of(
+        "central",
+        Coordination::Central,
+        VerifyMode::Judge,
+        Wave::PerWorker,
+    ),
+    variant_of(
+        "isolated",
+        Coordination::Isolated,
+        VerifyMode::Judge,
+        Wave::PerWorker,
+    ),
+    variant_of(
+        "delm_evidence",
+        Coordination::Delm,
+        VerifyMode::Evidence,
+        Wave::PerWorker,
+    ),
+    variant_of(
+        "central_all",
+        Coordination::Central,
+        VerifyMode::Judge,
+        Wave::All,
+    ),
 ];
+
+fn variant(name: &str) -> Option<Variant> {
+    VARIANTS.into_iter().find(|v| v.name == name)
+}
 
 /// What the claim group runs.
 #[derive(Debug, Clone)]
@@ -50,17 +109,17 @@ fn seeds(sizes: &ClaimSizes, workload: Workload) -> impl Iterator<Item = u64> {
     (0..sizes.seeds.max(1) as u64).map(move |i| first + i)
 }
 
-/// One workload: its worlds, and for each the runs under every mode (in [`MODES`] order).
+/// One workload: its worlds, and for each the runs of every variant (in [`VARIANTS`] order).
 pub struct WorkloadRuns {
     pub workload: Workload,
     pub worlds: Vec<(Arc<World>, Vec<Outcome>)>,
 }
 
 impl WorkloadRuns {
-    fn of(&self, mode: Coordination) -> impl Iterator<Item = &Outcome> {
+    fn of(&self, variant: &'static str) -> impl Iterator<Item = &Outcome> {
         self.worlds
             .iter()
-            .flat_map(move |(_, runs)| runs.iter().filter(move |o| o.mode == mode))
+            .flat_map(move |(_, runs)| runs.iter().filter(move |o| o.variant == variant))
     }
 }
 
@@ -73,14 +132,14 @@ pub fn outcomes(sizes: &ClaimSizes) -> anyhow::Result<Vec<WorkloadRuns>> {
             let worlds = seeds(sizes, workload)
                 .map(|seed| {
                     let world = Arc::new(World::generate(workload, seed, sizes.scale));
-                    let runs = MODES
+                    let runs = VARIANTS
                         .iter()
-                        .map(|&mode| {
-                            run::run(world.clone(), mode, &opts).map_err(|e| {
+                        .map(|&v| {
+                            run::run(world.clone(), v, &opts).map_err(|e| {
                                 anyhow::anyhow!(
                                     "{} (seed {seed}) under {}: {e:#}",
                                     workload.name(),
-                                    mode.name()
+                                    v.name
                                 )
                             })
                         })
@@ -96,15 +155,15 @@ pub fn outcomes(sizes: &ClaimSizes) -> anyhow::Result<Vec<WorkloadRuns>> {
 pub fn measure(sizes: &ClaimSizes) -> anyhow::Result<Vec<Figure>> {
     let mut figures = Vec::new();
     for runs in outcomes(sizes)? {
-        for mode in MODES {
-            figures.extend(mode_figures(&runs, mode, sizes));
+        for v in VARIANTS {
+            figures.extend(variant_figures(&runs, v, sizes));
         }
         figures.extend(targets(&runs));
     }
     Ok(figures)
 }
 
-/// The means of one mode over a workload's worlds.
+/// The means of one variant over a workload's worlds.
 struct Means {
     wall: f64,
     calls: f64,
@@ -117,8 +176,8 @@ struct Means {
     score: f64,
 }
 
-fn means(runs: &WorkloadRuns, mode: Coordination) -> Means {
-    let of = |f: &dyn Fn(&Outcome) -> f64| mean(&runs.of(mode).map(f).collect::<Vec<_>>());
+fn means(runs: &WorkloadRuns, variant: &'static str) -> Means {
+    let of = |f: &dyn Fn(&Outcome) -> f64| mean(&runs.of(variant).map(f).collect::<Vec<_>>());
     Means {
         wall: of(&|o| o.wall.as_secs_f64()),
         calls: of(&|o| o.total.calls as f64),
@@ -149,10 +208,10 @@ fn spend_json(s: &Spend, n: f64) -> Value {
     })
 }
 
-/// The six figures of one mode (means over the worlds).
-fn mode_figures(runs: &WorkloadRuns, mode: Coordination, sizes: &ClaimSizes) -> Vec<Figure> {
+/// The six figures of one variant (means over the worlds).
+fn variant_figures(runs: &WorkloadRuns, v: Variant, sizes: &ClaimSizes) -> Vec<Figure> {
     let name = runs.workload.name();
-    let m = means(runs, mode);
+    let m = means(runs, v.name);
     let n = runs.worlds.len().max(1) as f64;
     let parts = mean(
         &runs
@@ -163,11 +222,12 @@ fn mode_figures(runs: &WorkloadRuns, mode: Coordination, sizes: &ClaimSizes) -> 
     );
     let (provider, model) = options(sizes).priced_as();
     let per_seed = |f: &dyn Fn(&Outcome) -> f64| -> Vec<f64> {
-        runs.of(mode).map(|o| round(f(o), 3)).collect()
+        runs.of(v.name).map(|o| round(f(o), 3)).collect()
     };
     let params = json!({
         "workload": name,
-        "mode": mode.name(),
+        "mode": v.mode.name(),
+        "verify": format!("{:?}", v.verify).to_lowercase(),
         "seeds": runs.worlds.iter().map(|(w, _)| w.seed).collect::<Vec<_>>(),
         "agents": sizes.scale.agents,
         "wire": sizes.wire.as_str(),
@@ -183,7 +243,7 @@ fn mode_figures(runs: &WorkloadRuns, mode: Coordination, sizes: &ClaimSizes) -> 
         p
     };
     let mut roles: BTreeMap<String, Spend> = BTreeMap::new();
-    for o in runs.of(mode) {
+    for o in runs.of(v.name) {
         for (role, s) in &o.roles {
             roles.entry(role.clone()).or_default().add(s);
         }
@@ -194,7 +254,7 @@ fn mode_figures(runs: &WorkloadRuns, mode: Coordination, sizes: &ClaimSizes) -> 
         .collect();
     let figure = |metric: &str, value: f64, unit: &'static str, extra: Value| {
         Figure::new(
-            format!("claim.{name}.{metric}.{}", mode.name()),
+            format!("claim.{name}.{metric}.{}", v.name),
             value,
             unit,
             with(extra),
@@ -267,10 +327,7 @@ fn mode_figures(runs: &WorkloadRuns, mode: Coordination, sizes: &ClaimSizes) -> 
 /// The targets, as delm-versus-central figures (ratios of the means).
 fn targets(runs: &WorkloadRuns) -> Vec<Figure> {
     let name = runs.workload.name();
-    let (delm, central) = (
-        means(runs, Coordination::Delm),
-        means(runs, Coordination::Central),
-    );
+    let (delm, central) = (means(runs, "delm"), means(runs, "central"));
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::INFINITY };
     let wall = ratio(delm.wall, central.wall);
     let billed = ratio(delm.billed, central.billed);
@@ -312,9 +369,9 @@ fn targets(runs: &WorkloadRuns) -> Vec<Figure> {
     }
 }
 
-/// The call timeline of one workload under one mode (`--trace workload:mode`, the first
-/// seed): when each call ran on the virtual clock, what it was about, what it carried and
-/// what it did.
+/// The call timeline of one workload under one variant (`--trace workload:variant`, the
+/// first seed): when each call ran on the virtual clock, what it was about, what it
+/// carried and what it did.
 pub fn trace(sizes: &ClaimSizes, spec: &str) -> anyhow::Result<String> {
     let (workload, mode) = spec
         .split_once(':')
@@ -323,10 +380,13 @@ pub fn trace(sizes: &ClaimSizes, spec: &str) -> anyhow::Result<String> {
         .into_iter()
         .find(|w| w.name() == workload)
         .ok_or_else(|| anyhow::anyhow!("unknown workload `{workload}`"))?;
-    let mode = Coordination::parse(mode).map_err(anyhow::Error::msg)?;
+    let v = variant(mode).ok_or_else(|| {
+        let names: Vec<&str> = VARIANTS.iter().map(|v| v.name).collect();
+        anyhow::anyhow!("unknown variant `{mode}`: use {}", names.join(", "))
+    })?;
     let seed = sizes.seed.unwrap_or(workload.default_seed());
     let world = Arc::new(World::generate(workload, seed, sizes.scale));
-    let o = run::run(world, mode, &options(sizes))?;
+    let o = run::run(world, v, &options(sizes))?;
     let mut out = String::new();
     for c in &o.calls {
         out.push_str(&format!(

@@ -6,6 +6,7 @@
 //! idle, tokio moves the clock to the next timer (the next call to answer). The engine's
 //! own CPU time costs no virtual time; figure 1 measures it (about 0.1 ms per task).
 
+use super::Variant;
 use super::agent::ClaimAgent;
 use super::score::{Score, score};
 use super::workspace::WorldWorkspace;
@@ -134,7 +135,8 @@ impl Provider for Traced {
 }
 
 pub struct Outcome {
-    pub mode: Coordination,
+    /// The variant's name (`delm`, `central`, `isolated`, or an ablation).
+    pub variant: &'static str,
     /// Virtual time from the start to the final answer.
     pub wall: Duration,
     pub state: RunState,
@@ -176,18 +178,22 @@ fn role(
     }
 }
 
-/// Run `world` under `mode` to its final answer.
-pub fn run(world: Arc<World>, mode: Coordination, opts: &Options) -> anyhow::Result<Outcome> {
+/// Run `world` as `variant` says (coordination, verification) to its final answer.
+pub fn run(world: Arc<World>, variant: Variant, opts: &Options) -> anyhow::Result<Outcome> {
+    let mode = variant.mode;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()?;
     let price = opts.price()?;
     let model = Arc::new(
-        ScriptedModel::with_policy(Arc::new(ClaimAgent::new(world.misread_percent)))
-            .latency(opts.latency)
-            .cache(opts.wire)
-            .named(opts.priced_as().1),
+        ScriptedModel::with_policy(Arc::new(ClaimAgent::new(
+            world.misread_percent,
+            variant.wave,
+        )))
+        .latency(opts.latency)
+        .cache(opts.wire)
+        .named(opts.priced_as().1),
     );
     let policy = RetryPolicy {
         max_attempts: 1,
@@ -198,9 +204,10 @@ pub fn run(world: Arc<World>, mode: Coordination, opts: &Options) -> anyhow::Res
         ..RetryPolicy::default()
     };
     let mut cfg = RunConfig::new(world.goal.clone(), Mode::Plain, opts.priced_as().1);
-    cfg.run_id = format!("claim-{}-{}", world.workload.name(), mode.name());
+    cfg.run_id = format!("claim-{}-{}", world.workload.name(), variant.name);
     cfg.agents = opts.agents;
     cfg.coordination = mode;
+    cfg.verify = variant.verify;
     // An isolated attempt reads every page itself, and records a point per part.
     cfg.max_turns_per_task = (world.pages() + world.parts() + 8) as u32;
     let price_fn = Arc::new(move |usage| Some(price.cost(usage)));
@@ -298,7 +305,7 @@ answered {answered:?}"
         score.value
     );
     Ok(Outcome {
-        mode,
+        variant: variant.name,
         wall,
         state,
         answered: counts,
