@@ -33,20 +33,28 @@ pub struct Options {
 }
 
 impl Options {
-    /// The provider and model whose list prices bill the run (the wire's own).
     pub fn priced_as(&self) -> (&'static str, &'static str) {
-        match self.wire {
-            CacheWire::OpenAi => ("openai", "gpt-4.1-mini"),
-            CacheWire::Anthropic | CacheWire::Off => ("anthropic", "claude-sonnet-4-5"),
-        }
+        priced_as(self.wire)
     }
 
     pub fn price(&self) -> anyhow::Result<Price> {
-        let (provider, model) = self.priced_as();
-        Pricing::default()
-            .price(provider, model)
-            .ok_or_else(|| anyhow::anyhow!("no list price for {provider}:{model}"))
+        price_of(self.wire)
     }
+}
+
+/// The provider and model whose list prices bill a run on `wire` (the wire's own).
+pub fn priced_as(wire: CacheWire) -> (&'static str, &'static str) {
+    match wire {
+        CacheWire::OpenAi => ("openai", "gpt-4.1-mini"),
+        CacheWire::Anthropic | CacheWire::Off => ("anthropic", "claude-sonnet-4-5"),
+    }
+}
+
+pub fn price_of(wire: CacheWire) -> anyhow::Result<Price> {
+    let (provider, model) = priced_as(wire);
+    Pricing::default()
+        .price(provider, model)
+        .ok_or_else(|| anyhow::anyhow!("no list price for {provider}:{model}"))
 }
 
 /// Calls, tokens and cost of one role (planner, worker, judge, orchestrator, ...).

@@ -52,6 +52,9 @@ pub struct Script {
     pub judge_output_tokens: u64,
     /// Words in a full report (a `central` worker's result, an isolated attempt's answer).
     pub report_words: usize,
+    /// Send the last point and `finish_task` in one turn (the engine allows it), instead of
+    /// finishing in a turn of its own.
+    pub record_and_finish: bool,
 }
 
 impl Default for Script {
@@ -64,6 +67,7 @@ impl Default for Script {
             output_tokens: 150,
             judge_output_tokens: 30,
             report_words: 250,
+            record_and_finish: false,
         }
     }
 }
@@ -145,7 +149,8 @@ their results.")}),
 
     fn subtask_turn(&self, seen: &Prompt, title: &str) -> Decision {
         let part = part_number(title);
-        if seen.offers("record_point") && seen.calls_made("record_point") == 0 {
+        let recording = seen.offers("record_point") && seen.calls_made("record_point") == 0;
+        if recording && !self.record_and_finish {
             let point = self.point_args(seen, part);
             return self.reply(vec![("record_point", point)]);
         }
@@ -159,7 +164,11 @@ their results.")}),
                 filler(self.report_words, part)
             )
         };
-        self.reply(vec![("finish_task", json!({"result": result}))])
+        let finish = ("finish_task", json!({"result": result}));
+        if recording {
+            return self.reply(vec![("record_point", self.point_args(seen, part)), finish]);
+        }
+        self.reply(vec![finish])
     }
 
     /// A task that is the whole goal: split it when possible, otherwise do every part.
@@ -174,7 +183,8 @@ their results.")}),
             return self.reply(vec![("finish_task", json!({"result": result}))]);
         }
         let done = seen.calls_made("record_point");
-        if seen.offers("record_point") && done < k {
+        let last = done + 1 == k && self.record_and_finish;
+        if seen.offers("record_point") && done < k && !last {
             let point = self.point_args(seen, done + 1);
             return self.reply(vec![("record_point", point)]);
         }
@@ -182,7 +192,11 @@ their results.")}),
             "Full answer from all {k} parts: {}",
             filler(self.report_words, k)
         );
-        self.reply(vec![("finish_task", json!({"result": result}))])
+        let finish = ("finish_task", json!({"result": result}));
+        if seen.offers("record_point") && last {
+            return self.reply(vec![("record_point", self.point_args(seen, k)), finish]);
+        }
+        self.reply(vec![finish])
     }
 
     fn point_args(&self, seen: &Prompt, part: usize) -> serde_json::Value {
@@ -368,6 +382,17 @@ mod tests {
         ));
         assert_eq!(names(&worker), vec!["finish_task"]);
         assert!(worker.tool_calls[0].arguments.len() > brief.tool_calls[0].arguments.len() * 4);
+    }
+
+    #[test]
+    fn the_last_point_and_the_finish_may_share_a_turn() {
+        let m = ScriptedModel::new(Script {
+            record_and_finish: true,
+            ..Script::default()
+        });
+        let msgs = vec![Message::user("YOUR TASK T4: Subtask 3 of 4: examine x\n")];
+        let r = m.respond(&req("sys", msgs, &WORK_TOOLS));
+        assert_eq!(names(&r), vec!["record_point", "finish_task"]);
     }
 
     #[test]
