@@ -150,6 +150,7 @@ pub fn narrate(event: &Event, state: &RunState) -> Option<String> {
             format_tokens(*tokens_out)
         ),
         Event::BoardServing { url } => format!("board served at {url}"),
+        Event::BudgetReached { why } => format!("budget: {}", escape_controls(why)),
         Event::DocumentsSkipped { documents } => {
             let list: Vec<String> = documents
                 .iter()

@@ -222,12 +222,7 @@ impl Scheduler {
                 self.next_point = self.next_point.max(n + 1);
             }
         }
-        if let (Some(a), Some(b)) = (
-            state.started_ts.as_deref().and_then(crate::event::parse_ts),
-            state.last_ts.as_deref().and_then(crate::event::parse_ts),
-        ) {
-            self.prior_elapsed = (b - a).try_into().unwrap_or_default();
-        }
+        self.prior_elapsed = state.active_elapsed();
         for t in &state.tasks {
             if matches!(t.state, TaskState::Queued | TaskState::Claimed { .. }) {
                 self.queued.insert(id_number(&t.id), t.id.clone());
@@ -858,10 +853,8 @@ what you have",
             return;
         }
         self.budget_hit = true;
-        step.events.push(Event::Error {
-            agent: None,
-            task: None,
-            message: format!("{why}: finalising with what is verified"),
+        step.events.push(Event::BudgetReached {
+            why: format!("{why}: finalising with what is verified"),
         });
         let mut claims: Vec<(AgentId, Open)> = self.claims.drain().collect();
         claims.sort_by(|a, b| a.0.cmp(&b.0));

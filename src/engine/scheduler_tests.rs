@@ -411,7 +411,7 @@ fn time_limit_is_a_budget_too() {
     assert!(
         step.events
             .iter()
-            .any(|e| matches!(e, Event::Error { message, .. } if message.contains("time limit")))
+            .any(|e| matches!(e, Event::BudgetReached { why } if why.contains("time limit")))
     );
 }
 

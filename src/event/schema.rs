@@ -359,6 +359,11 @@ pub enum Event {
         /// The start of the tool output as the model saw it.
         output: String,
     },
+    /// A budget (cost, tokens, time) ran out: the swarm stops claiming, work in flight goes
+    /// back to the queue, and the finaliser answers with what is verified.
+    BudgetReached {
+        why: String,
+    },
     /// Files under the document roots that were not ingested, with the reason (an
     /// unsupported type, over the size cap, not a regular file, unreadable).
     DocumentsSkipped {
@@ -439,6 +444,7 @@ impl Event {
             Event::LlmCall { .. } => "llm_call",
             Event::LlmRetry { .. } => "llm_retry",
             Event::ToolCall { .. } => "tool_call",
+            Event::BudgetReached { .. } => "budget_reached",
             Event::DocumentsSkipped { .. } => "documents_skipped",
             Event::AnswerChecked { .. } => "answer_checked",
             Event::BoardServing { .. } => "board_serving",

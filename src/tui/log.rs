@@ -224,6 +224,7 @@ impl EventLog {
                 (EventKind::Rejected, Some(Related::Point(point.clone())))
             }
             Event::AgentsChanged { .. } => (EventKind::Agents, None),
+            Event::BudgetReached { .. } => (EventKind::Budget, None),
             Event::DocumentsSkipped { .. } => (EventKind::Run, None),
             Event::AnswerChecked {
                 unsupported_numbers,
@@ -291,6 +292,7 @@ impl EventLog {
 }
 
 /// Whether an `error` event is the board's budget notice rather than a failure.
+/// Logs written before `budget_reached` existed said so in an `error` event.
 pub fn is_budget_notice(message: &str) -> bool {
     message.contains("budget reached") || message.starts_with("time limit reached")
 }
