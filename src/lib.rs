@@ -8,6 +8,8 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod event;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod llm;
 pub mod outcome;
 pub mod redact;
