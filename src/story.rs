@@ -280,8 +280,11 @@ fn summary_text(state: &RunState) -> String {
         agent_points(PointStatus::Verified),
         agent_points(PointStatus::Rejected),
     ));
+    let cached = crate::text::cached_share(t.tokens_cached_read, t.tokens_in)
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default();
     out.push_str(&format!(
-        "Calls: {} · tokens: {} in / {} out · {} · elapsed: {}\n",
+        "Calls: {} · tokens: {} in{cached} / {} out · {} · elapsed: {}\n",
         t.calls,
         format_tokens(t.tokens_in),
         format_tokens(t.tokens_out),

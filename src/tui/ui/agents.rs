@@ -147,8 +147,11 @@ fn header_line(state: &AppState, agent: &AgentView, width: usize) -> Line<'stati
     let theme = &state.theme;
     let (symbol, style) = status_symbol(state, agent);
     let label = activity(&state.fold, agent, retry_seconds_left(state, agent));
+    let cached = crate::text::cached_share(agent.tokens_cached_read, agent.tokens_in)
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default();
     let usage = format!(
-        " {} in / {} out · {} ",
+        " {} in{cached} / {} out · {} ",
         fmt_tokens(agent.tokens_in),
         fmt_tokens(agent.tokens_out),
         crate::story::cost_text(agent.cost_usd, agent.calls, agent.unpriced_calls)

@@ -66,11 +66,20 @@ pub fn draw_status(frame: &mut Frame, state: &AppState, area: Rect) {
     if !run.model.is_empty() {
         parts.push(run.model.clone());
     }
-    parts.push(format!(
-        "{} in / {} out",
-        fmt_tokens(run.totals.tokens_in),
-        fmt_tokens(run.totals.tokens_out)
-    ));
+    parts.push(
+        match crate::text::cached_share(run.totals.tokens_cached_read, run.totals.tokens_in) {
+            Some(share) => format!(
+                "{} in ({share}) / {} out",
+                fmt_tokens(run.totals.tokens_in),
+                fmt_tokens(run.totals.tokens_out)
+            ),
+            None => format!(
+                "{} in / {} out",
+                fmt_tokens(run.totals.tokens_in),
+                fmt_tokens(run.totals.tokens_out)
+            ),
+        },
+    );
     let totals = &run.totals;
     parts.push(crate::story::cost_text(
         totals.cost_usd,
