@@ -170,6 +170,39 @@ pub enum Reply {
     CutStream(String),
     /// Wait, then reply.
     Delay(Duration, Box<Reply>),
+    /// Reply once the test opens the gate (a model "thinking" until the test has done its
+    /// part: a state, not a time).
+    Hold(Gate, Box<Reply>),
+}
+
+/// A latch a test opens once; [`Reply::Hold`] waits for it. Works across runtimes (the
+/// blocking mock has its own).
+#[derive(Debug, Clone)]
+pub struct Gate(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate(Arc::new(tokio::sync::watch::Sender::new(false)))
+    }
+}
+
+impl Gate {
+    pub fn new() -> Gate {
+        Gate::default()
+    }
+
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn is_open(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    async fn opened(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|open| *open).await;
+    }
 }
 
 impl Reply {
@@ -454,10 +487,19 @@ async fn write_reply(
     index: usize,
     mut reply: Reply,
 ) -> io::Result<()> {
-    while let Reply::Delay(wait, inner) = reply {
-        tokio::time::sleep(wait).await;
-        reply = *inner;
-    }
+    let reply = loop {
+        match reply {
+            Reply::Delay(wait, inner) => {
+                tokio::time::sleep(wait).await;
+                reply = *inner;
+            }
+            Reply::Hold(gate, inner) => {
+                gate.opened().await;
+                reply = *inner;
+            }
+            other => break other,
+        }
+    };
     let (turn, cut) = match reply {
         Reply::Status {
             code,
@@ -472,7 +514,7 @@ async fn write_reply(
         Reply::TextAndTools(text, calls) => (Turn::new(wire, index, text, json_args(calls)), false),
         Reply::RawTools(calls) => (Turn::new(wire, index, String::new(), calls), false),
         Reply::CutStream(text) => (Turn::new(wire, index, text, vec![]), true),
-        Reply::Delay(..) => unreachable!("delays are unwrapped above"),
+        Reply::Delay(..) | Reply::Hold(..) => unreachable!("delays are unwrapped above"),
     };
     if request.is_stream() {
         let events = match wire {
