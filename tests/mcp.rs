@@ -398,6 +398,10 @@ async fn an_outside_agent_over_http_publishes_a_verified_point_that_a_native_age
     // The same call again: the first answer, not a second point.
     let retried = mcp.call("record_point", real.clone()).await;
     assert_eq!(retried.text, verified.text);
+    // The same point sent anew without the id (a client that timed out): its verdict.
+    let resent = point_args(&me, MARKER, REAL_QUOTE);
+    let resent = mcp.call("record_point", resent).await;
+    assert_eq!(resent.text, verified.text);
     let mut reused = real.clone();
     reused["headline"] = json!("Another claim under the same id");
     let refused = mcp.call("record_point", reused).await;
@@ -426,6 +430,9 @@ async fn an_outside_agent_over_http_publishes_a_verified_point_that_a_native_age
     let text = response["result"]["content"][0]["text"]
         .as_str()
         .unwrap_or("");
+    // Verdicts on its own points reach the agent in its next read.
+    assert!(text.contains("REJECTED (evidence 1: quote not found"), "{text}");
+    assert!(text.contains(&format!("; {point} verified")), "{text}");
     assert!(
         text.contains(&format!("YOU ({me}): holding {task}")),
         "{response}"
@@ -605,6 +612,7 @@ async fn a_silent_outside_agent_loses_its_claim_when_its_lease_runs_out() {
 async fn in_process_run(
     mock: &MockLlm,
     dir: &Path,
+    verdict_wait: Duration,
 ) -> (
     EngineHandle,
     delm::mcp::ServingBoard,
@@ -626,7 +634,8 @@ async fn in_process_run(
     let mut cfg = RunConfig::new(GOAL, mode.clone(), "openai:test-model");
     cfg.agents = 1;
     cfg.verify = VerifyMode::Judge;
-    let settings = delm::mcp::BoardSettings::of(&cfg);
+    let mut settings = delm::mcp::BoardSettings::of(&cfg);
+    settings.verdict_wait = verdict_wait;
     let workspace = tools::open(&mode).unwrap();
     let price: delm::engine::PriceFn = Arc::new(|_| Some(0.0));
     let handle = RunBuilder::new(cfg, llm, price, workspace.clone())
@@ -649,7 +658,7 @@ async fn pause_says_wait_and_a_waiting_read_wakes_on_resume_and_on_a_revoked_cla
     let dir = tempfile::tempdir().unwrap();
     let gate = Gate::new();
     let mock = MockLlm::start(Wire::OpenAi, native_script(gate.clone())).await;
-    let (handle, serving, _) = in_process_run(&mock, dir.path()).await;
+    let (handle, serving, _) = in_process_run(&mock, dir.path(), Duration::from_secs(600)).await;
     let board = delm::mcp::BoardFile::read(serving.board_file()).unwrap();
     let mut mcp = HttpMcp::new(serving.url(), &board.token);
     mcp.initialize("it-pause").await;
@@ -730,7 +739,7 @@ async fn a_publication_repeated_while_it_is_verified_is_applied_once() {
         }
     })
     .await;
-    let (handle, _serving, _) = in_process_run(&mock, dir.path()).await;
+    let (handle, _serving, _) = in_process_run(&mock, dir.path(), Duration::from_secs(600)).await;
     let p = Arc::new(handle.participant("x9-retrying"));
     let joined = p.send_with_id(
         p.next_request_id(),
@@ -836,4 +845,81 @@ async fn a_bad_or_taken_serve_address_is_a_usage_error_before_the_run_starts() {
         assert!(!session.exists(), "no run was started for {addr}");
         assert!(!delm::mcp::board_file_for(&session).exists());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_verdict_is_told_later_and_the_point_is_never_proposed_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let judge = Gate::new();
+    let judged = judge.clone();
+    let native = Gate::new();
+    let held = native_script(native.clone());
+    let mock = MockLlm::start(Wire::OpenAi, move |req, n| {
+        if is_judge(req) {
+            Reply::Hold(judged.clone(), Box::new(approve()))
+        } else {
+            held(req, n)
+        }
+    })
+    .await;
+    // The verifier is "busy" until the gate opens; record_point stops waiting at once.
+    let (handle, serving, _) = in_process_run(&mock, dir.path(), Duration::ZERO).await;
+    let token = delm::mcp::BoardFile::read(serving.board_file())
+        .unwrap()
+        .token;
+    let mut mcp = HttpMcp::new(serving.url(), &token);
+    mcp.initialize("it-slow").await;
+    let me = handle_in(
+        &mcp.call("join_swarm", json!({"name": "patient"}))
+            .await
+            .text,
+    );
+    claim_a_task(&mut mcp, &me).await;
+    mcp.call("read_board", json!({"agent": me})).await;
+    let first = mcp
+        .call("record_point", point_args(&me, MARKER, REAL_QUOTE))
+        .await;
+    assert!(
+        first.text.contains("is still being verified"),
+        "{}",
+        first.text
+    );
+    let point = first.text.split_whitespace().next().unwrap().to_string();
+    assert!(point.starts_with('P'), "{}", first.text);
+    let again = mcp
+        .call("record_point", point_args(&me, MARKER, REAL_QUOTE))
+        .await;
+    assert_eq!(again.text, first.text);
+    let pending = mcp.call("read_board", json!({"agent": me})).await;
+    assert!(
+        pending
+            .text
+            .contains(&format!("{point} still being verified")),
+        "{}",
+        pending.text
+    );
+    judge.open();
+    let woke = mcp
+        .call("read_board", json!({"agent": me, "wait_s": 25}))
+        .await;
+    assert!(
+        woke.text.contains(&format!("woke: verdicts on {point}")),
+        "{}",
+        woke.text
+    );
+    assert!(
+        woke.text
+            .contains(&format!("YOUR POINTS: {point} verified")),
+        "{}",
+        woke.text
+    );
+    let proposed = handle
+        .events_since(0)
+        .iter()
+        .filter(|e| matches!(e.event, delm::event::Event::PointProposed { .. }))
+        .count();
+    assert_eq!(proposed, 1, "one point, however often it was sent");
+    native.open();
+    handle.stop();
+    handle.wait().await;
 }

@@ -19,6 +19,7 @@ mod read;
 mod server;
 mod swarm;
 mod tools;
+mod work;
 
 pub use board_file::{BoardFile, board_file_for};
 pub use bridge::bridge_stdio;

@@ -8,7 +8,7 @@ use super::swarm::{Call, Participant, Swarm, ToolReply, claim_of};
 use super::tools::MAX_WAIT_S;
 use crate::engine::context::BoardView;
 use crate::engine::prompt;
-use crate::event::{Event, PointStatus, TaskId, TaskState};
+use crate::event::{Event, PointId, PointStatus, TaskId, TaskState};
 use crate::text::clip;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -35,6 +35,18 @@ pub(crate) struct Cursor {
     /// Why its last claim was taken away, kept until it claims again (so a call about the
     /// lost claim after the read that reported it still says why).
     revoked: Option<String>,
+    /// Its own points and their status then (to tell it of verdicts it has not seen).
+    own: HashMap<PointId, PointStatus>,
+}
+
+/// Indices of the points `me` wrote.
+fn own_points<'a>(view: &'a BoardView, me: &'a str) -> impl Iterator<Item = usize> + 'a {
+    view.state
+        .points
+        .iter()
+        .enumerate()
+        .filter(move |(_, p)| p.point.author == me)
+        .map(|(i, _)| i)
 }
 
 /// The agent has been shown the board as `view` has it.
@@ -52,6 +64,10 @@ pub(crate) fn mark_read(view: &BoardView, me: &Participant) {
         .map(|t| (t.id.clone(), t.state.clone()))
         .collect();
     cursor.paused = view.state.paused;
+    cursor.own = own_points(view, &me.handle)
+        .map(|i| &view.state.points[i])
+        .map(|p| (p.point.id.clone(), p.status))
+        .collect();
     cursor.claim = claim_of(view, &me.handle).and_then(|c| c.task().map(str::to_string));
     if cursor.claim.is_some() {
         cursor.revoked = None;
@@ -65,6 +81,8 @@ pub(crate) fn mark_read(view: &BoardView, me: &Participant) {
 struct Changes {
     /// Points published for this reader (indices into the state's points).
     points: Vec<usize>,
+    /// Its own points that got their verdict.
+    verdicts: Vec<usize>,
     queued: Vec<TaskId>,
     /// Tasks that ended, with how.
     ended: Vec<(TaskId, &'static str)>,
@@ -79,6 +97,7 @@ impl Changes {
     /// Whether a waiting agent should be woken (finished tasks alone do not).
     fn wakes(&self) -> bool {
         !self.points.is_empty()
+            || !self.verdicts.is_empty()
             || !self.queued.is_empty()
             || self.pause.is_some()
             || self.lost.is_some()
@@ -107,6 +126,14 @@ impl Changes {
                 .collect();
             why.push(format!("{} published", list(&ids, LISTED_CHANGES)));
         }
+        if !self.verdicts.is_empty() {
+            let ids: Vec<&str> = self
+                .verdicts
+                .iter()
+                .map(|&i| view.state.points[i].point.id.as_str())
+                .collect();
+            why.push(format!("verdicts on {}", list(&ids, LISTED_CHANGES)));
+        }
         if !self.queued.is_empty() {
             why.push(format!("{} queued", list(&self.queued, LISTED_CHANGES)));
         }
@@ -115,13 +142,18 @@ impl Changes {
 }
 
 fn list<S: AsRef<str>>(items: &[S], max: usize) -> String {
+    list_with(items, max, ", ")
+}
+
+/// At most `max` of `items` joined by `sep`, and how many more there are.
+fn list_with<S: AsRef<str>>(items: &[S], max: usize, sep: &str) -> String {
     let mut out: Vec<&str> = items.iter().take(max).map(AsRef::as_ref).collect();
     let more;
     if items.len() > max {
         more = format!("(+{} more)", items.len() - max);
         out.push(&more);
     }
-    out.join(", ")
+    out.join(sep)
 }
 
 fn ended_label(state: &TaskState) -> Option<&'static str> {
@@ -138,6 +170,12 @@ fn changes(view: &BoardView, cursor: &Cursor, me: &str, over: bool) -> Changes {
     let shares = state.coordination.shares_context();
     let mut ch = Changes {
         points: view.context.published_since(cursor.seen, me, shares),
+        verdicts: own_points(view, me)
+            .filter(|&i| {
+                let p = &state.points[i];
+                p.status != PointStatus::Proposed && cursor.own.get(&p.point.id) != Some(&p.status)
+            })
+            .collect(),
         over: over || state.answer.is_some(),
         ..Changes::default()
     };
@@ -201,6 +239,7 @@ fn may_matter(event: &Event) -> bool {
     matches!(
         event,
         Event::PointVerified { .. }
+            | Event::PointRejected { .. }
             | Event::ConstraintAdded { .. }
             | Event::TaskAdded { .. }
             | Event::TaskRequeued { .. }
@@ -293,6 +332,7 @@ pub(crate) async fn read_board(swarm: &Swarm, me: &Participant, call: &Call) -> 
     }
     out.push('\n');
     render_you(&mut out, &view, &me.handle, ch.lost.as_deref());
+    render_own(&mut out, &view, &me.handle, &ch.verdicts);
     render_queue(&mut out, &view);
     if first || full {
         render_context(&mut out, swarm, &view, &me.handle);
@@ -358,6 +398,35 @@ fn render_you(out: &mut String, view: &BoardView, me: &str, lost: Option<&str>) 
     }
 }
 
+/// The verdicts on the agent's own points it has not been told of, and those still pending.
+fn render_own(out: &mut String, view: &BoardView, me: &str, verdicts: &[usize]) {
+    let mut lines: Vec<String> = verdicts
+        .iter()
+        .map(|&i| &view.state.points[i])
+        .map(|p| match p.status {
+            PointStatus::Verified => format!("{} verified", p.point.id),
+            _ => format!(
+                "{} REJECTED ({})",
+                p.point.id,
+                clip(p.note.as_deref().unwrap_or("no reason given"), 200)
+            ),
+        })
+        .collect();
+    lines.extend(
+        own_points(view, me)
+            .map(|i| &view.state.points[i])
+            .filter(|p| p.status == PointStatus::Proposed)
+            .map(|p| format!("{} still being verified", p.point.id)),
+    );
+    if !lines.is_empty() {
+        let _ = writeln!(
+            out,
+            "YOUR POINTS: {}",
+            list_with(&lines, LISTED_CHANGES, "; ")
+        );
+    }
+}
+
 fn render_queue(out: &mut String, view: &BoardView) {
     let queued: Vec<String> = view
         .state
@@ -376,11 +445,7 @@ fn render_queue(out: &mut String, view: &BoardView) {
         })
         .collect();
     if !queued.is_empty() {
-        let _ = writeln!(
-            out,
-            "QUEUED: {}",
-            list(&queued, LISTED_TASKS).replace(", ", "; ")
-        );
+        let _ = writeln!(out, "QUEUED: {}", list_with(&queued, LISTED_TASKS, "; "));
     }
     if !working.is_empty() {
         let _ = writeln!(out, "IN PROGRESS: {}", list(&working, LISTED_TASKS));

@@ -7,12 +7,10 @@ use super::read::{self, Cursor};
 use super::tools::{self, ADD, CLAIM, EXPAND, FINISH, JOIN, READ, RECORD, RUN_CHECK};
 use crate::engine::client::{BoardClient, InProcessClient};
 use crate::engine::context::BoardView;
-use crate::engine::protocol::{
-    Claim, ClaimReply, ParticipantKind, PointDraft, Reply, Report, Request,
-};
-use crate::engine::tools::{ToolContext, Workspace};
-use crate::engine::{EngineHandle, RunConfig, prompt, store};
-use crate::event::{AgentStatus, PointStatus, TaskOutcome, TaskState};
+use crate::engine::protocol::{Claim, ParticipantKind, Reply, Report, Request};
+use crate::engine::tools::Workspace;
+use crate::engine::{EngineHandle, RunConfig, store};
+use crate::event::TaskState;
 use crate::llm::ToolSpec;
 use crate::text::clip;
 use serde_json::{Map, Value};
@@ -38,6 +36,10 @@ pub struct BoardSettings {
     pub context_budget_tokens: usize,
     /// How long an outside agent may be silent while it holds a claim (told in the brief).
     pub lease: Duration,
+    /// How long `record_point` waits for its verdict before it answers "still being
+    /// verified" (a busy verifier must not run into a client's tool timeout: Codex's is
+    /// 60 s). The verdict then shows in `read_board`.
+    pub verdict_wait: Duration,
 }
 
 impl BoardSettings {
@@ -45,6 +47,7 @@ impl BoardSettings {
         BoardSettings {
             context_budget_tokens: cfg.context_budget_tokens,
             lease: cfg.lease,
+            verdict_wait: Duration::from_secs(45),
         }
     }
 }
@@ -85,7 +88,7 @@ impl Call {
             .map(|k| k.chars().take(KEY_CHARS).collect())
     }
 
-    fn str_arg(&self, key: &str) -> Option<&str> {
+    pub(super) fn str_arg(&self, key: &str) -> Option<&str> {
         self.args.get(key).and_then(Value::as_str).map(str::trim)
     }
 
@@ -125,7 +128,7 @@ impl ToolReply {
 }
 
 /// The answer to a call that would change the board while the human has paused it.
-fn paused_refusal() -> ToolReply {
+pub(super) fn paused_refusal() -> ToolReply {
     ToolReply::error(
         "paused, wait: the human paused the swarm, so nothing was recorded. Call read_board \
 with wait_s until it says the swarm resumed, then send this call again.",
@@ -184,7 +187,7 @@ impl Participant {
 
     /// Whether `call` repeats one already sent (it then gets the first answer, whatever
     /// changed since: pause included).
-    fn is_retry(&self, call: &Call) -> bool {
+    pub(super) fn is_retry(&self, call: &Call) -> bool {
         call.key.as_ref().is_some_and(|key| {
             let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
             keys.iter().any(|k| &k.key == key)
@@ -212,7 +215,7 @@ impl Participant {
         }
     }
 
-    async fn ask(&self, call: &Call, request: Request) -> Result<Reply, String> {
+    pub(super) async fn ask(&self, call: &Call, request: Request) -> Result<Reply, String> {
         let id = self.request_id(call)?;
         match self.client.send_with_id(id, request).await {
             Some((reply, _)) => Ok(reply),
@@ -225,7 +228,7 @@ impl Participant {
         self.client.notify(Request::Heartbeat);
     }
 
-    fn report(&self, report: Report) {
+    pub(super) fn report(&self, report: Report) {
         self.client.notify(Request::Report { report });
     }
 
@@ -456,257 +459,4 @@ joined; reuse a handle you were given"
             .insert(handle.clone(), participant);
         Ok(handle)
     }
-
-    async fn claim(&self, me: &Participant, call: &Call) -> Result<ToolReply, String> {
-        if let Some(claim) = claim_of(&self.view(), &me.handle) {
-            return Ok(self.task_reply(me, &claim, true));
-        }
-        let lost = read::lost_claim(self, me);
-        match me.ask(call, Request::Claim).await? {
-            Reply::Claim(ClaimReply::Task { claim, .. }) => {
-                let mut reply = self.task_reply(me, &claim, false);
-                if let Some(lost) = lost {
-                    reply.text = format!("({lost})\n{}", reply.text);
-                }
-                Ok(reply)
-            }
-            Reply::Claim(ClaimReply::Finalise { claim, .. }) => {
-                // The single finalise turn is for delm's own agents; give it back.
-                let _ = me
-                    .ask(&Call::new(CLAIM, Map::new()), Request::Abandon { claim })
-                    .await;
-                Ok(ToolReply::ok(
-                    "no task is queued now; call read_board with wait_s to wait for work",
-                ))
-            }
-            Reply::Claim(ClaimReply::Wait { reason }) => {
-                let text = match reason {
-                    crate::engine::protocol::WaitReason::Paused => {
-                        "paused, wait: the human paused the swarm. Call read_board with wait_s \
-until it says the swarm resumed, then claim again."
-                            .to_string()
-                    }
-                    other => format!(
-                        "no task for you now: {}. Call read_board with wait_s to wait for work.",
-                        other.describe()
-                    ),
-                };
-                Ok(ToolReply::ok(text))
-            }
-            Reply::Claim(ClaimReply::Stop) => Ok(ToolReply::ok(
-                "the run is over: there is no more work. You may disconnect.",
-            )),
-            Reply::Refused { reason } => Err(reason),
-            other => Err(format!("unexpected answer from the board: {other:?}")),
-        }
-    }
-
-    /// The task message of `claim` (the task and the context relevant to it), as a native
-    /// agent gets it; the agent's read cursor moves past what it shows.
-    fn task_reply(&self, me: &Participant, claim: &Claim, again: bool) -> ToolReply {
-        let view = self.view();
-        let Some(task) = claim.task().and_then(|t| view.state.task(t)) else {
-            return ToolReply::error("the claimed task is not on the board");
-        };
-        let attempt = match claim {
-            Claim::Task { attempt, .. } => *attempt,
-            Claim::Finalise { .. } => 1,
-        };
-        let brief = crate::engine::protocol::TaskBrief {
-            id: task.id.clone(),
-            title: task.title.clone(),
-            detail: task.detail.clone(),
-            origin: task.origin.clone(),
-            attempt,
-            note: task.note.clone(),
-        };
-        let head = if again {
-            format!(
-                "You already hold {}; finish it before claiming another.\n",
-                task.id
-            )
-        } else {
-            format!("You claimed {} (attempt {attempt}).\n", task.id)
-        };
-        let body = prompt::task_message(&view, &brief, self.settings.context_budget_tokens);
-        read::mark_read(&view, me);
-        let text = format!(
-            "{head}{body}\nWork on it with your own tools and the workspace's; record_point \
-what you find (findings need exact quotes), then finish_task with a short result."
-        );
-        ToolReply::ok(text)
-    }
-
-    fn expand(&self, me: &Participant, call: &Call) -> Result<ToolReply, String> {
-        let point = call
-            .str_arg("point")
-            .filter(|p| !p.is_empty())
-            .ok_or("`point` (a point id like P3) is required")?;
-        let level = call.str_arg("level").unwrap_or("summary");
-        let view = self.view();
-        let coordination = view.state.coordination;
-        let found = view
-            .state
-            .point(point)
-            .filter(|p| coordination.may_see(&me.handle, &p.point.author, false));
-        match found {
-            Some(p) if p.status == PointStatus::Proposed => {
-                Err(format!("{point} is still being verified"))
-            }
-            Some(p) => prompt::expand_point(p, level).map(ToolReply::ok),
-            None => Err(format!("there is no point {}", clip(point, 40))),
-        }
-    }
-
-    /// The claim a call about the current task acts under; `Err` says what to do instead.
-    /// A retry acts under whatever claim it first had: the board answers it from memory
-    /// without looking at the claim.
-    fn current_claim(&self, me: &Participant, retry: bool) -> Result<Claim, String> {
-        if let Some(claim) = claim_of(&self.view(), &me.handle) {
-            return Ok(claim);
-        }
-        if retry {
-            return Ok(Claim::Task {
-                task: "(retry)".into(),
-                attempt: 0,
-            });
-        }
-        Err(match read::lost_claim(self, me) {
-            Some(lost) => format!("{lost}; nothing was recorded. Claim a new task with {CLAIM}."),
-            None => format!("you hold no task: claim one with {CLAIM} first"),
-        })
-    }
-
-    async fn record(&self, me: &Participant, call: &Call) -> Result<ToolReply, String> {
-        let retry = me.is_retry(call);
-        if !retry && self.view().state.paused {
-            return Ok(paused_refusal());
-        }
-        let draft = parse_point(&Value::Object(call.args.clone()))?;
-        let claim = self.current_claim(me, retry)?;
-        let notes = draft.notes.clone();
-        me.report(Report::Status {
-            status: AgentStatus::Verifying,
-        });
-        let reply = me
-            .ask(
-                call,
-                Request::Propose {
-                    claim,
-                    points: vec![draft],
-                },
-            )
-            .await;
-        me.report(Report::Status {
-            status: AgentStatus::Working,
-        });
-        match reply? {
-            Reply::Verdicts { verdicts } => {
-                let v = verdicts
-                    .first()
-                    .ok_or("the board returned no verdict for the point")?;
-                Ok(ToolReply::ok(v.message(&notes)))
-            }
-            Reply::Refused { reason } => Err(format!("the point was not recorded: {reason}")),
-            other => Err(format!("unexpected answer from the board: {other:?}")),
-        }
-    }
-
-    async fn add_task(&self, me: &Participant, call: &Call) -> Result<ToolReply, String> {
-        if !me.is_retry(call) && self.view().state.paused {
-            return Ok(paused_refusal());
-        }
-        let title = call
-            .str_arg("title")
-            .filter(|t| !t.is_empty())
-            .ok_or("`title` is required")?
-            .to_string();
-        let detail = call.str_arg("detail").unwrap_or("").to_string();
-        match me.ask(call, Request::AddTask { title, detail }).await? {
-            Reply::TaskAdded { task } => Ok(ToolReply::ok(format!("Added {task} to the queue."))),
-            Reply::Refused { reason } => Err(reason),
-            other => Err(format!("unexpected answer from the board: {other:?}")),
-        }
-    }
-
-    async fn finish(&self, me: &Participant, call: &Call) -> Result<ToolReply, String> {
-        let retry = me.is_retry(call);
-        if !retry && self.view().state.paused {
-            return Ok(paused_refusal());
-        }
-        let outcome = match call
-            .str_arg("outcome")
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("") | Some("done") => TaskOutcome::Done,
-            Some("failed") | Some("failure") => TaskOutcome::Failed,
-            Some(other) => {
-                return Err(format!(
-                    "`outcome` is \"done\" or \"failed\" (got `{}`)",
-                    clip(other, 40)
-                ));
-            }
-        };
-        let result = call
-            .str_arg("result")
-            .filter(|r| !r.is_empty())
-            .unwrap_or("(no result given)")
-            .to_string();
-        let claim = self.current_claim(me, retry)?;
-        let task = claim.task().unwrap_or("").to_string();
-        match me
-            .ask(
-                call,
-                Request::Finish {
-                    claim,
-                    outcome,
-                    result,
-                },
-            )
-            .await?
-        {
-            Reply::Ok => Ok(ToolReply::ok(format!(
-                "{} finished. Claim the next task with {CLAIM}, or read_board with wait_s to \
-wait for work.",
-                if retry { "The task" } else { &task }
-            ))),
-            Reply::Refused { reason } => Err(reason),
-            other => Err(format!("unexpected answer from the board: {other:?}")),
-        }
-    }
-
-    /// A workspace tool run for this agent (its worktree, its command record).
-    async fn run_workspace_tool(
-        &self,
-        me: &Participant,
-        call: &Call,
-        name: &str,
-    ) -> Result<ToolReply, String> {
-        if name == "run_command" && self.view().state.paused {
-            return Ok(paused_refusal());
-        }
-        let ctx = ToolContext {
-            agent: me.handle.clone(),
-            task: claim_of(&self.view(), &me.handle).and_then(|c| c.task().map(str::to_string)),
-        };
-        let mut args = call.args.clone();
-        args.remove("agent");
-        args.remove("request_id");
-        let args = Value::Object(args);
-        let run = self.workspace.call(&ctx, name, &args);
-        let result = tokio::select! {
-            r = run => r,
-            _ = call.cancel.cancelled() => return Err("the call was cancelled".into()),
-        };
-        match result {
-            Some(r) => r.map(ToolReply::ok),
-            None => Err(format!("the workspace has no tool `{}`", clip(name, 80))),
-        }
-    }
-}
-
-/// `record_point` arguments → a draft. One place, so the lenient parser can replace it.
-fn parse_point(args: &Value) -> Result<PointDraft, String> {
-    crate::engine::agent::args::draft_from_args(args)
 }
