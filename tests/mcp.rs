@@ -431,7 +431,10 @@ async fn an_outside_agent_over_http_publishes_a_verified_point_that_a_native_age
         .as_str()
         .unwrap_or("");
     // Verdicts on its own points reach the agent in its next read.
-    assert!(text.contains("REJECTED (evidence 1: quote not found"), "{text}");
+    assert!(
+        text.contains("REJECTED (evidence 1: quote not found"),
+        "{text}"
+    );
     assert!(text.contains(&format!("; {point} verified")), "{text}");
     assert!(
         text.contains(&format!("YOU ({me}): holding {task}")),
@@ -922,4 +925,38 @@ async fn a_slow_verdict_is_told_later_and_the_point_is_never_proposed_twice() {
     native.open();
     handle.stop();
     handle.wait().await;
+}
+
+#[test]
+fn the_tui_marks_outside_agents_and_shows_where_the_board_is_served() {
+    use delm::tui::{AppState, Keymap, Theme, draw};
+    let lines = [
+        json!({"type": "run_started", "run_id": "r1", "goal": GOAL, "mode": {"kind": "plain"},
+            "model": "openai:test", "agents": 1, "verify": "judge"}),
+        json!({"type": "board_serving", "url": "http://127.0.0.1:7777/mcp"}),
+        json!({"type": "agent_joined", "agent": "x1-0123456789abcdef", "name": "claude-code",
+            "kind": "mcp"}),
+        json!({"type": "agent_status", "agent": "x1-0123456789abcdef", "status": "idle"}),
+        json!({"type": "agent_status", "agent": "a1", "status": "idle"}),
+    ];
+    let mut state = AppState::live(Keymap::default(), Theme::default());
+    for (i, line) in lines.into_iter().enumerate() {
+        let mut env = line;
+        env["seq"] = json!(i + 1);
+        env["ts"] = json!("2026-03-14T09:00:00Z");
+        state.apply(&serde_json::from_value(env).expect("a valid event"));
+    }
+    state.resize(120, 40);
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
+    terminal.draw(|frame| draw(frame, &mut state)).unwrap();
+    let screen = terminal.backend().to_string();
+    assert!(screen.contains("x1-0123… ⇄ claude-code"), "{screen}");
+    assert!(
+        screen.contains(" a1 "),
+        "native agents keep their id: {screen}"
+    );
+    assert!(
+        screen.contains("board http://127.0.0.1:7777/mcp"),
+        "{screen}"
+    );
 }

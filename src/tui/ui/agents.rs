@@ -142,7 +142,12 @@ fn header_line(state: &AppState, agent: &AgentView, width: usize) -> Line<'stati
         let title = state.run().task(t).map(|v| v.title.as_str()).unwrap_or("");
         format!("{t} {title}")
     });
-    let head = format!(" {} {symbol} ", agent.id);
+    // An outside agent (MCP) shows the start of its handle and its client's name.
+    let name = match (&agent.kind, &agent.name) {
+        (Some(_), Some(client)) => format!("{} ⇄ {client}", truncate(&agent.id, 8)),
+        _ => agent.id.clone(),
+    };
+    let head = format!(" {name} {symbol} ");
     let mut room = width
         .saturating_sub(head.chars().count())
         .saturating_sub(usage.chars().count());
@@ -153,7 +158,7 @@ fn header_line(state: &AppState, agent: &AgentView, width: usize) -> Line<'stati
         .unwrap_or_default();
     room = room.saturating_sub(Span::raw(task.as_str()).width());
     Line::from(vec![
-        Span::styled(format!(" {} ", agent.id), theme.text()),
+        Span::styled(format!(" {name} "), theme.text()),
         Span::styled(format!("{symbol} "), style),
         Span::styled(label, style),
         Span::styled(task, theme.text()),
