@@ -948,7 +948,7 @@ fn the_tui_marks_outside_agents_and_shows_where_the_board_is_served() {
     }
     state.resize(120, 40);
     let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
-    terminal.draw(|frame| draw(frame, &mut state)).unwrap();
+    terminal.draw(|frame| draw(frame, &state)).unwrap();
     let screen = terminal.backend().to_string();
     assert!(screen.contains("x1-0123… ⇄ claude-code"), "{screen}");
     assert!(
