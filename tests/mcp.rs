@@ -158,18 +158,26 @@ impl Env {
 
     /// `delm run ... --serve` over the documents with one native agent, headless, its
     /// stdout and stderr in files.
-    fn spawn_run(&self, mock: &MockLlm, extra: &[&str]) -> tokio::process::Child {
+    fn spawn_run(&self, mock: &MockLlm, args: &[String]) -> tokio::process::Child {
         let mut cmd = self.delm();
-        cmd.args(["run", GOAL, "--headless", "--agents", "1", "--serve"])
-            .args(["--verify", "judge", "--model", "openai:gpt-4.1-mini"])
+        cmd.args(["run", GOAL, "--agents", "1", "--verify", "judge"])
+            .args(args);
+        self.spawn_headless(cmd, mock)
+    }
+
+    /// `cmd` (a run or a resume) headless and serving, against `mock`, its stdout and
+    /// stderr in files.
+    fn spawn_headless(
+        &self,
+        mut cmd: tokio::process::Command,
+        mock: &MockLlm,
+    ) -> tokio::process::Child {
+        cmd.args(["--headless", "--serve", "--model", "openai:gpt-4.1-mini"])
             .args(["--base-url", &mock.base_url])
-            .arg("--docs")
-            .arg(self.path("docs"))
-            .args(extra)
             .stdout(std::fs::File::create(self.path("stdout")).unwrap())
             .stderr(std::fs::File::create(self.path("stderr")).unwrap())
             .kill_on_drop(true);
-        cmd.spawn().expect("delm run starts")
+        cmd.spawn().expect("delm starts")
     }
 
     /// The board file the run wrote (in the sessions directory), once it is there.
@@ -218,11 +226,18 @@ struct Scene {
 }
 
 impl Scene {
+    /// A docs run with `extra` flags.
     async fn start(extra: &[&str]) -> Scene {
         let env = Env::new();
+        let mut args = vec!["--docs".to_string(), env.path("docs").display().to_string()];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        Scene::start_in(env, &args).await
+    }
+
+    async fn start_in(env: Env, args: &[String]) -> Scene {
         let gate = Gate::new();
         let mock = MockLlm::start(Wire::OpenAi, native_script(gate.clone())).await;
-        let run = env.spawn_run(&mock, extra);
+        let run = env.spawn_run(&mock, args);
         let (board_path, board) = env.board().await;
         Scene {
             env,
@@ -959,4 +974,133 @@ fn the_tui_marks_outside_agents_and_shows_where_the_board_is_served() {
         screen.contains("board http://127.0.0.1:7777/mcp"),
         "{screen}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_check_runs_in_the_sandbox_and_its_run_is_citable_evidence() {
+    let env = Env::new();
+    let repo = env.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(repo.join("README.md"), "A tiny repository.\n").unwrap();
+    let args = [
+        "--repo".to_string(),
+        repo.display().to_string(),
+        "--allow-exec".into(),
+    ];
+    let mut scene = Scene::start_in(env, &args).await;
+    let mut mcp = scene.client("it-exec").await;
+    assert!(mcp.tool_names().await.iter().any(|n| n == "run_check"));
+    let me = handle_in(
+        &mcp.call("join_swarm", json!({"name": "checker"}))
+            .await
+            .text,
+    );
+    let add = json!({"agent": me, "title": "Run the check"});
+    assert!(mcp.call("add_task", add).await.text.starts_with("Added"));
+    claim_a_task(&mut mcp, &me).await;
+    let check = json!({"agent": me, "cmd": "echo delm-check-ok; echo \"key=$OPENAI_API_KEY\"",
+        "timeout_s": 60});
+    let ran = mcp.call("run_check", check).await;
+    assert!(!ran.is_error, "{}", ran.text);
+    assert!(
+        ran.text.contains("exited with 0") && ran.text.contains("delm-check-ok"),
+        "{}",
+        ran.text
+    );
+    assert!(
+        !ran.text.contains(KEY),
+        "the sandbox keeps the provider's key from commands"
+    );
+    let run = ran.text.split(':').next().unwrap().to_string();
+    let point = json!({"agent": me, "kind": "finding", "headline": "The check prints delm-check-ok",
+        "summary": "run_check output", "evidence": [{"source": format!("cmd:{run}"),
+        "quote": "delm-check-ok"}]});
+    let verified = mcp.call("record_point", point).await;
+    assert!(
+        verified.text.contains("verified and shared"),
+        "{}",
+        verified.text
+    );
+    let done = json!({"agent": me, "result": "The check passes."});
+    assert!(
+        mcp.call("finish_task", done)
+            .await
+            .text
+            .contains("finished")
+    );
+    scene.end().await;
+    let events = session_events(&scene.session());
+    let calls = events_of(&events, "tool_call");
+    assert!(
+        calls
+            .iter()
+            .any(|e| e["tool"] == "run_check" && e["agent"] == me.as_str())
+    );
+    scene.assert_secrets_kept();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_run_serves_its_board_again_with_a_new_token() {
+    let mut scene = Scene::start(&[]).await;
+    let old = scene.board.clone();
+    let session = scene.session();
+    eventually("the first process to log board_serving", || {
+        (!events_of(&session_events(&session), "board_serving").is_empty()).then_some(())
+    })
+    .await;
+    // A killed run leaves its board file behind, naming a process that is gone.
+    scene.run.kill().await.unwrap();
+    let stale = scene
+        .env
+        .delm()
+        .args(["mcp", &old.run_id])
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&stale.stderr);
+    assert_eq!(stale.status.code(), Some(1), "{said}");
+    assert!(said.contains("is not running any more"), "{said}");
+    let mut resume = scene.env.delm();
+    resume.args(["resume", &old.run_id]);
+    scene.run = scene.env.spawn_headless(resume, &scene.mock);
+    let path = scene.board_path.clone();
+    scene.board = eventually("the resumed run's board file", || {
+        delm::mcp::BoardFile::read(&path)
+            .ok()
+            .filter(|b| b.token != old.token)
+    })
+    .await;
+    // The old token opens nothing on the new board.
+    let stranger = HttpMcp::new(&scene.board.url, &old.token);
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "x", "version": "1"}}});
+    let refused = stranger
+        .post(&init, Some(&format!("Bearer {}", old.token)), &[])
+        .await;
+    assert_eq!(refused.status, 401);
+    let mut mcp = scene.client("it-resume").await;
+    let me = handle_in(&mcp.call("join_swarm", json!({"name": "late"})).await.text);
+    let task = claim_a_task(&mut mcp, &me).await;
+    let done = json!({"agent": me, "result": "Nothing to add."});
+    assert!(
+        mcp.call("finish_task", done)
+            .await
+            .text
+            .starts_with(&format!("{task} finished"))
+    );
+    scene.end().await;
+    let events = session_events(&scene.session());
+    assert_eq!(
+        events_of(&events, "board_serving").len(),
+        2,
+        "served by both processes"
+    );
+    assert_eq!(events_of(&events, "run_resumed").len(), 1);
+    for (name, text) in scene.env.outputs() {
+        assert!(
+            !text.contains(&old.token),
+            "the first token leaked into {name}"
+        );
+    }
+    scene.assert_secrets_kept();
 }

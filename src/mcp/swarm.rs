@@ -215,11 +215,21 @@ impl Participant {
         }
     }
 
-    pub(super) async fn ask(&self, call: &Call, request: Request) -> Result<Reply, String> {
-        let id = self.request_id(call)?;
-        match self.client.send_with_id(id, request).await {
-            Some((reply, _)) => Ok(reply),
-            None => Err("the run is over".into()),
+    /// Send `request` for `call` now (it reaches the board even if the answer is not
+    /// awaited), and the answer to come.
+    pub(super) fn ask(
+        &self,
+        call: &Call,
+        request: Request,
+    ) -> impl std::future::Future<Output = Result<Reply, String>> + '_ {
+        let sent = self
+            .request_id(call)
+            .map(|id| self.client.send_with_id(id, request));
+        async move {
+            match sent?.await {
+                Some((reply, _)) => Ok(reply),
+                None => Err("the run is over".into()),
+            }
         }
     }
 

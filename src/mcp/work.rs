@@ -141,13 +141,14 @@ what you find (findings need exact quotes), then finish_task with a short result
         let claim = self.current_claim(me, retry)?;
         // The same point again (a client that timed out and sent it anew, without a
         // request_id): its verdict, not a second copy.
-        if !retry && let Some(known) = self.same_point(me, &claim, &draft) {
+        if !retry && let Some(known) = self.same_point(me, &claim, &draft, None) {
             return Ok(known);
         }
         let notes = draft.notes.clone();
         me.report(Report::Status {
             status: AgentStatus::Verifying,
         });
+        let sent_after = self.view().state.last_seq;
         let ask = me.ask(
             call,
             Request::Propose {
@@ -161,9 +162,7 @@ what you find (findings need exact quotes), then finish_task with a short result
         });
         let Ok(reply) = reply else {
             // The board verifies it all the same; the verdict shows in read_board.
-            return Ok(self
-                .same_point(me, &claim, &draft)
-                .unwrap_or_else(|| ToolReply::ok(still_verifying("The point"))));
+            return Ok(self.pending_point(me, &claim, &draft, sent_after).await);
         };
         match reply? {
             Reply::Verdicts { verdicts } => {
@@ -177,9 +176,16 @@ what you find (findings need exact quotes), then finish_task with a short result
         }
     }
 
-    /// The answer for a point `me` already proposed on `claim` with this headline and
-    /// evidence, unless that one was rejected (then it may be sent again).
-    fn same_point(&self, me: &Participant, claim: &Claim, draft: &PointDraft) -> Option<ToolReply> {
+    /// The answer for a point `me` proposed on `claim` with this headline and evidence:
+    /// any earlier one that was not rejected (a rejected point may be sent again), or with
+    /// `after` (a log seq) the one proposed after it, whatever its verdict.
+    fn same_point(
+        &self,
+        me: &Participant,
+        claim: &Claim,
+        draft: &PointDraft,
+        after: Option<u64>,
+    ) -> Option<ToolReply> {
         let view = self.view();
         let task = view.state.task(claim.task()?)?;
         let same_evidence = |e: &[crate::event::Evidence]| {
@@ -193,20 +199,43 @@ what you find (findings need exact quotes), then finish_task with a short result
             .iter()
             .rev()
             .filter_map(|id| view.state.point(id))
+            .filter(|p| after.is_none_or(|seq| p.seq > seq))
             .find(|p| {
                 p.point.author == me.handle
                     && p.point.headline.trim() == draft.headline.trim()
                     && same_evidence(&p.point.evidence)
+                    && (after.is_some() || p.status != PointStatus::Rejected)
             })?;
         let verdict = crate::engine::protocol::Verdict {
             point: known.point.id.clone(),
-            verified: true,
+            verified: known.status == PointStatus::Verified,
             note: known.note.clone(),
         };
-        match known.status {
-            PointStatus::Verified => Some(ToolReply::ok(verdict.message(&[]))),
-            PointStatus::Proposed => Some(ToolReply::ok(still_verifying(&known.point.id))),
-            PointStatus::Rejected => None,
+        Some(ToolReply::ok(match known.status {
+            PointStatus::Proposed => still_verifying(&known.point.id),
+            _ => verdict.message(&[]),
+        }))
+    }
+
+    /// The answer for a point that was sent but not judged yet: it names the point once
+    /// the board has recorded it (which follows the request at once).
+    async fn pending_point(
+        &self,
+        me: &Participant,
+        claim: &Claim,
+        draft: &PointDraft,
+        sent_after: u64,
+    ) -> ToolReply {
+        let mut events = self.engine.subscribe();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(known) = self.same_point(me, claim, draft, Some(sent_after)) {
+                return known;
+            }
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+                _ => return ToolReply::ok(still_verifying("The point")),
+            }
         }
     }
 
