@@ -288,8 +288,9 @@ pub(crate) struct Swarm {
     workspace_tools: Vec<ToolSpec>,
     exec: bool,
     participants: Mutex<HashMap<String, Arc<Participant>>>,
-    /// Keyed `join_swarm` calls and the handles they got.
-    joins: Mutex<VecDeque<(String, String)>>,
+    /// Keyed `join_swarm` calls and the handles they got; held while one joins, so joins
+    /// (rare) happen one at a time and a repeated one is never admitted twice.
+    joins: tokio::sync::Mutex<VecDeque<(String, String)>>,
     joined: AtomicU64,
 }
 
@@ -308,7 +309,7 @@ impl Swarm {
             workspace_tools,
             exec,
             participants: Mutex::new(HashMap::new()),
-            joins: Mutex::new(VecDeque::new()),
+            joins: tokio::sync::Mutex::new(VecDeque::new()),
             joined: AtomicU64::new(0),
         }
     }
@@ -395,18 +396,17 @@ impl Swarm {
             .or(call.client_name.as_deref())
             .unwrap_or("mcp client");
         let name: String = clip(name, NAME_CHARS);
-        let key = call.key.clone();
-        let known = key.as_ref().and_then(|k| {
-            let joins = self.joins.lock().unwrap_or_else(|e| e.into_inner());
-            joins.iter().find(|(jk, _)| jk == k).map(|(_, h)| h.clone())
-        });
+        let mut joins = self.joins.lock().await;
+        let known = call
+            .key
+            .as_ref()
+            .and_then(|k| joins.iter().find(|(jk, _)| jk == k).map(|(_, h)| h.clone()));
         let handle = match known {
             Some(handle) => handle,
             None => {
                 let handle = self.admit(&name).await?;
-                if let Some(k) = key {
-                    let mut joins = self.joins.lock().unwrap_or_else(|e| e.into_inner());
-                    joins.push_back((k, handle.clone()));
+                if let Some(k) = &call.key {
+                    joins.push_back((k.clone(), handle.clone()));
                     if joins.len() > MAX_OUTSIDE_AGENTS {
                         joins.pop_front();
                     }
@@ -414,6 +414,7 @@ impl Swarm {
                 handle
             }
         };
+        drop(joins);
         let view = self.view();
         let text = tools::brief(&tools::BriefFacts {
             handle: &handle,
