@@ -626,6 +626,26 @@ async fn a_silent_outside_agent_loses_its_claim_when_its_lease_runs_out() {
     scene.assert_secrets_kept();
 }
 
+/// An in-process run whose judge answers only once the second gate opens (a busy
+/// verifier); the native agent waits at the first.
+async fn busy_verifier(
+    dir: &Path,
+    verdict_wait: Duration,
+) -> (Gate, Gate, MockLlm, EngineHandle, delm::mcp::ServingBoard) {
+    let (native, judge) = (Gate::new(), Gate::new());
+    let (held, judged) = (native_script(native.clone()), judge.clone());
+    let mock = MockLlm::start(Wire::OpenAi, move |req, n| {
+        if is_judge(req) {
+            Reply::Hold(judged.clone(), Box::new(approve()))
+        } else {
+            held(req, n)
+        }
+    })
+    .await;
+    let (handle, serving, _) = in_process_run(&mock, dir, verdict_wait).await;
+    (native, judge, mock, handle, serving)
+}
+
 /// A run in this process with one native agent held at the gate, and its board served.
 async fn in_process_run(
     mock: &MockLlm,
@@ -745,19 +765,8 @@ async fn pause_says_wait_and_a_waiting_read_wakes_on_resume_and_on_a_revoked_cla
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publication_repeated_while_it_is_verified_is_applied_once() {
     let dir = tempfile::tempdir().unwrap();
-    let native = Gate::new();
-    let judge = Gate::new();
-    let judged = judge.clone();
-    let held = native_script(native.clone());
-    let mock = MockLlm::start(Wire::OpenAi, move |req, n| {
-        if is_judge(req) {
-            Reply::Hold(judged.clone(), Box::new(approve()))
-        } else {
-            held(req, n)
-        }
-    })
-    .await;
-    let (handle, _serving, _) = in_process_run(&mock, dir.path(), Duration::from_secs(600)).await;
+    let (native, judge, mock, handle, _serving) =
+        busy_verifier(dir.path(), Duration::from_secs(600)).await;
     let p = Arc::new(handle.participant("x9-retrying"));
     let joined = p.send_with_id(
         p.next_request_id(),
@@ -868,20 +877,8 @@ async fn a_bad_or_taken_serve_address_is_a_usage_error_before_the_run_starts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_verdict_is_told_later_and_the_point_is_never_proposed_twice() {
     let dir = tempfile::tempdir().unwrap();
-    let judge = Gate::new();
-    let judged = judge.clone();
-    let native = Gate::new();
-    let held = native_script(native.clone());
-    let mock = MockLlm::start(Wire::OpenAi, move |req, n| {
-        if is_judge(req) {
-            Reply::Hold(judged.clone(), Box::new(approve()))
-        } else {
-            held(req, n)
-        }
-    })
-    .await;
     // The verifier is "busy" until the gate opens; record_point stops waiting at once.
-    let (handle, serving, _) = in_process_run(&mock, dir.path(), Duration::ZERO).await;
+    let (native, judge, _mock, handle, serving) = busy_verifier(dir.path(), Duration::ZERO).await;
     let token = delm::mcp::BoardFile::read(serving.board_file())
         .unwrap()
         .token;

@@ -67,14 +67,7 @@ until it says the swarm resumed, then claim again."
             Claim::Task { attempt, .. } => *attempt,
             Claim::Finalise { .. } => 1,
         };
-        let brief = crate::engine::protocol::TaskBrief {
-            id: task.id.clone(),
-            title: task.title.clone(),
-            detail: task.detail.clone(),
-            origin: task.origin.clone(),
-            attempt,
-            note: task.note.clone(),
-        };
+        let brief = crate::engine::scheduler::brief_of(task, attempt);
         let head = if again {
             format!(
                 "You already hold {}; finish it before claiming another.\n",
