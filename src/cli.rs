@@ -38,6 +38,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Show where the config file is, or what it contains.
     Config(ConfigArgs),
+    /// A stdio MCP server bridged to a live run's board (a run started with --serve).
+    Mcp(McpArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -122,6 +124,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub sandbox: SandboxArgs,
     #[command(flatten)]
+    pub serve: ServeArgs,
+    #[command(flatten)]
     pub provider: ProviderArgs,
     /// Set by `delm demo`: the run's model is the in-process scripted demo model.
     #[arg(skip)]
@@ -167,6 +171,7 @@ impl DemoArgs {
             coordination: CoordinationArg::Delm,
             session: self.session,
             sandbox: SandboxArgs::default(),
+            serve: ServeArgs::default(),
             provider: ProviderArgs {
                 model: Some(delm::demo::MODEL_SPEC.to_string()),
                 base_url: None,
@@ -180,6 +185,20 @@ impl DemoArgs {
             demo: Some(self.pace),
         })
     }
+}
+
+/// Opening the board to outside agents over MCP.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Serve the board to outside MCP agents (Claude Code, Codex, Cursor) at
+    /// http://ADDR/mcp while the run lives (default 127.0.0.1 and a free port). The URL and
+    /// a bearer token go to <session>.board.json (mode 0600). An address beyond loopback
+    /// exposes the board to the network (see README: Outside agents).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = delm::mcp::DEFAULT_ADDR)]
+    pub serve: Option<String>,
+    /// Seconds an outside agent may be silent while holding a claim (default 120).
+    #[arg(long, value_name = "SECS", hide = true)]
+    pub lease_secs: Option<u64>,
 }
 
 /// What agents may do to the repository beyond reading it (`--repo` runs only).
@@ -245,7 +264,15 @@ pub struct ResumeArgs {
     #[command(flatten)]
     pub sandbox: SandboxArgs,
     #[command(flatten)]
+    pub serve: ServeArgs,
+    #[command(flatten)]
     pub provider: ProviderArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// The live run: its session file, its run id from `delm sessions`, or its board file.
+    pub session: String,
 }
 
 #[derive(Debug, Args)]

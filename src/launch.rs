@@ -3,8 +3,8 @@
 
 use crate::Failure;
 use crate::cli::{
-    Cli, Command, CompareArgs, CoordinationArg, ProviderArgs, ReplayArgs, ResumeArgs, RunArgs,
-    SandboxArgs, VerifyArg,
+    Cli, Command, CompareArgs, CoordinationArg, McpArgs, ProviderArgs, ReplayArgs, ResumeArgs,
+    RunArgs, SandboxArgs, ServeArgs, VerifyArg,
 };
 use delm::config::{self, Config, DEFAULT_MODEL};
 use delm::engine::tools::{Workspace, WorkspaceOptions, patch};
@@ -44,6 +44,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Compare(args) => compare(args),
+        Command::Mcp(args) => mcp_bridge(args).await,
         Command::Config(args) => {
             let path = config::config_path()
                 .ok_or_else(|| Failure::Run("no home directory to keep a config in".into()))?;
@@ -355,11 +356,13 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         time_limit_secs: args.time_limit,
     };
     apply_tuning(&mut run_cfg, &cfg);
+    apply_lease(&mut run_cfg, &args.serve, &cfg);
     let session_path = match &args.session {
         Some(p) => p.clone(),
         None => sessions_dir()?.join(format!("{}.jsonl", run_cfg.run_id)),
     };
     check_tui(&args.provider, &cfg)?;
+    let board = bind_board(&args.serve, &session_path, &run_cfg.run_id).await?;
     let writer = SessionWriter::create(&session_path).map_err(|e| Failure::Usage(e.to_string()))?;
     index_run(&run_cfg.run_id, &session_path);
     let log_path = init_logging(args.provider.log_level.as_deref());
@@ -369,15 +372,17 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         None => build_llm(&cfg, &model, agents),
     };
     let sink = front_end_sink(&args.provider, Box::new(writer), RunState::default());
+    let settings = delm::mcp::BoardSettings::of(&run_cfg);
     let builder = with_judge(
-        RunBuilder::new(run_cfg, llm, price, workspace).sink(sink),
+        RunBuilder::new(run_cfg, llm, price, Arc::clone(&workspace)).sink(sink),
         &cfg,
         &args.provider,
         &model,
         agents,
     )?;
     let handle = builder.start().map_err(Failure::Run)?;
-    drive(
+    let serving = serve_board(board, &handle, workspace, settings, &args.provider);
+    let outcome = drive(
         handle,
         &args.provider,
         &cfg,
@@ -385,7 +390,63 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         log_path,
         outputs,
     )
-    .await
+    .await;
+    if let Some(serving) = serving {
+        serving.shutdown().await;
+    }
+    outcome
+}
+
+/// `--serve`: bind before the run starts, so a taken port is a usage error and no run.
+async fn bind_board(
+    flags: &ServeArgs,
+    session: &Path,
+    run_id: &str,
+) -> Result<Option<delm::mcp::Binding>, Failure> {
+    let Some(addr) = &flags.serve else {
+        return Ok(None);
+    };
+    let binding = delm::mcp::bind(addr, session, run_id)
+        .await
+        .map_err(Failure::Usage)?;
+    Ok(Some(binding))
+}
+
+/// Serve the board once the run has started; the URL (never the token) goes to stderr.
+fn serve_board(
+    board: Option<delm::mcp::Binding>,
+    handle: &EngineHandle,
+    workspace: Arc<dyn Workspace>,
+    settings: delm::mcp::BoardSettings,
+    flags: &ProviderArgs,
+) -> Option<delm::mcp::ServingBoard> {
+    let serving = board?.serve(handle.clone(), workspace, settings);
+    if flags.headless {
+        eprintln!(
+            "board: serving {} for outside agents (token in {})",
+            serving.url(),
+            serving.board_file().display()
+        );
+    }
+    Some(serving)
+}
+
+/// How long an outside agent may be silent with a claim: the flag, the config, or 120 s.
+fn apply_lease(run_cfg: &mut RunConfig, flags: &ServeArgs, cfg: &Config) {
+    if let Some(secs) = flags.lease_secs.or(cfg.lease_secs) {
+        run_cfg.lease = Duration::from_secs(secs.max(1));
+    }
+}
+
+/// `delm mcp SESSION|RUN-ID`: a stdio MCP server for that live run's board.
+async fn mcp_bridge(args: McpArgs) -> Result<ExitCode, Failure> {
+    init_logging(None);
+    let dir = session::default_sessions_dir().unwrap_or_default();
+    let board_file = delm::mcp::resolve_board_file(&args.session, &dir).map_err(Failure::Usage)?;
+    delm::mcp::bridge_stdio(&board_file)
+        .await
+        .map_err(Failure::Run)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Commands and edits as the flags allow; the provider's key variables never reach a
@@ -742,7 +803,9 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
     run_cfg.agents = agents.clamp(1, board::MAX_AGENTS);
     run_cfg.endpoint = Some(model.endpoint());
     apply_tuning(&mut run_cfg, &cfg);
+    apply_lease(&mut run_cfg, &args.serve, &cfg);
     check_tui(&args.provider, &cfg)?;
+    let board = bind_board(&args.serve, &path, &prior.run_id).await?;
     let writer = SessionWriter::append(&path).map_err(|e| Failure::Usage(e.to_string()))?;
     index_run(&prior.run_id, &path);
     let log_path = init_logging(args.provider.log_level.as_deref());
@@ -753,16 +816,22 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
     } else {
         build_llm(&cfg, &model, agents)
     };
+    let settings = delm::mcp::BoardSettings::of(&run_cfg);
     let sink = front_end_sink(&args.provider, Box::new(writer), prior);
     let builder = with_judge(
-        RunBuilder::new(run_cfg, llm, price, workspace).sink(sink),
+        RunBuilder::new(run_cfg, llm, price, Arc::clone(&workspace)).sink(sink),
         &cfg,
         &args.provider,
         &model,
         agents,
     )?;
     let handle = builder.resume(events).start().map_err(Failure::Usage)?;
-    drive(handle, &args.provider, &cfg, &path, log_path, outputs).await
+    let serving = serve_board(board, &handle, workspace, settings, &args.provider);
+    let outcome = drive(handle, &args.provider, &cfg, &path, log_path, outputs).await;
+    if let Some(serving) = serving {
+        serving.shutdown().await;
+    }
+    outcome
 }
 
 fn compare(args: CompareArgs) -> Result<ExitCode, Failure> {

@@ -11,6 +11,7 @@ pub mod event;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod llm;
+pub mod mcp;
 pub mod outcome;
 pub mod redact;
 pub mod secrets;

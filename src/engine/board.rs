@@ -36,6 +36,14 @@ struct Inputs {
     system: mpsc::UnboundedReceiver<Event>,
 }
 
+/// A proposal waiting for its verdicts: who asked, the author, and any repeats of the
+/// same request that arrived meanwhile (a client retrying while the judge still works).
+struct Parked {
+    responder: Responder,
+    author: String,
+    repeats: Vec<Responder>,
+}
+
 /// Where the reply to one request goes.
 struct Responder {
     agent: String,
@@ -54,7 +62,7 @@ struct Board {
     verifier: Arc<Verifier>,
     verifications: JoinSet<(u64, JobResult)>,
     /// Proposers waiting for their verdicts, by verification job.
-    pending: HashMap<u64, (Responder, String)>,
+    pending: HashMap<u64, Parked>,
     next_job: u64,
     /// In-process participants' open claims and the tokens that revoke them.
     tokens: HashMap<String, (Claim, CancellationToken)>,
@@ -309,6 +317,17 @@ impl Board {
             }
             return;
         }
+        // The same request again while its first copy is still being verified: it waits
+        // for that answer instead of proposing the points a second time.
+        if let Some(r) = responder.as_ref()
+            && let Some(parked) = self
+                .pending
+                .values_mut()
+                .find(|p| p.responder.agent == r.agent && p.responder.id == r.id)
+        {
+            parked.repeats.extend(reply_to(responder));
+            return;
+        }
         let step = {
             let view = store::read(self.store.view());
             self.sched
@@ -331,13 +350,19 @@ impl Board {
     }
 
     fn on_verified(&mut self, job: u64, result: JobResult) {
-        let waiting = self.pending.remove(&job);
+        let (waiting, repeats) = match self.pending.remove(&job) {
+            Some(p) => (Some((p.responder, p.author)), p.repeats),
+            None => (None, Vec::new()),
+        };
         match result {
             Ok(results) => {
                 let step = {
                     let view = store::read(self.store.view());
                     self.sched.verdicts(&view.state, results)
                 };
+                if let Some(reply) = &step.reply {
+                    answer_all(repeats, reply);
+                }
                 self.apply(step, waiting.map(|(r, _)| r));
             }
             Err(Fatal(message)) => {
@@ -345,8 +370,10 @@ impl Board {
                     .as_ref()
                     .map(|(_, a)| a.clone())
                     .unwrap_or_else(|| "verifier".to_string());
+                let refusal = Reply::refused("the run failed while verifying");
+                answer_all(repeats, &refusal);
                 if let Some((r, _)) = waiting {
-                    self.respond(r, Reply::refused("the run failed while verifying"));
+                    self.respond(r, refusal);
                 }
                 let step = {
                     let view = store::read(self.store.view());
@@ -394,7 +421,14 @@ impl Board {
                         && reply.is_none()
                         && let Some(r) = responder.take()
                     {
-                        self.pending.insert(id, (r, job.author.clone()));
+                        self.pending.insert(
+                            id,
+                            Parked {
+                                responder: r,
+                                author: job.author.clone(),
+                                repeats: Vec::new(),
+                            },
+                        );
                     }
                     let verifier = self.verifier.clone();
                     self.verifications.spawn(async move {
@@ -409,13 +443,10 @@ impl Board {
                     for (_, (_, token)) in self.tokens.drain() {
                         token.cancel();
                     }
-                    for (_, (r, _)) in self.pending.drain() {
-                        if let Some(tx) = r.tx {
-                            let _ = tx.send(InboundReply {
-                                reply: Reply::refused("the run is over"),
-                                revocation: None,
-                            });
-                        }
+                    let over = Reply::refused("the run is over");
+                    for (_, parked) in self.pending.drain() {
+                        answer_all(parked.repeats, &over);
+                        answer_all(vec![parked.responder], &over);
                     }
                 }
             }
@@ -473,6 +504,17 @@ impl Board {
                 .ensure_extra(ORCHESTRATOR, || spawn(ORCHESTRATOR.to_string()));
         }
         self.supervisor.reconcile(desired.min(MAX_AGENTS), spawn);
+    }
+}
+
+/// Send `reply` to requests that are not cached on their own (repeats of a parked request,
+/// or parked requests when the run ends).
+fn answer_all(responders: Vec<Responder>, reply: &Reply) {
+    for tx in responders.into_iter().filter_map(|r| r.tx) {
+        let _ = tx.send(InboundReply {
+            reply: reply.clone(),
+            revocation: None,
+        });
     }
 }
 

@@ -160,7 +160,8 @@ pub fn native_index(agent: &str) -> Option<usize> {
         .flatten()
 }
 
-fn brief_of(task: &TaskView, attempt: u32) -> TaskBrief {
+/// The brief of `task` for a claim on its `attempt`.
+pub(crate) fn brief_of(task: &TaskView, attempt: u32) -> TaskBrief {
     TaskBrief {
         id: task.id.clone(),
         title: task.title.clone(),

@@ -4,3 +4,22 @@
 pub mod mock_llm;
 
 pub use mock_llm::{Habits, MockLlm, MockOptions, RecordedRequest, Reply, Wire};
+
+/// `program` (the real `delm` binary) with an environment of its own under `home`: nothing
+/// inherited but PATH; its data, config and log directories are `home/data`, `home/config`
+/// and `home/logs`; retries back off from 20 ms; no stdin.
+pub fn isolated_command(
+    program: impl AsRef<std::ffi::OsStr>,
+    home: &std::path::Path,
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(program);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("DELM_DATA_DIR", home.join("data"))
+        .env("DELM_CONFIG_DIR", home.join("config"))
+        .env("DELM_LOG_DIR", home.join("logs"))
+        .env("DELM_RETRY_BASE_MS", "20")
+        .stdin(std::process::Stdio::null());
+    cmd
+}

@@ -93,6 +93,14 @@ pub fn draw_status(frame: &mut Frame, state: &AppState, area: Rect) {
     if let Some(budget) = budget_left(state, elapsed) {
         parts.push(budget);
     }
+    // Where outside agents join while the run lives (the token is in the board file).
+    if let Some(url) = run
+        .board_url
+        .as_ref()
+        .filter(|_| state.timeline().is_none())
+    {
+        parts.push(format!("board {url}"));
+    }
     spans.push(Span::styled(
         format!(" {}", parts.join(" · ")),
         theme.text(),
