@@ -126,6 +126,17 @@ pub struct StreamDelta {
 /// Where events go besides subscribers (the session log).
 pub trait EventSink: Send {
     fn write(&mut self, env: &Envelope) -> std::io::Result<()>;
+    /// The events of one board step, in order. A sink that ships events elsewhere (the
+    /// JetStream log) overrides this to send a step as one message.
+    fn write_batch(&mut self, envs: &[Envelope]) -> std::io::Result<()> {
+        let mut first_err = None;
+        for env in envs {
+            if let Err(e) = self.write(env) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
     /// Make everything written durable (called at `run_finished` and on shutdown).
     fn sync(&mut self) -> std::io::Result<()>;
 }

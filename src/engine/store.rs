@@ -88,17 +88,16 @@ impl EventStore {
                 view.apply(env);
             }
         }
-        let subscribed = self.broadcast.receiver_count() > 0;
-        for env in &envelopes {
-            if let Err(e) = self.sink.write(env)
-                && !self.sink_failed
-            {
-                // Keep running (the events are still broadcast and kept in memory), but say so.
-                self.sink_failed = true;
-                tracing::error!("cannot write the session log: {e}");
-            }
-            // Subscribers get a copy; with none (a headless run) the log keeps the only one.
-            if subscribed {
+        if let Err(e) = self.sink.write_batch(&envelopes)
+            && !self.sink_failed
+        {
+            // Keep running (the events are still broadcast and kept in memory), but say so.
+            self.sink_failed = true;
+            tracing::error!("cannot write the session log: {e}");
+        }
+        // Subscribers get a copy; with none (a headless run) the log keeps the only one.
+        if self.broadcast.receiver_count() > 0 {
+            for env in &envelopes {
                 let _ = self.broadcast.send(env.clone());
             }
         }
