@@ -3,8 +3,8 @@
 
 use crate::Failure;
 use crate::cli::{
-    Cli, Command, CompareArgs, CoordinationArg, ProviderArgs, ReplayArgs, ResumeArgs, RunArgs,
-    SandboxArgs, VerifyArg,
+    AttachArgs, Cli, Command, CompareArgs, CoordinationArg, NatsArgs, ProviderArgs, ReplayArgs,
+    ResumeArgs, RunArgs, SandboxArgs, VerifyArg, WorkerArgs,
 };
 use delm::config::{self, Config, DEFAULT_MODEL};
 use delm::engine::tools::{Workspace, WorkspaceOptions, patch};
@@ -15,6 +15,7 @@ use delm::event::{
 use delm::llm::pricing::Pricing;
 use delm::llm::retry::{RetryPolicy, RetryingProvider};
 use delm::llm::spec::{self, ModelSpec, ProviderConfig};
+use delm::nats::{BoardHost, BoardUrl, NatsAuth, WorkerEnd};
 use delm::session::{self, SessionWriter};
 use delm::sinks::{JsonLines, Story, Tee};
 use std::path::{Path, PathBuf};
@@ -38,6 +39,16 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Compare(args) => compare(args),
+        Command::Worker(args) => worker(args).await,
+        Command::Attach(args) => attach(args).await,
+        Command::Runs(args) => {
+            let url = board_url(&args.board)?;
+            let listing = delm::nats::list_runs(&url, &nats_auth(&args.nats), terminal_width())
+                .await
+                .map_err(Failure::Run)?;
+            print!("{listing}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config(args) => {
             let path = config::config_path()
                 .ok_or_else(|| Failure::Run("no home directory to keep a config in".into()))?;
@@ -86,7 +97,9 @@ fn init_logging(level: Option<&str>) -> Option<PathBuf> {
         .map(str::to_string)
         .or_else(|| std::env::var("RUST_LOG").ok())
         .unwrap_or_else(|| "info".to_string());
-    let filter = format!("{base},hyper=warn,hyper_util=warn,reqwest=warn,h2=warn,rustls=warn");
+    let filter = format!(
+        "{base},hyper=warn,hyper_util=warn,reqwest=warn,h2=warn,rustls=warn,async_nats=warn"
+    );
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
@@ -270,12 +283,20 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             "the question is empty: say what the swarm should do".into(),
         ));
     }
+    let board = args.board.as_deref().map(board_url).transpose()?;
     let agents = args.agents.or(cfg.agents).unwrap_or(4);
-    if agents == 0 || agents > board::MAX_AGENTS {
+    // A board on NATS may run no agents itself: workers bring them.
+    let fewest = usize::from(board.is_none());
+    if agents < fewest || agents > board::MAX_AGENTS {
         return Err(Failure::Usage(format!(
-            "--agents must be between 1 and {}",
+            "--agents must be between {fewest} and {}",
             board::MAX_AGENTS
         )));
+    }
+    if agents == 0 && args.coordination == CoordinationArg::Isolated {
+        return Err(Failure::Usage(
+            "--coordination isolated makes one attempt per board agent: give --agents N".into(),
+        ));
     }
     if let Some(c) = args.max_cost
         && (c.is_nan() || c <= 0.0)
@@ -304,22 +325,33 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         time_limit_secs: args.time_limit,
     };
     apply_tuning(&mut run_cfg, &cfg);
+    apply_lease(&mut run_cfg, args.lease.lease);
     let session_path = match &args.session {
         Some(p) => p.clone(),
         None => sessions_dir()?.join(format!("{}.jsonl", run_cfg.run_id)),
     };
     check_tui(&args.provider, &cfg)?;
+    let mut host = match &board {
+        Some(url) => Some(
+            BoardHost::create(url, &nats_auth(&args.nats), &run_cfg)
+                .await
+                .map_err(Failure::Run)?,
+        ),
+        None => None,
+    };
     let writer = SessionWriter::create(&session_path).map_err(|e| Failure::Usage(e.to_string()))?;
     let log_path = init_logging(args.provider.log_level.as_deref());
     tracing::info!(run = %run_cfg.run_id, model = %run_cfg.model_label, "starting run");
     let (llm, price) = build_llm(&cfg, &model, agents);
     let sink = front_end_sink(&args.provider, Box::new(writer), RunState::default());
+    let sink = board_sink(sink, host.as_mut());
     let handle = RunBuilder::new(run_cfg, llm, price, workspace)
         .sink(sink)
         .start()
         .map_err(Failure::Run)?;
-    drive(
+    serve_and_drive(
         handle,
+        host,
         &args.provider,
         &cfg,
         &session_path,
@@ -327,6 +359,162 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         outputs,
     )
     .await
+}
+
+fn board_url(text: &str) -> Result<BoardUrl, Failure> {
+    BoardUrl::parse(text).map_err(Failure::Usage)
+}
+
+fn nats_auth(flags: &NatsArgs) -> NatsAuth {
+    NatsAuth {
+        creds: flags.nats_creds.clone(),
+        ca: flags.nats_ca.clone(),
+        cert: flags.nats_cert.clone(),
+        key: flags.nats_key.clone(),
+    }
+}
+
+fn apply_lease(run_cfg: &mut RunConfig, lease: Option<u64>) {
+    if let Some(secs) = lease {
+        run_cfg.lease = Duration::from_secs(secs.max(1));
+    }
+}
+
+/// The session sink, plus the run's stream when the board lives on NATS.
+fn board_sink(sink: Box<dyn EventSink>, host: Option<&mut BoardHost>) -> Box<dyn EventSink> {
+    match host {
+        Some(host) => Box::new(Tee(vec![sink, host.take_sink()])),
+        None => sink,
+    }
+}
+
+/// [`drive`], with the board served on NATS around it when it lives there.
+async fn serve_and_drive(
+    handle: EngineHandle,
+    host: Option<BoardHost>,
+    flags: &ProviderArgs,
+    cfg: &Config,
+    session_path: &Path,
+    log_path: Option<PathBuf>,
+    outputs: RunOutputs,
+) -> Result<ExitCode, Failure> {
+    let Some(mut host) = host else {
+        return drive(handle, flags, cfg, session_path, log_path, outputs).await;
+    };
+    host.serve(&handle).await.map_err(Failure::Run)?;
+    let url = host.url();
+    eprintln!("board: {url} (add agents: delm worker --board {url}; watch: delm attach {url})");
+    let outcome = drive(handle, flags, cfg, session_path, log_path, outputs).await;
+    host.close()
+        .await
+        .map_err(|e| Failure::Run(format!("the board: {e}")))?;
+    outcome
+}
+
+async fn worker(args: WorkerArgs) -> Result<ExitCode, Failure> {
+    let cfg = Config::load().map_err(Failure::Usage)?;
+    if args.agents == 0 || args.agents > board::MAX_AGENTS {
+        return Err(Failure::Usage(format!(
+            "--agents must be between 1 and {}",
+            board::MAX_AGENTS
+        )));
+    }
+    let mut url = board_url(&args.board)?;
+    if let Some(run) = &args.run {
+        url = board_url(&url.with_run(run).display())?;
+    }
+    let flags = ProviderArgs {
+        model: args.model.clone(),
+        base_url: args.base_url.clone(),
+        api_key_env: args.api_key_env.clone(),
+        headless: true,
+        json: false,
+        log_level: args.log_level.clone(),
+        theme: None,
+    };
+    let model = resolve_model(&cfg, &flags, None)?;
+    let sandbox = SandboxArgs {
+        allow_exec: args.allow_exec,
+        allow_edit: args.allow_edit,
+        apply: false,
+    };
+    init_logging(args.log_level.as_deref());
+    let (llm, price) = build_llm(&cfg, &model, args.agents);
+    let setup = delm::nats::WorkerSetup {
+        url,
+        auth: nats_auth(&args.nats),
+        agents: args.agents,
+        llm,
+        price,
+        model_label: model.spec.label.clone(),
+        options: workspace_options(&sandbox, &model),
+        workdir: args.workdir.clone(),
+        max_turns_per_task: cfg.max_turns,
+        context_budget_tokens: cfg.context_budget,
+    };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let stopper = shutdown.clone();
+    tokio::spawn(async move {
+        stop_signal().await;
+        eprintln!("delm worker: stopping; open claims go back to the queue");
+        stopper.cancel();
+    });
+    match delm::nats::worker::run(setup, shutdown).await {
+        Ok(WorkerEnd::Done) => Ok(ExitCode::SUCCESS),
+        Ok(WorkerEnd::Interrupted) => Ok(ExitCode::from(130)),
+        Ok(WorkerEnd::Failed(why)) => Err(Failure::Run(why)),
+        Err(why) => Err(Failure::Run(why)),
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
+
+async fn attach(args: AttachArgs) -> Result<ExitCode, Failure> {
+    let cfg = Config::load().map_err(Failure::Usage)?;
+    let mut url = board_url(&args.board)?;
+    if let Some(run) = &args.run {
+        url = board_url(&url.with_run(run).display())?;
+    }
+    let flags = ProviderArgs {
+        model: None,
+        base_url: None,
+        api_key_env: None,
+        headless: args.headless,
+        json: args.json,
+        log_level: None,
+        theme: args.theme.clone(),
+    };
+    check_tui(&flags, &cfg)?;
+    init_logging(None);
+    let engine = delm::nats::RemoteEngine::attach(&url, &nats_auth(&args.nats))
+        .await
+        .map_err(Failure::Run)?;
+    if !args.headless {
+        let opts = tui_options(flags.theme.clone().or_else(|| cfg.theme.clone()));
+        delm::tui::run_live(Arc::new(engine), opts)
+            .await
+            .map_err(|e| Failure::Run(format!("the terminal UI failed: {e:#}")))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let state = delm::nats::attach::follow_headless(&engine, args.json, stop_signal()).await;
+    match &state.answer {
+        Some(answer) => finish(&state, answer, &flags),
+        None => {
+            eprintln!(
+                "delm: stopped watching run {}; it goes on (`delm attach {}` again)",
+                engine.run_id(),
+                url.with_run(engine.run_id()).display()
+            );
+            Ok(ExitCode::from(130))
+        }
+    }
 }
 
 /// Commands and edits as the flags allow; the provider's key variables never reach a
@@ -473,7 +661,7 @@ async fn drive(
         state
     } else {
         let opts = tui_options(flags.theme.clone().or_else(|| cfg.theme.clone()));
-        let ui = delm::tui::run_live(handle.clone(), opts).await;
+        let ui = delm::tui::run_live(Arc::new(handle.clone()), opts).await;
         // Quitting mid-run leaves the session resumable rather than finishing it.
         handle.detach();
         let state = handle.wait().await;
@@ -578,7 +766,19 @@ async fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
 
 async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
     let cfg = Config::load().map_err(Failure::Usage)?;
-    let (path, events) = load_session(&args.session)?;
+    // A run on a NATS board is read from its stream (this process becomes its board);
+    // any other is read from its session file.
+    let (path, events, mut host) = if delm::nats::is_board_url(&args.session) {
+        let url = board_url(&args.session)?;
+        let (host, events) = BoardHost::resume(&url, &nats_auth(&args.nats))
+            .await
+            .map_err(Failure::Run)?;
+        let path = sessions_dir()?.join(format!("{}.jsonl", host.run_id()));
+        (path, events, Some(host))
+    } else {
+        let (path, events) = load_session(&args.session)?;
+        (path, events, None)
+    };
     let prior = RunState::from_events(events.iter());
     // A run that failed (provider unreachable, key rejected) can be resumed once fixed;
     // one that answered, hit its budget or was stopped cannot.
@@ -598,29 +798,71 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
         endpoint: prior.endpoint.as_deref(),
     };
     let model = resolve_model(&cfg, &args.provider, Some(recorded))?;
-    let workspace = tools::open_with(&prior.mode, &workspace_options(&args.sandbox, &model))
+    // A board resuming on another machine fetches the workspace the run started with.
+    let mode = match &host {
+        Some(host) if !workspace_is_here(&prior.mode) => host
+            .fetch_workspace(&path.with_extension("workspace"))
+            .await
+            .map_err(Failure::Run)?,
+        _ => prior.mode.clone(),
+    };
+    let workspace = tools::open_with(&mode, &workspace_options(&args.sandbox, &model))
         .map_err(|e| Failure::Usage(format!("the run's workspace cannot be opened again: {e}")))?;
-    let outputs = RunOutputs::new(&workspace, &prior.mode, &args.sandbox);
-    let agents = args.agents.unwrap_or(prior.desired_agents.max(1));
+    let outputs = RunOutputs::new(&workspace, &mode, &args.sandbox);
+    let fewest = usize::from(host.is_none());
+    let agents = args.agents.unwrap_or(prior.desired_agents.max(fewest));
     let mut run_cfg = RunConfig::new(
         prior.goal.clone(),
         prior.mode.clone(),
         model.spec.label.clone(),
     );
-    run_cfg.agents = agents.clamp(1, board::MAX_AGENTS);
+    run_cfg.agents = agents.clamp(fewest, board::MAX_AGENTS);
     run_cfg.endpoint = Some(model.endpoint());
     apply_tuning(&mut run_cfg, &cfg);
+    apply_lease(&mut run_cfg, args.lease.lease);
     check_tui(&args.provider, &cfg)?;
-    let writer = SessionWriter::append(&path).map_err(|e| Failure::Usage(e.to_string()))?;
+    let writer = match &mut host {
+        Some(host) => {
+            host.set_lease(run_cfg.lease);
+            export_session(&path, &events)?
+        }
+        None => SessionWriter::append(&path).map_err(|e| Failure::Usage(e.to_string()))?,
+    };
     let log_path = init_logging(args.provider.log_level.as_deref());
     let (llm, price) = build_llm(&cfg, &model, run_cfg.agents);
     let sink = front_end_sink(&args.provider, Box::new(writer), prior);
+    let sink = board_sink(sink, host.as_mut());
     let handle = RunBuilder::new(run_cfg, llm, price, workspace)
         .sink(sink)
         .resume(events)
         .start()
         .map_err(Failure::Usage)?;
-    drive(handle, &args.provider, &cfg, &path, log_path, outputs).await
+    serve_and_drive(handle, host, &args.provider, &cfg, &path, log_path, outputs).await
+}
+
+/// Whether the paths a run recorded exist on this machine.
+fn workspace_is_here(mode: &Mode) -> bool {
+    match mode {
+        Mode::Plain => true,
+        Mode::Repo { root } => Path::new(root).is_dir(),
+        Mode::Docs { roots } => roots.iter().all(|r| Path::new(r).exists()),
+    }
+}
+
+/// The session file of a run resumed from its stream: the stream is the truth, so the
+/// export is rewritten from it (atomically) and continued.
+fn export_session(path: &Path, events: &[Envelope]) -> Result<SessionWriter, Failure> {
+    let fail = |e: String| Failure::Run(format!("cannot write the session file: {e}"));
+    let tmp = path.with_extension("jsonl.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut writer = SessionWriter::create(&tmp).map_err(|e| fail(e.to_string()))?;
+    writer
+        .write_batch(events)
+        .and_then(|()| writer.sync())
+        .map_err(|e| fail(e.to_string()))?;
+    drop(writer);
+    std::fs::rename(&tmp, path).map_err(|e| fail(e.to_string()))?;
+    SessionWriter::append(path).map_err(|e| fail(e.to_string()))
 }
 
 fn compare(args: CompareArgs) -> Result<ExitCode, Failure> {

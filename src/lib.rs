@@ -8,6 +8,7 @@ pub mod config;
 pub mod engine;
 pub mod event;
 pub mod llm;
+pub mod nats;
 pub mod redact;
 pub mod session;
 pub mod sinks;

@@ -37,7 +37,7 @@ pub use theme::{Theme, builtin_theme_names};
 pub use ui::draw;
 pub use update::{handle_event, handle_key, update};
 
-use crate::engine::EngineHandle;
+use crate::engine::EngineClient;
 use crate::event::Envelope;
 use std::path::PathBuf;
 
@@ -73,7 +73,10 @@ impl TuiOptions {
 
 /// Watch and steer a live run. Returns when the user quits (after confirming while the run
 /// is still going); the caller stops the engine, whose session log is safe either way.
-pub async fn run_live(handle: EngineHandle, opts: TuiOptions) -> anyhow::Result<()> {
+pub async fn run_live(
+    handle: std::sync::Arc<dyn EngineClient>,
+    opts: TuiOptions,
+) -> anyhow::Result<()> {
     let (keymap, theme) = opts.load()?;
     let mut state = AppState::live(keymap, theme);
     let link = runner::EngineLink::attach(handle, &mut state);

@@ -6,9 +6,10 @@ use super::app::{AppState, Command};
 use super::clipboard::copy_to_clipboard;
 use super::terminal::TerminalGuard;
 use super::update::{clock_running, handle_event, play_tick};
-use crate::engine::{EngineHandle, StreamDelta};
+use crate::engine::{EngineClient, StreamDelta};
 use crate::event::{AgentStatus, Envelope};
 use futures_util::StreamExt;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::Instant;
@@ -20,14 +21,14 @@ const FLASH_FOR: Duration = Duration::from_secs(4);
 
 /// The engine side of a live session.
 pub(crate) struct EngineLink {
-    pub handle: EngineHandle,
+    pub handle: Arc<dyn EngineClient>,
     events: Option<broadcast::Receiver<Envelope>>,
     deltas: Option<broadcast::Receiver<StreamDelta>>,
 }
 
 impl EngineLink {
     /// Subscribe first, then fold the history, so no event falls between the two.
-    pub fn attach(handle: EngineHandle, state: &mut AppState) -> Self {
+    pub fn attach(handle: Arc<dyn EngineClient>, state: &mut AppState) -> Self {
         let events = handle.subscribe();
         let deltas = handle.subscribe_deltas();
         for env in handle.events_since(0) {
@@ -163,7 +164,7 @@ pub(crate) async fn run(state: &mut AppState, link: Option<EngineLink>) -> anyho
 }
 
 /// Fold every logged event the state has not seen (after a lag, or at the end).
-fn resync(state: &mut AppState, handle: Option<&EngineHandle>) {
+fn resync(state: &mut AppState, handle: Option<&Arc<dyn EngineClient>>) {
     if let Some(handle) = handle {
         for env in handle.events_since(state.run().last_seq) {
             state.apply(&env);
@@ -179,7 +180,7 @@ fn play_interval(state: &AppState) -> Duration {
 /// Carry out commands; returns true when the UI should exit.
 fn execute(
     state: &mut AppState,
-    handle: Option<&EngineHandle>,
+    handle: Option<&Arc<dyn EngineClient>>,
     commands: Vec<Command>,
 ) -> anyhow::Result<bool> {
     for command in commands {
