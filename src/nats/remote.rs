@@ -388,7 +388,13 @@ impl BoardClient for RemoteClient {
                 request,
                 Request::FinalAnswer { .. } | Request::DeclineFinalise { .. }
             );
+            if let Request::Abandon { claim } = &request {
+                tracing::info!(agent = %self.agent, "claim {claim} was revoked; abandoning it");
+            }
             let reply = self.request(request).await?;
+            if let Reply::Refused { reason } = &reply {
+                tracing::info!(agent = %self.agent, "the board refused a request: {reason}");
+            }
             if ends_task || (ends_turn && reply == Reply::Ok) {
                 self.shared.claims.release(&self.agent);
             }

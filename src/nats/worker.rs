@@ -132,6 +132,10 @@ pub async fn run(setup: WorkerSetup, shutdown: CancellationToken) -> Result<Work
         match agent.request(join).await {
             Some(Reply::Ok) => {}
             Some(other) => return Err(format!("the board refused {id}: {other:?}")),
+            None if signals.is_over() => {
+                eprintln!("delm worker {worker}: run {run} finished before this worker joined");
+                return Ok(WorkerEnd::Done);
+            }
             None => return Err(format!("the board did not answer {id}'s join")),
         }
         agents.insert(id, agent);

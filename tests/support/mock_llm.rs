@@ -170,6 +170,40 @@ pub enum Reply {
     CutStream(String),
     /// Wait, then reply.
     Delay(Duration, Box<Reply>),
+    /// Hold the reply until the test opens the gate (so a test can act while a call is in
+    /// flight: stop a process, restart a server), then reply.
+    Gated(Gate, Box<Reply>),
+}
+
+/// A gate a test opens; replies behind it wait until then.
+#[derive(Clone, Default)]
+pub struct Gate(Arc<(std::sync::atomic::AtomicBool, tokio::sync::Notify)>);
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Gate(open: {})", self.is_open())
+    }
+}
+
+impl Gate {
+    pub fn open(&self) {
+        self.0.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.1.notify_waiters();
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.0.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    async fn wait(&self) {
+        loop {
+            let notified = self.0.1.notified();
+            if self.is_open() {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 impl Reply {
@@ -454,9 +488,18 @@ async fn write_reply(
     index: usize,
     mut reply: Reply,
 ) -> io::Result<()> {
-    while let Reply::Delay(wait, inner) = reply {
-        tokio::time::sleep(wait).await;
-        reply = *inner;
+    loop {
+        match reply {
+            Reply::Delay(wait, inner) => {
+                tokio::time::sleep(wait).await;
+                reply = *inner;
+            }
+            Reply::Gated(gate, inner) => {
+                gate.wait().await;
+                reply = *inner;
+            }
+            _ => break,
+        }
     }
     let (turn, cut) = match reply {
         Reply::Status {
@@ -472,7 +515,7 @@ async fn write_reply(
         Reply::TextAndTools(text, calls) => (Turn::new(wire, index, text, json_args(calls)), false),
         Reply::RawTools(calls) => (Turn::new(wire, index, String::new(), calls), false),
         Reply::CutStream(text) => (Turn::new(wire, index, text, vec![]), true),
-        Reply::Delay(..) => unreachable!("delays are unwrapped above"),
+        Reply::Delay(..) | Reply::Gated(..) => unreachable!("delays and gates are unwrapped above"),
     };
     if request.is_stream() {
         let events = match wire {

@@ -3,6 +3,8 @@
 //! the engine actually sent, never from hidden knowledge of the run.
 #![allow(dead_code)]
 
+pub mod cooperative;
+
 use crate::support::{RecordedRequest, Reply};
 use serde_json::{Value, json};
 
