@@ -459,11 +459,16 @@ async fn worker(args: WorkerArgs) -> Result<ExitCode, Failure> {
         eprintln!("delm worker: stopping; open claims go back to the queue");
         stopper.cancel();
     });
-    match delm::nats::worker::run(setup, shutdown).await {
-        Ok(WorkerEnd::Done) => Ok(ExitCode::SUCCESS),
-        Ok(WorkerEnd::Interrupted) => Ok(ExitCode::from(130)),
-        Ok(WorkerEnd::Failed(why)) => Err(Failure::Run(why)),
-        Err(why) => Err(Failure::Run(why)),
+    let report = delm::nats::worker::run(setup, shutdown)
+        .await
+        .map_err(Failure::Run)?;
+    if !report.worker.is_empty() {
+        eprintln!("delm worker {}: {}", report.worker, report.summary());
+    }
+    match report.end {
+        WorkerEnd::Done => Ok(ExitCode::SUCCESS),
+        WorkerEnd::Interrupted => Ok(ExitCode::from(130)),
+        WorkerEnd::Failed(why) => Err(Failure::Run(why)),
     }
 }
 

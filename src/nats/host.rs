@@ -115,6 +115,15 @@ impl BoardHost {
         &self.names.run
     }
 
+    /// Messages appended to the run's stream so far (each one or more board steps), and
+    /// the time spent appending them.
+    pub fn appends(&self) -> (u64, Duration) {
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        self.writer.as_ref().map_or((0, Duration::ZERO), |w| {
+            (load(&w.appends), Duration::from_nanos(load(&w.append_ns)))
+        })
+    }
+
     /// The run's address for workers and terminals (no credentials).
     pub fn url(&self) -> String {
         self.url.display()

@@ -16,6 +16,8 @@ use crate::event::Envelope;
 use async_nats::jetstream::{self, consumer, context::PublishErrorKind, stream};
 use futures_util::StreamExt;
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -203,6 +205,10 @@ pub async fn read_all(
 pub struct LogWriter {
     /// The highest event seq known to be stored in the stream.
     pub durable: watch::Receiver<u64>,
+    /// Messages appended so far (each holds one or more board steps), and the time spent
+    /// appending them (publish to acknowledgement).
+    pub appends: Arc<AtomicU64>,
+    pub append_ns: Arc<AtomicU64>,
     task: JoinHandle<Result<(), StepDown>>,
 }
 
@@ -239,18 +245,25 @@ impl LogWriter {
     ) -> (JetStreamSink, LogWriter) {
         let (steps_tx, steps) = mpsc::unbounded_channel();
         let (durable_tx, durable) = watch::channel(durable_seq);
+        let appends = Arc::new(AtomicU64::new(0));
+        let append_ns = Arc::new(AtomicU64::new(0));
         let appender = Appender {
             js,
             names,
             board,
             last,
             max_bytes: max_payload.saturating_sub(HEADROOM).max(HEADROOM),
+            appends: appends.clone(),
+            append_ns: append_ns.clone(),
         };
         let task = tokio::spawn(appender.run(steps, durable_tx));
-        (
-            JetStreamSink { steps: steps_tx },
-            LogWriter { durable, task },
-        )
+        let writer = LogWriter {
+            durable,
+            appends,
+            append_ns,
+            task,
+        };
+        (JetStreamSink { steps: steps_tx }, writer)
     }
 
     /// Wait until every step the board wrote is in the stream (the board is done and its
@@ -275,6 +288,8 @@ struct Appender {
     /// The stream sequence of the last message stored (ours or before us).
     last: u64,
     max_bytes: usize,
+    appends: Arc<AtomicU64>,
+    append_ns: Arc<AtomicU64>,
 }
 
 impl Appender {
@@ -319,7 +334,11 @@ impl Appender {
             let first = pending_seqs[0].0;
             let last_seq = pending_seqs[taken - 1].1;
             let id = format!("{}.{first}-{last_seq}", self.board);
+            let started = std::time::Instant::now();
             self.last = self.append(payload.into(), &id).await?;
+            self.appends.fetch_add(1, Ordering::Relaxed);
+            self.append_ns
+                .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
             pending.drain(..taken);
             pending_seqs.drain(..taken);
             durable.send_replace(last_seq);

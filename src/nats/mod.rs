@@ -32,7 +32,7 @@ pub mod worker;
 pub use attach::RemoteEngine;
 pub use host::BoardHost;
 pub use url::{BoardUrl, NatsAuth, is_board_url};
-pub use worker::{WorkerEnd, WorkerSetup};
+pub use worker::{WorkerEnd, WorkerReport, WorkerSetup};
 
 /// The runs on a board, as `delm runs` prints them.
 pub async fn list_runs(url: &BoardUrl, auth: &NatsAuth, width: usize) -> Result<String, String> {

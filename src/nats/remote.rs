@@ -303,6 +303,29 @@ pub struct Shared {
     pub claims: Arc<Claims>,
     /// Parent of every claim's revocation: cancelled when the worker stops.
     pub stop: CancellationToken,
+    pub claim_times: ClaimTimes,
+}
+
+/// How long each granted claim took as the agent saw it: from the request to the reply,
+/// the worker's fold caught up with it. Kept for the worker's summary and the benchmark.
+#[derive(Default)]
+pub struct ClaimTimes(Mutex<Vec<u32>>);
+
+impl ClaimTimes {
+    /// Samples kept (later ones are dropped: the summary is of the first million).
+    const MAX: usize = 1_000_000;
+
+    fn record(&self, took: Duration) {
+        let mut samples = lock(&self.0);
+        if samples.len() < Self::MAX {
+            samples.push(took.as_micros().min(u32::MAX as u128) as u32);
+        }
+    }
+
+    /// Every sample, in microseconds.
+    pub fn samples(&self) -> Vec<u32> {
+        lock(&self.0).clone()
+    }
 }
 
 /// One agent of a worker, as the board sees it.
@@ -381,6 +404,7 @@ impl BoardClient for RemoteClient {
                 self.leave().await;
                 return Some((Reply::Ok, None));
             }
+            let asked = matches!(request, Request::Claim).then(tokio::time::Instant::now);
             // After a finish or an abandon the agent holds no claim, whatever the reply; a
             // refused final answer leaves the finalise turn open.
             let ends_task = matches!(request, Request::Abandon { .. } | Request::Finish { .. });
@@ -397,6 +421,9 @@ impl BoardClient for RemoteClient {
             }
             if ends_task || (ends_turn && reply == Reply::Ok) {
                 self.shared.claims.release(&self.agent);
+            }
+            if let (Some(asked), Some(_)) = (asked, granted_claim(&reply)) {
+                self.shared.claim_times.record(asked.elapsed());
             }
             let revocation = granted_claim(&reply).map(|claim| {
                 let view = crate::engine::store::read(self.shared.mirror.view());

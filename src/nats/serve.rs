@@ -65,6 +65,14 @@ pub async fn start(
     Ok(tasks)
 }
 
+/// Whether a proposal cites command runs or patches (records local to whoever made them).
+fn cites_local_runs(points: &[crate::engine::protocol::PointDraft]) -> bool {
+    points.iter().flat_map(|p| &p.evidence).any(|e| {
+        let source = e.source.trim_start().to_ascii_lowercase();
+        source.starts_with("cmd:") || source.starts_with("patch:")
+    })
+}
+
 enum Admission {
     New,
     InFlight,
@@ -218,6 +226,13 @@ impl Door {
                 Err("a worker's agents join as remote participants".into())
             }
             Request::Join { .. } => Ok(()),
+            Request::Propose { points, .. } if cites_local_runs(points) => Err(
+                "a point from a worker cannot cite `cmd:` or `patch:` evidence: those runs and \
+                 patches live on the worker's machine, where the board cannot check them (or \
+                 would check another run of the same id). Cite files or documents as evidence, \
+                 and say what the command showed in the task result"
+                    .into(),
+            ),
             _ => {
                 let view = store::read(self.handle.view());
                 match view.state.agents.get(agent.as_str()) {
@@ -294,5 +309,34 @@ impl Door {
             worker,
             lease_ms: self.lease.as_millis() as u64,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::protocol::PointDraft;
+    use crate::event::{Evidence, PointKind};
+
+    #[test]
+    fn worker_points_citing_their_own_command_runs_are_refused() {
+        let draft = |source: &str| PointDraft {
+            kind: PointKind::Finding,
+            headline: "h".into(),
+            summary: String::new(),
+            evidence: vec![Evidence {
+                source: source.into(),
+                quote: "q".into(),
+                ..Default::default()
+            }],
+            supersedes: None,
+            notes: vec![],
+        };
+        assert!(cites_local_runs(&[draft(" CMD:c3")]));
+        assert!(cites_local_runs(&[
+            draft("src/a.rs"),
+            draft("patch:w1.a2@3f2a")
+        ]));
+        assert!(!cites_local_runs(&[draft("src/a.rs"), draft("P3")]));
     }
 }

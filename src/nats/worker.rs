@@ -47,6 +47,34 @@ pub struct WorkerSetup {
     pub context_budget_tokens: Option<usize>,
 }
 
+/// What a worker did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerReport {
+    pub end: WorkerEnd,
+    /// Its id on the board (`w3`); empty when it never joined.
+    pub worker: String,
+    /// How long each granted claim took, in microseconds (request to reply, folded).
+    pub claim_latency_us: Vec<u32>,
+}
+
+impl WorkerReport {
+    /// "120 claims, latency p50 1.4 ms, p99 9.8 ms".
+    pub fn summary(&self) -> String {
+        let mut us = self.claim_latency_us.clone();
+        if us.is_empty() {
+            return "no claims".into();
+        }
+        us.sort_unstable();
+        let at = |q: f64| us[((us.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+        format!(
+            "{} claims, latency p50 {:.1} ms, p99 {:.1} ms",
+            us.len(),
+            at(0.5),
+            at(0.99)
+        )
+    }
+}
+
 /// How a worker ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WorkerEnd {
@@ -59,7 +87,7 @@ pub enum WorkerEnd {
 }
 
 /// Run a worker until the run ends, `shutdown` fires, or every agent has left.
-pub async fn run(setup: WorkerSetup, shutdown: CancellationToken) -> Result<WorkerEnd, String> {
+pub async fn run(setup: WorkerSetup, shutdown: CancellationToken) -> Result<WorkerReport, String> {
     let client = super::url::connect(&setup.url, &setup.auth, "delm worker").await?;
     let js = async_nats::jetstream::new(client.clone());
     let board = setup.url.display();
@@ -119,6 +147,7 @@ pub async fn run(setup: WorkerSetup, shutdown: CancellationToken) -> Result<Work
         signals: signals.clone(),
         claims: claims.clone(),
         stop: stop.clone(),
+        claim_times: Default::default(),
     });
     let host = super::leader::hostname();
     let mut agents: HashMap<String, Arc<RemoteClient>> = HashMap::new();
@@ -134,7 +163,11 @@ pub async fn run(setup: WorkerSetup, shutdown: CancellationToken) -> Result<Work
             Some(other) => return Err(format!("the board refused {id}: {other:?}")),
             None if signals.is_over() => {
                 eprintln!("delm worker {worker}: run {run} finished before this worker joined");
-                return Ok(WorkerEnd::Done);
+                return Ok(WorkerReport {
+                    end: WorkerEnd::Done,
+                    worker,
+                    claim_latency_us: Vec::new(),
+                });
             }
             None => return Err(format!("the board did not answer {id}'s join")),
         }
@@ -191,12 +224,17 @@ pub async fn run(setup: WorkerSetup, shutdown: CancellationToken) -> Result<Work
     let all_failed = end == WorkerEnd::Done
         && all_left
         && store::read(shared.mirror.view()).state.answer.is_none();
-    Ok(if all_failed {
+    let end = if all_failed {
         WorkerEnd::Failed(format!(
             "every agent of {worker} left the run (see the messages above)"
         ))
     } else {
         end
+    };
+    Ok(WorkerReport {
+        end,
+        worker,
+        claim_latency_us: shared.claim_times.samples(),
     })
 }
 
