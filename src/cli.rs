@@ -62,9 +62,9 @@ pub enum CoordinationArg {
     Isolated,
 }
 
-/// Provider and output flags shared by `run` and `resume`.
-#[derive(Debug, Clone, Args)]
-pub struct ProviderArgs {
+/// Which model, on which server, with which key (`run`, `resume`, `worker`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ModelArgs {
     /// openai:NAME, anthropic:NAME, ollama:NAME, or a name from the config file.
     #[arg(long, value_name = "SPEC")]
     pub model: Option<String>,
@@ -74,6 +74,13 @@ pub struct ProviderArgs {
     /// The environment variable that holds the API key.
     #[arg(long, value_name = "VAR")]
     pub api_key_env: Option<String>,
+}
+
+/// Provider and output flags shared by `run` and `resume`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ProviderArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// No TUI: progress lines on stderr, the final answer on stdout.
     #[arg(long)]
     pub headless: bool,
@@ -180,13 +187,9 @@ pub struct WorkerArgs {
     /// Give each of this worker's agents a private copy of the repository to edit.
     #[arg(long, requires = "allow_exec")]
     pub allow_edit: bool,
-    /// openai:NAME, anthropic:NAME, ollama:NAME, or a name from the config file.
-    #[arg(long, value_name = "SPEC")]
-    pub model: Option<String>,
-    #[arg(long, value_name = "URL")]
-    pub base_url: Option<String>,
-    #[arg(long, value_name = "VAR")]
-    pub api_key_env: Option<String>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Log level for the log file (error, warn, info, debug, trace); RUST_LOG also works.
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
     #[command(flatten)]

@@ -3,8 +3,8 @@
 
 use crate::Failure;
 use crate::cli::{
-    AttachArgs, Cli, Command, CompareArgs, CoordinationArg, NatsArgs, ProviderArgs, ReplayArgs,
-    ResumeArgs, RunArgs, SandboxArgs, VerifyArg, WorkerArgs,
+    AttachArgs, Cli, Command, CompareArgs, CoordinationArg, ModelArgs, NatsArgs, ProviderArgs,
+    ReplayArgs, ResumeArgs, RunArgs, SandboxArgs, VerifyArg, WorkerArgs,
 };
 use delm::config::{self, Config, DEFAULT_MODEL};
 use delm::engine::tools::{Workspace, WorkspaceOptions, patch};
@@ -139,7 +139,7 @@ struct Recorded<'a> {
 
 fn resolve_model(
     cfg: &Config,
-    flags: &ProviderArgs,
+    flags: &ModelArgs,
     recorded: Option<Recorded<'_>>,
 ) -> Result<Model, Failure> {
     let fallback = recorded.as_ref().map(|r| r.model);
@@ -306,7 +306,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         ));
     }
     let mode = mode_from(&args)?;
-    let model = resolve_model(&cfg, &args.provider, None)?;
+    let model = resolve_model(&cfg, &args.provider.model, None)?;
     let workspace = tools::open_with(&mode, &workspace_options(&args.sandbox, &model))
         .map_err(Failure::Usage)?;
     let outputs = RunOutputs::new(&workspace, &mode, &args.sandbox);
@@ -349,16 +349,14 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         .sink(sink)
         .start()
         .map_err(Failure::Run)?;
-    serve_and_drive(
-        handle,
-        host,
-        &args.provider,
-        &cfg,
-        &session_path,
+    let front = FrontEnd {
+        flags: &args.provider,
+        cfg: &cfg,
+        session_path: &session_path,
         log_path,
         outputs,
-    )
-    .await
+    };
+    serve_and_drive(handle, host, front).await
 }
 
 fn board_url(text: &str) -> Result<BoardUrl, Failure> {
@@ -388,23 +386,35 @@ fn board_sink(sink: Box<dyn EventSink>, host: Option<&mut BoardHost>) -> Box<dyn
     }
 }
 
+/// What a front end needs besides the engine: the flags, where the session is, and what
+/// the run leaves behind.
+struct FrontEnd<'a> {
+    flags: &'a ProviderArgs,
+    cfg: &'a Config,
+    session_path: &'a Path,
+    log_path: Option<PathBuf>,
+    outputs: RunOutputs,
+}
+
 /// [`drive`], with the board served on NATS around it when it lives there.
 async fn serve_and_drive(
     handle: EngineHandle,
     host: Option<BoardHost>,
-    flags: &ProviderArgs,
-    cfg: &Config,
-    session_path: &Path,
-    log_path: Option<PathBuf>,
-    outputs: RunOutputs,
+    front: FrontEnd<'_>,
 ) -> Result<ExitCode, Failure> {
     let Some(mut host) = host else {
-        return drive(handle, flags, cfg, session_path, log_path, outputs).await;
+        return drive(handle, front).await;
     };
     host.serve(&handle).await.map_err(Failure::Run)?;
     let url = host.url();
     eprintln!("board: {url} (add agents: delm worker --board {url}; watch: delm attach {url})");
-    let outcome = drive(handle, flags, cfg, session_path, log_path, outputs).await;
+    let outcome = drive(handle, front).await;
+    if outcome
+        .as_ref()
+        .is_ok_and(|code| *code == ExitCode::from(130))
+    {
+        eprintln!("delm: on the board, continue it with `delm resume {url}`");
+    }
     host.close()
         .await
         .map_err(|e| Failure::Run(format!("the board: {e}")))?;
@@ -423,16 +433,7 @@ async fn worker(args: WorkerArgs) -> Result<ExitCode, Failure> {
     if let Some(run) = &args.run {
         url = board_url(&url.with_run(run).display())?;
     }
-    let flags = ProviderArgs {
-        model: args.model.clone(),
-        base_url: args.base_url.clone(),
-        api_key_env: args.api_key_env.clone(),
-        headless: true,
-        json: false,
-        log_level: args.log_level.clone(),
-        theme: None,
-    };
-    let model = resolve_model(&cfg, &flags, None)?;
+    let model = resolve_model(&cfg, &args.model, None)?;
     let sandbox = SandboxArgs {
         allow_exec: args.allow_exec,
         allow_edit: args.allow_edit,
@@ -488,13 +489,10 @@ async fn attach(args: AttachArgs) -> Result<ExitCode, Failure> {
         url = board_url(&url.with_run(run).display())?;
     }
     let flags = ProviderArgs {
-        model: None,
-        base_url: None,
-        api_key_env: None,
         headless: args.headless,
         json: args.json,
-        log_level: None,
         theme: args.theme.clone(),
+        ..ProviderArgs::default()
     };
     check_tui(&flags, &cfg)?;
     init_logging(None);
@@ -644,14 +642,14 @@ fn front_end_sink(
     Box::new(Tee(sinks))
 }
 
-async fn drive(
-    handle: EngineHandle,
-    flags: &ProviderArgs,
-    cfg: &Config,
-    session_path: &Path,
-    log_path: Option<PathBuf>,
-    outputs: RunOutputs,
-) -> Result<ExitCode, Failure> {
+async fn drive(handle: EngineHandle, front: FrontEnd<'_>) -> Result<ExitCode, Failure> {
+    let FrontEnd {
+        flags,
+        cfg,
+        session_path,
+        log_path,
+        outputs,
+    } = front;
     let state = if flags.headless {
         let stopper = handle.clone();
         // Ctrl-C leaves the run resumable: in-flight work is dropped, the log is synced.
@@ -802,7 +800,7 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
         model: &prior.model,
         endpoint: prior.endpoint.as_deref(),
     };
-    let model = resolve_model(&cfg, &args.provider, Some(recorded))?;
+    let model = resolve_model(&cfg, &args.provider.model, Some(recorded))?;
     // A board resuming on another machine fetches the workspace the run started with.
     let mode = match &host {
         Some(host) if !workspace_is_here(&prior.mode) => host
@@ -842,7 +840,14 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
         .resume(events)
         .start()
         .map_err(Failure::Usage)?;
-    serve_and_drive(handle, host, &args.provider, &cfg, &path, log_path, outputs).await
+    let front = FrontEnd {
+        flags: &args.provider,
+        cfg: &cfg,
+        session_path: &path,
+        log_path,
+        outputs,
+    };
+    serve_and_drive(handle, host, front).await
 }
 
 /// Whether the paths a run recorded exist on this machine.

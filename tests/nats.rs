@@ -54,6 +54,18 @@ struct Holds {
 }
 
 impl Holds {
+    /// Hold the first work call of any task.
+    fn first_work() -> Holds {
+        Holds {
+            work: Some(Gate::default()),
+            ..Holds::default()
+        }
+    }
+
+    fn open_work(&self) {
+        self.work.as_ref().expect("a work gate").open();
+    }
+
     fn held(&self) -> Option<(String, String)> {
         self.held.lock().unwrap().clone()
     }
@@ -214,18 +226,8 @@ impl Cluster {
     }
 
     fn cmd(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_delm"));
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("DELM_DATA_DIR", self.path("data"))
-            .env("DELM_CONFIG_DIR", self.path("config"))
-            .env("DELM_LOG_DIR", self.path("logs"))
-            .env("DELM_RETRY_BASE_MS", "20")
-            .env("OPENAI_API_KEY", KEY)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut cmd = support::delm_command(env!("CARGO_BIN_EXE_delm"), self.dir.path(), KEY);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd
     }
 
@@ -315,6 +317,18 @@ impl Cluster {
         }
     }
 
+    /// Once every process exited successfully: the run's log, its fold, and the check that
+    /// it completed with every task finished exactly once.
+    fn finished_once(&self, run: &str, procs: &mut [&mut Proc]) -> (Vec<Envelope>, RunState) {
+        for proc in procs.iter_mut() {
+            proc.wait_success();
+        }
+        let events = self.events(run);
+        let state = RunState::from_events(events.iter());
+        assert_finished_once(&state, &events);
+        (events, state)
+    }
+
     /// Wait until the board's log holds an event `pick` accepts; that event.
     fn wait_event(&self, run: &str, what: &str, pick: impl Fn(&Envelope) -> bool) -> Envelope {
         wait_for(what, || self.events(run).into_iter().find(|e| pick(e)))
@@ -362,25 +376,15 @@ fn stream_events(nats: &NatsServer, run: &str) -> Vec<Envelope> {
 #[test]
 fn a_board_with_no_agents_and_two_workers_finish_a_run_watched_by_attach() {
     // The first work call waits until both workers joined, so neither finds the run over.
-    let c = Cluster::new(Holds {
-        work: Some(Gate::default()),
-        ..Holds::default()
-    });
+    let c = Cluster::new(Holds::first_work());
     let (mut board, run) = c.board();
     let url = format!("{}/{run}", c.nats.url());
     let mut attach = c.spawn("attach", &["attach", &url, "--headless", "--json"]);
     let (mut w1, mut w2) = (c.spawn_worker(2), c.spawn_worker(2));
     let (id1, id2) = (joined(&mut w1), joined(&mut w2));
     assert_ne!(id1, id2, "each worker gets its own id");
-    c.holds.work.as_ref().unwrap().open();
-    board.wait_success();
-    w1.wait_success();
-    w2.wait_success();
-    attach.wait_success();
-
-    let events = c.events(&run);
-    let state = RunState::from_events(events.iter());
-    assert_finished_once(&state, &events);
+    c.holds.open_work();
+    let (events, state) = c.finished_once(&run, &mut [&mut board, &mut w1, &mut w2, &mut attach]);
     assert!(state.tasks.len() >= 5, "one task per document");
     // Every agent is a worker's: the board ran none.
     for e in &events {
@@ -446,11 +450,7 @@ fn a_board_with_no_agents_and_two_workers_finish_a_run_watched_by_attach() {
 
 #[test]
 fn a_killed_workers_claims_are_requeued_and_every_task_finishes_once() {
-    let holds = Holds {
-        work: Some(Gate::default()),
-        ..Holds::default()
-    };
-    let c = Cluster::new(holds);
+    let c = Cluster::new(Holds::first_work());
     let (mut board, run) = c.board();
     let (w1, id1) = c.worker(2);
     let (w2, id2) = c.worker(2);
@@ -466,13 +466,9 @@ fn a_killed_workers_claims_are_requeued_and_every_task_finishes_once() {
     let expired = c.wait_event(&run, "the dead worker's claim to expire", |e| {
         matches!(&e.event, Event::ClaimExpired { task: t, agent: a, .. } if *t == task && *a == agent)
     });
-    board.wait_success();
-    for (_, mut w) in workers {
-        w.wait_success();
-    }
-    let events = c.events(&run);
-    let state = RunState::from_events(events.iter());
-    assert_finished_once(&state, &events);
+    let mut procs: Vec<&mut Proc> = workers.values_mut().collect();
+    procs.push(&mut board);
+    let (events, _) = c.finished_once(&run, &mut procs);
     // The task went back to the queue and another worker's agent finished it.
     assert!(events.iter().any(|e| e.seq > expired.seq
         && matches!(&e.event, Event::TaskRequeued { task: t, .. } if *t == task)));
@@ -496,7 +492,7 @@ fn a_stopped_worker_resumed_after_its_lease_cannot_finish_the_requeued_task() {
     let (mut board, run) = c.board();
     let (w1, id1) = c.worker(2);
     let (w2, id2) = c.worker(2);
-    let workers = HashMap::from([(id1, w1), (id2, w2)]);
+    let mut workers = HashMap::from([(id1, w1), (id2, w2)]);
     let (agent, task) = wait_for("a held work call", || c.holds.held());
     let victim = agent.split('.').next().unwrap().to_string();
     workers[&victim].signal(libc::SIGSTOP);
@@ -510,7 +506,7 @@ fn a_stopped_worker_resumed_after_its_lease_cannot_finish_the_requeued_task() {
     );
     // Wake the stopped worker and let its held call answer: its agent tries to finish.
     workers[&victim].signal(libc::SIGCONT);
-    c.holds.work.as_ref().unwrap().open();
+    c.holds.open_work();
     // Its model call's report (or its abandoning the revoked claim) shows it is back; its
     // finish request follows on the same connection.
     c.wait_event(&run, "the resumed agent to report back", |e| {
@@ -519,13 +515,9 @@ fn a_stopped_worker_resumed_after_its_lease_cannot_finish_the_requeued_task() {
                 if *a == agent)
     });
     c.holds.finalise.as_ref().unwrap().open();
-    board.wait_success();
-    for (_, mut w) in workers {
-        w.wait_success();
-    }
-    let events = c.events(&run);
-    let state = RunState::from_events(events.iter());
-    assert_finished_once(&state, &events);
+    let mut procs: Vec<&mut Proc> = workers.values_mut().collect();
+    procs.push(&mut board);
+    let (events, state) = c.finished_once(&run, &mut procs);
     let finisher = &finishers(&events)[&task][0];
     assert_ne!(
         finisher, &agent,
@@ -551,24 +543,15 @@ fn a_stopped_worker_resumed_after_its_lease_cannot_finish_the_requeued_task() {
 
 #[test]
 fn a_nats_server_restart_mid_run_loses_no_event() {
-    let holds = Holds {
-        work: Some(Gate::default()),
-        ..Holds::default()
-    };
-    let mut c = Cluster::new(holds);
+    let mut c = Cluster::new(Holds::first_work());
     let (mut board, run) = c.board();
     let (mut w1, _) = c.worker(2);
     let (mut w2, _) = c.worker(1);
     wait_for("a held work call", || c.holds.held());
     let before = c.events(&run).len();
     c.nats.restart();
-    c.holds.work.as_ref().unwrap().open();
-    board.wait_success();
-    w1.wait_success();
-    w2.wait_success();
-    let events = c.events(&run);
-    let state = RunState::from_events(events.iter());
-    assert_finished_once(&state, &events);
+    c.holds.open_work();
+    let (events, _) = c.finished_once(&run, &mut [&mut board, &mut w1, &mut w2]);
     assert!(
         events.len() > before,
         "the run went on after the restart ({before} events before it)"
@@ -584,11 +567,7 @@ fn a_nats_server_restart_mid_run_loses_no_event() {
 
 #[test]
 fn a_killed_board_resumed_from_the_stream_finishes_with_every_verified_point() {
-    let holds = Holds {
-        work: Some(Gate::default()),
-        ..Holds::default()
-    };
-    let c = Cluster::new(holds);
+    let c = Cluster::new(Holds::first_work());
     let (mut board, run) = c.board();
     let (mut w1, _) = c.worker(2);
     let (mut w2, _) = c.worker(2);
@@ -623,7 +602,7 @@ fn a_killed_board_resumed_from_the_stream_finishes_with_every_verified_point() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut resumed = c.spawn("resumed board", &args);
     resumed.wait_stderr("board: nats://");
-    c.holds.work.as_ref().unwrap().open();
+    c.holds.open_work();
     resumed.wait_success();
     w1.wait_success();
     w2.wait_success();
@@ -667,11 +646,7 @@ fn assert_finished_once_after_resume(state: &RunState) {
 
 #[test]
 fn an_attached_client_pauses_the_swarm_and_its_constraint_reaches_the_workers() {
-    let holds = Holds {
-        work: Some(Gate::default()),
-        ..Holds::default()
-    };
-    let c = Cluster::new(holds);
+    let c = Cluster::new(Holds::first_work());
     let (mut board, run) = c.board();
     let (mut w1, id1) = c.worker(2);
     let (held, _) = wait_for("a held work call", || c.holds.held());
@@ -685,7 +660,7 @@ fn an_attached_client_pauses_the_swarm_and_its_constraint_reaches_the_workers() 
     control(delm::engine::Control::Pause);
     c.wait_event(&run, "the pause", |e| matches!(e.event, Event::Paused {}));
     // The held call answers; its agent stops at the next step boundary.
-    c.holds.work.as_ref().unwrap().open();
+    c.holds.open_work();
     c.wait_event(&run, "the held agent to pause", |e| {
         matches!(&e.event, Event::AgentStatus { agent, status: delm::event::AgentStatus::Paused, .. }
             if *agent == held)

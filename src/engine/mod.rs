@@ -274,9 +274,7 @@ impl EngineHandle {
     }
     /// Every event with `seq > after`, in order (resynchronisation after lag).
     pub fn events_since(&self, after: u64) -> Vec<Envelope> {
-        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        let start = log.partition_point(|e| e.seq <= after);
-        log[start..].to_vec()
+        store::events_since(&self.log, after)
     }
     /// The run's state now, folded from the whole log.
     pub fn snapshot(&self) -> RunState {

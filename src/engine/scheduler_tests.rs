@@ -709,16 +709,22 @@ fn worker_agent_ids_are_recognised() {
     }
 }
 
-#[test]
-fn worker_agents_finalise_and_a_silent_last_finisher_lets_another() {
+/// Two workers' agents each finish a task, w2.a1 last, at `last_at`.
+fn two_worker_agents_done(last_at: Duration) -> Harness {
     let mut h = Harness::delm(0, &["one", "two"]);
     join_remote(&mut h, "w1.a1");
     join_remote(&mut h, "w2.a1");
     let c1 = h.claim_task("w1.a1");
     let c2 = h.claim_task("w2.a1");
     h.finish("w1.a1", &c1);
-    h.now = Duration::from_secs(10);
+    h.now = last_at;
     h.finish("w2.a1", &c2);
+    h
+}
+
+#[test]
+fn worker_agents_finalise_and_a_silent_last_finisher_lets_another() {
+    let mut h = two_worker_agents_done(Duration::from_secs(10));
     assert!(
         matches!(h.claim("w1.a1"), ClaimReply::Wait { .. }),
         "w2.a1 finished last and is alive: it finalises"
@@ -726,13 +732,7 @@ fn worker_agents_finalise_and_a_silent_last_finisher_lets_another() {
     assert!(matches!(h.claim("w2.a1"), ClaimReply::Finalise { .. }));
 
     // The same, but the last finisher goes silent (its worker died) past the lease.
-    let mut h = Harness::delm(0, &["one", "two"]);
-    join_remote(&mut h, "w1.a1");
-    join_remote(&mut h, "w2.a1");
-    let c1 = h.claim_task("w1.a1");
-    let c2 = h.claim_task("w2.a1");
-    h.finish("w1.a1", &c1);
-    h.finish("w2.a1", &c2);
+    let mut h = two_worker_agents_done(Duration::ZERO);
     h.now = Duration::from_secs(121);
     assert!(
         matches!(h.claim("w1.a1"), ClaimReply::Finalise { .. }),

@@ -18,6 +18,13 @@ pub fn read(view: &SharedView) -> std::sync::RwLockReadGuard<'_, BoardView> {
     view.read().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Every event of `log` with `seq > after`, in order (start-up and resynchronisation).
+pub fn events_since(log: &Mutex<Vec<Envelope>>, after: u64) -> Vec<Envelope> {
+    let log = log.lock().unwrap_or_else(|e| e.into_inner());
+    let start = log.partition_point(|e| e.seq <= after);
+    log[start..].to_vec()
+}
+
 pub struct EventStore {
     seq: u64,
     clock: EventClock,

@@ -125,9 +125,7 @@ impl Mirror {
     }
 
     pub fn events_since(&self, after: u64) -> Vec<Envelope> {
-        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        let start = log.partition_point(|e| e.seq <= after);
-        log[start..].to_vec()
+        crate::engine::store::events_since(&self.log, after)
     }
 
     /// Flips to `true` once `run_finished` was folded.

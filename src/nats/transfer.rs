@@ -111,26 +111,12 @@ fn doc_files(roots: &[String]) -> Result<(Manifest, Files), String> {
         if path.is_file() {
             files.push((base.clone(), path.to_path_buf()));
         } else {
-            // The same walk as the documents workspace: hidden files skipped, links
-            // followed, ignore files not applied.
-            let walker = ignore::WalkBuilder::new(path)
-                .standard_filters(false)
-                .hidden(true)
-                .follow_links(true)
-                .build();
-            for entry in walker.flatten() {
-                if !entry.file_type().is_some_and(|t| t.is_file()) {
-                    continue;
-                }
-                let Ok(rel) = entry.path().strip_prefix(path) else {
-                    continue;
-                };
-                let rel = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/");
-                files.push((format!("{base}/{rel}"), entry.path().to_path_buf()));
+            // The same walk as the documents workspace, so the same documents travel.
+            let walked = crate::engine::tools::docs::walk_dir(path, |e| {
+                tracing::warn!("packing the documents: {e}")
+            });
+            for (rel, full) in walked {
+                files.push((format!("{base}/{rel}"), full));
             }
         }
         bases.push(base);
@@ -335,9 +321,8 @@ mod tests {
 
     #[test]
     fn documents_unpack_under_the_same_ids() {
-        let tmp = std::env::temp_dir().join(format!("delm-transfer-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path();
         let bundle = tmp.join("b.tar.gz");
         let roots = vec![
             fixture("tests/fixtures/docs/acme"),
@@ -376,14 +361,12 @@ mod tests {
         };
         assert_eq!(files(&root), files(&fixture("tests/fixtures/repo")));
         assert!(!pack(&Mode::Plain, &bundle).unwrap());
-        std::fs::remove_dir_all(&tmp).unwrap();
     }
 
     #[test]
     fn a_bundle_that_leaves_its_directory_is_refused() {
-        let tmp = std::env::temp_dir().join(format!("delm-transfer-evil-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path();
         let bundle = tmp.join("evil.tar.gz");
         let file = std::fs::File::create(&bundle).unwrap();
         let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
@@ -402,6 +385,5 @@ mod tests {
         let err = unpack(&bundle, &tmp.join("out")).unwrap_err();
         assert!(err.contains("leaves the workspace"), "{err}");
         assert!(!tmp.join("escape").exists());
-        std::fs::remove_dir_all(&tmp).unwrap();
     }
 }

@@ -5,3 +5,20 @@ pub mod mock_llm;
 pub mod nats_server;
 
 pub use mock_llm::{Gate, MockLlm, RecordedRequest, Reply, Wire};
+
+/// The real `delm` binary (`bin`, from `env!("CARGO_BIN_EXE_delm")`) with a clean
+/// environment rooted at `home`: its data, config and log directories inside it, quick
+/// retries, `key` as the OpenAI key, and no stdin.
+pub fn delm_command(bin: &str, home: &std::path::Path, key: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(bin);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("DELM_DATA_DIR", home.join("data"))
+        .env("DELM_CONFIG_DIR", home.join("config"))
+        .env("DELM_LOG_DIR", home.join("logs"))
+        .env("DELM_RETRY_BASE_MS", "20")
+        .env("OPENAI_API_KEY", key)
+        .stdin(std::process::Stdio::null());
+    cmd
+}

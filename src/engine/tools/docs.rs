@@ -558,28 +558,37 @@ fn collect(
         found.push((id_of(&name), path.to_path_buf(), format));
         return Ok(());
     }
-    // Git ignore rules are deliberately not applied: documents often live in ignored
-    // folders (data/, reports/). Hidden files are skipped.
+    for (rel, full) in walk_dir(path, |e| skipped.push(format!("{root}: {e}"))) {
+        if let Some(format) = Format::of(&full) {
+            found.push((id_of(&rel), full, format));
+        }
+    }
+    Ok(())
+}
+
+/// Every file under the directory `path` as the documents workspace walks it, sorted by
+/// name: its path relative to `path` (with `/`) and its full path. Git ignore rules are
+/// deliberately not applied (documents often live in ignored folders: data/, reports/);
+/// hidden files are skipped; links are followed. A walk error goes to `on_error`.
+pub fn walk_dir(path: &Path, mut on_error: impl FnMut(String)) -> Vec<(String, PathBuf)> {
     let walker = ignore::WalkBuilder::new(path)
         .standard_filters(false)
         .hidden(true)
         .follow_links(true)
         .sort_by_file_name(|a, b| a.cmp(b))
         .build();
+    let mut files = Vec::new();
     for entry in walker {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                skipped.push(format!("{root}: {e}"));
+                on_error(e.to_string());
                 continue;
             }
         };
         if !entry.file_type().is_some_and(|t| t.is_file()) {
             continue;
         }
-        let Some(format) = Format::of(entry.path()) else {
-            continue;
-        };
         let Ok(rel) = entry.path().strip_prefix(path) else {
             continue;
         };
@@ -588,9 +597,9 @@ fn collect(
             .map(|c| c.as_os_str().to_string_lossy())
             .collect::<Vec<_>>()
             .join("/");
-        found.push((id_of(&rel), entry.path().to_path_buf(), format));
+        files.push((rel, entry.path().to_path_buf()));
     }
-    Ok(())
+    files
 }
 
 /// With one root, ids are plain relative paths; with several, the documents of a directory
