@@ -355,6 +355,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         session_path: &session_path,
         log_path,
         outputs,
+        resume: None,
     };
     serve_and_drive(handle, host, front).await
 }
@@ -394,6 +395,8 @@ struct FrontEnd<'a> {
     session_path: &'a Path,
     log_path: Option<PathBuf>,
     outputs: RunOutputs,
+    /// What `delm resume` takes to continue this run: its session file, or its board.
+    resume: Option<String>,
 }
 
 /// [`drive`], with the board served on NATS around it when it lives there.
@@ -408,13 +411,11 @@ async fn serve_and_drive(
     host.serve(&handle).await.map_err(Failure::Run)?;
     let url = host.url();
     eprintln!("board: {url} (add agents: delm worker --board {url}; watch: delm attach {url})");
+    let front = FrontEnd {
+        resume: Some(url),
+        ..front
+    };
     let outcome = drive(handle, front).await;
-    if outcome
-        .as_ref()
-        .is_ok_and(|code| *code == ExitCode::from(130))
-    {
-        eprintln!("delm: on the board, continue it with `delm resume {url}`");
-    }
     host.close()
         .await
         .map_err(|e| Failure::Run(format!("the board: {e}")))?;
@@ -649,6 +650,7 @@ async fn drive(handle: EngineHandle, front: FrontEnd<'_>) -> Result<ExitCode, Fa
         session_path,
         log_path,
         outputs,
+        resume,
     } = front;
     let state = if flags.headless {
         let stopper = handle.clone();
@@ -678,7 +680,7 @@ async fn drive(handle: EngineHandle, front: FrontEnd<'_>) -> Result<ExitCode, Fa
     let Some(answer) = &state.answer else {
         eprintln!(
             "delm: the run was interrupted before its answer; continue it with `delm resume {}`",
-            session_path.display()
+            resume.unwrap_or_else(|| session_path.display().to_string())
         );
         return Ok(ExitCode::from(if flags.headless { 130 } else { 0 }));
     };
@@ -846,6 +848,7 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
         session_path: &path,
         log_path,
         outputs,
+        resume: None,
     };
     serve_and_drive(handle, host, front).await
 }

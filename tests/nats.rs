@@ -206,15 +206,32 @@ struct Cluster {
     nats: NatsServer,
     mock: MockLlm,
     holds: Holds,
+    /// The board's address as the board and workers are given it.
+    board_url: String,
 }
 
 impl Cluster {
     fn new(holds: Holds) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let nats = NatsServer::start(&dir.path().join("js"));
+        Self::around(dir, nats, holds)
+    }
+
+    /// A cluster whose server admits only clients with `token`; the board gets it in its
+    /// URL.
+    fn with_token(token: &str) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let nats = NatsServer::start_with_token(&dir.path().join("js"), token);
+        let mut c = Self::around(dir, nats, Holds::first_work());
+        c.board_url = format!("nats://{token}@127.0.0.1:{}", c.nats.port);
+        c
+    }
+
+    fn around(dir: tempfile::TempDir, nats: NatsServer, holds: Holds) -> Cluster {
         let mock = MockLlm::start_blocking(Wire::OpenAi, script(holds.clone()));
         Cluster {
             dir,
+            board_url: nats.url(),
             nats,
             mock,
             holds,
@@ -232,7 +249,13 @@ impl Cluster {
     }
 
     fn spawn(&self, name: &str, args: &[&str]) -> Proc {
-        let mut child = self.cmd().args(args).spawn().unwrap();
+        let mut cmd = self.cmd();
+        cmd.args(args);
+        self.spawn_cmd(name, cmd)
+    }
+
+    fn spawn_cmd(&self, name: &str, mut cmd: Command) -> Proc {
+        let mut child = cmd.spawn().unwrap();
         let (stdout, stderr) = (Arc::default(), Arc::default());
         collect(child.stdout.take().unwrap(), Arc::clone(&stdout));
         collect(child.stderr.take().unwrap(), Arc::clone(&stderr));
@@ -258,14 +281,18 @@ impl Cluster {
 
     /// A board with no agents of its own over the fixture documents; its run id.
     fn board(&self) -> (Proc, String) {
-        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/docs");
+        self.board_on(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/docs"))
+    }
+
+    /// A board over the documents in `docs`.
+    fn board_on(&self, docs: &Path) -> (Proc, String) {
         let mut args: Vec<String> = [
             "run",
             GOAL,
             "--docs",
             docs.to_str().unwrap(),
             "--board",
-            &self.nats.url(),
+            &self.board_url,
             "--agents",
             "0",
             "--lease",
@@ -297,13 +324,20 @@ impl Cluster {
     }
 
     fn spawn_worker(&self, agents: usize) -> Proc {
+        self.spawn_worker_with(agents, &[])
+    }
+
+    /// A worker given the plain server URL and `env` (credentials, say).
+    fn spawn_worker_with(&self, agents: usize, env: &[(&str, &str)]) -> Proc {
         let n = agents.to_string();
-        let mut args: Vec<String> = ["worker", "--board", &self.nats.url(), "--agents", &n]
+        let url = self.nats.url();
+        let mut args: Vec<String> = ["worker", "--board", &url, "--agents", &n]
             .map(String::from)
             .to_vec();
         args.extend(self.model_args());
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.spawn("worker", &args)
+        let mut cmd = self.cmd();
+        cmd.args(&args).envs(env.iter().copied());
+        self.spawn_cmd("worker", cmd)
     }
 
     fn session(&self, run: &str) -> PathBuf {
@@ -568,7 +602,14 @@ fn a_nats_server_restart_mid_run_loses_no_event() {
 #[test]
 fn a_killed_board_resumed_from_the_stream_finishes_with_every_verified_point() {
     let c = Cluster::new(Holds::first_work());
-    let (mut board, run) = c.board();
+    // The board's documents are gone when it is resumed (another machine, say): the resumed
+    // board fetches them from the object store, as workers do.
+    let docs = c.path("board-docs");
+    support::copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/docs"),
+        &docs,
+    );
+    let (mut board, run) = c.board_on(&docs);
     let (mut w1, _) = c.worker(2);
     let (mut w2, _) = c.worker(2);
     wait_for("a held work call", || c.holds.held());
@@ -577,6 +618,7 @@ fn a_killed_board_resumed_from_the_stream_finishes_with_every_verified_point() {
     });
     board.signal(libc::SIGKILL);
     board.wait();
+    std::fs::remove_dir_all(&docs).unwrap();
     let stream = stream_events(&c.nats, &run);
     let verified_before: Vec<String> = RunState::from_events(stream.iter())
         .points
@@ -617,6 +659,10 @@ fn a_killed_board_resumed_from_the_stream_finishes_with_every_verified_point() {
         events
             .iter()
             .any(|e| matches!(e.event, Event::RunResumed { .. }))
+    );
+    assert!(
+        c.session(&run).with_extension("workspace").is_dir(),
+        "the resumed board unpacked the run's workspace next to its session"
     );
     let state = RunState::from_events(events.iter());
     assert_finished_once_after_resume(&state);
@@ -699,4 +745,54 @@ fn an_attached_client_pauses_the_swarm_and_its_constraint_reaches_the_workers() 
         )
         .then_some(())
     });
+}
+
+#[test]
+fn a_token_protected_board_admits_only_clients_with_the_token_and_never_shows_it() {
+    let token = "nats-tok-9c2f61d4e8b7a035";
+    let c = Cluster::with_token(token);
+    let (mut board, run) = c.board();
+    // Without the token a worker is turned away with one clear sentence.
+    let mut stranger = c.spawn_worker(1);
+    let status = stranger.wait();
+    assert_eq!(status.code(), Some(1), "{}", stranger.stderr());
+    assert!(
+        stranger.stderr().contains("cannot connect to the board"),
+        "{}",
+        stranger.stderr()
+    );
+    // With it (from the environment, not the command line) a worker joins and works.
+    let mut worker = c.spawn_worker_with(2, &[("NATS_TOKEN", token)]);
+    joined(&mut worker);
+    c.holds.open_work();
+    c.finished_once(&run, &mut [&mut board, &mut worker]);
+    let listed = c
+        .cmd()
+        .args(["runs", "--board", &c.board_url])
+        .output()
+        .unwrap();
+    let listed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&listed.stdout),
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert!(listed.contains(&run), "{listed}");
+    let texts = [
+        ("session", std::fs::read_to_string(c.session(&run)).unwrap()),
+        ("board stderr", board.stderr()),
+        ("board stdout", board.stdout()),
+        ("worker stderr", worker.stderr()),
+        ("stranger stderr", stranger.stderr()),
+        ("runs", listed),
+        (
+            "tracing log",
+            std::fs::read_to_string(c.path("logs/delm.log")).unwrap_or_default(),
+        ),
+    ];
+    for (name, text) in texts {
+        assert!(
+            !text.contains(token),
+            "the NATS token leaked into the {name}"
+        );
+    }
 }

@@ -228,10 +228,16 @@ pub async fn connect(
         _ => return Err("--nats-cert and --nats-key go together".into()),
     }
     opts.connect(url.server_urls()).await.map_err(|e| {
+        let why = redact::redact(&e.to_string()).into_owned();
+        let hint = if why.contains("authorization") || why.contains("authentication") {
+            "; give the board's credentials: nats://user:password@host, nats://TOKEN@host, \
+             NATS_USER/NATS_PASSWORD, NATS_TOKEN or --nats-creds FILE"
+        } else {
+            ""
+        };
         format!(
-            "cannot connect to the board at {}: {}",
-            url.display(),
-            redact::redact(&e.to_string())
+            "cannot connect to the board at {}: {why}{hint}",
+            url.display()
         )
     })
 }

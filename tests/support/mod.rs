@@ -22,3 +22,21 @@ pub fn delm_command(bin: &str, home: &std::path::Path, key: &str) -> std::proces
         .stdin(std::process::Stdio::null());
     cmd
 }
+
+/// Copy the directory `from` to `to` (created), leaving Python caches behind.
+pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "__pycache__" {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

@@ -19,6 +19,8 @@ pub struct NatsServer {
     pub port: u16,
     store: PathBuf,
     config: Option<PathBuf>,
+    /// A token every client must present (`--auth`), if any.
+    token: Option<String>,
     child: Option<Child>,
 }
 
@@ -70,16 +72,29 @@ impl NatsServer {
         Self::start_with(store, Some(config))
     }
 
+    /// A server that admits only clients presenting `token`.
+    pub fn start_with_token(store: &Path, token: &str) -> NatsServer {
+        let mut server = Self::configured(store, None);
+        server.token = Some(token.to_string());
+        server.launch();
+        server
+    }
+
     fn start_with(store: &Path, config: Option<PathBuf>) -> NatsServer {
+        let mut server = Self::configured(store, config);
+        server.launch();
+        server
+    }
+
+    fn configured(store: &Path, config: Option<PathBuf>) -> NatsServer {
         std::fs::create_dir_all(store).expect("create the server's store directory");
-        let mut server = NatsServer {
+        NatsServer {
             port: free_port(),
             store: store.to_path_buf(),
             config,
+            token: None,
             child: None,
-        };
-        server.launch();
-        server
+        }
     }
 
     pub fn url(&self) -> String {
@@ -90,6 +105,9 @@ impl NatsServer {
         let mut cmd = Command::new(server_binary());
         if let Some(config) = &self.config {
             cmd.arg("-c").arg(config);
+        }
+        if let Some(token) = &self.token {
+            cmd.arg("--auth").arg(token);
         }
         cmd.args(["-js", "-a", "127.0.0.1", "-p"])
             .arg(self.port.to_string())
