@@ -163,6 +163,7 @@ pub struct NatsArgs {
     /// A client certificate (PEM) for mutual TLS; needs --nats-key.
     #[arg(long, value_name = "FILE", env = "NATS_CERT")]
     pub nats_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
     #[arg(long, value_name = "FILE", env = "NATS_KEY")]
     pub nats_key: Option<PathBuf>,
 }
@@ -184,7 +185,8 @@ pub struct WorkerArgs {
     /// Let this worker's agents run commands in the run's repository (see `delm run`).
     #[arg(long)]
     pub allow_exec: bool,
-    /// Give each of this worker's agents a private copy of the repository to edit.
+    /// Give each of this worker's agents a private copy of the repository to edit (the
+    /// board cannot verify a worker's patches yet: see README, Many machines).
     #[arg(long, requires = "allow_exec")]
     pub allow_edit: bool,
     #[command(flatten)]

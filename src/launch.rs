@@ -1,10 +1,15 @@
 //! From parsed flags to a running engine: config, provider, workspace, session log, and the
-//! headless or TUI front end.
+//! headless or TUI front end. Over 600 lines because `run` and `resume` share most of their
+//! steps here, so the two cannot drift apart; a board on NATS is `board_cmds`'s.
 
 use crate::Failure;
+use crate::board_cmds::{
+    attach, board_sink, board_url, export_session, nats_auth, serve_and_drive, worker,
+    workspace_is_here,
+};
 use crate::cli::{
-    AttachArgs, Cli, Command, CompareArgs, CoordinationArg, ModelArgs, NatsArgs, ProviderArgs,
-    ReplayArgs, ResumeArgs, RunArgs, SandboxArgs, VerifyArg, WorkerArgs,
+    Cli, Command, CompareArgs, CoordinationArg, ModelArgs, ProviderArgs, ReplayArgs, ResumeArgs,
+    RunArgs, SandboxArgs, VerifyArg,
 };
 use delm::config::{self, Config, DEFAULT_MODEL};
 use delm::engine::tools::{Workspace, WorkspaceOptions, patch};
@@ -15,7 +20,7 @@ use delm::event::{
 use delm::llm::pricing::Pricing;
 use delm::llm::retry::{RetryPolicy, RetryingProvider};
 use delm::llm::spec::{self, ModelSpec, ProviderConfig};
-use delm::nats::{BoardHost, BoardUrl, NatsAuth, WorkerEnd};
+use delm::nats::BoardHost;
 use delm::session::{self, SessionWriter};
 use delm::sinks::{JsonLines, Story, Tee};
 use std::path::{Path, PathBuf};
@@ -84,7 +89,7 @@ fn sessions_dir() -> Result<PathBuf, Failure> {
 
 /// Tracing goes to a file, never to the terminal the TUI owns. Transport crates are held at
 /// `warn` whatever the level, so request headers (keys) are never logged.
-fn init_logging(level: Option<&str>) -> Option<PathBuf> {
+pub(crate) fn init_logging(level: Option<&str>) -> Option<PathBuf> {
     let dir = config::log_dir()?;
     std::fs::create_dir_all(&dir).ok()?;
     let path = dir.join("delm.log");
@@ -112,8 +117,8 @@ fn init_logging(level: Option<&str>) -> Option<PathBuf> {
 }
 
 /// The resolved model: spec, endpoint, key.
-struct Model {
-    spec: ModelSpec,
+pub(crate) struct Model {
+    pub spec: ModelSpec,
     base_url: Option<String>,
     api_key: Option<spec::Secret>,
     /// The variable named to hold the key (`--api-key-env`), kept from commands.
@@ -132,12 +137,12 @@ impl Model {
 }
 
 /// What a resumed run recorded about its model: the spec and the endpoint it talked to.
-struct Recorded<'a> {
+pub(crate) struct Recorded<'a> {
     model: &'a str,
     endpoint: Option<&'a str>,
 }
 
-fn resolve_model(
+pub(crate) fn resolve_model(
     cfg: &Config,
     flags: &ModelArgs,
     recorded: Option<Recorded<'_>>,
@@ -195,7 +200,11 @@ fn same_endpoint(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
-fn build_llm(cfg: &Config, model: &Model, agents: usize) -> (delm::engine::Model, PriceFn) {
+pub(crate) fn build_llm(
+    cfg: &Config,
+    model: &Model,
+    agents: usize,
+) -> (delm::engine::Model, PriceFn) {
     let mut pc = ProviderConfig::from_spec(
         &model.spec,
         model.base_url.as_deref(),
@@ -360,170 +369,27 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     serve_and_drive(handle, host, front).await
 }
 
-fn board_url(text: &str) -> Result<BoardUrl, Failure> {
-    BoardUrl::parse(text).map_err(Failure::Usage)
-}
-
-fn nats_auth(flags: &NatsArgs) -> NatsAuth {
-    NatsAuth {
-        creds: flags.nats_creds.clone(),
-        ca: flags.nats_ca.clone(),
-        cert: flags.nats_cert.clone(),
-        key: flags.nats_key.clone(),
-    }
-}
-
 fn apply_lease(run_cfg: &mut RunConfig, lease: Option<u64>) {
     if let Some(secs) = lease {
         run_cfg.lease = Duration::from_secs(secs.max(1));
     }
 }
 
-/// The session sink, plus the run's stream when the board lives on NATS.
-fn board_sink(sink: Box<dyn EventSink>, host: Option<&mut BoardHost>) -> Box<dyn EventSink> {
-    match host {
-        Some(host) => Box::new(Tee(vec![sink, host.take_sink()])),
-        None => sink,
-    }
-}
-
 /// What a front end needs besides the engine: the flags, where the session is, and what
 /// the run leaves behind.
-struct FrontEnd<'a> {
-    flags: &'a ProviderArgs,
-    cfg: &'a Config,
-    session_path: &'a Path,
-    log_path: Option<PathBuf>,
-    outputs: RunOutputs,
+pub(crate) struct FrontEnd<'a> {
+    pub flags: &'a ProviderArgs,
+    pub cfg: &'a Config,
+    pub session_path: &'a Path,
+    pub log_path: Option<PathBuf>,
+    pub outputs: RunOutputs,
     /// What `delm resume` takes to continue this run: its session file, or its board.
-    resume: Option<String>,
-}
-
-/// [`drive`], with the board served on NATS around it when it lives there.
-async fn serve_and_drive(
-    handle: EngineHandle,
-    host: Option<BoardHost>,
-    front: FrontEnd<'_>,
-) -> Result<ExitCode, Failure> {
-    let Some(mut host) = host else {
-        return drive(handle, front).await;
-    };
-    host.serve(&handle).await.map_err(Failure::Run)?;
-    let url = host.url();
-    eprintln!("board: {url} (add agents: delm worker --board {url}; watch: delm attach {url})");
-    let front = FrontEnd {
-        resume: Some(url),
-        ..front
-    };
-    let outcome = drive(handle, front).await;
-    host.close()
-        .await
-        .map_err(|e| Failure::Run(format!("the board: {e}")))?;
-    outcome
-}
-
-async fn worker(args: WorkerArgs) -> Result<ExitCode, Failure> {
-    let cfg = Config::load().map_err(Failure::Usage)?;
-    if args.agents == 0 || args.agents > board::MAX_AGENTS {
-        return Err(Failure::Usage(format!(
-            "--agents must be between 1 and {}",
-            board::MAX_AGENTS
-        )));
-    }
-    let mut url = board_url(&args.board)?;
-    if let Some(run) = &args.run {
-        url = board_url(&url.with_run(run).display())?;
-    }
-    let model = resolve_model(&cfg, &args.model, None)?;
-    let sandbox = SandboxArgs {
-        allow_exec: args.allow_exec,
-        allow_edit: args.allow_edit,
-        apply: false,
-    };
-    init_logging(args.log_level.as_deref());
-    let (llm, price) = build_llm(&cfg, &model, args.agents);
-    let setup = delm::nats::WorkerSetup {
-        url,
-        auth: nats_auth(&args.nats),
-        agents: args.agents,
-        llm,
-        price,
-        model_label: model.spec.label.clone(),
-        options: workspace_options(&sandbox, &model),
-        workdir: args.workdir.clone(),
-        max_turns_per_task: cfg.max_turns,
-        context_budget_tokens: cfg.context_budget,
-    };
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let stopper = shutdown.clone();
-    tokio::spawn(async move {
-        stop_signal().await;
-        eprintln!("delm worker: stopping; open claims go back to the queue");
-        stopper.cancel();
-    });
-    let report = delm::nats::worker::run(setup, shutdown)
-        .await
-        .map_err(Failure::Run)?;
-    if !report.worker.is_empty() {
-        eprintln!("delm worker {}: {}", report.worker, report.summary());
-    }
-    match report.end {
-        WorkerEnd::Done => Ok(ExitCode::SUCCESS),
-        WorkerEnd::Interrupted => Ok(ExitCode::from(130)),
-        WorkerEnd::Failed(why) => Err(Failure::Run(why)),
-    }
-}
-
-/// Ctrl-C or SIGTERM.
-async fn stop_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-    }
-}
-
-async fn attach(args: AttachArgs) -> Result<ExitCode, Failure> {
-    let cfg = Config::load().map_err(Failure::Usage)?;
-    let mut url = board_url(&args.board)?;
-    if let Some(run) = &args.run {
-        url = board_url(&url.with_run(run).display())?;
-    }
-    let flags = ProviderArgs {
-        headless: args.headless,
-        json: args.json,
-        theme: args.theme.clone(),
-        ..ProviderArgs::default()
-    };
-    check_tui(&flags, &cfg)?;
-    init_logging(None);
-    let engine = delm::nats::RemoteEngine::attach(&url, &nats_auth(&args.nats))
-        .await
-        .map_err(Failure::Run)?;
-    if !args.headless {
-        let opts = tui_options(flags.theme.clone().or_else(|| cfg.theme.clone()));
-        delm::tui::run_live(Arc::new(engine), opts)
-            .await
-            .map_err(|e| Failure::Run(format!("the terminal UI failed: {e:#}")))?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let state = delm::nats::attach::follow_headless(&engine, args.json, stop_signal()).await;
-    match &state.answer {
-        Some(answer) => finish(&state, answer, &flags),
-        None => {
-            eprintln!(
-                "delm: stopped watching run {}; it goes on (`delm attach {}` again)",
-                engine.run_id(),
-                url.with_run(engine.run_id()).display()
-            );
-            Ok(ExitCode::from(130))
-        }
-    }
+    pub resume: Option<String>,
 }
 
 /// Commands and edits as the flags allow; the provider's key variables never reach a
 /// command.
-fn workspace_options(flags: &SandboxArgs, model: &Model) -> WorkspaceOptions {
+pub(crate) fn workspace_options(flags: &SandboxArgs, model: &Model) -> WorkspaceOptions {
     let mut secret_env = vec![
         "OPENAI_API_KEY".to_string(),
         "ANTHROPIC_API_KEY".to_string(),
@@ -538,7 +404,7 @@ fn workspace_options(flags: &SandboxArgs, model: &Model) -> WorkspaceOptions {
 
 /// What a run leaves besides its session: the best verified patch (`--allow-edit`),
 /// applied to the repository with `--apply`.
-struct RunOutputs {
+pub(crate) struct RunOutputs {
     workspace: Arc<dyn Workspace>,
     /// The repository, when edits were allowed on one.
     repo: Option<PathBuf>,
@@ -643,7 +509,7 @@ fn front_end_sink(
     Box::new(Tee(sinks))
 }
 
-async fn drive(handle: EngineHandle, front: FrontEnd<'_>) -> Result<ExitCode, Failure> {
+pub(crate) async fn drive(handle: EngineHandle, front: FrontEnd<'_>) -> Result<ExitCode, Failure> {
     let FrontEnd {
         flags,
         cfg,
@@ -689,7 +555,7 @@ async fn drive(handle: EngineHandle, front: FrontEnd<'_>) -> Result<ExitCode, Fa
 }
 
 /// A bad `--theme` or keymap is a usage error, caught before the run starts.
-fn check_tui(flags: &ProviderArgs, cfg: &Config) -> Result<(), Failure> {
+pub(crate) fn check_tui(flags: &ProviderArgs, cfg: &Config) -> Result<(), Failure> {
     if flags.headless {
         return Ok(());
     }
@@ -698,7 +564,7 @@ fn check_tui(flags: &ProviderArgs, cfg: &Config) -> Result<(), Failure> {
         .map_err(|e| Failure::Usage(format!("{e:#}")))
 }
 
-fn tui_options(theme: Option<String>) -> delm::tui::TuiOptions {
+pub(crate) fn tui_options(theme: Option<String>) -> delm::tui::TuiOptions {
     delm::tui::TuiOptions {
         theme,
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
@@ -707,7 +573,7 @@ fn tui_options(theme: Option<String>) -> delm::tui::TuiOptions {
 }
 
 /// Print the answer (headless, not --json) and map the outcome to the exit code.
-fn finish(
+pub(crate) fn finish(
     state: &RunState,
     answer: &FinalAnswer,
     flags: &ProviderArgs,
@@ -851,31 +717,6 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
         resume: None,
     };
     serve_and_drive(handle, host, front).await
-}
-
-/// Whether the paths a run recorded exist on this machine.
-fn workspace_is_here(mode: &Mode) -> bool {
-    match mode {
-        Mode::Plain => true,
-        Mode::Repo { root } => Path::new(root).is_dir(),
-        Mode::Docs { roots } => roots.iter().all(|r| Path::new(r).exists()),
-    }
-}
-
-/// The session file of a run resumed from its stream: the stream is the truth, so the
-/// export is rewritten from it (atomically) and continued.
-fn export_session(path: &Path, events: &[Envelope]) -> Result<SessionWriter, Failure> {
-    let fail = |e: String| Failure::Run(format!("cannot write the session file: {e}"));
-    let tmp = path.with_extension("jsonl.tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut writer = SessionWriter::create(&tmp).map_err(|e| fail(e.to_string()))?;
-    writer
-        .write_batch(events)
-        .and_then(|()| writer.sync())
-        .map_err(|e| fail(e.to_string()))?;
-    drop(writer);
-    std::fs::rename(&tmp, path).map_err(|e| fail(e.to_string()))?;
-    SessionWriter::append(path).map_err(|e| fail(e.to_string()))
 }
 
 fn compare(args: CompareArgs) -> Result<ExitCode, Failure> {

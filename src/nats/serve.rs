@@ -226,6 +226,11 @@ impl Door {
                 Err("a worker's agents join as remote participants".into())
             }
             Request::Join { .. } => Ok(()),
+            // A worker's failing provider is the worker's problem: its agent leaves, the
+            // run goes on (the worker sends `leave`; a `fatal` would fail the whole run).
+            Request::Fatal { .. } => {
+                Err("a worker's agent cannot fail the run; leave instead".into())
+            }
             Request::Propose { points, .. } if cites_local_runs(points) => Err(
                 "a point from a worker cannot cite `cmd:` or `patch:` evidence: those runs and \
                  patches live on the worker's machine, where the board cannot check them (or \
@@ -246,6 +251,12 @@ impl Door {
     async fn serve_controls(self: Arc<Self>, mut sub: async_nats::Subscriber) {
         while let Some(msg) = sub.next().await {
             let ack = match wire::decode::<Control>(&msg.payload, wire::MAX_CONTROL_BYTES) {
+                // Leaving the run unfinished ends the board's process: that is for whoever
+                // runs it, not for a terminal attached from elsewhere.
+                Ok(Control::Detach) => ControlAck {
+                    ok: false,
+                    reason: Some("detach is for the board's own terminal".into()),
+                },
                 Ok(control) => {
                     tracing::info!(?control, "control from an attached terminal");
                     self.handle.control(control);
