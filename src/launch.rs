@@ -1,10 +1,15 @@
 //! From parsed flags to a running engine: config, provider, workspace, session log, and the
-//! headless or TUI front end.
+//! headless or TUI front end. Over 600 lines because `run` and `resume` share most of their
+//! steps here, so the two cannot drift apart; a board on NATS is `board_cmds`'s.
 
 use crate::Failure;
+use crate::board_cmds::{
+    attach, board_sink, board_url, export_session, nats_auth, serve_and_drive, worker,
+    workspace_is_here,
+};
 use crate::cli::{
-    Cli, Command, CompareArgs, CoordinationArg, McpArgs, ProviderArgs, ReplayArgs, ResumeArgs,
-    RunArgs, SandboxArgs, ServeArgs, VerifyArg,
+    Cli, Command, CompareArgs, CoordinationArg, McpArgs, ModelArgs, ProviderArgs, ReplayArgs,
+    ResumeArgs, RunArgs, SandboxArgs, ServeArgs, VerifyArg,
 };
 use delm::config::{self, Config, DEFAULT_MODEL};
 use delm::engine::tools::{Workspace, WorkspaceOptions, patch};
@@ -16,6 +21,7 @@ use delm::llm::config::{ProviderConfig, Secret};
 use delm::llm::pricing::Pricing;
 use delm::llm::retry::{RetryPolicy, RetryingProvider};
 use delm::llm::spec::{self, ModelSpec};
+use delm::nats::BoardHost;
 use delm::session::{self, SessionWriter};
 use delm::sinks::{JsonLines, Story, Tee};
 use std::path::{Path, PathBuf};
@@ -45,6 +51,16 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Compare(args) => compare(args),
         Command::Mcp(args) => mcp_bridge(args).await,
+        Command::Worker(args) => worker(args).await,
+        Command::Attach(args) => attach(args).await,
+        Command::Runs(args) => {
+            let url = board_url(&args.board)?;
+            let listing = delm::nats::list_runs(&url, &nats_auth(&args.nats), terminal_width())
+                .await
+                .map_err(Failure::Run)?;
+            print!("{listing}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config(args) => {
             let path = config::config_path()
                 .ok_or_else(|| Failure::Run("no home directory to keep a config in".into()))?;
@@ -91,7 +107,7 @@ fn sessions_dir() -> Result<PathBuf, Failure> {
 
 /// Tracing goes to a file, never to the terminal the TUI owns. Transport crates are held at
 /// `warn` whatever the level, so request headers (keys) are never logged.
-fn init_logging(level: Option<&str>) -> Option<PathBuf> {
+pub(crate) fn init_logging(level: Option<&str>) -> Option<PathBuf> {
     let dir = config::log_dir()?;
     std::fs::create_dir_all(&dir).ok()?;
     let path = dir.join("delm.log");
@@ -104,7 +120,9 @@ fn init_logging(level: Option<&str>) -> Option<PathBuf> {
         .map(str::to_string)
         .or_else(|| std::env::var("RUST_LOG").ok())
         .unwrap_or_else(|| "info".to_string());
-    let filter = format!("{base},hyper=warn,hyper_util=warn,reqwest=warn,h2=warn,rustls=warn");
+    let filter = format!(
+        "{base},hyper=warn,hyper_util=warn,reqwest=warn,h2=warn,rustls=warn,async_nats=warn"
+    );
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
@@ -117,8 +135,8 @@ fn init_logging(level: Option<&str>) -> Option<PathBuf> {
 }
 
 /// The resolved model: spec, endpoint, key.
-struct Model {
-    spec: ModelSpec,
+pub(crate) struct Model {
+    pub spec: ModelSpec,
     base_url: Option<String>,
     api_key: Option<Secret>,
     /// The variable named to hold the key (`--api-key-env`), kept from commands.
@@ -137,14 +155,14 @@ impl Model {
 }
 
 /// What a resumed run recorded about its model: the spec and the endpoint it talked to.
-struct Recorded<'a> {
+pub(crate) struct Recorded<'a> {
     model: &'a str,
     endpoint: Option<&'a str>,
 }
 
-fn resolve_model(
+pub(crate) fn resolve_model(
     cfg: &Config,
-    flags: &ProviderArgs,
+    flags: &ModelArgs,
     recorded: Option<Recorded<'_>>,
 ) -> Result<Model, Failure> {
     let fallback = recorded.as_ref().map(|r| r.model);
@@ -210,19 +228,14 @@ fn with_judge(
         .split(':')
         .next()
         .is_some_and(|p| p.eq_ignore_ascii_case(agents_model.spec.provider_label()));
-    let judge_flags = ProviderArgs {
+    let judge_flags = ModelArgs {
         model: Some(name.clone()),
-        base_url: if same_provider {
-            agents_model.base_url.clone()
-        } else {
-            None
-        },
-        api_key_env: if same_provider {
-            agents_model.key_env.clone()
-        } else {
-            None
-        },
-        ..flags.clone()
+        base_url: same_provider
+            .then(|| agents_model.base_url.clone())
+            .flatten(),
+        api_key_env: same_provider
+            .then(|| agents_model.key_env.clone())
+            .flatten(),
     };
     let judge = resolve_model(cfg, &judge_flags, None).map_err(|f| match f {
         Failure::Usage(m) => Failure::Usage(format!("--judge-model: {m}")),
@@ -242,7 +255,11 @@ fn same_endpoint(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
-fn build_llm(cfg: &Config, model: &Model, agents: usize) -> (delm::engine::Model, PriceFn) {
+pub(crate) fn build_llm(
+    cfg: &Config,
+    model: &Model,
+    agents: usize,
+) -> (delm::engine::Model, PriceFn) {
     let mut pc = ProviderConfig::from_spec(
         &model.spec,
         model.base_url.as_deref(),
@@ -319,12 +336,20 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             "the question is empty: say what the swarm should do".into(),
         ));
     }
+    let board = args.board.as_deref().map(board_url).transpose()?;
     let agents = args.agents.or(cfg.agents).unwrap_or(4);
-    if agents == 0 || agents > board::MAX_AGENTS {
+    // A board on NATS may run no agents itself: workers bring them.
+    let fewest = usize::from(board.is_none());
+    if agents < fewest || agents > board::MAX_AGENTS {
         return Err(Failure::Usage(format!(
-            "--agents must be between 1 and {}",
+            "--agents must be between {fewest} and {}",
             board::MAX_AGENTS
         )));
+    }
+    if agents == 0 && args.coordination == CoordinationArg::Isolated {
+        return Err(Failure::Usage(
+            "--coordination isolated makes one attempt per board agent: give --agents N".into(),
+        ));
     }
     if let Some(c) = args.max_cost
         && (c.is_nan() || c <= 0.0)
@@ -334,7 +359,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         ));
     }
     let mode = mode_from(&args)?;
-    let model = resolve_model(&cfg, &args.provider, None)?;
+    let model = resolve_model(&cfg, &args.provider.model, None)?;
     let workspace = tools::open_with(&mode, &workspace_options(&args.sandbox, &model))
         .map_err(Failure::Usage)?;
     let outputs = RunOutputs::new(&workspace, &mode, &args.sandbox);
@@ -356,13 +381,21 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         time_limit_secs: args.time_limit,
     };
     apply_tuning(&mut run_cfg, &cfg);
-    apply_lease(&mut run_cfg, &args.serve, &cfg);
+    apply_lease(&mut run_cfg, args.lease.lease.or(cfg.lease_secs));
     let session_path = match &args.session {
         Some(p) => p.clone(),
         None => sessions_dir()?.join(format!("{}.jsonl", run_cfg.run_id)),
     };
     check_tui(&args.provider, &cfg)?;
-    let board = bind_board(&args.serve, &session_path, &run_cfg.run_id).await?;
+    let mcp_board = bind_board(&args.serve, &session_path, &run_cfg.run_id).await?;
+    let mut host = match &board {
+        Some(url) => Some(
+            BoardHost::create(url, &nats_auth(&args.nats), &run_cfg)
+                .await
+                .map_err(Failure::Run)?,
+        ),
+        None => None,
+    };
     let writer = SessionWriter::create(&session_path).map_err(|e| Failure::Usage(e.to_string()))?;
     index_run(&run_cfg.run_id, &session_path);
     let log_path = init_logging(args.provider.log_level.as_deref());
@@ -372,6 +405,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         None => build_llm(&cfg, &model, agents),
     };
     let sink = front_end_sink(&args.provider, Box::new(writer), RunState::default());
+    let sink = board_sink(sink, host.as_mut());
     let settings = delm::mcp::BoardSettings::of(&run_cfg);
     let builder = with_judge(
         RunBuilder::new(run_cfg, llm, price, Arc::clone(&workspace)).sink(sink),
@@ -381,16 +415,16 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         agents,
     )?;
     let handle = builder.start().map_err(Failure::Run)?;
-    let serving = serve_board(board, &handle, workspace, settings, &args.provider);
-    let outcome = drive(
-        handle,
-        &args.provider,
-        &cfg,
-        &session_path,
+    let serving = serve_board(mcp_board, &handle, workspace, settings, &args.provider);
+    let front = FrontEnd {
+        flags: &args.provider,
+        cfg: &cfg,
+        session_path: &session_path,
         log_path,
         outputs,
-    )
-    .await;
+        resume: None,
+    };
+    let outcome = serve_and_drive(handle, host, front).await;
     if let Some(serving) = serving {
         serving.shutdown().await;
     }
@@ -431,9 +465,10 @@ fn serve_board(
     Some(serving)
 }
 
-/// How long an outside agent may be silent with a claim: the flag, the config, or 120 s.
-fn apply_lease(run_cfg: &mut RunConfig, flags: &ServeArgs, cfg: &Config) {
-    if let Some(secs) = flags.lease_secs.or(cfg.lease_secs) {
+/// How long an outside or remote participant may be silent with a claim: the flag, the
+/// config, or 120 s.
+fn apply_lease(run_cfg: &mut RunConfig, lease: Option<u64>) {
+    if let Some(secs) = lease {
         run_cfg.lease = Duration::from_secs(secs.max(1));
     }
 }
@@ -449,9 +484,21 @@ async fn mcp_bridge(args: McpArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What a front end needs besides the engine: the flags, where the session is, and what
+/// the run leaves behind.
+pub(crate) struct FrontEnd<'a> {
+    pub flags: &'a ProviderArgs,
+    pub cfg: &'a Config,
+    pub session_path: &'a Path,
+    pub log_path: Option<PathBuf>,
+    pub outputs: RunOutputs,
+    /// What `delm resume` takes to continue this run: its session file, or its board.
+    pub resume: Option<String>,
+}
+
 /// Commands and edits as the flags allow; the provider's key variables never reach a
 /// command.
-fn workspace_options(flags: &SandboxArgs, model: &Model) -> WorkspaceOptions {
+pub(crate) fn workspace_options(flags: &SandboxArgs, model: &Model) -> WorkspaceOptions {
     let mut secret_env = vec![
         "OPENAI_API_KEY".to_string(),
         "ANTHROPIC_API_KEY".to_string(),
@@ -468,7 +515,7 @@ fn workspace_options(flags: &SandboxArgs, model: &Model) -> WorkspaceOptions {
 
 /// What a run leaves besides its session: the best verified patch (`--allow-edit`),
 /// applied to the repository with `--apply`.
-struct RunOutputs {
+pub(crate) struct RunOutputs {
     workspace: Arc<dyn Workspace>,
     /// The repository, when edits were allowed on one.
     repo: Option<PathBuf>,
@@ -573,14 +620,15 @@ fn front_end_sink(
     Box::new(Tee(sinks))
 }
 
-async fn drive(
-    handle: EngineHandle,
-    flags: &ProviderArgs,
-    cfg: &Config,
-    session_path: &Path,
-    log_path: Option<PathBuf>,
-    outputs: RunOutputs,
-) -> Result<ExitCode, Failure> {
+pub(crate) async fn drive(handle: EngineHandle, front: FrontEnd<'_>) -> Result<ExitCode, Failure> {
+    let FrontEnd {
+        flags,
+        cfg,
+        session_path,
+        log_path,
+        outputs,
+        resume,
+    } = front;
     // The exit code when the run is left unfinished: 130 for Ctrl-C (headless) or `q` in the
     // TUI, 128 + the signal for one that stopped the TUI.
     let mut unfinished_code: u8 = 130;
@@ -613,7 +661,7 @@ async fn drive(
     let Some(answer) = &state.answer else {
         eprintln!(
             "delm: the run was left unfinished before its answer; continue it with `delm resume {}`",
-            session_path.display()
+            resume.unwrap_or_else(|| session_path.display().to_string())
         );
         return Ok(ExitCode::from(unfinished_code));
     };
@@ -659,7 +707,7 @@ fn index_run(run_id: &str, session_path: &Path) {
 }
 
 /// A bad `--theme` or keymap is a usage error, caught before the run starts.
-fn check_tui(flags: &ProviderArgs, cfg: &Config) -> Result<(), Failure> {
+pub(crate) fn check_tui(flags: &ProviderArgs, cfg: &Config) -> Result<(), Failure> {
     if flags.headless {
         return Ok(());
     }
@@ -675,7 +723,7 @@ fn check_tui(flags: &ProviderArgs, cfg: &Config) -> Result<(), Failure> {
 }
 
 #[cfg(feature = "tui")]
-fn tui_options(theme: Option<String>, cfg: &Config) -> delm::tui::TuiOptions {
+pub(crate) fn tui_options(theme: Option<String>, cfg: &Config) -> delm::tui::TuiOptions {
     delm::tui::TuiOptions {
         theme,
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
@@ -685,7 +733,7 @@ fn tui_options(theme: Option<String>, cfg: &Config) -> delm::tui::TuiOptions {
 }
 
 /// Print the answer (headless, not --json) and map the outcome to the exit code.
-fn finish(
+pub(crate) fn finish(
     state: &RunState,
     answer: &FinalAnswer,
     flags: &ProviderArgs,
@@ -762,7 +810,19 @@ async fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
 
 async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
     let cfg = Config::load().map_err(Failure::Usage)?;
-    let (path, events) = load_session(&args.session)?;
+    // A run on a NATS board is read from its stream (this process becomes its board);
+    // any other is read from its session file.
+    let (path, events, mut host) = if delm::nats::is_board_url(&args.session) {
+        let url = board_url(&args.session)?;
+        let (host, events) = BoardHost::resume(&url, &nats_auth(&args.nats))
+            .await
+            .map_err(Failure::Run)?;
+        let path = sessions_dir()?.join(format!("{}.jsonl", host.run_id()));
+        (path, events, Some(host))
+    } else {
+        let (path, events) = load_session(&args.session)?;
+        (path, events, None)
+    };
     let prior = RunState::from_events(events.iter());
     // A run that failed (provider unreachable, key rejected) can be resumed once fixed;
     // one that answered, hit its budget or was stopped cannot.
@@ -790,23 +850,38 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
             prior.endpoint.as_deref()
         },
     };
-    let model = resolve_model(&cfg, &args.provider, Some(recorded))?;
-    let workspace = tools::open_with(&prior.mode, &workspace_options(&args.sandbox, &model))
+    let model = resolve_model(&cfg, &args.provider.model, Some(recorded))?;
+    // A board resuming on another machine fetches the workspace the run started with.
+    let mode = match &host {
+        Some(host) if !workspace_is_here(&prior.mode) => host
+            .fetch_workspace(&path.with_extension("workspace"))
+            .await
+            .map_err(Failure::Run)?,
+        _ => prior.mode.clone(),
+    };
+    let workspace = tools::open_with(&mode, &workspace_options(&args.sandbox, &model))
         .map_err(|e| Failure::Usage(format!("the run's workspace cannot be opened again: {e}")))?;
-    let outputs = RunOutputs::new(&workspace, &prior.mode, &args.sandbox);
-    let agents = args.agents.unwrap_or(prior.desired_agents.max(1));
+    let outputs = RunOutputs::new(&workspace, &mode, &args.sandbox);
+    let fewest = usize::from(host.is_none());
+    let agents = args.agents.unwrap_or(prior.desired_agents.max(fewest));
     let mut run_cfg = RunConfig::new(
         prior.goal.clone(),
         prior.mode.clone(),
         model.spec.label.clone(),
     );
-    run_cfg.agents = agents.clamp(1, board::MAX_AGENTS);
+    run_cfg.agents = agents.clamp(fewest, board::MAX_AGENTS);
     run_cfg.endpoint = Some(model.endpoint());
     apply_tuning(&mut run_cfg, &cfg);
-    apply_lease(&mut run_cfg, &args.serve, &cfg);
+    apply_lease(&mut run_cfg, args.lease.lease.or(cfg.lease_secs));
     check_tui(&args.provider, &cfg)?;
-    let board = bind_board(&args.serve, &path, &prior.run_id).await?;
-    let writer = SessionWriter::append(&path).map_err(|e| Failure::Usage(e.to_string()))?;
+    let mcp_board = bind_board(&args.serve, &path, &prior.run_id).await?;
+    let writer = match &mut host {
+        Some(host) => {
+            host.set_lease(run_cfg.lease);
+            export_session(&path, &events)?
+        }
+        None => SessionWriter::append(&path).map_err(|e| Failure::Usage(e.to_string()))?,
+    };
     index_run(&prior.run_id, &path);
     let log_path = init_logging(args.provider.log_level.as_deref());
     let agents = run_cfg.agents;
@@ -818,6 +893,7 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
     };
     let settings = delm::mcp::BoardSettings::of(&run_cfg);
     let sink = front_end_sink(&args.provider, Box::new(writer), prior);
+    let sink = board_sink(sink, host.as_mut());
     let builder = with_judge(
         RunBuilder::new(run_cfg, llm, price, Arc::clone(&workspace)).sink(sink),
         &cfg,
@@ -826,8 +902,16 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
         agents,
     )?;
     let handle = builder.resume(events).start().map_err(Failure::Usage)?;
-    let serving = serve_board(board, &handle, workspace, settings, &args.provider);
-    let outcome = drive(handle, &args.provider, &cfg, &path, log_path, outputs).await;
+    let serving = serve_board(mcp_board, &handle, workspace, settings, &args.provider);
+    let front = FrontEnd {
+        flags: &args.provider,
+        cfg: &cfg,
+        session_path: &path,
+        log_path,
+        outputs,
+        resume: None,
+    };
+    let outcome = serve_and_drive(handle, host, front).await;
     if let Some(serving) = serving {
         serving.shutdown().await;
     }

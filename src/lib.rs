@@ -12,6 +12,7 @@ pub mod event;
 pub mod fuzzing;
 pub mod llm;
 pub mod mcp;
+pub mod nats;
 pub mod outcome;
 pub mod redact;
 pub mod secrets;

@@ -27,9 +27,7 @@ impl Env {
         self.dir.path().join(name)
     }
     fn cmd(&self) -> Command {
-        let mut cmd = support::isolated_command(env!("CARGO_BIN_EXE_delm"), self.dir.path());
-        cmd.env("OPENAI_API_KEY", KEY);
-        cmd
+        support::delm_command(env!("CARGO_BIN_EXE_delm"), self.dir.path(), KEY)
     }
     fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().unwrap()

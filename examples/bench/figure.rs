@@ -76,6 +76,12 @@ pub struct Sizes {
     pub tui_tasks: usize,
     pub tui_agents: usize,
     pub tui_frames: usize,
+    /// Figure 6: tasks, agents and workers of the NATS board run, and whether the workers
+    /// are processes (the published figure) or tasks of this process (the smoke test).
+    pub nats_tasks: usize,
+    pub nats_agents: usize,
+    pub nats_workers: usize,
+    pub nats_processes: bool,
 }
 
 impl Sizes {
@@ -92,6 +98,10 @@ impl Sizes {
             tui_tasks: 1_000,
             tui_agents: 64,
             tui_frames: 200,
+            nats_tasks: 5_000,
+            nats_agents: 256,
+            nats_workers: 4,
+            nats_processes: true,
         }
     }
 
@@ -108,6 +118,10 @@ impl Sizes {
             tui_tasks: 40,
             tui_agents: 6,
             tui_frames: 5,
+            nats_tasks: 30,
+            nats_agents: 8,
+            nats_workers: 2,
+            nats_processes: false,
         }
     }
 }

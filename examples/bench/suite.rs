@@ -2,10 +2,17 @@
 
 use super::figure::{Figure, Sizes};
 use super::tui_frame::TuiShape;
-use super::{context_size, coordination, engine_overhead, session_log, tui_frame};
+use super::{context_size, coordination, engine_overhead, nats_board, session_log, tui_frame};
 
 /// Group names, as `--only` takes them.
-pub const GROUPS: [&str; 5] = ["engine", "context", "coordination", "session", "tui"];
+pub const GROUPS: [&str; 6] = [
+    "engine",
+    "context",
+    "coordination",
+    "session",
+    "tui",
+    "nats",
+];
 
 /// Measure one group.
 pub fn run_group(group: &str, sizes: &Sizes) -> anyhow::Result<Vec<Figure>> {
@@ -20,6 +27,7 @@ pub fn run_group(group: &str, sizes: &Sizes) -> anyhow::Result<Vec<Figure>> {
             agents: sizes.tui_agents,
             frames: sizes.tui_frames,
         }),
+        "nats" => nats_board::measure(sizes),
         other => anyhow::bail!("unknown figure group `{other}`: use {}", GROUPS.join(", ")),
     }
 }

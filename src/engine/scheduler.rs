@@ -126,8 +126,9 @@ pub struct Scheduler {
     cfg: SchedulerConfig,
     claims: HashMap<AgentId, Open>,
     revoked: HashMap<AgentId, Revoked>,
-    /// Participants whose claims carry a lease (outside and remote ones).
-    leased: HashMap<AgentId, ()>,
+    /// Participants whose claims carry a lease (outside and remote ones), with when each
+    /// was last heard from.
+    leased: HashMap<AgentId, Duration>,
     /// Queued tasks by their number (add order): claims take the first.
     queued: BTreeMap<u64, TaskId>,
     next_task: u64,
@@ -158,6 +159,24 @@ pub fn native_index(agent: &str) -> Option<usize> {
     (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
         .then(|| digits.parse().ok())
         .flatten()
+}
+
+/// A remote worker's agent (`w2.a3` → (2, 3)): a native agent loop in a `delm worker`
+/// process, so it may finalise like a native agent.
+pub fn worker_agent(agent: &str) -> Option<(usize, usize)> {
+    let (worker, index) = agent.strip_prefix('w')?.split_once('.')?;
+    let number = |s: &str| {
+        (!s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    Some((number(worker)?, number(index.strip_prefix('a')?)?))
+}
+
+/// Whether `agent` runs the native agent loop (here or in a worker), and so can take the
+/// finalise turn.
+fn can_finalise(agent: &str) -> bool {
+    native_index(agent).is_some() || worker_agent(agent).is_some()
 }
 
 /// The brief of `task` for a claim on its `attempt`.
@@ -263,13 +282,20 @@ impl Scheduler {
         if state.paused {
             step.events.push(Event::Resumed {});
         }
+        // Participants that joined from outside before the interruption keep their leases:
+        // a remote worker that dies after a board restart must still lose its claims.
+        for (id, agent) in &state.agents {
+            if agent.kind.is_some() && agent.status != AgentStatus::Stopped {
+                self.lease(id);
+            }
+        }
         step.effects.push(Effect::Reconcile);
         step
     }
 
     /// Claims of `agent` carry a lease from now on (outside and remote participants).
     pub fn lease(&mut self, agent: &str) {
-        self.leased.insert(agent.to_string(), ());
+        self.leased.entry(agent.to_string()).or_default();
     }
 
     /// The run takes no more events.
@@ -325,6 +351,7 @@ impl Scheduler {
         match req {
             Request::Join { name, kind } => {
                 self.lease(agent);
+                self.touch(agent, now);
                 let mut step = Step::reply(Reply::Ok);
                 let kind = serde_json::to_value(kind)
                     .ok()
@@ -407,10 +434,24 @@ impl Scheduler {
 
     /// Hearing from a leased participant renews its lease.
     fn touch(&mut self, agent: &str, now: Duration) {
-        if self.leased.contains_key(agent)
-            && let Some(open) = self.claims.get_mut(agent)
-        {
+        let Some(heard) = self.leased.get_mut(agent) else {
+            return;
+        };
+        *heard = now;
+        if let Some(open) = self.claims.get_mut(agent) {
             open.lease_until = Some(now + self.cfg.lease);
+        }
+    }
+
+    /// Whether `agent` still takes part: a native agent within the desired count, a
+    /// leased participant heard from within its lease.
+    fn is_alive(&self, state: &RunState, agent: &str, now: Duration) -> bool {
+        match native_index(agent) {
+            Some(i) => i <= state.desired_agents,
+            None => self
+                .leased
+                .get(agent)
+                .is_some_and(|&heard| now.saturating_sub(heard) < self.cfg.lease),
         }
     }
 
@@ -491,14 +532,13 @@ impl Scheduler {
         }
         // Queue empty (or budget spent) and nothing in progress: the participant that
         // finished last gets the single finalise turn, if it is still here to take it.
-        if native_index(agent).is_none() {
+        if !can_finalise(agent) {
             return wait(WaitReason::NoWork);
         }
         let last_alive = self
             .last_finisher
             .as_deref()
-            .and_then(native_index)
-            .is_some_and(|i| i <= state.desired_agents);
+            .is_some_and(|a| can_finalise(a) && self.is_alive(state, a, now));
         if last_alive && self.last_finisher.as_deref() != Some(agent) {
             return wait(WaitReason::NoWork);
         }
@@ -1095,7 +1135,9 @@ what you have",
                 }
             }
             Control::SetAgents { count } => {
-                let count = count.clamp(1, MAX_AGENTS);
+                // With remote workers' agents in the run, the board may run none itself.
+                let floor = usize::from(!self.leased.keys().any(|a| worker_agent(a).is_some()));
+                let count = count.clamp(floor, MAX_AGENTS);
                 if count != state.desired_agents {
                     step.events.push(Event::AgentsChanged { count });
                     step.effects.push(Effect::Reconcile);
