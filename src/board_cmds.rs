@@ -5,7 +5,7 @@
 use crate::Failure;
 use crate::cli::{AttachArgs, NatsArgs, ProviderArgs, SandboxArgs, WorkerArgs};
 use crate::launch::{
-    FrontEnd, build_llm, check_tui, drive, finish, init_logging, resolve_model, tui_options,
+    FrontEnd, build_llm, check_tui, drive, finish, init_logging, resolve_model, run_tui,
     workspace_options,
 };
 use delm::config::Config;
@@ -144,11 +144,11 @@ pub(crate) async fn attach(args: AttachArgs) -> Result<ExitCode, Failure> {
         .await
         .map_err(Failure::Run)?;
     if !args.headless {
-        let opts = tui_options(flags.theme.clone().or_else(|| cfg.theme.clone()), &cfg);
-        delm::tui::run_live(Arc::new(engine), opts)
-            .await
-            .map_err(|e| Failure::Run(format!("the terminal UI failed: {e:#}")))?;
-        return Ok(ExitCode::SUCCESS);
+        // Leaving the TUI leaves the remote run going.
+        return Ok(match run_tui(Arc::new(engine), &flags, &cfg).await? {
+            Some(signal) => ExitCode::from(128u8.saturating_add(signal as u8)),
+            None => ExitCode::SUCCESS,
+        });
     }
     let state = delm::nats::attach::follow_headless(&engine, args.json, stop_signal()).await;
     match &state.answer {

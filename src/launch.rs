@@ -645,7 +645,7 @@ pub(crate) async fn drive(handle: EngineHandle, front: FrontEnd<'_>) -> Result<E
         ctrl_c.abort();
         state
     } else {
-        let ui = run_tui(&handle, flags, cfg).await;
+        let ui = run_tui(Arc::new(handle.clone()), flags, cfg).await;
         // Quitting mid-run leaves the session resumable rather than finishing it.
         handle.detach();
         let state = handle.wait().await;
@@ -671,13 +671,12 @@ pub(crate) async fn drive(handle: EngineHandle, front: FrontEnd<'_>) -> Result<E
 
 /// The TUI on a live run; `Some(signal)` when a termination signal ended it.
 #[cfg(feature = "tui")]
-async fn run_tui(
-    handle: &EngineHandle,
+pub(crate) async fn run_tui(
+    client: Arc<dyn delm::engine::EngineClient>,
     flags: &ProviderArgs,
     cfg: &Config,
 ) -> Result<Option<i32>, Failure> {
     let opts = tui_options(flags.theme.clone().or_else(|| cfg.theme.clone()), cfg);
-    let client: Arc<dyn delm::engine::EngineClient> = Arc::new(handle.clone());
     match delm::tui::run_live(client, opts).await {
         Ok(delm::tui::TuiExit::Quit) => Ok(None),
         Ok(delm::tui::TuiExit::Signal(n)) => Ok(Some(n)),
@@ -686,8 +685,8 @@ async fn run_tui(
 }
 
 #[cfg(not(feature = "tui"))]
-async fn run_tui(
-    _handle: &EngineHandle,
+pub(crate) async fn run_tui(
+    _client: Arc<dyn delm::engine::EngineClient>,
     _flags: &ProviderArgs,
     _cfg: &Config,
 ) -> Result<Option<i32>, Failure> {
