@@ -387,12 +387,7 @@ impl Scheduler {
                 self.finaliser = None;
                 self.last_finisher = Some(agent.to_string());
                 let mut step = Step::reply(Reply::Ok);
-                step.events.push(Event::AgentStatus {
-                    agent: agent.to_string(),
-                    status: AgentStatus::Idle,
-                    task: None,
-                });
-                step.effects.push(Effect::WakeAll);
+                idle_again(&mut step, agent);
                 step
             }
             Request::Broadcast { claim: _, context } => {
@@ -792,12 +787,7 @@ what you have",
             }
             Claim::Finalise { .. } => self.finaliser = None,
         }
-        step.events.push(Event::AgentStatus {
-            agent: agent.to_string(),
-            status: AgentStatus::Idle,
-            task: None,
-        });
-        step.effects.push(Effect::WakeAll);
+        idle_again(&mut step, agent);
         step
     }
 
@@ -1201,6 +1191,16 @@ what you have",
         self.finaliser = None;
         step.effects.push(Effect::Over);
     }
+}
+
+/// `agent` holds nothing any more: it is idle, and whoever waits may now get an answer.
+fn idle_again(step: &mut Step, agent: &str) {
+    step.events.push(Event::AgentStatus {
+        agent: agent.to_string(),
+        status: AgentStatus::Idle,
+        task: None,
+    });
+    step.effects.push(Effect::WakeAll);
 }
 
 /// The event a participant's report stands for, stamped with its author and task and with

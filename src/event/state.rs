@@ -358,43 +358,13 @@ impl RunState {
                 }
             }
             Event::TaskRequeued { task, note, .. } => {
-                let mut claimant = None;
-                if let Some(t) = self.task_mut(task) {
-                    if let TaskState::Claimed { agent } = &t.state {
-                        claimant = Some(agent.clone());
-                    }
-                    t.state = TaskState::Queued;
-                    if note.is_some() {
-                        t.note = note.clone();
-                    }
-                }
-                if let Some(agent) = claimant {
-                    let a = self.agent_mut(&agent);
-                    if a.task.as_deref() == Some(task) {
-                        a.task = None;
-                    }
-                }
+                self.release_task(task, TaskState::Queued, note);
                 if self.phase == Phase::Finalising {
                     self.phase = Phase::Running;
                 }
             }
             Event::TaskCancelled { task, note, .. } => {
-                let mut claimant = None;
-                if let Some(t) = self.task_mut(task) {
-                    if let TaskState::Claimed { agent } = &t.state {
-                        claimant = Some(agent.clone());
-                    }
-                    t.state = TaskState::Cancelled;
-                    if note.is_some() {
-                        t.note = note.clone();
-                    }
-                }
-                if let Some(agent) = claimant {
-                    let a = self.agent_mut(&agent);
-                    if a.task.as_deref() == Some(task) {
-                        a.task = None;
-                    }
-                }
+                self.release_task(task, TaskState::Cancelled, note)
             }
             Event::PointProposed { point } => {
                 self.insert_point(point, PointStatus::Proposed, env.seq)
@@ -546,6 +516,27 @@ impl RunState {
                     agent.task = None;
                     agent.retry = None;
                 }
+            }
+        }
+    }
+
+    /// A task leaves its claimant (re-enqueued or cancelled): it takes `to`, keeps the
+    /// latest human note, and the claimant no longer holds it.
+    fn release_task(&mut self, task: &str, to: TaskState, note: &Option<String>) {
+        let mut claimant = None;
+        if let Some(t) = self.task_mut(task) {
+            if let TaskState::Claimed { agent } = &t.state {
+                claimant = Some(agent.clone());
+            }
+            t.state = to;
+            if note.is_some() {
+                t.note.clone_from(note);
+            }
+        }
+        if let Some(agent) = claimant {
+            let a = self.agent_mut(&agent);
+            if a.task.as_deref() == Some(task) {
+                a.task = None;
             }
         }
     }
