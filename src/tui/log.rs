@@ -224,7 +224,7 @@ impl EventLog {
                 (EventKind::Rejected, Some(Related::Point(point.clone())))
             }
             Event::AgentsChanged { .. } => (EventKind::Agents, None),
-            Event::DocumentsSkipped { .. } => (EventKind::Run, None),
+            Event::DocumentsSkipped { .. } | Event::ResultAssembled(_) => (EventKind::Run, None),
             Event::AnswerChecked {
                 unsupported_numbers,
             } if !unsupported_numbers.is_empty() => (EventKind::Error, None),
