@@ -485,9 +485,15 @@ fn two_files(sandbox: SandboxKind) -> (tempfile::TempDir, Arc<dyn Workspace>) {
     for f in ["a.txt", "b.txt"] {
         std::fs::write(dir.path().join(f), "original\n").unwrap();
     }
-    let ws = tools::open_with(
+    let ws = open_repo(dir.path(), sandbox);
+    (dir, ws)
+}
+
+/// The repository at `dir` opened (again) for commands and edits in `sandbox`.
+fn open_repo(dir: &Path, sandbox: SandboxKind) -> Arc<dyn Workspace> {
+    tools::open_with(
         &Mode::Repo {
-            root: dir.path().to_string_lossy().into_owned(),
+            root: dir.to_string_lossy().into_owned(),
         },
         &WorkspaceOptions {
             allow_exec: true,
@@ -496,8 +502,7 @@ fn two_files(sandbox: SandboxKind) -> (tempfile::TempDir, Arc<dyn Workspace>) {
             ..WorkspaceOptions::default()
         },
     )
-    .unwrap();
-    (dir, ws)
+    .unwrap()
 }
 
 /// a1 changes `a.txt` and a2 `b.txt`, each verified with `check`: the run's state.
@@ -515,7 +520,7 @@ async fn two_verified_fixes(ws: &Arc<dyn Workspace>, check: &str) -> RunState {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn patches_that_fail_together_are_not_delivered_together() {
-    let (_dir, ws) = two_files(SandboxKind::None);
+    let (dir, ws) = two_files(SandboxKind::None);
     // The check passes unless both files changed: each patch passes it alone.
     let check = "if grep -q changed a.txt && grep -q changed b.txt; then echo both changed; \
                  exit 1; fi; echo the check passes here";
@@ -548,6 +553,23 @@ async fn patches_that_fail_together_are_not_delivered_together() {
     assert_eq!(result.tree, state.patches[0].tree);
     assert!(result.patch.contains("+changed by its agent") && result.patch.contains("a.txt"));
     assert!(!result.patch.contains("b.txt"));
+
+    // A resumed run's workspace knows none of these runs or copies: the log alone is
+    // enough to assemble, check and fall back the same way (P1's pinned check is reused).
+    let fresh = open_repo(dir.path(), SandboxKind::None);
+    let again = fresh
+        .deliver(
+            &state,
+            &["P1".into(), "P2".into()],
+            true,
+            Default::default(),
+        )
+        .unwrap()
+        .await;
+    assert_eq!(again.merged, result.merged);
+    assert!(again.verified() && again.checks[0].reused, "{again:#?}");
+    assert_eq!(again.patch, result.patch);
+    fresh.cleanup();
 
     // Stopped by the human: nothing runs, earlier runs on identical files are cited.
     let stopped = ws
