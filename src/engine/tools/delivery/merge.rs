@@ -105,11 +105,13 @@ fn merge_one(
             .split_once(" failed: ")
             .map_or(error.as_str(), |(_, e)| e);
         if paths.is_empty() {
+            let onto = if merged.is_empty() {
+                "the repository as it is now"
+            } else {
+                "the repository with the patches merged before it"
+            };
             return Err(left_out(
-                format!(
-                    "it does not apply to the repository with the patches merged before it: \
-                     {why}"
-                ),
+                format!("it does not apply to {onto}: {why}"),
                 Vec::new(),
             ));
         }
@@ -331,14 +333,13 @@ mod tests {
         )
         .unwrap();
         assert!(a.merged.is_empty());
+        let reason = &a.conflicts[0].reason;
         assert!(
-            a.conflicts[0]
-                .reason
-                .contains("does not apply to the repository")
-                || a.conflicts[0].reason.contains("same lines as the result"),
-            "{}",
-            a.conflicts[0].reason
+            reason.contains("does not apply to the repository as it is now")
+                && reason.contains("x.txt: patch does not apply"),
+            "{reason}"
         );
+        assert!(a.conflicts[0].files.is_empty());
         assert_eq!(a.snapshot.diff, "");
     }
 }
