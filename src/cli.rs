@@ -318,11 +318,13 @@ pub struct SandboxArgs {
     #[arg(long)]
     pub allow_exec: bool,
     /// Give each agent a private copy of the repository to edit. A change is accepted only
-    /// with a command that passes on it (so this needs --allow-exec); the best verified fix
-    /// is written next to the session as <session>.patch, and your files are not changed.
+    /// with a command that passes on it (so this needs --allow-exec); every verified fix is
+    /// merged into one result, written next to the session as <session>.patch (conflicts in
+    /// <session>.conflicts), and your files are not changed.
     #[arg(long, requires = "allow_exec")]
     pub allow_edit: bool,
-    /// At the end, apply the best verified patch to the repository (git apply).
+    /// At the end, apply the assembled result to the repository (git apply, all or nothing):
+    /// only what merged cleanly and passed its checks; conflicts are never applied.
     #[arg(long, requires = "allow_edit")]
     pub apply: bool,
     /// Confine commands (with --allow-exec): none (default: they run as you), or bwrap

@@ -12,7 +12,7 @@ use crate::cli::{
     ResumeArgs, RunArgs, SandboxArgs, ServeArgs, VerifyArg,
 };
 use delm::config::{self, Config, DEFAULT_MODEL};
-use delm::engine::tools::{Workspace, WorkspaceOptions, patch};
+use delm::engine::tools::{Workspace, WorkspaceOptions, delivery, patch};
 use delm::engine::{EngineHandle, EventSink, PriceFn, RunBuilder, RunConfig, board, tools};
 use delm::event::{
     Budgets, Coordination, Envelope, FinalAnswer, Mode, RunState, StoppedBy, VerifyMode,
@@ -513,8 +513,9 @@ pub(crate) fn workspace_options(flags: &SandboxArgs, model: &Model) -> Workspace
     }
 }
 
-/// What a run leaves besides its session: the best verified patch (`--allow-edit`),
-/// applied to the repository with `--apply`.
+/// What a run leaves besides its session (`--allow-edit`): the assembled result as
+/// `<session>.patch` (a summary of whose work it holds, then the diff), the patches it kept
+/// out as `<session>.conflicts`, and with `--apply` the patch applied to the repository.
 pub(crate) struct RunOutputs {
     workspace: Arc<dyn Workspace>,
     /// The repository, when edits were allowed on one.
@@ -535,8 +536,8 @@ impl RunOutputs {
         }
     }
 
-    /// Write `<session>.patch` from the best verified patch, apply it if asked, and remove
-    /// the agents' worktrees. Messages go to stderr (the TUI has closed by now).
+    /// Write the result's files, apply the patch if asked, and remove the agents'
+    /// worktrees. Messages go to stderr (the TUI has closed by now).
     fn deliver(&self, state: &RunState, session_path: &Path) -> Result<(), Failure> {
         let result = self.write_and_apply(state, session_path);
         self.workspace.cleanup();
@@ -547,39 +548,59 @@ impl RunOutputs {
         let Some(repo) = &self.repo else {
             return Ok(());
         };
-        let Some(best) = patch::best_patch(state) else {
-            eprintln!(
-                "delm: no change was verified in this run, so no patch was written{}",
-                if self.apply {
-                    " or applied; your files were not changed"
-                } else {
-                    ""
-                }
-            );
-            return Ok(());
+        let unchanged = if self.apply {
+            " or applied; your files were not changed"
+        } else {
+            ""
         };
-        let Some(diff) = self.workspace.patch_text(&best.reference) else {
-            eprintln!(
-                "delm: the verified patch of {} was made before this run was resumed and is not \
-                 kept; nothing was written",
-                best.point
-            );
-            return Ok(());
-        };
-        let path = session_path.with_extension("patch");
-        std::fs::write(&path, &diff).map_err(|e| {
-            Failure::Run(format!("cannot write the patch to {}: {e}", path.display()))
-        })?;
-        let stats = patch::diff_stats(&diff);
-        eprintln!(
-            "patch: {} ({stats}; verified in {}{})",
-            path.display(),
-            best.point,
-            if best.cited {
-                ", cited by the answer"
+        let Some(result) = &state.result else {
+            let why = if state.patches.is_empty() {
+                "no change was verified in this run"
             } else {
-                ""
-            }
+                "the run ended before its verified changes were assembled"
+            };
+            eprintln!("delm: {why}, so no patch was written{unchanged}");
+            return Ok(());
+        };
+        eprintln!(
+            "result: {}",
+            delm::text::escape_controls(&delivery::report::headline(result))
+        );
+        let written = |path: &Path, text: &str| {
+            std::fs::write(path, text)
+                .map_err(|e| Failure::Run(format!("cannot write {}: {e}", path.display())))
+        };
+        let conflicts = session_path.with_extension("conflicts");
+        if !result.conflicts.is_empty() {
+            written(
+                &conflicts,
+                &delivery::report::conflicts_report(result, state),
+            )?;
+            eprintln!(
+                "conflicts: {} ({} kept out of the patch; --apply never applies them)",
+                conflicts.display(),
+                result.conflicts.len()
+            );
+        }
+        if result.merged.is_empty() {
+            eprintln!("delm: nothing merged, so no patch was written{unchanged}");
+            return Ok(());
+        }
+        let path = session_path.with_extension("patch");
+        let listed = (!result.conflicts.is_empty()).then(|| conflicts.display().to_string());
+        let summary = delivery::report::summary(result, state, listed.as_deref());
+        written(&path, &format!("{summary}{}", result.patch))?;
+        eprintln!(
+            "patch: {} ({}; verified in {}{})",
+            path.display(),
+            patch::diff_stats(&result.patch),
+            result
+                .merged
+                .iter()
+                .map(|m| m.point.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            cited_note(state, result)
         );
         if !self.apply {
             eprintln!(
@@ -588,10 +609,47 @@ impl RunOutputs {
             );
             return Ok(());
         }
+        if !result.verified() {
+            return Err(Failure::Run(format!(
+                "--apply: the assembled result is not verified ({}); nothing was changed, the \
+                 patch is at {}",
+                delm::text::escape_controls(&delivery::report::checks_line(result)),
+                path.display()
+            )));
+        }
         let applied =
             patch::apply_to(repo, &path).map_err(|e| Failure::Run(format!("--apply: {e}")))?;
-        eprintln!("applied the patch to {} ({applied})", repo.display());
+        eprintln!(
+            "applied the patch to {} ({applied}){}",
+            repo.display(),
+            if result.conflicts.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; the conflicts in {} were not applied",
+                    conflicts.display()
+                )
+            }
+        );
         Ok(())
+    }
+}
+
+/// ", cited by the answer" when the answer cites every merged point, else which it cites.
+fn cited_note(state: &RunState, result: &delm::event::AssembledResult) -> String {
+    let cited: &[String] = state.answer.as_ref().map_or(&[], |a| &a.cited);
+    let merged: Vec<&str> = result.merged.iter().map(|m| m.point.as_str()).collect();
+    let named: Vec<&str> = merged
+        .iter()
+        .copied()
+        .filter(|p| cited.iter().any(|c| c == p))
+        .collect();
+    if named.len() == merged.len() {
+        ", cited by the answer".to_string()
+    } else if named.is_empty() {
+        String::new()
+    } else {
+        format!(", the answer cites {}", named.join(", "))
     }
 }
 

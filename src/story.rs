@@ -191,6 +191,28 @@ pub fn narrate(event: &Event, state: &RunState) -> Option<String> {
             agent,
             attempt,
         } => format!("{agent}'s claim on {task} (attempt {attempt}) expired: it went silent"),
+        Event::PatchPinned(p) => {
+            let checks: Vec<String> = p
+                .checks
+                .iter()
+                .map(|c| format!("{} `{}`", c.run, clip(&one_line(&c.cmd), 60)))
+                .collect();
+            format!(
+                "{}'s patch in {} pinned ({}), passed {}",
+                p.agent,
+                p.point,
+                crate::engine::tools::patch::diff_stats(&p.diff),
+                if checks.is_empty() {
+                    "no cited check".to_string()
+                } else {
+                    checks.join(", ")
+                }
+            )
+        }
+        Event::ResultAssembled(result) => format!(
+            "result assembled: {}",
+            crate::engine::tools::delivery::report::headline(result)
+        ),
         Event::Paused {} => "paused by human".to_string(),
         Event::Resumed {} => "resumed by human".to_string(),
         Event::AgentsChanged { count } => {

@@ -3,6 +3,10 @@
 //! [`Supervisor`] keeps the native agents running and the [`Verifier`] checks points before
 //! they are shared. Transport is a detail: in-process agents reach the inbox over a
 //! channel, outside and remote participants through adapters that post to the same inbox.
+//!
+//! It also pins each verified patch in the log and, when the answer is in, holds the step
+//! that finishes the run until the workspace has assembled the run's one result; that end
+//! of the run is why this file is a little over 600 lines.
 
 use super::agent::{self, AgentDeps};
 use super::client::{
@@ -15,7 +19,7 @@ use super::store::{self, EventStore};
 use super::supervisor::{Exit, Supervisor};
 use super::verifier::{AuthorReport, Fatal, JobResult, Verifier};
 use super::{EngineHandle, EventSink, RunConfig, StreamDelta};
-use crate::event::{Envelope, Event, RunState, StoppedBy};
+use crate::event::{AssembledResult, Envelope, Event, RunState, StoppedBy};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -71,6 +75,18 @@ struct Board {
     deltas: broadcast::Sender<StreamDelta>,
     deps: Arc<AgentDeps>,
     started: Instant,
+    /// The run's result being assembled (`--allow-edit`), and the step that finishes the
+    /// run, held until it is in.
+    deliveries: JoinSet<AssembledResult>,
+    held: Option<Held>,
+}
+
+/// The rest of a finishing step (`run_finished`, its reply and effects) while the result is
+/// assembled; `stop` ends the assembly early (the human stops or leaves).
+struct Held {
+    step: Step,
+    responder: Option<Responder>,
+    stop: CancellationToken,
 }
 
 /// What a board needs besides its config: the agents' shared dependencies, the verifier's
@@ -152,6 +168,8 @@ pub fn start(cfg: Arc<RunConfig>, parts: BoardParts) -> Result<EngineHandle, Str
         deltas,
         deps: Arc::new(deps),
         started: Instant::now(),
+        deliveries: JoinSet::new(),
+        held: None,
     };
     let first = match &prior_state {
         None => board.begin(),
@@ -241,7 +259,7 @@ impl Board {
             .map(|s| Duration::from_secs(s).saturating_sub(prior))
             .map(|d| tokio::time::Instant::now() + d);
         let mut controls_open = true;
-        while !(self.sched.is_over() && self.supervisor.is_empty()) {
+        while !(self.sched.is_over() && self.supervisor.is_empty() && self.held.is_none()) {
             let lease_at = self
                 .sched
                 .next_lease_deadline()
@@ -251,6 +269,11 @@ impl Board {
                 Some(msg) = inbox.recv() => self.on_inbound(msg),
                 ctl = controls.recv(), if controls_open => match ctl {
                     Some(ctl) => {
+                        if let Some(held) = &self.held
+                            && matches!(ctl, Control::Stop | Control::Detach)
+                        {
+                            held.stop.cancel();
+                        }
                         let step = self.sched.control(&store::read(self.store.view()).state, self.now(), ctl);
                         self.apply(step, None);
                     }
@@ -261,6 +284,9 @@ impl Board {
                     if let Ok((job, result)) = done {
                         self.on_verified(job, result);
                     }
+                }
+                Some(done) = self.deliveries.join_next(), if !self.deliveries.is_empty() => {
+                    self.on_delivered(done);
                 }
                 Some((agent, task, report)) = reports.recv() => {
                     if running {
@@ -356,10 +382,11 @@ impl Board {
         };
         match result {
             Ok(results) => {
-                let step = {
+                let mut step = {
                     let view = store::read(self.store.view());
                     self.sched.verdicts(&view.state, results)
                 };
+                self.pin_patches(&mut step.events);
                 if let Some(reply) = &step.reply {
                     answer_all(repeats, reply);
                 }
@@ -385,9 +412,100 @@ impl Board {
         }
     }
 
+    /// Each verified point's patches, pinned in the log right after its verdict (the
+    /// workspace keeps the diff and the checks that passed on it).
+    fn pin_patches(&self, events: &mut Vec<Event>) {
+        let mut pinned = Vec::with_capacity(events.len());
+        for event in events.drain(..) {
+            let patches = match &event {
+                Event::PointVerified {
+                    point,
+                    evidence: Some(evidence),
+                    ..
+                } => self.deps.workspace.pinned_patches(point, evidence),
+                _ => Vec::new(),
+            };
+            pinned.push(event);
+            pinned.extend(patches.into_iter().map(Event::PatchPinned));
+        }
+        *events = pinned;
+    }
+
+    /// A step that finishes the run (not by failing) waits for the workspace's result: the
+    /// events before its `run_finished` are appended now; the rest of it, its reply and its
+    /// effects wait in `held` until the result is in ([`Board::on_delivered`]). `None`: the
+    /// step is held.
+    fn hold_for_result(
+        &mut self,
+        mut step: Step,
+        responder: Option<Responder>,
+    ) -> Option<(Step, Option<Responder>)> {
+        let finish = step.events.iter().enumerate().find_map(|(i, e)| match e {
+            Event::RunFinished {
+                cited, stopped_by, ..
+            } if *stopped_by != StoppedBy::Error => Some((i, cited.clone(), *stopped_by)),
+            _ => None,
+        });
+        let Some((at, cited, stopped_by)) = finish.filter(|_| self.held.is_none()) else {
+            return Some((step, responder));
+        };
+        self.store.append(step.events.drain(..at).collect());
+        let stop = CancellationToken::new();
+        // Stopped by the human: merge, and cite earlier checks, but run none.
+        let run_checks = stopped_by != StoppedBy::Cancelled;
+        let delivery = {
+            let view = store::read(self.store.view());
+            self.deps
+                .workspace
+                .deliver(&view.state, &cited, run_checks, stop.clone())
+        };
+        let Some(delivery) = delivery else {
+            return Some((step, responder));
+        };
+        self.deliveries.spawn(delivery);
+        self.held = Some(Held {
+            step,
+            responder,
+            stop,
+        });
+        None
+    }
+
+    /// The result is assembled: record it, then finish the run with the held step.
+    fn on_delivered(&mut self, done: Result<AssembledResult, tokio::task::JoinError>) {
+        let Some(Held {
+            mut step,
+            responder,
+            ..
+        }) = self.held.take()
+        else {
+            return;
+        };
+        step.events.insert(
+            0,
+            match done {
+                Ok(result) => Event::ResultAssembled(result),
+                Err(e) => Event::Error {
+                    agent: None,
+                    task: None,
+                    message: format!("the run's result could not be assembled: {e}"),
+                },
+            },
+        );
+        self.record(step, responder);
+    }
+
+    /// Apply a step: hold it if it finishes the run with a result to assemble, else
+    /// record it.
+    fn apply(&mut self, step: Step, responder: Option<Responder>) {
+        if let Some((step, responder)) = self.hold_for_result(step, responder) {
+            self.record(step, responder);
+        }
+    }
+
     /// Record a step: append its events, run the post-apply checks, carry out its effects
     /// and send its reply (or park the responder until the verdicts are in).
-    fn apply(&mut self, step: Step, responder: Option<Responder>) {
+    fn record(&mut self, step: Step, responder: Option<Responder>) {
         let Step {
             events,
             reply,

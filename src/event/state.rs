@@ -5,6 +5,7 @@
 
 use super::schema::*;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskState {
@@ -145,6 +146,11 @@ pub struct RunState {
     pub errors: Vec<String>,
     pub retries: u64,
     pub tool_calls: u64,
+    /// Verified patches as pinned (`patch_pinned`), in log order; shared, not copied, when
+    /// the state is cloned.
+    pub patches: Vec<Arc<PinnedPatch>>,
+    /// The run's assembled result (`result_assembled`).
+    pub result: Option<Arc<AssembledResult>>,
 }
 
 impl RunState {
@@ -287,6 +293,7 @@ impl RunState {
                 self.phase = Phase::Running;
                 self.paused = false;
                 self.answer = None;
+                self.result = None;
                 self.finaliser = None;
                 for agent in self.agents.values_mut() {
                     agent.status = AgentStatus::Stopped;
@@ -483,6 +490,8 @@ impl RunState {
             }
             Event::Broadcast { context, .. } => self.brief.clone_from(context),
             Event::ClaimExpired { .. } => {}
+            Event::PatchPinned(patch) => self.patches.push(Arc::new(patch.clone())),
+            Event::ResultAssembled(result) => self.result = Some(Arc::new(result.clone())),
             Event::Paused {} => self.paused = true,
             Event::Resumed {} => self.paused = false,
             Event::AgentsChanged { count } => self.desired_agents = *count,

@@ -225,7 +225,7 @@ impl EventLog {
             }
             Event::AgentsChanged { .. } => (EventKind::Agents, None),
             Event::BudgetReached { .. } => (EventKind::Budget, None),
-            Event::DocumentsSkipped { .. } => (EventKind::Run, None),
+            Event::DocumentsSkipped { .. } | Event::ResultAssembled(_) => (EventKind::Run, None),
             Event::AnswerChecked {
                 unsupported_numbers,
             } if !unsupported_numbers.is_empty() => (EventKind::Error, None),

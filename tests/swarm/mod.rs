@@ -157,3 +157,16 @@ pub fn record(kind: &str, headline: &str, source: &str, quote: &str) -> Reply {
         json!({"kind": kind, "headline": headline, "summary": headline, "evidence": evidence}),
     )])
 }
+
+/// The last tool result of the conversation.
+pub fn last_result(req: &RecordedRequest) -> String {
+    req.tool_results()
+        .last()
+        .map(|(_, t)| t.clone())
+        .unwrap_or_default()
+}
+
+/// The id a run_command result starts with (`c3: ...`).
+pub fn run_id(result: &str) -> String {
+    result.split(':').next().unwrap_or("").to_string()
+}
