@@ -17,6 +17,10 @@ mod harness {
     pub mod coordination;
     pub mod engine_overhead;
     pub mod figure;
+    pub mod nats_board;
+    #[path = "../../tests/support/nats_server.rs"]
+    #[allow(dead_code)]
+    pub mod nats_server;
     pub mod scripted_run;
     pub mod session_log;
     pub mod suite;
@@ -30,9 +34,20 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo run --release --example bench -- [--json] [--quick] \
 [--only GROUP,...] [--tasks N] [--wire anthropic|openai] [--seed N] [--seeds K]\n[--trace WORKLOAD:MODE]\ngroups: engine, context, \
-coordination, claim, session, tui";
+coordination, claim, session, tui, nats (nats needs nats-server: DELM_NATS_SERVER or PATH)";
 
 fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).is_some_and(|a| a == "--nats-worker") {
+        // A worker process of the NATS figure (the harness starts it).
+        return match harness::nats_board::worker_main(&argv[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("nats worker: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let mut json = false;
     let mut quick = false;
     let mut only: Option<Vec<String>> = None;

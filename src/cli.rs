@@ -14,7 +14,9 @@ Watch it live in the TUI, steer it (pause, inject constraints, re-enqueue tasks)
 or resume any recorded session.",
     after_help = "Examples:\n  delm demo                       # the whole product, no key, no setup\n  delm run \"Which vendor had the higher 2024 revenue?\" --docs ./reports\n  \
 delm run \"Why does test_parse_comments fail?\" --repo . --agents 6\n  \
-delm sessions\n  delm replay <id-or-file>\n  delm resume <id-or-file> --headless"
+delm sessions\n  delm replay <id-or-file>\n  delm resume <id-or-file> --headless\n  \
+delm run \"...\" --docs ./reports --board nats://host:4222 --agents 0\n  \
+delm worker --board nats://host:4222 --agents 8\n  delm attach nats://host:4222"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -38,6 +40,14 @@ pub enum Command {
     Compare(CompareArgs),
     /// Show where the config file is, or what it contains.
     Config(ConfigArgs),
+    /// A stdio MCP server bridged to a live run's board (a run started with --serve).
+    Mcp(McpArgs),
+    /// Add agents on this machine to a run whose board lives on NATS.
+    Worker(WorkerArgs),
+    /// Watch and steer a run whose board lives on NATS (the TUI, or its events headless).
+    Attach(AttachArgs),
+    /// List the runs on a NATS board: id, start, status, events, goal.
+    Runs(RunsArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -57,9 +67,9 @@ pub enum CoordinationArg {
     Isolated,
 }
 
-/// Provider and output flags shared by `run` and `resume`.
-#[derive(Debug, Clone, Args)]
-pub struct ProviderArgs {
+/// Which model, on which server, with which key (`run`, `resume`, `worker`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ModelArgs {
     /// openai:NAME, anthropic:NAME, ollama:NAME, or a name from the config file.
     #[arg(long, value_name = "SPEC")]
     pub model: Option<String>,
@@ -69,6 +79,13 @@ pub struct ProviderArgs {
     /// The environment variable that holds the API key.
     #[arg(long, value_name = "VAR")]
     pub api_key_env: Option<String>,
+}
+
+/// Provider and output flags shared by `run` and `resume`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ProviderArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// Verify points with this (cheaper) model instead of the agents' one: a spec or a
     /// config alias. Same provider: same --base-url and key.
     #[arg(long, value_name = "SPEC")]
@@ -119,8 +136,18 @@ pub struct RunArgs {
     /// Write the session log here instead of the sessions directory.
     #[arg(long, value_name = "FILE")]
     pub session: Option<PathBuf>,
+    /// Put the board on NATS JetStream (nats://host:4222) so `delm worker` processes on
+    /// other machines add agents and `delm attach` watches; --agents 0 runs none here.
+    #[arg(long, value_name = "URL")]
+    pub board: Option<String>,
+    #[command(flatten)]
+    pub lease: LeaseArgs,
+    #[command(flatten)]
+    pub nats: NatsArgs,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
+    #[command(flatten)]
+    pub serve: ServeArgs,
     #[command(flatten)]
     pub provider: ProviderArgs,
     /// Set by `delm demo`: the run's model is the in-process scripted demo model.
@@ -167,10 +194,15 @@ impl DemoArgs {
             coordination: CoordinationArg::Delm,
             session: self.session,
             sandbox: SandboxArgs::default(),
+            serve: ServeArgs::default(),
+            board: None,
+            lease: LeaseArgs::default(),
+            nats: NatsArgs::default(),
             provider: ProviderArgs {
-                model: Some(delm::demo::MODEL_SPEC.to_string()),
-                base_url: None,
-                api_key_env: None,
+                model: ModelArgs {
+                    model: Some(delm::demo::MODEL_SPEC.to_string()),
+                    ..ModelArgs::default()
+                },
                 judge_model: None,
                 headless: self.headless,
                 json: self.json,
@@ -182,6 +214,101 @@ impl DemoArgs {
     }
 }
 
+/// Opening the board to outside agents over MCP.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Serve the board to outside MCP agents (Claude Code, Codex, Cursor) at
+    /// http://ADDR/mcp while the run lives (default 127.0.0.1 and a free port). The URL and
+    /// a bearer token go to <session>.board.json (mode 0600). An address beyond loopback
+    /// exposes the board to the network (see README: Outside agents).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = delm::mcp::DEFAULT_ADDR)]
+    pub serve: Option<String>,
+}
+
+/// How long a remote agent may be silent while it holds a claim.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LeaseArgs {
+    /// Seconds a remote or outside agent may stay silent holding a claim before the claim
+    /// expires and its task goes back to the queue (default 120; `lease_secs` in config).
+    #[arg(long, value_name = "SECS", alias = "lease-secs")]
+    pub lease: Option<u64>,
+}
+
+/// Authentication to a NATS board besides what its URL carries (nats://user:pw@host,
+/// nats://token@host, or NATS_USER/NATS_PASSWORD, NATS_TOKEN in the environment).
+#[derive(Debug, Clone, Default, Args)]
+pub struct NatsArgs {
+    /// A NATS credentials file (JWT and seed, as `nsc` writes it).
+    #[arg(long, value_name = "FILE", env = "NATS_CREDS")]
+    pub nats_creds: Option<PathBuf>,
+    /// Root certificates (PEM) to trust for TLS to the board.
+    #[arg(long, value_name = "FILE", env = "NATS_CA")]
+    pub nats_ca: Option<PathBuf>,
+    /// A client certificate (PEM) for mutual TLS; needs --nats-key.
+    #[arg(long, value_name = "FILE", env = "NATS_CERT")]
+    pub nats_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", env = "NATS_KEY")]
+    pub nats_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The board: nats://host:4222 (or nats://host:4222/RUN-ID).
+    #[arg(long, value_name = "URL")]
+    pub board: String,
+    /// The run to join (default: the only live run on the board).
+    #[arg(long, value_name = "RUN-ID")]
+    pub run: Option<String>,
+    /// Agents this worker runs (1-256).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub agents: usize,
+    /// Unpack the run's workspace here (kept afterwards) instead of a temporary directory.
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Let this worker's agents run commands in the run's repository (see `delm run`).
+    #[arg(long)]
+    pub allow_exec: bool,
+    /// Give each of this worker's agents a private copy of the repository to edit (the
+    /// board cannot verify a worker's patches yet: see README, Many machines).
+    #[arg(long, requires = "allow_exec")]
+    pub allow_edit: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Log level for the log file (error, warn, info, debug, trace); RUST_LOG also works.
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    #[command(flatten)]
+    pub nats: NatsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// The board: nats://host:4222 (or nats://host:4222/RUN-ID).
+    pub board: String,
+    /// The run (default: the one in the URL, or the only live run on the board).
+    pub run: Option<String>,
+    /// No TUI: the run's progress on stderr and its answer on stdout, until it finishes.
+    #[arg(long)]
+    pub headless: bool,
+    /// With --headless: stdout is the run's event stream as JSONL, ending with run_finished.
+    #[arg(long, requires = "headless")]
+    pub json: bool,
+    #[arg(long, value_name = "NAME|FILE")]
+    pub theme: Option<String>,
+    #[command(flatten)]
+    pub nats: NatsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// The board: nats://host:4222.
+    #[arg(long, value_name = "URL")]
+    pub board: String,
+    #[command(flatten)]
+    pub nats: NatsArgs,
+}
+
 /// What agents may do to the repository beyond reading it (`--repo` runs only).
 #[derive(Debug, Clone, Default, Args)]
 pub struct SandboxArgs {
@@ -191,11 +318,13 @@ pub struct SandboxArgs {
     #[arg(long)]
     pub allow_exec: bool,
     /// Give each agent a private copy of the repository to edit. A change is accepted only
-    /// with a command that passes on it (so this needs --allow-exec); the best verified fix
-    /// is written next to the session as <session>.patch, and your files are not changed.
+    /// with a command that passes on it (so this needs --allow-exec); every verified fix is
+    /// merged into one result, written next to the session as <session>.patch (conflicts in
+    /// <session>.conflicts), and your files are not changed.
     #[arg(long, requires = "allow_exec")]
     pub allow_edit: bool,
-    /// At the end, apply the best verified patch to the repository (git apply).
+    /// At the end, apply the assembled result to the repository (git apply, all or nothing):
+    /// only what merged cleanly and passed its checks; conflicts are never applied.
     #[arg(long, requires = "allow_edit")]
     pub apply: bool,
     /// Confine commands (with --allow-exec): none (default: they run as you), or bwrap
@@ -236,16 +365,29 @@ pub struct ReplayArgs {
 
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
-    /// A session file, or a run id from `delm sessions`.
+    /// A session file, a run id from `delm sessions`, or a run on a NATS board
+    /// (nats://host:4222/RUN-ID: this process becomes its board).
     pub session: String,
     /// Agent count for the continued run (default: as before).
     #[arg(long, value_name = "N")]
     pub agents: Option<usize>,
+    #[command(flatten)]
+    pub lease: LeaseArgs,
+    #[command(flatten)]
+    pub nats: NatsArgs,
     // Permissions are not carried over from the interrupted run: they are granted again.
     #[command(flatten)]
     pub sandbox: SandboxArgs,
     #[command(flatten)]
+    pub serve: ServeArgs,
+    #[command(flatten)]
     pub provider: ProviderArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// The live run: its session file, its run id from `delm sessions`, or its board file.
+    pub session: String,
 }
 
 #[derive(Debug, Args)]

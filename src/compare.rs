@@ -55,6 +55,13 @@ pub fn table(runs: &[(PathBuf, RunState)], width: usize) -> String {
         ("model calls", Box::new(|s| s.totals.calls.to_string())),
         ("input tokens", Box::new(|s| s.totals.tokens_in.to_string())),
         (
+            "cached input",
+            Box::new(|s| {
+                crate::text::cached_share(s.totals.tokens_cached_read, s.totals.tokens_in)
+                    .unwrap_or_else(|| "-".into())
+            }),
+        ),
+        (
             "output tokens",
             Box::new(|s| s.totals.tokens_out.to_string()),
         ),

@@ -52,6 +52,8 @@ pub struct Config {
     pub context_budget: Option<usize>,
     /// Model turns per task (default 24).
     pub max_turns: Option<u32>,
+    /// Seconds an outside agent (MCP) may be silent while holding a claim (default 120).
+    pub lease_secs: Option<u64>,
     /// Aliases usable with `--model NAME`.
     #[serde(default)]
     pub models: HashMap<String, ModelAlias>,

@@ -1,13 +1,18 @@
 //! From parsed flags to a running engine: config, provider, workspace, session log, and the
-//! headless or TUI front end.
+//! headless or TUI front end. Over 600 lines because `run` and `resume` share most of their
+//! steps here, so the two cannot drift apart; a board on NATS is `board_cmds`'s.
 
 use crate::Failure;
+use crate::board_cmds::{
+    attach, board_sink, board_url, export_session, nats_auth, serve_and_drive, worker,
+    workspace_is_here,
+};
 use crate::cli::{
-    Cli, Command, CompareArgs, CoordinationArg, ProviderArgs, ReplayArgs, ResumeArgs, RunArgs,
-    SandboxArgs, VerifyArg,
+    Cli, Command, CompareArgs, CoordinationArg, McpArgs, ModelArgs, ProviderArgs, ReplayArgs,
+    ResumeArgs, RunArgs, SandboxArgs, ServeArgs, VerifyArg,
 };
 use delm::config::{self, Config, DEFAULT_MODEL};
-use delm::engine::tools::{Workspace, WorkspaceOptions, patch};
+use delm::engine::tools::{Workspace, WorkspaceOptions, delivery, patch};
 use delm::engine::{EngineHandle, EventSink, PriceFn, RunBuilder, RunConfig, board, tools};
 use delm::event::{
     Budgets, Coordination, Envelope, FinalAnswer, Mode, RunState, StoppedBy, VerifyMode,
@@ -16,6 +21,7 @@ use delm::llm::config::{ProviderConfig, Secret};
 use delm::llm::pricing::Pricing;
 use delm::llm::retry::{RetryPolicy, RetryingProvider};
 use delm::llm::spec::{self, ModelSpec};
+use delm::nats::BoardHost;
 use delm::session::{self, SessionWriter};
 use delm::sinks::{JsonLines, Story, Tee};
 use std::path::{Path, PathBuf};
@@ -44,6 +50,17 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Compare(args) => compare(args),
+        Command::Mcp(args) => mcp_bridge(args).await,
+        Command::Worker(args) => worker(args).await,
+        Command::Attach(args) => attach(args).await,
+        Command::Runs(args) => {
+            let url = board_url(&args.board)?;
+            let listing = delm::nats::list_runs(&url, &nats_auth(&args.nats), terminal_width())
+                .await
+                .map_err(Failure::Run)?;
+            print!("{listing}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config(args) => {
             let path = config::config_path()
                 .ok_or_else(|| Failure::Run("no home directory to keep a config in".into()))?;
@@ -90,7 +107,7 @@ fn sessions_dir() -> Result<PathBuf, Failure> {
 
 /// Tracing goes to a file, never to the terminal the TUI owns. Transport crates are held at
 /// `warn` whatever the level, so request headers (keys) are never logged.
-fn init_logging(level: Option<&str>) -> Option<PathBuf> {
+pub(crate) fn init_logging(level: Option<&str>) -> Option<PathBuf> {
     let dir = config::log_dir()?;
     std::fs::create_dir_all(&dir).ok()?;
     let path = dir.join("delm.log");
@@ -103,7 +120,9 @@ fn init_logging(level: Option<&str>) -> Option<PathBuf> {
         .map(str::to_string)
         .or_else(|| std::env::var("RUST_LOG").ok())
         .unwrap_or_else(|| "info".to_string());
-    let filter = format!("{base},hyper=warn,hyper_util=warn,reqwest=warn,h2=warn,rustls=warn");
+    let filter = format!(
+        "{base},hyper=warn,hyper_util=warn,reqwest=warn,h2=warn,rustls=warn,async_nats=warn"
+    );
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
@@ -116,8 +135,8 @@ fn init_logging(level: Option<&str>) -> Option<PathBuf> {
 }
 
 /// The resolved model: spec, endpoint, key.
-struct Model {
-    spec: ModelSpec,
+pub(crate) struct Model {
+    pub spec: ModelSpec,
     base_url: Option<String>,
     api_key: Option<Secret>,
     /// The variable named to hold the key (`--api-key-env`), kept from commands.
@@ -136,14 +155,14 @@ impl Model {
 }
 
 /// What a resumed run recorded about its model: the spec and the endpoint it talked to.
-struct Recorded<'a> {
+pub(crate) struct Recorded<'a> {
     model: &'a str,
     endpoint: Option<&'a str>,
 }
 
-fn resolve_model(
+pub(crate) fn resolve_model(
     cfg: &Config,
-    flags: &ProviderArgs,
+    flags: &ModelArgs,
     recorded: Option<Recorded<'_>>,
 ) -> Result<Model, Failure> {
     let fallback = recorded.as_ref().map(|r| r.model);
@@ -209,19 +228,14 @@ fn with_judge(
         .split(':')
         .next()
         .is_some_and(|p| p.eq_ignore_ascii_case(agents_model.spec.provider_label()));
-    let judge_flags = ProviderArgs {
+    let judge_flags = ModelArgs {
         model: Some(name.clone()),
-        base_url: if same_provider {
-            agents_model.base_url.clone()
-        } else {
-            None
-        },
-        api_key_env: if same_provider {
-            agents_model.key_env.clone()
-        } else {
-            None
-        },
-        ..flags.clone()
+        base_url: same_provider
+            .then(|| agents_model.base_url.clone())
+            .flatten(),
+        api_key_env: same_provider
+            .then(|| agents_model.key_env.clone())
+            .flatten(),
     };
     let judge = resolve_model(cfg, &judge_flags, None).map_err(|f| match f {
         Failure::Usage(m) => Failure::Usage(format!("--judge-model: {m}")),
@@ -241,7 +255,11 @@ fn same_endpoint(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
-fn build_llm(cfg: &Config, model: &Model, agents: usize) -> (delm::engine::Model, PriceFn) {
+pub(crate) fn build_llm(
+    cfg: &Config,
+    model: &Model,
+    agents: usize,
+) -> (delm::engine::Model, PriceFn) {
     let mut pc = ProviderConfig::from_spec(
         &model.spec,
         model.base_url.as_deref(),
@@ -318,12 +336,20 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             "the question is empty: say what the swarm should do".into(),
         ));
     }
+    let board = args.board.as_deref().map(board_url).transpose()?;
     let agents = args.agents.or(cfg.agents).unwrap_or(4);
-    if agents == 0 || agents > board::MAX_AGENTS {
+    // A board on NATS may run no agents itself: workers bring them.
+    let fewest = usize::from(board.is_none());
+    if agents < fewest || agents > board::MAX_AGENTS {
         return Err(Failure::Usage(format!(
-            "--agents must be between 1 and {}",
+            "--agents must be between {fewest} and {}",
             board::MAX_AGENTS
         )));
+    }
+    if agents == 0 && args.coordination == CoordinationArg::Isolated {
+        return Err(Failure::Usage(
+            "--coordination isolated makes one attempt per board agent: give --agents N".into(),
+        ));
     }
     if let Some(c) = args.max_cost
         && (c.is_nan() || c <= 0.0)
@@ -333,7 +359,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         ));
     }
     let mode = mode_from(&args)?;
-    let model = resolve_model(&cfg, &args.provider, None)?;
+    let model = resolve_model(&cfg, &args.provider.model, None)?;
     let workspace = tools::open_with(&mode, &workspace_options(&args.sandbox, &model))
         .map_err(Failure::Usage)?;
     let outputs = RunOutputs::new(&workspace, &mode, &args.sandbox);
@@ -355,11 +381,21 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         time_limit_secs: args.time_limit,
     };
     apply_tuning(&mut run_cfg, &cfg);
+    apply_lease(&mut run_cfg, args.lease.lease.or(cfg.lease_secs));
     let session_path = match &args.session {
         Some(p) => p.clone(),
         None => sessions_dir()?.join(format!("{}.jsonl", run_cfg.run_id)),
     };
     check_tui(&args.provider, &cfg)?;
+    let mcp_board = bind_board(&args.serve, &session_path, &run_cfg.run_id).await?;
+    let mut host = match &board {
+        Some(url) => Some(
+            BoardHost::create(url, &nats_auth(&args.nats), &run_cfg)
+                .await
+                .map_err(Failure::Run)?,
+        ),
+        None => None,
+    };
     let writer = SessionWriter::create(&session_path).map_err(|e| Failure::Usage(e.to_string()))?;
     index_run(&run_cfg.run_id, &session_path);
     let log_path = init_logging(args.provider.log_level.as_deref());
@@ -369,28 +405,100 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         None => build_llm(&cfg, &model, agents),
     };
     let sink = front_end_sink(&args.provider, Box::new(writer), RunState::default());
+    let sink = board_sink(sink, host.as_mut());
+    let settings = delm::mcp::BoardSettings::of(&run_cfg);
     let builder = with_judge(
-        RunBuilder::new(run_cfg, llm, price, workspace).sink(sink),
+        RunBuilder::new(run_cfg, llm, price, Arc::clone(&workspace)).sink(sink),
         &cfg,
         &args.provider,
         &model,
         agents,
     )?;
     let handle = builder.start().map_err(Failure::Run)?;
-    drive(
-        handle,
-        &args.provider,
-        &cfg,
-        &session_path,
+    let serving = serve_board(mcp_board, &handle, workspace, settings, &args.provider);
+    let front = FrontEnd {
+        flags: &args.provider,
+        cfg: &cfg,
+        session_path: &session_path,
         log_path,
         outputs,
-    )
-    .await
+        resume: None,
+    };
+    let outcome = serve_and_drive(handle, host, front).await;
+    if let Some(serving) = serving {
+        serving.shutdown().await;
+    }
+    outcome
+}
+
+/// `--serve`: bind before the run starts, so a taken port is a usage error and no run.
+async fn bind_board(
+    flags: &ServeArgs,
+    session: &Path,
+    run_id: &str,
+) -> Result<Option<delm::mcp::Binding>, Failure> {
+    let Some(addr) = &flags.serve else {
+        return Ok(None);
+    };
+    let binding = delm::mcp::bind(addr, session, run_id)
+        .await
+        .map_err(Failure::Usage)?;
+    Ok(Some(binding))
+}
+
+/// Serve the board once the run has started; the URL (never the token) goes to stderr.
+fn serve_board(
+    board: Option<delm::mcp::Binding>,
+    handle: &EngineHandle,
+    workspace: Arc<dyn Workspace>,
+    settings: delm::mcp::BoardSettings,
+    flags: &ProviderArgs,
+) -> Option<delm::mcp::ServingBoard> {
+    let serving = board?.serve(handle.clone(), workspace, settings);
+    if flags.headless {
+        eprintln!(
+            "board: serving {} for outside agents (token in {})",
+            serving.url(),
+            serving.board_file().display()
+        );
+    }
+    Some(serving)
+}
+
+/// How long an outside or remote participant may be silent with a claim: the flag, the
+/// config, or 120 s.
+fn apply_lease(run_cfg: &mut RunConfig, lease: Option<u64>) {
+    if let Some(secs) = lease {
+        run_cfg.lease = Duration::from_secs(secs.max(1));
+    }
+}
+
+/// `delm mcp SESSION|RUN-ID`: a stdio MCP server for that live run's board.
+async fn mcp_bridge(args: McpArgs) -> Result<ExitCode, Failure> {
+    init_logging(None);
+    let dir = session::default_sessions_dir().unwrap_or_default();
+    let board_file = delm::mcp::resolve_board_file(&args.session, &dir).map_err(Failure::Usage)?;
+    delm::mcp::bridge_stdio(&board_file)
+        .await
+        .map_err(Failure::Run)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a front end needs besides the engine: the flags, where the session is, and what
+/// the run leaves behind.
+pub(crate) struct FrontEnd<'a> {
+    pub flags: &'a ProviderArgs,
+    pub cfg: &'a Config,
+    pub session_path: &'a Path,
+    pub log_path: Option<PathBuf>,
+    pub outputs: RunOutputs,
+    /// What `delm resume` takes to continue this run: its session file, or its board.
+    pub resume: Option<String>,
 }
 
 /// Commands and edits as the flags allow; the provider's key variables never reach a
 /// command.
-fn workspace_options(flags: &SandboxArgs, model: &Model) -> WorkspaceOptions {
+pub(crate) fn workspace_options(flags: &SandboxArgs, model: &Model) -> WorkspaceOptions {
     let mut secret_env = vec![
         "OPENAI_API_KEY".to_string(),
         "ANTHROPIC_API_KEY".to_string(),
@@ -405,9 +513,10 @@ fn workspace_options(flags: &SandboxArgs, model: &Model) -> WorkspaceOptions {
     }
 }
 
-/// What a run leaves besides its session: the best verified patch (`--allow-edit`),
-/// applied to the repository with `--apply`.
-struct RunOutputs {
+/// What a run leaves besides its session (`--allow-edit`): the assembled result as
+/// `<session>.patch` (a summary of whose work it holds, then the diff), the patches it kept
+/// out as `<session>.conflicts`, and with `--apply` the patch applied to the repository.
+pub(crate) struct RunOutputs {
     workspace: Arc<dyn Workspace>,
     /// The repository, when edits were allowed on one.
     repo: Option<PathBuf>,
@@ -427,8 +536,8 @@ impl RunOutputs {
         }
     }
 
-    /// Write `<session>.patch` from the best verified patch, apply it if asked, and remove
-    /// the agents' worktrees. Messages go to stderr (the TUI has closed by now).
+    /// Write the result's files, apply the patch if asked, and remove the agents'
+    /// worktrees. Messages go to stderr (the TUI has closed by now).
     fn deliver(&self, state: &RunState, session_path: &Path) -> Result<(), Failure> {
         let result = self.write_and_apply(state, session_path);
         self.workspace.cleanup();
@@ -439,39 +548,59 @@ impl RunOutputs {
         let Some(repo) = &self.repo else {
             return Ok(());
         };
-        let Some(best) = patch::best_patch(state) else {
-            eprintln!(
-                "delm: no change was verified in this run, so no patch was written{}",
-                if self.apply {
-                    " or applied; your files were not changed"
-                } else {
-                    ""
-                }
-            );
-            return Ok(());
+        let unchanged = if self.apply {
+            " or applied; your files were not changed"
+        } else {
+            ""
         };
-        let Some(diff) = self.workspace.patch_text(&best.reference) else {
-            eprintln!(
-                "delm: the verified patch of {} was made before this run was resumed and is not \
-                 kept; nothing was written",
-                best.point
-            );
-            return Ok(());
-        };
-        let path = session_path.with_extension("patch");
-        std::fs::write(&path, &diff).map_err(|e| {
-            Failure::Run(format!("cannot write the patch to {}: {e}", path.display()))
-        })?;
-        let stats = patch::diff_stats(&diff);
-        eprintln!(
-            "patch: {} ({stats}; verified in {}{})",
-            path.display(),
-            best.point,
-            if best.cited {
-                ", cited by the answer"
+        let Some(result) = &state.result else {
+            let why = if state.patches.is_empty() {
+                "no change was verified in this run"
             } else {
-                ""
-            }
+                "the run ended before its verified changes were assembled"
+            };
+            eprintln!("delm: {why}, so no patch was written{unchanged}");
+            return Ok(());
+        };
+        eprintln!(
+            "result: {}",
+            delm::text::escape_controls(&delivery::report::headline(result))
+        );
+        let written = |path: &Path, text: &str| {
+            std::fs::write(path, text)
+                .map_err(|e| Failure::Run(format!("cannot write {}: {e}", path.display())))
+        };
+        let conflicts = session_path.with_extension("conflicts");
+        if !result.conflicts.is_empty() {
+            written(
+                &conflicts,
+                &delivery::report::conflicts_report(result, state),
+            )?;
+            eprintln!(
+                "conflicts: {} ({} kept out of the patch; --apply never applies them)",
+                conflicts.display(),
+                result.conflicts.len()
+            );
+        }
+        if result.merged.is_empty() {
+            eprintln!("delm: nothing merged, so no patch was written{unchanged}");
+            return Ok(());
+        }
+        let path = session_path.with_extension("patch");
+        let listed = (!result.conflicts.is_empty()).then(|| conflicts.display().to_string());
+        let summary = delivery::report::summary(result, state, listed.as_deref());
+        written(&path, &format!("{summary}{}", result.patch))?;
+        eprintln!(
+            "patch: {} ({}; verified in {}{})",
+            path.display(),
+            patch::diff_stats(&result.patch),
+            result
+                .merged
+                .iter()
+                .map(|m| m.point.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            cited_note(state, result)
         );
         if !self.apply {
             eprintln!(
@@ -480,10 +609,47 @@ impl RunOutputs {
             );
             return Ok(());
         }
+        if !result.verified() {
+            return Err(Failure::Run(format!(
+                "--apply: the assembled result is not verified ({}); nothing was changed, the \
+                 patch is at {}",
+                delm::text::escape_controls(&delivery::report::checks_line(result)),
+                path.display()
+            )));
+        }
         let applied =
             patch::apply_to(repo, &path).map_err(|e| Failure::Run(format!("--apply: {e}")))?;
-        eprintln!("applied the patch to {} ({applied})", repo.display());
+        eprintln!(
+            "applied the patch to {} ({applied}){}",
+            repo.display(),
+            if result.conflicts.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; the conflicts in {} were not applied",
+                    conflicts.display()
+                )
+            }
+        );
         Ok(())
+    }
+}
+
+/// ", cited by the answer" when the answer cites every merged point, else which it cites.
+fn cited_note(state: &RunState, result: &delm::event::AssembledResult) -> String {
+    let cited: &[String] = state.answer.as_ref().map_or(&[], |a| &a.cited);
+    let merged: Vec<&str> = result.merged.iter().map(|m| m.point.as_str()).collect();
+    let named: Vec<&str> = merged
+        .iter()
+        .copied()
+        .filter(|p| cited.iter().any(|c| c == p))
+        .collect();
+    if named.len() == merged.len() {
+        ", cited by the answer".to_string()
+    } else if named.is_empty() {
+        String::new()
+    } else {
+        format!(", the answer cites {}", named.join(", "))
     }
 }
 
@@ -512,14 +678,15 @@ fn front_end_sink(
     Box::new(Tee(sinks))
 }
 
-async fn drive(
-    handle: EngineHandle,
-    flags: &ProviderArgs,
-    cfg: &Config,
-    session_path: &Path,
-    log_path: Option<PathBuf>,
-    outputs: RunOutputs,
-) -> Result<ExitCode, Failure> {
+pub(crate) async fn drive(handle: EngineHandle, front: FrontEnd<'_>) -> Result<ExitCode, Failure> {
+    let FrontEnd {
+        flags,
+        cfg,
+        session_path,
+        log_path,
+        outputs,
+        resume,
+    } = front;
     // The exit code when the run is left unfinished: 130 for Ctrl-C (headless) or `q` in the
     // TUI, 128 + the signal for one that stopped the TUI.
     let mut unfinished_code: u8 = 130;
@@ -536,7 +703,7 @@ async fn drive(
         ctrl_c.abort();
         state
     } else {
-        let ui = run_tui(&handle, flags, cfg).await;
+        let ui = run_tui(Arc::new(handle.clone()), flags, cfg).await;
         // Quitting mid-run leaves the session resumable rather than finishing it.
         handle.detach();
         let state = handle.wait().await;
@@ -552,7 +719,7 @@ async fn drive(
     let Some(answer) = &state.answer else {
         eprintln!(
             "delm: the run was left unfinished before its answer; continue it with `delm resume {}`",
-            session_path.display()
+            resume.unwrap_or_else(|| session_path.display().to_string())
         );
         return Ok(ExitCode::from(unfinished_code));
     };
@@ -562,13 +729,12 @@ async fn drive(
 
 /// The TUI on a live run; `Some(signal)` when a termination signal ended it.
 #[cfg(feature = "tui")]
-async fn run_tui(
-    handle: &EngineHandle,
+pub(crate) async fn run_tui(
+    client: Arc<dyn delm::engine::EngineClient>,
     flags: &ProviderArgs,
     cfg: &Config,
 ) -> Result<Option<i32>, Failure> {
     let opts = tui_options(flags.theme.clone().or_else(|| cfg.theme.clone()), cfg);
-    let client: Arc<dyn delm::engine::EngineClient> = Arc::new(handle.clone());
     match delm::tui::run_live(client, opts).await {
         Ok(delm::tui::TuiExit::Quit) => Ok(None),
         Ok(delm::tui::TuiExit::Signal(n)) => Ok(Some(n)),
@@ -577,8 +743,8 @@ async fn run_tui(
 }
 
 #[cfg(not(feature = "tui"))]
-async fn run_tui(
-    _handle: &EngineHandle,
+pub(crate) async fn run_tui(
+    _client: Arc<dyn delm::engine::EngineClient>,
     _flags: &ProviderArgs,
     _cfg: &Config,
 ) -> Result<Option<i32>, Failure> {
@@ -598,7 +764,7 @@ fn index_run(run_id: &str, session_path: &Path) {
 }
 
 /// A bad `--theme` or keymap is a usage error, caught before the run starts.
-fn check_tui(flags: &ProviderArgs, cfg: &Config) -> Result<(), Failure> {
+pub(crate) fn check_tui(flags: &ProviderArgs, cfg: &Config) -> Result<(), Failure> {
     if flags.headless {
         return Ok(());
     }
@@ -614,7 +780,7 @@ fn check_tui(flags: &ProviderArgs, cfg: &Config) -> Result<(), Failure> {
 }
 
 #[cfg(feature = "tui")]
-fn tui_options(theme: Option<String>, cfg: &Config) -> delm::tui::TuiOptions {
+pub(crate) fn tui_options(theme: Option<String>, cfg: &Config) -> delm::tui::TuiOptions {
     delm::tui::TuiOptions {
         theme,
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
@@ -624,7 +790,7 @@ fn tui_options(theme: Option<String>, cfg: &Config) -> delm::tui::TuiOptions {
 }
 
 /// Print the answer (headless, not --json) and map the outcome to the exit code.
-fn finish(
+pub(crate) fn finish(
     state: &RunState,
     answer: &FinalAnswer,
     flags: &ProviderArgs,
@@ -701,7 +867,19 @@ async fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
 
 async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
     let cfg = Config::load().map_err(Failure::Usage)?;
-    let (path, events) = load_session(&args.session)?;
+    // A run on a NATS board is read from its stream (this process becomes its board);
+    // any other is read from its session file.
+    let (path, events, mut host) = if delm::nats::is_board_url(&args.session) {
+        let url = board_url(&args.session)?;
+        let (host, events) = BoardHost::resume(&url, &nats_auth(&args.nats))
+            .await
+            .map_err(Failure::Run)?;
+        let path = sessions_dir()?.join(format!("{}.jsonl", host.run_id()));
+        (path, events, Some(host))
+    } else {
+        let (path, events) = load_session(&args.session)?;
+        (path, events, None)
+    };
     let prior = RunState::from_events(events.iter());
     // A run that failed (provider unreachable, key rejected) can be resumed once fixed;
     // one that answered, hit its budget or was stopped cannot.
@@ -729,21 +907,38 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
             prior.endpoint.as_deref()
         },
     };
-    let model = resolve_model(&cfg, &args.provider, Some(recorded))?;
-    let workspace = tools::open_with(&prior.mode, &workspace_options(&args.sandbox, &model))
+    let model = resolve_model(&cfg, &args.provider.model, Some(recorded))?;
+    // A board resuming on another machine fetches the workspace the run started with.
+    let mode = match &host {
+        Some(host) if !workspace_is_here(&prior.mode) => host
+            .fetch_workspace(&path.with_extension("workspace"))
+            .await
+            .map_err(Failure::Run)?,
+        _ => prior.mode.clone(),
+    };
+    let workspace = tools::open_with(&mode, &workspace_options(&args.sandbox, &model))
         .map_err(|e| Failure::Usage(format!("the run's workspace cannot be opened again: {e}")))?;
-    let outputs = RunOutputs::new(&workspace, &prior.mode, &args.sandbox);
-    let agents = args.agents.unwrap_or(prior.desired_agents.max(1));
+    let outputs = RunOutputs::new(&workspace, &mode, &args.sandbox);
+    let fewest = usize::from(host.is_none());
+    let agents = args.agents.unwrap_or(prior.desired_agents.max(fewest));
     let mut run_cfg = RunConfig::new(
         prior.goal.clone(),
         prior.mode.clone(),
         model.spec.label.clone(),
     );
-    run_cfg.agents = agents.clamp(1, board::MAX_AGENTS);
+    run_cfg.agents = agents.clamp(fewest, board::MAX_AGENTS);
     run_cfg.endpoint = Some(model.endpoint());
     apply_tuning(&mut run_cfg, &cfg);
+    apply_lease(&mut run_cfg, args.lease.lease.or(cfg.lease_secs));
     check_tui(&args.provider, &cfg)?;
-    let writer = SessionWriter::append(&path).map_err(|e| Failure::Usage(e.to_string()))?;
+    let mcp_board = bind_board(&args.serve, &path, &prior.run_id).await?;
+    let writer = match &mut host {
+        Some(host) => {
+            host.set_lease(run_cfg.lease);
+            export_session(&path, &events)?
+        }
+        None => SessionWriter::append(&path).map_err(|e| Failure::Usage(e.to_string()))?,
+    };
     index_run(&prior.run_id, &path);
     let log_path = init_logging(args.provider.log_level.as_deref());
     let agents = run_cfg.agents;
@@ -753,16 +948,31 @@ async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
     } else {
         build_llm(&cfg, &model, agents)
     };
+    let settings = delm::mcp::BoardSettings::of(&run_cfg);
     let sink = front_end_sink(&args.provider, Box::new(writer), prior);
+    let sink = board_sink(sink, host.as_mut());
     let builder = with_judge(
-        RunBuilder::new(run_cfg, llm, price, workspace).sink(sink),
+        RunBuilder::new(run_cfg, llm, price, Arc::clone(&workspace)).sink(sink),
         &cfg,
         &args.provider,
         &model,
         agents,
     )?;
     let handle = builder.resume(events).start().map_err(Failure::Usage)?;
-    drive(handle, &args.provider, &cfg, &path, log_path, outputs).await
+    let serving = serve_board(mcp_board, &handle, workspace, settings, &args.provider);
+    let front = FrontEnd {
+        flags: &args.provider,
+        cfg: &cfg,
+        session_path: &path,
+        log_path,
+        outputs,
+        resume: None,
+    };
+    let outcome = serve_and_drive(handle, host, front).await;
+    if let Some(serving) = serving {
+        serving.shutdown().await;
+    }
+    outcome
 }
 
 fn compare(args: CompareArgs) -> Result<ExitCode, Failure> {

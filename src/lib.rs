@@ -8,7 +8,11 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod event;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod llm;
+pub mod mcp;
+pub mod nats;
 pub mod outcome;
 pub mod redact;
 pub mod secrets;

@@ -1,6 +1,7 @@
 //! The `delm` binary: parse the command line, build the run, hand it to the TUI or run it
 //! headless, and turn the outcome into an exit code (0 answer, 1 run failed, 2 usage).
 
+mod board_cmds;
 mod cli;
 mod launch;
 

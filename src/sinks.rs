@@ -9,24 +9,31 @@ use std::io::Write;
 /// so one broken sink (a closed pipe) does not starve the others (the session log).
 pub struct Tee(pub Vec<Box<dyn EventSink>>);
 
-impl EventSink for Tee {
-    fn write(&mut self, env: &Envelope) -> std::io::Result<()> {
+impl Tee {
+    /// Run `op` on every sink; the first error comes back after all have run.
+    fn each(
+        &mut self,
+        mut op: impl FnMut(&mut dyn EventSink) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
         let mut first_err = None;
         for sink in &mut self.0 {
-            if let Err(e) = sink.write(env) {
+            if let Err(e) = op(sink.as_mut()) {
                 first_err.get_or_insert(e);
             }
         }
         first_err.map_or(Ok(()), Err)
     }
+}
+
+impl EventSink for Tee {
+    fn write(&mut self, env: &Envelope) -> std::io::Result<()> {
+        self.each(|sink| sink.write(env))
+    }
+    fn write_batch(&mut self, envs: &[Envelope]) -> std::io::Result<()> {
+        self.each(|sink| sink.write_batch(envs))
+    }
     fn sync(&mut self) -> std::io::Result<()> {
-        let mut first_err = None;
-        for sink in &mut self.0 {
-            if let Err(e) = sink.sync() {
-                first_err.get_or_insert(e);
-            }
-        }
-        first_err.map_or(Ok(()), Err)
+        self.each(|sink| sink.sync())
     }
 }
 

@@ -150,6 +150,7 @@ pub fn narrate(event: &Event, state: &RunState) -> Option<String> {
             format_tokens(*tokens_out)
         ),
         Event::BoardServing { url } => format!("board served at {url}"),
+        Event::BudgetReached { why } => format!("budget: {}", escape_controls(why)),
         Event::DocumentsSkipped { documents } => {
             let list: Vec<String> = documents
                 .iter()
@@ -190,6 +191,28 @@ pub fn narrate(event: &Event, state: &RunState) -> Option<String> {
             agent,
             attempt,
         } => format!("{agent}'s claim on {task} (attempt {attempt}) expired: it went silent"),
+        Event::PatchPinned(p) => {
+            let checks: Vec<String> = p
+                .checks
+                .iter()
+                .map(|c| format!("{} `{}`", c.run, clip(&one_line(&c.cmd), 60)))
+                .collect();
+            format!(
+                "{}'s patch in {} pinned ({}), passed {}",
+                p.agent,
+                p.point,
+                crate::engine::tools::patch::diff_stats(&p.diff),
+                if checks.is_empty() {
+                    "no cited check".to_string()
+                } else {
+                    checks.join(", ")
+                }
+            )
+        }
+        Event::ResultAssembled(result) => format!(
+            "result assembled: {}",
+            crate::engine::tools::delivery::report::headline(result)
+        ),
         Event::Paused {} => "paused by human".to_string(),
         Event::Resumed {} => "resumed by human".to_string(),
         Event::AgentsChanged { count } => {
@@ -279,8 +302,11 @@ fn summary_text(state: &RunState) -> String {
         agent_points(PointStatus::Verified),
         agent_points(PointStatus::Rejected),
     ));
+    let cached = crate::text::cached_share(t.tokens_cached_read, t.tokens_in)
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default();
     out.push_str(&format!(
-        "Calls: {} · tokens: {} in / {} out · {} · elapsed: {}\n",
+        "Calls: {} · tokens: {} in{cached} / {} out · {} · elapsed: {}\n",
         t.calls,
         format_tokens(t.tokens_in),
         format_tokens(t.tokens_out),

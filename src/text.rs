@@ -15,6 +15,13 @@ pub fn clip(text: &str, max: usize) -> String {
     cut
 }
 
+/// The share of input tokens read from a prompt cache, as the UI shows it ("61% cached");
+/// `None` when nothing was cached (most runs against servers that do not cache).
+pub fn cached_share(cached: u64, input: u64) -> Option<String> {
+    (cached > 0 && input > 0)
+        .then(|| format!("{:.0}% cached", cached as f64 * 100.0 / input as f64))
+}
+
 /// Tokens a text costs, estimated: about four characters per token for English text and
 /// code. The one estimate delm uses where a provider's count is not at hand (context budgets,
 /// usage a server did not report, the scripted model).
@@ -63,6 +70,13 @@ mod tests {
         assert_eq!(clip("abcdef", 6), "abcdef");
         assert_eq!(clip("abcdefg", 6), "abcde…");
         assert_eq!(clip("żółwie", 3), "żó…");
+    }
+
+    #[test]
+    fn cache_share_reads_as_a_percentage() {
+        assert_eq!(cached_share(61, 100).as_deref(), Some("61% cached"));
+        assert_eq!(cached_share(0, 100), None);
+        assert_eq!(cached_share(0, 0), None);
     }
 
     #[test]

@@ -10,6 +10,9 @@ mod harness {
     pub mod coordination;
     pub mod engine_overhead;
     pub mod figure;
+    pub mod nats_board;
+    #[path = "../../tests/support/nats_server.rs"]
+    pub mod nats_server;
     pub mod scripted_run;
     pub mod session_log;
     pub mod suite;
@@ -211,7 +214,22 @@ fn claim_runs_account_for_every_call_and_repeat_exactly() {
 }
 
 #[test]
+fn the_board_on_jetstream_and_in_process_finish_the_same_run() {
+    let found = figures("nats");
+    for setup in harness::nats_board::SETUPS {
+        let events = found
+            .iter()
+            .find(|f| f.name == format!("nats_board.events_per_s.{setup}"))
+            .expect("an events figure per setup");
+        assert!(events.params["claims"].as_u64().unwrap() > Sizes::quick().nats_tasks as u64);
+        let p50 = value(&found, &format!("nats_board.claim_latency_p50.{setup}"));
+        let p99 = value(&found, &format!("nats_board.claim_latency_p99.{setup}"));
+        assert!(p50 <= p99, "{setup}: p50 {p50} ms > p99 {p99} ms");
+    }
+}
+
+#[test]
 fn every_group_is_known() {
-    assert_eq!(GROUPS.len(), 6);
+    assert_eq!(GROUPS.len(), 7);
     assert!(run_group("nope", &Sizes::quick()).is_err());
 }

@@ -27,17 +27,7 @@ impl Env {
         self.dir.path().join(name)
     }
     fn cmd(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_delm"));
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("DELM_DATA_DIR", self.path("data"))
-            .env("DELM_CONFIG_DIR", self.path("config"))
-            .env("DELM_LOG_DIR", self.path("logs"))
-            .env("DELM_RETRY_BASE_MS", "20")
-            .env("OPENAI_API_KEY", KEY)
-            .stdin(Stdio::null());
-        cmd
+        support::delm_command(env!("CARGO_BIN_EXE_delm"), self.dir.path(), KEY)
     }
     fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().unwrap()

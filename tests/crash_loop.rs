@@ -22,6 +22,7 @@ use swarm::*;
 const ARM_NONE: u8 = 0;
 const ARM_WORK: u8 = 1;
 const ARM_JUDGE: u8 = 2;
+const ARM_FINAL: u8 = 3;
 
 const DOCS: [(&str, &str); 4] = [
     (
@@ -66,7 +67,10 @@ fn script(trap: Arc<Trap>) -> impl Fn(&RecordedRequest, usize) -> Reply + Send +
             return trap.check(ARM_JUDGE, approve());
         }
         if is_finalise(req) {
-            return final_answer(req, "Alpha Corp had the highest 2024 revenue.");
+            return trap.check(
+                ARM_FINAL,
+                final_answer(req, "Alpha Corp had the highest 2024 revenue."),
+            );
         }
         let line = task_line(req);
         let Some((doc, body)) = DOCS.iter().find(|(d, _)| line.contains(d)) else {
@@ -245,6 +249,8 @@ fn killed_at_any_moment_and_resumed_the_run_loses_nothing() {
     seen.extend(verified(&log));
 
     // 3. Mid-write: killed as soon as the log grows past what it held, while events pour in.
+    // The finalise call is held, so this process cannot finish the run before the kill.
+    trap.armed.store(ARM_FINAL, Ordering::SeqCst);
     let before = log.len();
     let mut child = resume();
     wait_until(
@@ -264,6 +270,7 @@ fn killed_at_any_moment_and_resumed_the_run_loses_nothing() {
     seen.extend(verified(&read.events));
 
     // 4. To the end.
+    trap.armed.store(ARM_NONE, Ordering::SeqCst);
     let mut child = resume();
     let status = child.wait().unwrap();
     assert!(status.success(), "the last resume exits 0");

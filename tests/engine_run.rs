@@ -660,7 +660,17 @@ async fn cost_and_time_budgets_finalise_early() {
     let state = run_to_end(&run).await;
     let answer = state.answer.clone().unwrap();
     assert_eq!(answer.stopped_by, StoppedBy::Budget);
-    assert!(state.errors.iter().any(|e| e.contains("time limit")));
+    assert!(
+        state
+            .budget_reached
+            .as_deref()
+            .is_some_and(|w| w.contains("time limit"))
+    );
+    assert!(
+        state.errors.is_empty(),
+        "a budget stop is not an error: {:?}",
+        state.errors
+    );
     // Unfinished work is back in the queue, not silently dropped.
     assert!(state.tasks.iter().any(|t| t.state == TaskState::Queued));
 }

@@ -5,16 +5,19 @@
 //! The workspace is exercised directly (confinement, timeouts, the patch rule), and the real
 //! binary runs a scripted agent that fixes the bug in its own worktree.
 
+mod repo_run;
 mod support;
 mod swarm;
 
 use delm::engine::tools::{self, SandboxKind, ToolContext, Workspace, WorkspaceOptions};
 use delm::engine::verify;
 use delm::event::{Evidence, Mode, Point, PointKind, PointStatus, RunState};
+use repo_run::{
+    self as repo, Home, alive, contents, gone_within, processes_running, text, unittest,
+};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::{MockLlm, RecordedRequest, Reply, Wire};
@@ -30,12 +33,7 @@ const FIX: &str = "            if end == -1:\n                end = len(source)\
 /// A copy of the fixture repository in a temp dir, with its gitignored `secrets.env` written
 /// here (an ignored file is not in a clone of this repository).
 fn fixture_copy() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("calc-repo");
-    copy_tree(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/repo"),
-        &repo,
-    );
+    let (dir, repo) = repo::fixture("repo");
     std::fs::write(
         repo.join("secrets.env"),
         "# Local settings; never committed (ignored by .gitignore).\n\
@@ -43,43 +41,6 @@ fn fixture_copy() -> (tempfile::TempDir, PathBuf) {
     )
     .unwrap();
     (dir, repo)
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name == "__pycache__" {
-            continue;
-        }
-        let target = to.join(&name);
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// Every file under `dir` with its bytes.
-fn contents(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.insert(
-                    path.strip_prefix(dir).unwrap().to_path_buf(),
-                    std::fs::read(&path).unwrap(),
-                );
-            }
-        }
-    }
-    out
 }
 
 fn open(repo: &Path, exec: bool, edit: bool) -> Arc<dyn Workspace> {
@@ -119,38 +80,6 @@ fn open_sandboxed(repo: &Path, edit: bool, allow_net: bool) -> Option<Arc<dyn Wo
     ))
 }
 
-/// Wait (up to a generous deadline) until `pid` is gone; `false` if it never went.
-fn gone_within(pid: i32, deadline: Duration) -> bool {
-    let until = Instant::now() + deadline;
-    while Instant::now() < until {
-        if !alive(pid) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    !alive(pid)
-}
-
-/// Live processes whose command line is exactly `cmdline` (arguments joined by spaces).
-fn processes_running(cmdline: &str) -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
-                let args: Vec<String> = c
-                    .split(|&b| b == 0)
-                    .filter(|a| !a.is_empty())
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect();
-                args.join(" ") == cmdline
-            })
-        })
-        .filter(|&pid| alive(pid))
-        .collect()
-}
-
 async fn call(
     ws: &Arc<dyn Workspace>,
     agent: &str,
@@ -164,11 +93,6 @@ async fn call(
     ws.call(&ctx, name, &args)
         .await
         .unwrap_or_else(|| panic!("`{name}` is not a tool of this workspace"))
-}
-
-/// The id a run_command result starts with (`c3: ...`).
-fn run_id(result: &str) -> String {
-    result.split(':').next().unwrap().to_string()
 }
 
 fn finding(evidence: Vec<Evidence>) -> Point {
@@ -565,19 +489,6 @@ async fn under_bwrap_proc_is_private_and_escapes_die_at_the_timeout() {
     );
 }
 
-/// Whether a process exists and is not a zombie waiting to be reaped.
-fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_patch_is_verified_only_with_a_green_run_on_exactly_its_code() {
     let (_dir, repo) = fixture_copy();
@@ -620,11 +531,19 @@ async fn a_patch_is_verified_only_with_a_green_run_on_exactly_its_code() {
     let reference = verified[0].resolved.clone().unwrap();
     assert!(reference.starts_with("patch:a1@"), "{reference}");
     assert!(reference.ends_with("(1 file, +1 -1)"), "{reference}");
+    // The pinned patch (for the log) holds the diff and the green run on exactly its files.
+    let pinned = ws.pinned_patches(&"P1".to_string(), &verified);
+    assert_eq!(pinned.len(), 1);
     assert!(
-        ws.patch_text(&reference)
-            .unwrap()
+        pinned[0]
+            .diff
             .contains("+                end = len(source)")
     );
+    assert_eq!(pinned[0].reference, reference.split(' ').next().unwrap());
+    assert_eq!(pinned[0].checks.len(), 1);
+    assert_eq!(pinned[0].checks[0].run, green);
+    assert_eq!(pinned[0].checks[0].tree, pinned[0].tree);
+    assert!(pinned[0].checks[0].passed());
 
     // A run in another agent's worktree does not test a1's patch.
     let elsewhere = run_id(
@@ -700,14 +619,6 @@ const KEY: &str = "sk-live-SECRET-exec-edit-4c1d";
 const SERVICE_TOKEN: &str = "svc-token-0a9f8e7d";
 const KEY_VAR: &str = "MODEL_ACCESS";
 
-/// The last tool result of the conversation.
-fn last_result(req: &RecordedRequest) -> String {
-    req.tool_results()
-        .last()
-        .map(|(_, t)| t.clone())
-        .unwrap_or_default()
-}
-
 /// A cooperative repair agent: look at the environment, run the failing test, fix the bug
 /// in its worktree, run the test green, cite the patch and the green run, finish.
 fn repair_script(req: &RecordedRequest, _n: usize) -> Reply {
@@ -748,23 +659,20 @@ fn repair_script(req: &RecordedRequest, _n: usize) -> Reply {
     }
 }
 
+/// A private home for the binary, and the flags every run here shares.
 struct Binary {
-    dir: tempfile::TempDir,
+    home: Home,
 }
 
 impl Binary {
     fn new() -> Binary {
-        let bin = Binary {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        std::fs::create_dir(bin.tmp()).unwrap();
-        bin
+        Binary { home: Home::new() }
     }
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.home.path(name)
     }
     fn tmp(&self) -> PathBuf {
-        self.path("tmp")
+        self.home.tmp()
     }
     fn run(&self, mock: &MockLlm, repo: &Path, session: &Path, extra: &[&str]) -> Output {
         self.run_with(mock, repo, session, extra, &[])
@@ -777,19 +685,10 @@ impl Binary {
         extra: &[&str],
         envs: &[(&str, &str)],
     ) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_delm"));
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("TMPDIR", self.tmp())
-            .env("DELM_DATA_DIR", self.path("data"))
-            .env("DELM_CONFIG_DIR", self.path("config"))
-            .env("DELM_LOG_DIR", self.path("logs"))
-            .env("DELM_RETRY_BASE_MS", "20")
-            .env(KEY_VAR, KEY)
+        let mut cmd = self.home.delm();
+        cmd.env(KEY_VAR, KEY)
             .env("OPENAI_API_KEY", KEY)
             .env("MY_SERVICE_TOKEN", SERVICE_TOKEN)
-            .stdin(Stdio::null())
             .args([
                 "run",
                 "Why is a trailing comment dropped? Fix it.",
@@ -806,19 +705,6 @@ impl Binary {
             .envs(envs.iter().copied());
         cmd.output().unwrap()
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn unittest(repo: &Path) -> Output {
-    Command::new("python3")
-        .args(["-m", "unittest", "discover", "-s", "tests"])
-        .current_dir(repo)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .unwrap()
 }
 
 #[test]
@@ -892,9 +778,40 @@ fn an_agent_fixes_the_bug_in_its_worktree_and_the_patch_is_written_next_to_the_s
             .contains(&point.point.id)
     );
 
+    // The log keeps the pinned patch and the assembled result, right before run_finished.
+    // The result's one check was cited again, not re-run: the assembled files are exactly
+    // the ones it passed on.
+    assert_eq!(state.patches.len(), 1);
+    assert!(
+        state.patches[0]
+            .diff
+            .contains("+                end = len(source)")
+    );
+    let result = state.result.as_ref().expect("result_assembled");
+    assert_eq!(result.merged.len(), 1);
+    assert_eq!(result.merged[0].point, point.point.id);
+    assert!(result.verified(), "{result:?}");
+    assert_eq!(result.tree, state.patches[0].tree);
+    assert_eq!(result.checks.len(), 1);
+    assert!(result.checks[0].reused && result.checks[0].run == "c3");
+    let kinds: Vec<&str> = events.iter().map(|e| e.event.type_name()).collect();
+    assert_eq!(
+        kinds[kinds.len() - 2..],
+        ["result_assembled", "run_finished"]
+    );
+
     // The patch sits next to the session, names itself on stderr, and fixes the bug.
     let patch_file = bin.path("fix.patch");
     let diff = std::fs::read_to_string(&patch_file).expect("fix.patch next to the session");
+    assert!(
+        diff.starts_with("# delm: the assembled result of run "),
+        "{diff}"
+    );
+    assert!(
+        diff.contains(&format!("#   {} by a1 (patch:a1@", point.point.id)),
+        "{diff}"
+    );
+    assert!(diff.contains("reused: it exited with 0"), "{diff}");
     assert!(
         diff.contains("+                end = len(source)"),
         "{diff}"
@@ -928,11 +845,7 @@ fn an_agent_fixes_the_bug_in_its_worktree_and_the_patch_is_written_next_to_the_s
         !unittest(&fresh).status.success(),
         "the fixture's test should fail"
     );
-    let applied = Command::new("git")
-        .args(["apply", patch_file.to_str().unwrap()])
-        .current_dir(&fresh)
-        .output()
-        .unwrap();
+    let applied = repo::git_apply(&fresh, &patch_file);
     assert!(applied.status.success(), "{}", text(&applied.stderr));
     let after = unittest(&fresh);
     assert!(after.status.success(), "{}", text(&after.stderr));

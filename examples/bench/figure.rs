@@ -81,6 +81,12 @@ pub struct Sizes {
     pub tui_agents: usize,
     pub tui_frames: usize,
     pub claim: super::claim::ClaimSizes,
+    /// Figure 6: tasks, agents and workers of the NATS board run, and whether the workers
+    /// are processes (the published figure) or tasks of this process (the smoke test).
+    pub nats_tasks: usize,
+    pub nats_agents: usize,
+    pub nats_workers: usize,
+    pub nats_processes: bool,
 }
 
 impl Sizes {
@@ -103,6 +109,10 @@ impl Sizes {
                 seed: None,
                 seeds: 16,
             },
+            nats_tasks: 5_000,
+            nats_agents: 256,
+            nats_workers: 4,
+            nats_processes: true,
         }
     }
 
@@ -125,6 +135,10 @@ impl Sizes {
                 seed: None,
                 seeds: 1,
             },
+            nats_tasks: 30,
+            nats_agents: 8,
+            nats_workers: 2,
+            nats_processes: false,
         }
     }
 }

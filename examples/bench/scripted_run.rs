@@ -13,16 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Discards every event: the engine's own cost, without the disk.
-pub struct NullSink;
-
-impl EventSink for NullSink {
-    fn write(&mut self, _env: &Envelope) -> std::io::Result<()> {
-        Ok(())
-    }
-    fn sync(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+pub use delm::engine::run::NullSink;
 
 pub struct RunSpec {
     pub script: Script,

@@ -2,16 +2,19 @@
 
 use super::figure::{Figure, Sizes};
 use super::tui_frame::TuiShape;
-use super::{claim, context_size, coordination, engine_overhead, session_log, tui_frame};
+use super::{
+    claim, context_size, coordination, engine_overhead, nats_board, session_log, tui_frame,
+};
 
 /// Group names, as `--only` takes them.
-pub const GROUPS: [&str; 6] = [
+pub const GROUPS: [&str; 7] = [
     "engine",
     "context",
     "coordination",
     "claim",
     "session",
     "tui",
+    "nats",
 ];
 
 /// Measure one group.
@@ -28,6 +31,7 @@ pub fn run_group(group: &str, sizes: &Sizes) -> anyhow::Result<Vec<Figure>> {
             agents: sizes.tui_agents,
             frames: sizes.tui_frames,
         }),
+        "nats" => nats_board::measure(sizes),
         other => anyhow::bail!("unknown figure group `{other}`: use {}", GROUPS.join(", ")),
     }
 }

@@ -3,6 +3,10 @@
 //! [`Supervisor`] keeps the native agents running and the [`Verifier`] checks points before
 //! they are shared. Transport is a detail: in-process agents reach the inbox over a
 //! channel, outside and remote participants through adapters that post to the same inbox.
+//!
+//! It also pins each verified patch in the log and, when the answer is in, holds the step
+//! that finishes the run until the workspace has assembled the run's one result; that end
+//! of the run is why this file is a little over 600 lines.
 
 use super::agent::{self, AgentDeps};
 use super::client::{
@@ -15,7 +19,7 @@ use super::store::{self, EventStore};
 use super::supervisor::{Exit, Supervisor};
 use super::verifier::{AuthorReport, Fatal, JobResult, Verifier};
 use super::{EngineHandle, EventSink, RunConfig, StreamDelta};
-use crate::event::{Envelope, Event, RunState, StoppedBy};
+use crate::event::{AssembledResult, Envelope, Event, RunState, StoppedBy};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,6 +40,14 @@ struct Inputs {
     system: mpsc::UnboundedReceiver<Event>,
 }
 
+/// A proposal waiting for its verdicts: who asked, the author, and any repeats of the
+/// same request that arrived meanwhile (a client retrying while the judge still works).
+struct Parked {
+    responder: Responder,
+    author: String,
+    repeats: Vec<Responder>,
+}
+
 /// Where the reply to one request goes.
 struct Responder {
     agent: String,
@@ -54,7 +66,7 @@ struct Board {
     verifier: Arc<Verifier>,
     verifications: JoinSet<(u64, JobResult)>,
     /// Proposers waiting for their verdicts, by verification job.
-    pending: HashMap<u64, (Responder, String)>,
+    pending: HashMap<u64, Parked>,
     next_job: u64,
     /// In-process participants' open claims and the tokens that revoke them.
     tokens: HashMap<String, (Claim, CancellationToken)>,
@@ -63,6 +75,18 @@ struct Board {
     deltas: broadcast::Sender<StreamDelta>,
     deps: Arc<AgentDeps>,
     started: Instant,
+    /// The run's result being assembled (`--allow-edit`), and the step that finishes the
+    /// run, held until it is in.
+    deliveries: JoinSet<AssembledResult>,
+    held: Option<Held>,
+}
+
+/// The rest of a finishing step (`run_finished`, its reply and effects) while the result is
+/// assembled; `stop` ends the assembly early (the human stops or leaves).
+struct Held {
+    step: Step,
+    responder: Option<Responder>,
+    stop: CancellationToken,
 }
 
 /// What a board needs besides its config: the agents' shared dependencies, the verifier's
@@ -144,6 +168,8 @@ pub fn start(cfg: Arc<RunConfig>, parts: BoardParts) -> Result<EngineHandle, Str
         deltas,
         deps: Arc::new(deps),
         started: Instant::now(),
+        deliveries: JoinSet::new(),
+        held: None,
     };
     let first = match &prior_state {
         None => board.begin(),
@@ -233,7 +259,7 @@ impl Board {
             .map(|s| Duration::from_secs(s).saturating_sub(prior))
             .map(|d| tokio::time::Instant::now() + d);
         let mut controls_open = true;
-        while !(self.sched.is_over() && self.supervisor.is_empty()) {
+        while !(self.sched.is_over() && self.supervisor.is_empty() && self.held.is_none()) {
             let lease_at = self
                 .sched
                 .next_lease_deadline()
@@ -243,6 +269,11 @@ impl Board {
                 Some(msg) = inbox.recv() => self.on_inbound(msg),
                 ctl = controls.recv(), if controls_open => match ctl {
                     Some(ctl) => {
+                        if let Some(held) = &self.held
+                            && matches!(ctl, Control::Stop | Control::Detach)
+                        {
+                            held.stop.cancel();
+                        }
                         let step = self.sched.control(&store::read(self.store.view()).state, self.now(), ctl);
                         self.apply(step, None);
                     }
@@ -253,6 +284,9 @@ impl Board {
                     if let Ok((job, result)) = done {
                         self.on_verified(job, result);
                     }
+                }
+                Some(done) = self.deliveries.join_next(), if !self.deliveries.is_empty() => {
+                    self.on_delivered(done);
                 }
                 Some((agent, task, report)) = reports.recv() => {
                     if running {
@@ -309,6 +343,17 @@ impl Board {
             }
             return;
         }
+        // The same request again while its first copy is still being verified: it waits
+        // for that answer instead of proposing the points a second time.
+        if let Some(r) = responder.as_ref()
+            && let Some(parked) = self
+                .pending
+                .values_mut()
+                .find(|p| p.responder.agent == r.agent && p.responder.id == r.id)
+        {
+            parked.repeats.extend(reply_to(responder));
+            return;
+        }
         let step = {
             let view = store::read(self.store.view());
             self.sched
@@ -331,13 +376,20 @@ impl Board {
     }
 
     fn on_verified(&mut self, job: u64, result: JobResult) {
-        let waiting = self.pending.remove(&job);
+        let (waiting, repeats) = match self.pending.remove(&job) {
+            Some(p) => (Some((p.responder, p.author)), p.repeats),
+            None => (None, Vec::new()),
+        };
         match result {
             Ok(results) => {
-                let step = {
+                let mut step = {
                     let view = store::read(self.store.view());
                     self.sched.verdicts(&view.state, results)
                 };
+                self.pin_patches(&mut step.events);
+                if let Some(reply) = &step.reply {
+                    answer_all(repeats, reply);
+                }
                 self.apply(step, waiting.map(|(r, _)| r));
             }
             Err(Fatal(message)) => {
@@ -345,8 +397,10 @@ impl Board {
                     .as_ref()
                     .map(|(_, a)| a.clone())
                     .unwrap_or_else(|| "verifier".to_string());
+                let refusal = Reply::refused("the run failed while verifying");
+                answer_all(repeats, &refusal);
                 if let Some((r, _)) = waiting {
-                    self.respond(r, Reply::refused("the run failed while verifying"));
+                    self.respond(r, refusal);
                 }
                 let step = {
                     let view = store::read(self.store.view());
@@ -358,9 +412,100 @@ impl Board {
         }
     }
 
+    /// Each verified point's patches, pinned in the log right after its verdict (the
+    /// workspace keeps the diff and the checks that passed on it).
+    fn pin_patches(&self, events: &mut Vec<Event>) {
+        let mut pinned = Vec::with_capacity(events.len());
+        for event in events.drain(..) {
+            let patches = match &event {
+                Event::PointVerified {
+                    point,
+                    evidence: Some(evidence),
+                    ..
+                } => self.deps.workspace.pinned_patches(point, evidence),
+                _ => Vec::new(),
+            };
+            pinned.push(event);
+            pinned.extend(patches.into_iter().map(Event::PatchPinned));
+        }
+        *events = pinned;
+    }
+
+    /// A step that finishes the run (not by failing) waits for the workspace's result: the
+    /// events before its `run_finished` are appended now; the rest of it, its reply and its
+    /// effects wait in `held` until the result is in ([`Board::on_delivered`]). `None`: the
+    /// step is held.
+    fn hold_for_result(
+        &mut self,
+        mut step: Step,
+        responder: Option<Responder>,
+    ) -> Option<(Step, Option<Responder>)> {
+        let finish = step.events.iter().enumerate().find_map(|(i, e)| match e {
+            Event::RunFinished {
+                cited, stopped_by, ..
+            } if *stopped_by != StoppedBy::Error => Some((i, cited.clone(), *stopped_by)),
+            _ => None,
+        });
+        let Some((at, cited, stopped_by)) = finish.filter(|_| self.held.is_none()) else {
+            return Some((step, responder));
+        };
+        self.store.append(step.events.drain(..at).collect());
+        let stop = CancellationToken::new();
+        // Stopped by the human: merge, and cite earlier checks, but run none.
+        let run_checks = stopped_by != StoppedBy::Cancelled;
+        let delivery = {
+            let view = store::read(self.store.view());
+            self.deps
+                .workspace
+                .deliver(&view.state, &cited, run_checks, stop.clone())
+        };
+        let Some(delivery) = delivery else {
+            return Some((step, responder));
+        };
+        self.deliveries.spawn(delivery);
+        self.held = Some(Held {
+            step,
+            responder,
+            stop,
+        });
+        None
+    }
+
+    /// The result is assembled: record it, then finish the run with the held step.
+    fn on_delivered(&mut self, done: Result<AssembledResult, tokio::task::JoinError>) {
+        let Some(Held {
+            mut step,
+            responder,
+            ..
+        }) = self.held.take()
+        else {
+            return;
+        };
+        step.events.insert(
+            0,
+            match done {
+                Ok(result) => Event::ResultAssembled(result),
+                Err(e) => Event::Error {
+                    agent: None,
+                    task: None,
+                    message: format!("the run's result could not be assembled: {e}"),
+                },
+            },
+        );
+        self.record(step, responder);
+    }
+
+    /// Apply a step: hold it if it finishes the run with a result to assemble, else
+    /// record it.
+    fn apply(&mut self, step: Step, responder: Option<Responder>) {
+        if let Some((step, responder)) = self.hold_for_result(step, responder) {
+            self.record(step, responder);
+        }
+    }
+
     /// Record a step: append its events, run the post-apply checks, carry out its effects
     /// and send its reply (or park the responder until the verdicts are in).
-    fn apply(&mut self, step: Step, responder: Option<Responder>) {
+    fn record(&mut self, step: Step, responder: Option<Responder>) {
         let Step {
             events,
             reply,
@@ -394,7 +539,14 @@ impl Board {
                         && reply.is_none()
                         && let Some(r) = responder.take()
                     {
-                        self.pending.insert(id, (r, job.author.clone()));
+                        self.pending.insert(
+                            id,
+                            Parked {
+                                responder: r,
+                                author: job.author.clone(),
+                                repeats: Vec::new(),
+                            },
+                        );
                     }
                     let verifier = self.verifier.clone();
                     self.verifications.spawn(async move {
@@ -409,13 +561,10 @@ impl Board {
                     for (_, (_, token)) in self.tokens.drain() {
                         token.cancel();
                     }
-                    for (_, (r, _)) in self.pending.drain() {
-                        if let Some(tx) = r.tx {
-                            let _ = tx.send(InboundReply {
-                                reply: Reply::refused("the run is over"),
-                                revocation: None,
-                            });
-                        }
+                    let over = Reply::refused("the run is over");
+                    for (_, parked) in self.pending.drain() {
+                        answer_all(parked.repeats, &over);
+                        answer_all(vec![parked.responder], &over);
                     }
                 }
             }
@@ -473,6 +622,17 @@ impl Board {
                 .ensure_extra(ORCHESTRATOR, || spawn(ORCHESTRATOR.to_string()));
         }
         self.supervisor.reconcile(desired.min(MAX_AGENTS), spawn);
+    }
+}
+
+/// Send `reply` to requests that are not cached on their own (repeats of a parked request,
+/// or parked requests when the run ends).
+fn answer_all(responders: Vec<Responder>, reply: &Reply) {
+    for tx in responders.into_iter().filter_map(|r| r.tx) {
+        let _ = tx.send(InboundReply {
+            reply: reply.clone(),
+            revocation: None,
+        });
     }
 }
 

@@ -219,9 +219,41 @@ impl InProcessClient {
     fn envelope(&self, request: Request) -> RequestEnvelope {
         RequestEnvelope {
             agent: self.agent.clone(),
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            id: self.next_request_id(),
             request,
         }
+    }
+
+    /// A fresh request id of this client (ids are unique per participant).
+    pub fn next_request_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// [`BoardClient::send`] under an id the caller chose, for transports whose clients
+    /// retry (MCP): a request sent again with the same id gets the first reply and is
+    /// applied once. Take ids from [`InProcessClient::next_request_id`], so they never
+    /// collide with this client's own.
+    pub fn send_with_id(
+        &self,
+        id: u64,
+        request: Request,
+    ) -> BoxFuture<'_, Option<(Reply, Option<Revocation>)>> {
+        let envelope = RequestEnvelope {
+            agent: self.agent.clone(),
+            id,
+            request,
+        };
+        let (tx, rx) = oneshot::channel();
+        let sent = self.inbox.send(Inbound {
+            envelope,
+            reply: Some(tx),
+            wants_token: true,
+        });
+        Box::pin(async move {
+            sent.ok()?;
+            let r = rx.await.ok()?;
+            Some((r.reply, r.revocation))
+        })
     }
 }
 
@@ -231,17 +263,7 @@ impl BoardClient for InProcessClient {
     }
 
     fn send(&self, request: Request) -> BoxFuture<'_, Option<(Reply, Option<Revocation>)>> {
-        let (tx, rx) = oneshot::channel();
-        let sent = self.inbox.send(Inbound {
-            envelope: self.envelope(request),
-            reply: Some(tx),
-            wants_token: true,
-        });
-        Box::pin(async move {
-            sent.ok()?;
-            let r = rx.await.ok()?;
-            Some((r.reply, r.revocation))
-        })
+        self.send_with_id(self.next_request_id(), request)
     }
 
     fn notify(&self, request: Request) {

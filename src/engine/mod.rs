@@ -133,6 +133,17 @@ pub struct StreamDelta {
 /// Where events go besides subscribers (the session log).
 pub trait EventSink: Send {
     fn write(&mut self, env: &Envelope) -> std::io::Result<()>;
+    /// The events of one board step, in order. A sink that ships events elsewhere (the
+    /// JetStream log) overrides this to send a step as one message.
+    fn write_batch(&mut self, envs: &[Envelope]) -> std::io::Result<()> {
+        let mut first_err = None;
+        for env in envs {
+            if let Err(e) = self.write(env) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
     /// Make everything written durable (called at `run_finished` and on shutdown).
     fn sync(&mut self) -> std::io::Result<()>;
 }
@@ -270,9 +281,7 @@ impl EngineHandle {
     }
     /// Every event with `seq > after`, in order (resynchronisation after lag).
     pub fn events_since(&self, after: u64) -> Vec<Envelope> {
-        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        let start = log.partition_point(|e| e.seq <= after);
-        log[start..].to_vec()
+        store::events_since(&self.log, after)
     }
     /// The run's state now, folded from the whole log.
     pub fn snapshot(&self) -> RunState {

@@ -438,6 +438,10 @@ answer to the goal with `final_answer`, citing the ids of the points it rests on
         let _ = write!(msg, "\n{note}");
     }
     let state = &view.state;
+    // Verified patches that overlap: the finaliser's citations decide which is delivered.
+    if let Some(patches) = super::tools::delivery::plan::finalise_note(state, may_add_tasks) {
+        msg.push_str(&patches);
+    }
     let _ = write!(
         msg,
         "\n\nTASK RESULTS (each agent's own summary, NOT verified: rest the answer on the \

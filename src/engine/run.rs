@@ -19,16 +19,20 @@ pub struct RunBuilder {
 }
 
 /// When the run's time limit ends, counting the time earlier processes of a resumed run
-/// already spent (from its log's timestamps).
+/// spent (from its log's timestamps, without the gaps between processes).
 fn time_limit_at(cfg: &RunConfig, prior: Option<&[Envelope]>) -> Option<std::time::Instant> {
-    let limit = std::time::Duration::from_secs(cfg.budgets.time_limit_secs?);
     let spent = prior
-        .and_then(|p| {
-            let first = crate::event::parse_ts(&p.first()?.ts)?;
-            let last = crate::event::parse_ts(&p.last()?.ts)?;
-            std::time::Duration::try_from(last - first).ok()
-        })
+        .map(|p| crate::event::RunState::from_events(p.iter()).active_elapsed())
         .unwrap_or_default();
+    time_limit_after(&cfg.budgets, spent)
+}
+
+/// When a time limit of `budgets` ends, the run having run `spent` so far.
+pub fn time_limit_after(
+    budgets: &crate::event::Budgets,
+    spent: std::time::Duration,
+) -> Option<std::time::Instant> {
+    let limit = std::time::Duration::from_secs(budgets.time_limit_secs?);
     Some(std::time::Instant::now() + limit.saturating_sub(spent))
 }
 

@@ -126,8 +126,9 @@ pub struct Scheduler {
     cfg: SchedulerConfig,
     claims: HashMap<AgentId, Open>,
     revoked: HashMap<AgentId, Revoked>,
-    /// Participants whose claims carry a lease (outside and remote ones).
-    leased: HashMap<AgentId, ()>,
+    /// Participants whose claims carry a lease (outside and remote ones), with when each
+    /// was last heard from.
+    leased: HashMap<AgentId, Duration>,
     /// Queued tasks by their number (add order): claims take the first.
     queued: BTreeMap<u64, TaskId>,
     next_task: u64,
@@ -160,7 +161,26 @@ pub fn native_index(agent: &str) -> Option<usize> {
         .flatten()
 }
 
-fn brief_of(task: &TaskView, attempt: u32) -> TaskBrief {
+/// A remote worker's agent (`w2.a3` → (2, 3)): a native agent loop in a `delm worker`
+/// process, so it may finalise like a native agent.
+pub fn worker_agent(agent: &str) -> Option<(usize, usize)> {
+    let (worker, index) = agent.strip_prefix('w')?.split_once('.')?;
+    let number = |s: &str| {
+        (!s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    Some((number(worker)?, number(index.strip_prefix('a')?)?))
+}
+
+/// Whether `agent` runs the native agent loop (here or in a worker), and so can take the
+/// finalise turn.
+fn can_finalise(agent: &str) -> bool {
+    native_index(agent).is_some() || worker_agent(agent).is_some()
+}
+
+/// The brief of `task` for a claim on its `attempt`.
+pub(crate) fn brief_of(task: &TaskView, attempt: u32) -> TaskBrief {
     TaskBrief {
         id: task.id.clone(),
         title: task.title.clone(),
@@ -222,12 +242,7 @@ impl Scheduler {
                 self.next_point = self.next_point.max(n + 1);
             }
         }
-        if let (Some(a), Some(b)) = (
-            state.started_ts.as_deref().and_then(crate::event::parse_ts),
-            state.last_ts.as_deref().and_then(crate::event::parse_ts),
-        ) {
-            self.prior_elapsed = (b - a).try_into().unwrap_or_default();
-        }
+        self.prior_elapsed = state.active_elapsed();
         for t in &state.tasks {
             if matches!(t.state, TaskState::Queued | TaskState::Claimed { .. }) {
                 self.queued.insert(id_number(&t.id), t.id.clone());
@@ -267,13 +282,20 @@ impl Scheduler {
         if state.paused {
             step.events.push(Event::Resumed {});
         }
+        // Participants that joined from outside before the interruption keep their leases:
+        // a remote worker that dies after a board restart must still lose its claims.
+        for (id, agent) in &state.agents {
+            if agent.kind.is_some() && agent.status != AgentStatus::Stopped {
+                self.lease(id);
+            }
+        }
         step.effects.push(Effect::Reconcile);
         step
     }
 
     /// Claims of `agent` carry a lease from now on (outside and remote participants).
     pub fn lease(&mut self, agent: &str) {
-        self.leased.insert(agent.to_string(), ());
+        self.leased.entry(agent.to_string()).or_default();
     }
 
     /// The run takes no more events.
@@ -329,6 +351,7 @@ impl Scheduler {
         match req {
             Request::Join { name, kind } => {
                 self.lease(agent);
+                self.touch(agent, now);
                 let mut step = Step::reply(Reply::Ok);
                 let kind = serde_json::to_value(kind)
                     .ok()
@@ -364,12 +387,7 @@ impl Scheduler {
                 self.finaliser = None;
                 self.last_finisher = Some(agent.to_string());
                 let mut step = Step::reply(Reply::Ok);
-                step.events.push(Event::AgentStatus {
-                    agent: agent.to_string(),
-                    status: AgentStatus::Idle,
-                    task: None,
-                });
-                step.effects.push(Effect::WakeAll);
+                idle_again(&mut step, agent);
                 step
             }
             Request::Broadcast { claim: _, context } => {
@@ -411,10 +429,24 @@ impl Scheduler {
 
     /// Hearing from a leased participant renews its lease.
     fn touch(&mut self, agent: &str, now: Duration) {
-        if self.leased.contains_key(agent)
-            && let Some(open) = self.claims.get_mut(agent)
-        {
+        let Some(heard) = self.leased.get_mut(agent) else {
+            return;
+        };
+        *heard = now;
+        if let Some(open) = self.claims.get_mut(agent) {
             open.lease_until = Some(now + self.cfg.lease);
+        }
+    }
+
+    /// Whether `agent` still takes part: a native agent within the desired count, a
+    /// leased participant heard from within its lease.
+    fn is_alive(&self, state: &RunState, agent: &str, now: Duration) -> bool {
+        match native_index(agent) {
+            Some(i) => i <= state.desired_agents,
+            None => self
+                .leased
+                .get(agent)
+                .is_some_and(|&heard| now.saturating_sub(heard) < self.cfg.lease),
         }
     }
 
@@ -495,14 +527,13 @@ impl Scheduler {
         }
         // Queue empty (or budget spent) and nothing in progress: the participant that
         // finished last gets the single finalise turn, if it is still here to take it.
-        if native_index(agent).is_none() {
+        if !can_finalise(agent) {
             return wait(WaitReason::NoWork);
         }
         let last_alive = self
             .last_finisher
             .as_deref()
-            .and_then(native_index)
-            .is_some_and(|i| i <= state.desired_agents);
+            .is_some_and(|a| can_finalise(a) && self.is_alive(state, a, now));
         if last_alive && self.last_finisher.as_deref() != Some(agent) {
             return wait(WaitReason::NoWork);
         }
@@ -756,12 +787,7 @@ what you have",
             }
             Claim::Finalise { .. } => self.finaliser = None,
         }
-        step.events.push(Event::AgentStatus {
-            agent: agent.to_string(),
-            status: AgentStatus::Idle,
-            task: None,
-        });
-        step.effects.push(Effect::WakeAll);
+        idle_again(&mut step, agent);
         step
     }
 
@@ -858,10 +884,8 @@ what you have",
             return;
         }
         self.budget_hit = true;
-        step.events.push(Event::Error {
-            agent: None,
-            task: None,
-            message: format!("{why}: finalising with what is verified"),
+        step.events.push(Event::BudgetReached {
+            why: format!("{why}: finalising with what is verified"),
         });
         let mut claims: Vec<(AgentId, Open)> = self.claims.drain().collect();
         claims.sort_by(|a, b| a.0.cmp(&b.0));
@@ -1101,7 +1125,9 @@ what you have",
                 }
             }
             Control::SetAgents { count } => {
-                let count = count.clamp(1, MAX_AGENTS);
+                // With remote workers' agents in the run, the board may run none itself.
+                let floor = usize::from(!self.leased.keys().any(|a| worker_agent(a).is_some()));
+                let count = count.clamp(floor, MAX_AGENTS);
                 if count != state.desired_agents {
                     step.events.push(Event::AgentsChanged { count });
                     step.effects.push(Effect::Reconcile);
@@ -1165,6 +1191,16 @@ what you have",
         self.finaliser = None;
         step.effects.push(Effect::Over);
     }
+}
+
+/// `agent` holds nothing any more: it is idle, and whoever waits may now get an answer.
+fn idle_again(step: &mut Step, agent: &str) {
+    step.events.push(Event::AgentStatus {
+        agent: agent.to_string(),
+        status: AgentStatus::Idle,
+        task: None,
+    });
+    step.effects.push(Effect::WakeAll);
 }
 
 /// The event a participant's report stands for, stamped with its author and task and with

@@ -411,7 +411,7 @@ fn time_limit_is_a_budget_too() {
     assert!(
         step.events
             .iter()
-            .any(|e| matches!(e, Event::Error { message, .. } if message.contains("time limit")))
+            .any(|e| matches!(e, Event::BudgetReached { why } if why.contains("time limit")))
     );
 }
 
@@ -715,4 +715,101 @@ fn points_still_verifying_when_the_run_ends_are_marked_abandoned() {
         .sched
         .verdicts(&h.state, vec![("P1".into(), Ok((vec![], None)))]);
     assert!(step.events.is_empty());
+}
+
+fn join_remote(h: &mut Harness, agent: &str) {
+    let join = Request::Join {
+        name: "host w1".into(),
+        kind: super::super::protocol::ParticipantKind::Remote,
+    };
+    assert_eq!(h.send(agent, join).reply, Some(Reply::Ok));
+}
+
+#[test]
+fn worker_agent_ids_are_recognised() {
+    assert_eq!(worker_agent("w2.a3"), Some((2, 3)));
+    assert_eq!(worker_agent("w10.a128"), Some((10, 128)));
+    for not in [
+        "a3",
+        "w2",
+        "w.a3",
+        "w2.3",
+        "w2.a",
+        "x1-w2.a3",
+        "w2.a3b",
+        "w99999999999.a1",
+    ] {
+        assert_eq!(worker_agent(not), None, "{not}");
+    }
+}
+
+/// Two workers' agents each finish a task, w2.a1 last, at `last_at`.
+fn two_worker_agents_done(last_at: Duration) -> Harness {
+    let mut h = Harness::delm(0, &["one", "two"]);
+    join_remote(&mut h, "w1.a1");
+    join_remote(&mut h, "w2.a1");
+    let c1 = h.claim_task("w1.a1");
+    let c2 = h.claim_task("w2.a1");
+    h.finish("w1.a1", &c1);
+    h.now = last_at;
+    h.finish("w2.a1", &c2);
+    h
+}
+
+#[test]
+fn worker_agents_finalise_and_a_silent_last_finisher_lets_another() {
+    let mut h = two_worker_agents_done(Duration::from_secs(10));
+    assert!(
+        matches!(h.claim("w1.a1"), ClaimReply::Wait { .. }),
+        "w2.a1 finished last and is alive: it finalises"
+    );
+    assert!(matches!(h.claim("w2.a1"), ClaimReply::Finalise { .. }));
+
+    // The same, but the last finisher goes silent (its worker died) past the lease.
+    let mut h = two_worker_agents_done(Duration::ZERO);
+    h.now = Duration::from_secs(121);
+    assert!(
+        matches!(h.claim("w1.a1"), ClaimReply::Finalise { .. }),
+        "nobody heard of w2.a1 for a lease: w1.a1 may finalise"
+    );
+    // An outside (MCP) participant never finalises.
+    let mut h = Harness::delm(0, &[]);
+    h.sched.lease("x1-abc");
+    assert!(matches!(h.claim("x1-abc"), ClaimReply::Wait { .. }));
+}
+
+#[test]
+fn the_board_may_run_no_agents_once_worker_agents_take_part() {
+    let mut h = Harness::delm(2, &["one"]);
+    h.control(Control::SetAgents { count: 0 });
+    assert_eq!(
+        h.state.desired_agents, 1,
+        "no workers yet: one agent at least"
+    );
+    join_remote(&mut h, "w1.a1");
+    h.control(Control::SetAgents { count: 0 });
+    assert_eq!(h.state.desired_agents, 0);
+}
+
+#[test]
+fn resume_keeps_the_leases_of_participants_that_joined() {
+    let mut h = Harness::delm(0, &["one", "two"]);
+    join_remote(&mut h, "w1.a1");
+    h.claim_task("w1.a1");
+    let mut sched = Scheduler::new(SchedulerConfig::default());
+    let step = sched.resume(
+        &h.state,
+        Event::RunResumed {
+            model: "m".into(),
+            agents: 0,
+        },
+    );
+    h.sched = sched;
+    h.apply(step);
+    h.claim_task("w1.a1");
+    assert_eq!(
+        h.sched.next_lease_deadline(),
+        Some(Duration::from_secs(120)),
+        "a claim after the restart is leased without a second join"
+    );
 }

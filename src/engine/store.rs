@@ -18,6 +18,13 @@ pub fn read(view: &SharedView) -> std::sync::RwLockReadGuard<'_, BoardView> {
     view.read().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Every event of `log` with `seq > after`, in order (start-up and resynchronisation).
+pub fn events_since(log: &Mutex<Vec<Envelope>>, after: u64) -> Vec<Envelope> {
+    let log = log.lock().unwrap_or_else(|e| e.into_inner());
+    let start = log.partition_point(|e| e.seq <= after);
+    log[start..].to_vec()
+}
+
 pub struct EventStore {
     seq: u64,
     clock: EventClock,
@@ -88,17 +95,16 @@ impl EventStore {
                 view.apply(env);
             }
         }
-        let subscribed = self.broadcast.receiver_count() > 0;
-        for env in &envelopes {
-            if let Err(e) = self.sink.write(env)
-                && !self.sink_failed
-            {
-                // Keep running (the events are still broadcast and kept in memory), but say so.
-                self.sink_failed = true;
-                tracing::error!("cannot write the session log: {e}");
-            }
-            // Subscribers get a copy; with none (a headless run) the log keeps the only one.
-            if subscribed {
+        if let Err(e) = self.sink.write_batch(&envelopes)
+            && !self.sink_failed
+        {
+            // Keep running (the events are still broadcast and kept in memory), but say so.
+            self.sink_failed = true;
+            tracing::error!("cannot write the session log: {e}");
+        }
+        // Subscribers get a copy; with none (a headless run) the log keeps the only one.
+        if self.broadcast.receiver_count() > 0 {
+            for env in &envelopes {
                 let _ = self.broadcast.send(env.clone());
             }
         }

@@ -234,6 +234,119 @@ pub struct Totals {
     pub elapsed_ms: u64,
 }
 
+/// A command run cited as a check (`--allow-exec`): what ran, on which files, how it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRun {
+    /// The run's id (`c3`).
+    pub run: String,
+    pub cmd: String,
+    /// The git tree id of the visible files it ran on: a content hash, so the result holds
+    /// for any copy whose visible files hash the same (ignored files, such as build output,
+    /// are not part of it).
+    pub tree: String,
+    /// Its exit code; `None` when its timeout or a signal ended it.
+    #[serde(default)]
+    pub exit: Option<i32>,
+    /// How it ended, in words ("exited with 0 after 1.2 s").
+    pub ending: String,
+    /// The seconds it was allowed (a re-run gets the same).
+    pub timeout_s: u64,
+    /// Cited again without running: an earlier run of the same command on identical files.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reused: bool,
+    /// The end of its output (kept for the checks of an assembled result).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub output: String,
+}
+
+impl CheckRun {
+    pub fn passed(&self) -> bool {
+        self.exit == Some(0)
+    }
+}
+
+/// A verified patch as pinned when its point was verified (`--allow-edit`): the diff, and
+/// the checks that passed on exactly its files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PinnedPatch {
+    /// The verified point whose evidence cites it.
+    pub point: PointId,
+    /// The agent (or worker) whose private copy it comes from.
+    pub agent: AgentId,
+    /// `patch:a1@3f2a1b9c0d`, as the point's resolved evidence names it.
+    pub reference: String,
+    /// The git tree of the copy's visible files when it was pinned.
+    pub tree: String,
+    /// The diff against the repository (`git apply` input, binary files included).
+    pub diff: String,
+    #[serde(default)]
+    pub checks: Vec<CheckRun>,
+}
+
+/// A pinned patch named in an assembled result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatchRef {
+    pub point: PointId,
+    pub agent: AgentId,
+    pub reference: String,
+}
+
+/// A pinned patch that is not in the assembled result, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatchLeftOut {
+    #[serde(flatten)]
+    pub patch: PatchRef,
+    pub reason: String,
+    /// For a conflict: each file where it overlaps the result, with the overlapping regions
+    /// as git marks them (`<<<<<<<`, `|||||||`, `=======`, `>>>>>>>`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<ConflictFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConflictFile {
+    pub path: String,
+    /// The conflicting regions with a few lines around them (cut when long).
+    pub text: String,
+}
+
+/// The one result of a run with edits: every verified patch that merged, as one diff.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AssembledResult {
+    /// The assembled diff against the repository (what `<session>.patch` holds); empty when
+    /// nothing merged.
+    pub patch: String,
+    /// The git tree of the assembled files ("" when nothing merged).
+    #[serde(default)]
+    pub tree: String,
+    /// The patches it holds, in the order they were merged.
+    #[serde(default)]
+    pub merged: Vec<PatchRef>,
+    /// Patches that overlap the result: kept out, for the human.
+    #[serde(default)]
+    pub conflicts: Vec<PatchLeftOut>,
+    /// Patches left out for another reason (superseded, replaced by the same agent's later
+    /// patch, its checks failed with it in the result).
+    #[serde(default)]
+    pub left_out: Vec<PatchLeftOut>,
+    /// The checks on the assembled files: every command that verified a merged patch.
+    #[serde(default)]
+    pub checks: Vec<CheckRun>,
+    /// Why the checks were not all run, when they were not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl AssembledResult {
+    /// Every check ran (or was reused) and passed on the assembled files.
+    pub fn verified(&self) -> bool {
+        !self.merged.is_empty()
+            && !self.checks.is_empty()
+            && self.note.is_none()
+            && self.checks.iter().all(CheckRun::passed)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
@@ -359,6 +472,11 @@ pub enum Event {
         /// The start of the tool output as the model saw it.
         output: String,
     },
+    /// A budget (cost, tokens, time) ran out: the swarm stops claiming, work in flight goes
+    /// back to the queue, and the finaliser answers with what is verified.
+    BudgetReached {
+        why: String,
+    },
     /// Files under the document roots that were not ingested, with the reason (an
     /// unsupported type, over the size cap, not a regular file, unreadable).
     DocumentsSkipped {
@@ -395,6 +513,12 @@ pub enum Event {
         agent: AgentId,
         attempt: u32,
     },
+    /// A verified point's patch, pinned: its diff and the checks that passed on it, so the
+    /// log alone can replay, show and assemble it. Follows that point's `point_verified`.
+    PatchPinned(PinnedPatch),
+    /// The run's one result (`--allow-edit`), assembled from every verified patch when the
+    /// answer is in; `run_finished` follows.
+    ResultAssembled(AssembledResult),
     Paused {},
     Resumed {},
     AgentsChanged {
@@ -439,12 +563,15 @@ impl Event {
             Event::LlmCall { .. } => "llm_call",
             Event::LlmRetry { .. } => "llm_retry",
             Event::ToolCall { .. } => "tool_call",
+            Event::BudgetReached { .. } => "budget_reached",
             Event::DocumentsSkipped { .. } => "documents_skipped",
             Event::AnswerChecked { .. } => "answer_checked",
             Event::BoardServing { .. } => "board_serving",
             Event::AgentJoined { .. } => "agent_joined",
             Event::Broadcast { .. } => "broadcast",
             Event::ClaimExpired { .. } => "claim_expired",
+            Event::PatchPinned(_) => "patch_pinned",
+            Event::ResultAssembled(_) => "result_assembled",
             Event::Paused {} => "paused",
             Event::Resumed {} => "resumed",
             Event::AgentsChanged { .. } => "agents_changed",

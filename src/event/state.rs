@@ -5,6 +5,7 @@
 
 use super::schema::*;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskState {
@@ -115,6 +116,12 @@ pub struct RunState {
     pub brief: String,
     /// Where outside agents reach the board (`board_serving`), if it is served.
     pub board_url: Option<String>,
+    /// Run time of the processes before the current one (closed at each `run_resumed`).
+    active_before_ms: u64,
+    /// When the current process's part of the run began.
+    segment_start_ts: Option<String>,
+    /// Why the run's budget ran out, once it has.
+    pub budget_reached: Option<String>,
     /// Documents that were not ingested, with the reason.
     pub skipped_documents: Vec<SkippedDocument>,
     /// Numbers in the final answer that no point it cites supports.
@@ -139,6 +146,11 @@ pub struct RunState {
     pub errors: Vec<String>,
     pub retries: u64,
     pub tool_calls: u64,
+    /// Verified patches as pinned (`patch_pinned`), in log order; shared, not copied, when
+    /// the state is cloned.
+    pub patches: Vec<Arc<PinnedPatch>>,
+    /// The run's assembled result (`result_assembled`).
+    pub result: Option<Arc<AssembledResult>>,
 }
 
 impl RunState {
@@ -148,6 +160,23 @@ impl RunState {
             state.apply(env);
         }
         state
+    }
+
+    /// How long the run has been running, across resumes: each process's span from its
+    /// first to its last event, without the gaps between processes.
+    pub fn active_elapsed(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.active_before_ms + self.segment_ms())
+    }
+
+    /// The current process's span so far, in milliseconds.
+    fn segment_ms(&self) -> u64 {
+        let (Some(a), Some(b)) = (
+            self.segment_start_ts.as_deref().and_then(super::parse_ts),
+            self.last_ts.as_deref().and_then(super::parse_ts),
+        ) else {
+            return 0;
+        };
+        u64::try_from((b - a).whole_milliseconds()).unwrap_or(0)
     }
 
     pub fn task(&self, id: &str) -> Option<&TaskView> {
@@ -218,6 +247,14 @@ impl RunState {
         if self.started_ts.is_none() {
             self.started_ts = Some(env.ts.clone());
         }
+        if matches!(env.event, Event::RunResumed { .. }) {
+            // The process that wrote the events so far stopped at the last of them; the
+            // time until this resume was not run time.
+            self.active_before_ms += self.segment_ms();
+            self.segment_start_ts = Some(env.ts.clone());
+        } else if self.segment_start_ts.is_none() {
+            self.segment_start_ts = Some(env.ts.clone());
+        }
         // Reuse the previous timestamp's buffer: this runs for every event.
         match &mut self.last_ts {
             Some(ts) => ts.clone_from(&env.ts),
@@ -256,6 +293,7 @@ impl RunState {
                 self.phase = Phase::Running;
                 self.paused = false;
                 self.answer = None;
+                self.result = None;
                 self.finaliser = None;
                 for agent in self.agents.values_mut() {
                     agent.status = AgentStatus::Stopped;
@@ -327,43 +365,13 @@ impl RunState {
                 }
             }
             Event::TaskRequeued { task, note, .. } => {
-                let mut claimant = None;
-                if let Some(t) = self.task_mut(task) {
-                    if let TaskState::Claimed { agent } = &t.state {
-                        claimant = Some(agent.clone());
-                    }
-                    t.state = TaskState::Queued;
-                    if note.is_some() {
-                        t.note = note.clone();
-                    }
-                }
-                if let Some(agent) = claimant {
-                    let a = self.agent_mut(&agent);
-                    if a.task.as_deref() == Some(task) {
-                        a.task = None;
-                    }
-                }
+                self.release_task(task, TaskState::Queued, note);
                 if self.phase == Phase::Finalising {
                     self.phase = Phase::Running;
                 }
             }
             Event::TaskCancelled { task, note, .. } => {
-                let mut claimant = None;
-                if let Some(t) = self.task_mut(task) {
-                    if let TaskState::Claimed { agent } = &t.state {
-                        claimant = Some(agent.clone());
-                    }
-                    t.state = TaskState::Cancelled;
-                    if note.is_some() {
-                        t.note = note.clone();
-                    }
-                }
-                if let Some(agent) = claimant {
-                    let a = self.agent_mut(&agent);
-                    if a.task.as_deref() == Some(task) {
-                        a.task = None;
-                    }
-                }
+                self.release_task(task, TaskState::Cancelled, note)
             }
             Event::PointProposed { point } => {
                 self.insert_point(point, PointStatus::Proposed, env.seq)
@@ -466,6 +474,7 @@ impl RunState {
             }
             Event::ToolCall { .. } => self.tool_calls += 1,
             Event::BoardServing { url } => self.board_url = Some(url.clone()),
+            Event::BudgetReached { why } => self.budget_reached = Some(why.clone()),
             Event::DocumentsSkipped { documents } => {
                 self.skipped_documents.extend(documents.iter().cloned())
             }
@@ -481,6 +490,8 @@ impl RunState {
             }
             Event::Broadcast { context, .. } => self.brief.clone_from(context),
             Event::ClaimExpired { .. } => {}
+            Event::PatchPinned(patch) => self.patches.push(Arc::new(patch.clone())),
+            Event::ResultAssembled(result) => self.result = Some(Arc::new(result.clone())),
             Event::Paused {} => self.paused = true,
             Event::Resumed {} => self.paused = false,
             Event::AgentsChanged { count } => self.desired_agents = *count,
@@ -514,6 +525,27 @@ impl RunState {
                     agent.task = None;
                     agent.retry = None;
                 }
+            }
+        }
+    }
+
+    /// A task leaves its claimant (re-enqueued or cancelled): it takes `to`, keeps the
+    /// latest human note, and the claimant no longer holds it.
+    fn release_task(&mut self, task: &str, to: TaskState, note: &Option<String>) {
+        let mut claimant = None;
+        if let Some(t) = self.task_mut(task) {
+            if let TaskState::Claimed { agent } = &t.state {
+                claimant = Some(agent.clone());
+            }
+            t.state = to;
+            if note.is_some() {
+                t.note.clone_from(note);
+            }
+        }
+        if let Some(agent) = claimant {
+            let a = self.agent_mut(&agent);
+            if a.task.as_deref() == Some(task) {
+                a.task = None;
             }
         }
     }
@@ -728,6 +760,31 @@ mod tests {
         let t = s.task("T1").unwrap();
         assert_eq!(t.state, TaskState::Queued);
         assert_eq!(t.note.as_deref(), Some("look at the lexer"));
+    }
+
+    #[test]
+    fn run_time_leaves_out_the_gaps_between_processes() {
+        let at = |seq: u64, ts: &str, event: Event| Envelope {
+            seq,
+            ts: ts.into(),
+            event,
+        };
+        let resumed = || Event::RunResumed {
+            model: String::new(),
+            agents: 0,
+        };
+        let mut s = RunState::default();
+        s.apply(&at(1, "2026-01-01T10:00:00Z", Event::Paused {}));
+        s.apply(&at(2, "2026-01-01T10:00:30Z", Event::Resumed {}));
+        // Down for an hour, then two more processes.
+        s.apply(&at(3, "2026-01-01T11:00:30Z", resumed()));
+        s.apply(&at(4, "2026-01-01T11:00:40Z", Event::Paused {}));
+        s.apply(&at(5, "2026-01-01T12:00:00Z", resumed()));
+        s.apply(&at(6, "2026-01-01T12:00:05Z", Event::Resumed {}));
+        assert_eq!(
+            s.active_elapsed(),
+            std::time::Duration::from_secs(30 + 10 + 5)
+        );
     }
 
     #[test]

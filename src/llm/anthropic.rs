@@ -201,7 +201,7 @@ fn thinking_state(blocks: Vec<Value>) -> Option<Value> {
 }
 
 /// A non-streaming `message` body.
-fn parse_message(value: &Value) -> Result<ChatResponse, LlmError> {
+pub(super) fn parse_message(value: &Value) -> Result<ChatResponse, LlmError> {
     if value["type"] == "error" {
         return Err(in_band::error_object(&value["error"]));
     }
@@ -291,7 +291,7 @@ enum Block {
 
 /// Folds the streaming events into a response.
 #[derive(Debug, Default)]
-struct StreamState {
+pub(super) struct StreamState {
     blocks: BTreeMap<u64, Block>,
     usage: UsageParts,
     stop_reason: Option<String>,

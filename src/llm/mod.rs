@@ -11,6 +11,8 @@
 pub mod anthropic;
 pub mod config;
 mod errors;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod in_band;
 mod in_text;
 pub mod ollama;

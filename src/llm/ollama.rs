@@ -129,7 +129,7 @@ fn usage_of(value: &Value) -> Usage {
 }
 
 /// A non-streaming answer.
-fn parse_chat(value: &Value) -> Result<ChatResponse, LlmError> {
+pub(super) fn parse_chat(value: &Value) -> Result<ChatResponse, LlmError> {
     if let Some(error) = value.get("error").filter(|e| !e.is_null()) {
         return Err(in_band::error_object(error));
     }
@@ -151,7 +151,7 @@ fn parse_chat(value: &Value) -> Result<ChatResponse, LlmError> {
 
 /// Folds the JSON lines of a streamed answer.
 #[derive(Debug, Default)]
-struct StreamState {
+pub(super) struct StreamState {
     reply: ChatResponse,
     done: bool,
 }

@@ -184,7 +184,7 @@ fn assistant_with_calls(message: &Message) -> Value {
 }
 
 /// A non-streaming `chat.completion` body.
-fn parse_completion(value: &Value) -> Result<ChatResponse, LlmError> {
+pub(super) fn parse_completion(value: &Value) -> Result<ChatResponse, LlmError> {
     if let Some(error) = value.get("error").filter(|e| !e.is_null()) {
         return Err(in_band::error_object(error));
     }
@@ -295,7 +295,7 @@ impl PartialCall {
 
 /// Folds `chat.completion.chunk` events into a response.
 #[derive(Debug, Default)]
-struct StreamState {
+pub(super) struct StreamState {
     text: String,
     calls: Vec<PartialCall>,
     usage: Option<Usage>,

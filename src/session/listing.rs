@@ -399,7 +399,10 @@ pub fn clip_middle(text: &str, max: usize) -> String {
 
 fn format_cost(s: &SessionSummary) -> String {
     match &s.totals {
-        Some(t) => crate::story::format_cost(t),
+        Some(t) => match crate::text::cached_share(t.tokens_cached_read, t.tokens_in) {
+            Some(share) => format!("{} ({share})", crate::story::format_cost(t)),
+            None => crate::story::format_cost(t),
+        },
         None => crate::story::UNKNOWN_COST.to_string(),
     }
 }

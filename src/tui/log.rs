@@ -224,7 +224,8 @@ impl EventLog {
                 (EventKind::Rejected, Some(Related::Point(point.clone())))
             }
             Event::AgentsChanged { .. } => (EventKind::Agents, None),
-            Event::DocumentsSkipped { .. } => (EventKind::Run, None),
+            Event::BudgetReached { .. } => (EventKind::Budget, None),
+            Event::DocumentsSkipped { .. } | Event::ResultAssembled(_) => (EventKind::Run, None),
             Event::AnswerChecked {
                 unsupported_numbers,
             } if !unsupported_numbers.is_empty() => (EventKind::Error, None),
@@ -291,6 +292,7 @@ impl EventLog {
 }
 
 /// Whether an `error` event is the board's budget notice rather than a failure.
+/// Logs written before `budget_reached` existed said so in an `error` event.
 pub fn is_budget_notice(message: &str) -> bool {
     message.contains("budget reached") || message.starts_with("time limit reached")
 }

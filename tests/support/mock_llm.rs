@@ -234,6 +234,39 @@ pub enum Reply {
     /// The inner answer with a pause before each piece of it (stream frames, or pieces of a
     /// JSON body).
     Trickle(Duration, Box<Reply>),
+    /// Reply once the test opens the gate (a model "thinking" until the test has done its
+    /// part: a state, not a time).
+    Hold(Gate, Box<Reply>),
+}
+
+/// A latch a test opens once; [`Reply::Hold`] waits for it. Works across runtimes (the
+/// blocking mock has its own).
+#[derive(Debug, Clone)]
+pub struct Gate(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate(Arc::new(tokio::sync::watch::Sender::new(false)))
+    }
+}
+
+impl Gate {
+    pub fn new() -> Gate {
+        Gate::default()
+    }
+
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn is_open(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    async fn opened(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|open| *open).await;
+    }
 }
 
 /// How a server deviates from the reference wire format when it sends tool calls.
@@ -682,6 +715,10 @@ async fn write_reply(
                 pause = every;
                 *inner
             }
+            Reply::Hold(gate, inner) => {
+                gate.opened().await;
+                *inner
+            }
             other => break other,
         };
     };
@@ -706,7 +743,11 @@ async fn write_reply(
         Reply::TextAndTools(text, calls) => (Turn::new(wire, index, text, json_args(calls)), false),
         Reply::RawTools(calls) => (Turn::new(wire, index, String::new(), calls), false),
         Reply::CutStream(text) => (Turn::new(wire, index, text, vec![]), true),
-        Reply::Delay(..) | Reply::WithHabits(..) | Reply::Thinking { .. } | Reply::Trickle(..) => {
+        Reply::Delay(..)
+        | Reply::WithHabits(..)
+        | Reply::Thinking { .. }
+        | Reply::Trickle(..)
+        | Reply::Hold(..) => {
             unreachable!("wrappers are unwrapped above")
         }
     };

@@ -518,7 +518,57 @@ Cite this run as evidence with source \"cmd:c1\".\n--- output ---\ntest trailing
             note: None,
             evidence: None,
         },
+        Event::PatchPinned(PinnedPatch {
+            point: "P1".into(),
+            agent: "a1".into(),
+            reference: "patch:a1@3f2a1b9c0d".into(),
+            tree: "3f2a1b9c0d5e6f708192a3b4c5d6e7f8091a2b3c".into(),
+            diff: LEX_DIFF.into(),
+            checks: vec![lex_check(false)],
+        }),
         finished("T1", "a1", TaskOutcome::Done, "Fixed (P1)."),
+        Event::ResultAssembled(AssembledResult {
+            patch: LEX_DIFF.into(),
+            tree: "3f2a1b9c0d5e6f708192a3b4c5d6e7f8091a2b3c".into(),
+            merged: vec![PatchRef {
+                point: "P1".into(),
+                agent: "a1".into(),
+                reference: "patch:a1@3f2a1b9c0d".into(),
+            }],
+            checks: vec![lex_check(true)],
+            ..AssembledResult::default()
+        }),
+        Event::RunFinished {
+            answer: "skip_ws drops comments; P1 fixes it.".into(),
+            cited: vec!["P1".into()],
+            stopped_by: StoppedBy::Completed,
+            totals: Totals::default(),
+        },
     ];
     enveloped(events)
+}
+
+const LEX_DIFF: &str = "diff --git a/src/lex.rs b/src/lex.rs
+index 1111111..2222222 100644
+--- a/src/lex.rs
++++ b/src/lex.rs
+@@ -12,3 +12,3 @@ impl Lexer {
+     fn skip_ws(&mut self) {
+-    while self.peek() == '#' { self.skip_line(); }
++    if self.peek() == '#' { return self.comment(); }
+     }
+";
+
+/// The run that verified the lexer patch, as pinned or as cited again for the result.
+fn lex_check(reused: bool) -> CheckRun {
+    CheckRun {
+        run: "c1".into(),
+        cmd: "cargo test trailing_comment".into(),
+        tree: "3f2a1b9c0d5e6f708192a3b4c5d6e7f8091a2b3c".into(),
+        exit: Some(0),
+        ending: "exited with 0 after 4.1 s".into(),
+        timeout_s: 60,
+        reused,
+        output: String::new(),
+    }
 }

@@ -3,6 +3,8 @@
 //! the engine actually sent, never from hidden knowledge of the run.
 #![allow(dead_code)]
 
+pub mod cooperative;
+
 use crate::support::{RecordedRequest, Reply};
 use serde_json::{Value, json};
 
@@ -71,14 +73,15 @@ pub fn assistant_turns(req: &RecordedRequest) -> usize {
         .count()
 }
 
-/// The agent id named in the task message ("You are agent a2.").
+/// The agent id named in the task message ("You are agent a2." or "w1.a2.").
 pub fn agent_of(req: &RecordedRequest) -> Option<String> {
     let first = first_user_text(req);
     let rest = first.split("You are agent ").nth(1)?;
     let id: String = rest
         .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
         .collect();
+    let id = id.trim_end_matches('.').to_string();
     (!id.is_empty()).then_some(id)
 }
 
@@ -153,4 +156,17 @@ pub fn record(kind: &str, headline: &str, source: &str, quote: &str) -> Reply {
         "record_point".into(),
         json!({"kind": kind, "headline": headline, "summary": headline, "evidence": evidence}),
     )])
+}
+
+/// The last tool result of the conversation.
+pub fn last_result(req: &RecordedRequest) -> String {
+    req.tool_results()
+        .last()
+        .map(|(_, t)| t.clone())
+        .unwrap_or_default()
+}
+
+/// The id a run_command result starts with (`c3: ...`).
+pub fn run_id(result: &str) -> String {
+    result.split(':').next().unwrap_or("").to_string()
 }

@@ -8,7 +8,7 @@
 use super::exec::{self, Ending};
 use super::quote;
 use super::{ResolvedEvidence, ToolResult};
-use crate::event::Evidence;
+use crate::event::{CheckRun, Evidence};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,6 +16,12 @@ use std::time::Duration;
 pub(crate) const SOURCE_PREFIX: &str = "cmd:";
 /// How much of a command's output goes back to the model.
 const REPORT_OUTPUT: usize = 12_000;
+/// How much of a check's output its record in the log keeps (the end: where test
+/// summaries and errors are).
+const CHECK_OUTPUT: usize = 2_000;
+/// The `worktree` of the runs that check an assembled result (a fresh copy of its own; no
+/// agent id has a space).
+pub(crate) const RESULT_COPY: &str = "assembled result";
 /// Lines shown around a quote in resolved evidence.
 const CONTEXT_LINES: usize = 3;
 
@@ -76,8 +82,31 @@ impl CommandRun {
         }
     }
 
+    /// The record of this run as a check that ran on `tree`, with the end of its output
+    /// when `with_output`.
+    pub fn check_run(&self, tree: &str, with_output: bool) -> CheckRun {
+        CheckRun {
+            run: self.id.clone(),
+            cmd: self.cmd.clone(),
+            tree: tree.to_string(),
+            exit: match self.ending {
+                Ending::Exited(code) => Some(code),
+                Ending::Signaled(_) | Ending::TimedOut => None,
+            },
+            ending: self.ending_text(),
+            timeout_s: self.timeout.as_secs(),
+            reused: false,
+            output: if with_output {
+                tail(&self.output, CHECK_OUTPUT)
+            } else {
+                String::new()
+            },
+        }
+    }
+
     fn place(&self) -> String {
         match &self.worktree {
+            Some(copy) if copy == RESULT_COPY => "a fresh copy holding the assembled result".into(),
             Some(agent) => format!("{agent}'s worktree"),
             None => "the repository".to_string(),
         }
@@ -134,6 +163,16 @@ impl CommandLog {
                     crate::engine::point_args::clip_echo(source.trim())
                 )
             })
+    }
+
+    /// The latest run of exactly `cmd` that exited 0 on files whose git tree is `tree`: its
+    /// result holds for any copy with those files, so it is cited again instead of re-run.
+    pub fn find_green(&self, cmd: &str, tree: &str) -> Option<Arc<CommandRun>> {
+        let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        runs.iter()
+            .rev()
+            .find(|r| r.green() && r.cmd == cmd && r.tested_trees.iter().any(|t| t == tree))
+            .cloned()
     }
 
     /// Resolve `cmd:<id>` evidence: the run exists and the quote is in its output.
@@ -201,6 +240,20 @@ impl CommandLog {
             run.id,
         ))
     }
+}
+
+/// The last `max` bytes of `text` or so (cut at a line start when one is near).
+fn tail(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    let rest = &text[start..];
+    let rest = rest.find('\n').map_or(rest, |i| &rest[i + 1..]);
+    format!("[... {} bytes cut ...]\n{rest}", text.len() - rest.len())
 }
 
 /// The lines of `text` that hold bytes `start..end`, with a few lines around them.

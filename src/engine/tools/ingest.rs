@@ -208,7 +208,7 @@ fn pretty_json(raw: &str) -> String {
     }
 }
 
-fn pdf_text(bytes: &[u8]) -> Result<Ingested, String> {
+pub(crate) fn pdf_text(bytes: &[u8]) -> Result<Ingested, String> {
     // pdf-extract panics on some malformed files; one bad PDF must not end the run.
     let pages = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem_by_pages(bytes))
         .map_err(|_| "the PDF could not be parsed (the PDF reader crashed on it)".to_string())?

@@ -7,10 +7,11 @@ mod bm25;
 mod charmap;
 mod commands;
 mod confine;
+pub mod delivery;
 pub mod docs;
 mod exec;
-mod html;
-mod ingest;
+pub(crate) mod html;
+pub(crate) mod ingest;
 mod jail;
 mod layout;
 pub mod patch;
@@ -24,10 +25,11 @@ mod worktree;
 pub use jail::SandboxKind;
 pub use quote::{find as quote_in, meaningful as quote_is_meaningful};
 
-use crate::event::{Evidence, Mode};
+use crate::event::{AssembledResult, Evidence, Mode, PinnedPatch, PointId, RunState};
 use crate::llm::ToolSpec;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 /// Who is calling a tool (commands and worktrees are per agent).
 #[derive(Debug, Clone, Default)]
@@ -111,13 +113,27 @@ pub trait Workspace: Send + Sync {
     fn check_point(&self, _evidence: &[Evidence]) -> Result<(), String> {
         Ok(())
     }
-    /// The diff of a verified patch, by the reference its evidence resolved to
-    /// (`patch:a1@3f2a1b9c0d`); see [`patch::best_patch`].
-    fn patch_text(&self, _reference: &str) -> Option<String> {
+    /// The patches a just-verified point carries (its resolved `patch:` evidence), pinned:
+    /// the diff and the cited checks that passed on exactly its files, for the
+    /// `patch_pinned` event. Empty when it carries none.
+    fn pinned_patches(&self, _point: &PointId, _evidence: &[Evidence]) -> Vec<PinnedPatch> {
+        Vec::new()
+    }
+    /// The run's answer is in: the work that assembles one result from the verified
+    /// patches in `state` (see [`delivery`]), in merge order: those `cited` by the answer
+    /// first. `run_checks`: re-run the checks on the assembled files where no earlier run
+    /// covers them; `stop` cancelled: finish promptly with what is known. `None` when the
+    /// workspace has nothing to deliver.
+    fn deliver(
+        &self,
+        _state: &RunState,
+        _cited: &[PointId],
+        _run_checks: bool,
+        _stop: CancellationToken,
+    ) -> Option<BoxFuture<'static, AssembledResult>> {
         None
     }
-    /// The run is over: remove what the workspace made (agents' worktrees). Verified
-    /// patches stay readable through [`Workspace::patch_text`].
+    /// The run is over: remove what the workspace made (agents' worktrees).
     fn cleanup(&self) {}
 }
 

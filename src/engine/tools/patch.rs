@@ -1,13 +1,12 @@
 //! Patches (`--allow-edit`): the diff of an agent's worktree as verified evidence
-//! (`patch:<agent>`), the choice of the run's best verified patch, and applying it to the
-//! user's repository (`--apply`).
+//! (`patch:<agent>`), and applying the run's assembled result to the user's repository
+//! (`--apply`; see `delivery` for how the result is assembled).
 //!
 //! A patch citation is pinned when it resolves: the diff at that moment is kept under a
 //! reference naming the agent and the worktree's git tree (`patch:a1@3f2a1b9c0d`), which is
 //! what the verified point records. Later edits in the worktree do not change it.
 
 use super::worktree::{self, Snapshot};
-use crate::event::{PointId, PointStatus, RunState};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
@@ -116,51 +115,9 @@ pub(crate) fn check_applies(root: &Path, diff: &str) -> Result<(), String> {
     worktree::git_with_input(root, &["apply", "--check", "-"], Some(diff.as_bytes())).map(|_| ())
 }
 
-/// The run's best verified patch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BestPatch {
-    /// The verified point whose evidence carries the patch.
-    pub point: PointId,
-    /// The pinned patch (`patch:a1@3f2a1b9c0d`); [`super::Workspace::patch_text`] gives
-    /// its diff.
-    pub reference: String,
-    /// Whether the final answer cites that point.
-    pub cited: bool,
-}
-
-/// The best verified patch of a run: from a verified point the final answer cites if there
-/// is one, else from a verified point nothing supersedes; the latest such point wins.
-pub fn best_patch(state: &RunState) -> Option<BestPatch> {
-    let cited: &[PointId] = state.answer.as_ref().map_or(&[], |a| &a.cited);
-    state
-        .points
-        .iter()
-        .filter(|p| p.status == PointStatus::Verified)
-        .filter_map(|p| {
-            let reference = p.point.evidence.iter().find_map(|e| {
-                e.resolved
-                    .as_deref()
-                    .filter(|r| is_patch_source(r))
-                    .and_then(|r| r.split_whitespace().next())
-            })?;
-            Some((p, reference))
-        })
-        .max_by_key(|(p, _)| {
-            (
-                cited.contains(&p.point.id),
-                p.superseded_by.is_none(),
-                p.seq,
-            )
-        })
-        .map(|(p, reference)| BestPatch {
-            point: p.point.id.clone(),
-            reference: reference.to_string(),
-            cited: cited.contains(&p.point.id),
-        })
-}
-
 /// Apply a patch file to the repository at `root` (`--apply`). All or nothing: when any
-/// part does not apply, nothing is changed and the error says why.
+/// part does not apply, nothing is changed and the error says why. Text before the first
+/// diff (the result's summary) is skipped, as `git apply` skips it.
 pub fn apply_to(root: &Path, patch_file: &Path) -> Result<DiffStats, String> {
     let diff = std::fs::read_to_string(patch_file)
         .map_err(|e| format!("cannot read {}: {e}", patch_file.display()))?;
@@ -177,7 +134,6 @@ pub fn apply_to(root: &Path, patch_file: &Path) -> Result<DiffStats, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Envelope, Event, Evidence, Point, PointKind, StoppedBy, Totals};
 
     const DIFF: &str = "diff --git a/x.py b/x.py\nindex 1..2 100644\n--- a/x.py\n+++ b/x.py\n\
 @@ -1 +1,2 @@\n-a = 1\n+a = 2\n+b = 3\n";
@@ -204,7 +160,9 @@ mod tests {
         std::fs::create_dir(&sub).unwrap();
         std::fs::write(sub.join("x.py"), "a = 1\n").unwrap();
         let patch_file = top.path().join("fix.patch");
-        std::fs::write(&patch_file, DIFF).unwrap();
+        // The result's summary comes first; `git apply` reads past it.
+        let summary = "# delm: the assembled result of run r\n#\n# --- a/x.py is quoted\n\n";
+        std::fs::write(&patch_file, format!("{summary}{DIFF}")).unwrap();
         check_applies(&sub, DIFF).unwrap();
         assert_eq!(apply_to(&sub, &patch_file).unwrap().files, 1);
         assert_eq!(
@@ -237,77 +195,5 @@ mod tests {
         let rec = log.get("patch:a1@0123456789 (1 file, +2 -1)").unwrap();
         assert_eq!(rec.agent, "a1");
         assert!(log.get("patch:a2@0123456789").is_none());
-    }
-
-    fn point(id: &str, resolved: Option<&str>) -> Point {
-        Point {
-            id: id.into(),
-            kind: PointKind::Finding,
-            headline: format!("{id} fixes it"),
-            summary: String::new(),
-            evidence: vec![Evidence {
-                source: "patch:a1".into(),
-                quote: "+a = 2".into(),
-                resolved: resolved.map(str::to_string),
-                ..Evidence::default()
-            }],
-            author: "a1".into(),
-            task: None,
-            supersedes: None,
-        }
-    }
-
-    fn state(events: Vec<Event>) -> RunState {
-        let envs: Vec<Envelope> = events
-            .into_iter()
-            .enumerate()
-            .map(|(i, event)| Envelope {
-                seq: i as u64 + 1,
-                ts: String::new(),
-                event,
-            })
-            .collect();
-        RunState::from_events(envs.iter())
-    }
-
-    fn verified(id: &str, reference: &str) -> Vec<Event> {
-        vec![
-            Event::PointProposed {
-                point: point(id, None),
-            },
-            Event::PointVerified {
-                point: id.into(),
-                note: None,
-                evidence: Some(point(id, Some(reference)).evidence),
-            },
-        ]
-    }
-
-    #[test]
-    fn the_cited_patch_wins_over_a_later_one() {
-        let mut events = verified("P1", "patch:a1@aaaa (1 file, +1 -0)");
-        events.extend(verified("P2", "patch:a2@bbbb (1 file, +1 -0)"));
-        events.push(Event::PointProposed {
-            point: point("P3", None),
-        });
-        assert_eq!(best_patch(&state(events.clone())).unwrap().point, "P2");
-        events.push(Event::RunFinished {
-            answer: "P1 fixes it".into(),
-            cited: vec!["P1".into()],
-            stopped_by: StoppedBy::Completed,
-            totals: Totals::default(),
-        });
-        let best = best_patch(&state(events)).unwrap();
-        assert_eq!(best.point, "P1");
-        assert_eq!(best.reference, "patch:a1@aaaa");
-        assert!(best.cited);
-    }
-
-    #[test]
-    fn no_verified_patch_means_none() {
-        let events = vec![Event::PointProposed {
-            point: point("P1", None),
-        }];
-        assert_eq!(best_patch(&state(events)), None);
     }
 }

@@ -6,9 +6,10 @@
 //! them (`cmd:<id>`, `patch:<agent>`). Its one cross-evidence rule: a point that cites a
 //! patch must also cite a command that ran green on exactly that patch's code.
 //!
-//! It is a little over 600 lines because each of its four tools carries its schema and the
-//! messages that tell a model how to fix a refused patch; the mechanisms it drives live in
-//! `exec`, `jail`, `sweep`, `worktree`, `commands` and `patch`.
+//! It is over 600 lines because each of its four tools carries its schema and the messages
+//! that tell a model how to fix a refused patch, and it is the one place that pins a
+//! patch with its checks and runs the checks of an assembled result (`delivery`); the
+//! mechanisms it drives live in `exec`, `jail`, `sweep`, `worktree`, `commands` and `patch`.
 
 use super::args;
 use super::commands::{self, CommandLog, CommandRun};
@@ -19,7 +20,7 @@ use super::quote;
 use super::worktree::{self, Worktree};
 use super::{ResolvedEvidence, ToolResult};
 use super::{SandboxKind, WorkspaceOptions};
-use crate::event::Evidence;
+use crate::event::{Evidence, PinnedPatch, PointId};
 use crate::llm::ToolSpec;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -33,6 +34,8 @@ const DEFAULT_TIMEOUT_S: usize = 60;
 const MAX_TIMEOUT_S: usize = 600;
 /// `show_patch` and the judge's view of a patch show at most this much of the diff.
 const MAX_DIFF_SHOWN: usize = 12_000;
+/// A patch larger than this is not accepted (it is kept whole in the log).
+const MAX_PATCH_BYTES: usize = 1024 * 1024;
 
 /// What `--sandbox bwrap` allows beyond the defaults.
 #[derive(Debug, Clone)]
@@ -380,19 +383,36 @@ your last edit. In the final answer, name the point that carries the patch.",
             Some(n) => n,
         };
         let timeout = Duration::from_secs(timeout_s as u64);
-        let (cwd, wt, before) = if self.edit {
+        let wt = if self.edit {
             let me = Arc::clone(&self);
             let who = agent.to_string();
-            let (wt, before) = blocking(move || {
-                let wt = me.worktree_or_create(&who)?;
-                let before = wt.tree()?;
-                Ok((wt, before))
-            })
-            .await?;
-            (wt.path().to_path_buf(), Some(wt), Some(before))
+            Some(blocking(move || me.worktree_or_create(&who)).await?)
         } else {
-            (self.repo.clone(), None, None)
+            None
         };
+        let run = self.execute(agent, cmd, timeout, wt).await?;
+        CommandLog::report(&run).map(|text| format!("{text}{note}"))
+    }
+
+    /// Run `cmd` for `agent` in `wt` (the repository itself without one), inside the
+    /// sandbox, and record it with the trees it tested.
+    pub(crate) async fn execute(
+        &self,
+        agent: &str,
+        cmd: String,
+        timeout: Duration,
+        wt: Option<Arc<Worktree>>,
+    ) -> Result<Arc<CommandRun>, String> {
+        let before = match &wt {
+            Some(wt) => {
+                let wt = Arc::clone(wt);
+                Some(blocking(move || wt.tree()).await?)
+            }
+            None => None,
+        };
+        let cwd = wt
+            .as_ref()
+            .map_or_else(|| self.repo.clone(), |w| w.path().to_path_buf());
         let jail = self.jail(wt.as_ref().map(|w| w.path()));
         let outcome = exec::run(&cmd, &cwd, timeout, &self.env, jail.as_ref()).await?;
         let mut tested_trees = Vec::new();
@@ -427,7 +447,26 @@ your last edit. In the final answer, name the point that carries the patch.",
             tested_trees,
         });
         tracing::info!(agent, id = %run.id, ending = %run.ending_text(), "command run");
-        CommandLog::report(&run).map(|text| format!("{text}{note}"))
+        Ok(run)
+    }
+
+    /// The latest green run of exactly `cmd` on files whose git tree is `tree`.
+    pub(crate) fn find_green(&self, cmd: &str, tree: &str) -> Option<Arc<CommandRun>> {
+        self.commands.find_green(cmd, tree)
+    }
+
+    /// The repository and its visible files: what a fresh copy holds.
+    pub(crate) fn source(&self) -> (&Path, &[String]) {
+        (&self.repo, &self.visible)
+    }
+
+    /// A directory for delm's own copy called `name`, beside the agents' worktrees (agent
+    /// directory names never start with a dot) and removed with them.
+    pub(crate) fn scratch_dir(&self, name: &str) -> Result<PathBuf, String> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err("the run is over; its worktrees were removed".into());
+        }
+        Ok(self.base.join(format!(".{}", safe_dir_name(name))))
     }
 
     /// Resolve `cmd:` and `patch:` evidence; `None` for other sources.
@@ -476,6 +515,15 @@ your last edit. In the final answer, name the point that carries the patch.",
                 "{agent}'s worktree has no changes, so the patch is empty; edit files first"
             ));
         }
+        if snap.diff.len() > MAX_PATCH_BYTES {
+            return Err(format!(
+                "{agent}'s patch is {} KB, over the {} KB one patch may be; keep build output \
+                 and generated files out of the worktree (or in .gitignore) and cite a focused \
+                 change",
+                snap.diff.len() / 1024,
+                MAX_PATCH_BYTES / 1024
+            ));
+        }
         if let Some(link) = patch::symlink_in(&snap.diff) {
             return Err(format!(
                 "{agent}'s patch makes `{link}` a symbolic link; a patch may only change regular \
@@ -508,24 +556,17 @@ your last edit. In the final answer, name the point that carries the patch.",
         ))
     }
 
-    /// A point that cites a patch must cite a command that exited 0 in that patch's
-    /// worktree on exactly the patched code.
+    /// A point that cites a patch must cite a command that exited 0 on exactly the patched
+    /// code: files whose git tree is the patch's (a content hash of the visible files, so
+    /// an earlier run on identical files counts, wherever it ran).
     pub fn check_point(&self, evidence: &[Evidence]) -> Result<(), String> {
         for ev in evidence {
             let Some(record) = ev.resolved.as_deref().and_then(|r| self.patches.get(r)) else {
                 continue;
             };
-            let runs: Vec<Arc<CommandRun>> = evidence
-                .iter()
-                .filter(|e| commands::is_command_source(&e.source))
-                .filter_map(|e| self.commands.get(&e.source).ok())
-                .collect();
+            let runs = self.cited_runs(evidence);
             let agent = &record.agent;
-            if runs.iter().any(|r| {
-                r.green()
-                    && r.worktree.as_deref() == Some(agent.as_str())
-                    && r.tested_trees.contains(&record.tree)
-            }) {
+            if runs.iter().any(|r| tests(r, &record.tree)) {
                 continue;
             }
             let why = match runs.first() {
@@ -535,8 +576,9 @@ your last edit. In the final answer, name the point that carries the patch.",
                      with run_command and cite source \"cmd:<id>\" with a quote from its output"
                 ),
                 Some(r) if r.worktree.as_deref() != Some(agent.as_str()) => format!(
-                    "{} did not run in {agent}'s worktree, so it does not test the patch; run \
-                     the test there and cite that run",
+                    "{} did not run in {agent}'s worktree and the files it ran on are not the \
+                     patched ones, so it does not test the patch; run the test there and cite \
+                     that run",
                     r.id
                 ),
                 Some(r) if !r.green() => format!(
@@ -555,9 +597,43 @@ your last edit. In the final answer, name the point that carries the patch.",
         Ok(())
     }
 
-    /// The diff of a pinned patch reference.
-    pub fn patch_text(&self, reference: &str) -> Option<String> {
-        self.patches.get(reference).map(|r| r.diff.clone())
+    /// The command runs `evidence` cites.
+    fn cited_runs(&self, evidence: &[Evidence]) -> Vec<Arc<CommandRun>> {
+        evidence
+            .iter()
+            .filter(|e| commands::is_command_source(&e.source))
+            .filter_map(|e| self.commands.get(&e.source).ok())
+            .collect()
+    }
+
+    /// The patches a verified point's resolved evidence pins, with the cited runs that
+    /// passed on exactly their files.
+    pub fn pinned_patches(&self, point: &PointId, evidence: &[Evidence]) -> Vec<PinnedPatch> {
+        let runs = self.cited_runs(evidence);
+        evidence
+            .iter()
+            .filter_map(|ev| {
+                let resolved = ev
+                    .resolved
+                    .as_deref()
+                    .filter(|r| patch::is_patch_source(r))?;
+                let reference = resolved.split_whitespace().next()?.to_string();
+                let record = self.patches.get(&reference)?;
+                let checks = runs
+                    .iter()
+                    .filter(|r| tests(r, &record.tree))
+                    .map(|r| r.check_run(&record.tree, false))
+                    .collect();
+                Some(PinnedPatch {
+                    point: point.clone(),
+                    agent: record.agent.clone(),
+                    reference,
+                    tree: record.tree.clone(),
+                    diff: record.diff.clone(),
+                    checks,
+                })
+            })
+            .collect()
     }
 
     /// Remove the worktrees (the end of the run). Pinned patches stay readable.
@@ -575,6 +651,11 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         self.cleanup();
     }
+}
+
+/// Whether `run` exited 0 on files whose git tree is `tree`.
+fn tests(run: &CommandRun, tree: &str) -> bool {
+    run.green() && run.tested_trees.iter().any(|t| t == tree)
 }
 
 fn string_arg<'a>(args: &'a Value, key: &str) -> Result<&'a str, String> {

@@ -147,8 +147,11 @@ fn header_line(state: &AppState, agent: &AgentView, width: usize) -> Line<'stati
     let theme = &state.theme;
     let (symbol, style) = status_symbol(state, agent);
     let label = activity(&state.fold, agent, retry_seconds_left(state, agent));
+    let cached = crate::text::cached_share(agent.tokens_cached_read, agent.tokens_in)
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default();
     let usage = format!(
-        " {} in / {} out · {} ",
+        " {} in{cached} / {} out · {} ",
         fmt_tokens(agent.tokens_in),
         fmt_tokens(agent.tokens_out),
         crate::story::cost_text(agent.cost_usd, agent.calls, agent.unpriced_calls)
@@ -157,7 +160,12 @@ fn header_line(state: &AppState, agent: &AgentView, width: usize) -> Line<'stati
         let title = state.run().task(t).map(|v| v.title.as_str()).unwrap_or("");
         format!(" · {t} {title}")
     });
-    let head = format!(" {} {symbol} ", agent.id);
+    // An outside agent (MCP) shows the start of its handle and its client's name.
+    let name = match (&agent.kind, &agent.name) {
+        (Some(_), Some(client)) => format!("{} ⇄ {client}", truncate(&agent.id, 8)),
+        _ => agent.id.clone(),
+    };
+    let head = format!(" {name} {symbol} ");
     let width_of = |s: &str| Span::raw(s).width();
     // Usage only when the activity and a bit of the task still fit beside it.
     let usage = if width < width_of(&head) + width_of(&label) + width_of(&usage) + 12 {
@@ -171,7 +179,7 @@ fn header_line(state: &AppState, agent: &AgentView, width: usize) -> Line<'stati
     let task = task.map(|t| truncate(&t, room)).unwrap_or_default();
     let pad = room.saturating_sub(width_of(&task));
     Line::from(vec![
-        Span::styled(format!(" {} ", agent.id), theme.text()),
+        Span::styled(format!(" {name} "), theme.text()),
         Span::styled(format!("{symbol} "), style),
         Span::styled(label, style),
         Span::styled(task, theme.dim()),

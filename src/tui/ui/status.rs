@@ -66,11 +66,20 @@ pub fn draw_status(frame: &mut Frame, state: &AppState, area: Rect) {
     if !run.model.is_empty() {
         parts.push(run.model.clone());
     }
-    parts.push(format!(
-        "{} in / {} out",
-        fmt_tokens(run.totals.tokens_in),
-        fmt_tokens(run.totals.tokens_out)
-    ));
+    parts.push(
+        match crate::text::cached_share(run.totals.tokens_cached_read, run.totals.tokens_in) {
+            Some(share) => format!(
+                "{} in ({share}) / {} out",
+                fmt_tokens(run.totals.tokens_in),
+                fmt_tokens(run.totals.tokens_out)
+            ),
+            None => format!(
+                "{} in / {} out",
+                fmt_tokens(run.totals.tokens_in),
+                fmt_tokens(run.totals.tokens_out)
+            ),
+        },
+    );
     let totals = &run.totals;
     parts.push(crate::story::cost_text(
         totals.cost_usd,
@@ -83,6 +92,14 @@ pub fn draw_status(frame: &mut Frame, state: &AppState, area: Rect) {
     }
     if let Some(budget) = budget_left(state, elapsed) {
         parts.push(budget);
+    }
+    // Where outside agents join while the run lives (the token is in the board file).
+    if let Some(url) = run
+        .board_url
+        .as_ref()
+        .filter(|_| state.timeline().is_none())
+    {
+        parts.push(format!("board {url}"));
     }
     spans.push(Span::styled(
         format!(" {}", parts.join(" · ")),

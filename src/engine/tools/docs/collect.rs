@@ -13,6 +13,49 @@ pub(super) struct Candidate {
     pub format: Format,
 }
 
+/// The walk of a document directory, sorted by name. Git ignore rules are deliberately not
+/// applied: documents often live in ignored folders (data/, reports/). Hidden files are
+/// skipped; links are followed.
+fn walker(path: &Path) -> ignore::Walk {
+    ignore::WalkBuilder::new(path)
+        .standard_filters(false)
+        .hidden(true)
+        .follow_links(true)
+        .sort_by_file_name(|a, b| a.cmp(b))
+        .build()
+}
+
+/// Every regular file under the directory `path`, as the documents workspace walks it: its
+/// path relative to `path` (with `/`) and its full path (the same files travel with a run
+/// to remote workers). A walk error goes to `on_error`.
+pub fn walk_dir(path: &Path, mut on_error: impl FnMut(String)) -> Vec<(String, PathBuf)> {
+    let mut files = Vec::new();
+    for entry in walker(path) {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                on_error(e.to_string());
+                continue;
+            }
+        };
+        if !entry.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        if let Ok(rel) = entry.path().strip_prefix(path) {
+            files.push((relative_id(rel), entry.path().to_path_buf()));
+        }
+    }
+    files
+}
+
+/// A relative path as a document id: its components joined with `/`.
+fn relative_id(rel: &Path) -> String {
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Walk one root (a file or a directory) and collect its documents. Files that cannot be
 /// documents go to `skipped` as (path, reason). Fails only when the root itself is missing.
 pub(super) fn collect(
@@ -46,15 +89,7 @@ pub(super) fn collect(
         });
         return Ok(());
     }
-    // Git ignore rules are deliberately not applied: documents often live in ignored
-    // folders (data/, reports/). Hidden files are skipped.
-    let walker = ignore::WalkBuilder::new(path)
-        .standard_filters(false)
-        .hidden(true)
-        .follow_links(true)
-        .sort_by_file_name(|a, b| a.cmp(b))
-        .build();
-    for entry in walker {
+    for entry in walker(path) {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
@@ -65,11 +100,7 @@ pub(super) fn collect(
         let Ok(rel) = entry.path().strip_prefix(path) else {
             continue;
         };
-        let rel = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
+        let rel = relative_id(rel);
         let Some(kind) = entry.file_type() else {
             continue;
         };

@@ -7,6 +7,7 @@
 //! the ingested text, the same text `read_doc` shows (see `span` for the vocabulary).
 
 mod collect;
+pub use collect::walk_dir;
 mod evidence;
 
 use super::args;

@@ -15,13 +15,14 @@ use super::confine::Root;
 use super::quote;
 use super::sandbox::Sandbox;
 use super::{ResolvedEvidence, ToolContext, ToolResult, Workspace, WorkspaceOptions};
-use crate::event::Evidence;
+use crate::event::{AssembledResult, Evidence, PinnedPatch, PointId, RunState};
 use crate::llm::ToolSpec;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
 
 /// Files larger than this are not read or searched.
 const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
@@ -341,8 +342,22 @@ impl Workspace for RepoWorkspace {
         }
     }
 
-    fn patch_text(&self, reference: &str) -> Option<String> {
-        self.sandbox.as_ref()?.patch_text(reference)
+    fn pinned_patches(&self, point: &PointId, evidence: &[Evidence]) -> Vec<PinnedPatch> {
+        self.sandbox
+            .as_ref()
+            .map(|s| s.pinned_patches(point, evidence))
+            .unwrap_or_default()
+    }
+
+    fn deliver(
+        &self,
+        state: &RunState,
+        cited: &[PointId],
+        run_checks: bool,
+        stop: CancellationToken,
+    ) -> Option<BoxFuture<'static, AssembledResult>> {
+        let sandbox = self.sandbox.as_ref().filter(|s| s.allows_edit())?;
+        super::delivery::deliver(Arc::clone(sandbox), state, cited, run_checks, stop)
     }
 
     fn cleanup(&self) {
