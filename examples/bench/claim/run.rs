@@ -160,11 +160,12 @@ pub struct Outcome {
 
 /// Input tokens at the price of uncached ones: what a bill charges for the prompt.
 pub fn billed_input(price: &Price, input: u64, read: u64, write: u64) -> f64 {
-    let uncached = input.saturating_sub(read).saturating_sub(write) as f64;
-    let rate = |r: f64| r / price.input_per_mtok;
-    uncached
-        + read as f64 * rate(price.cache_read_per_mtok)
-        + write as f64 * rate(price.cache_write_per_mtok)
+    price.billed_input_tokens(delm::llm::Usage {
+        input_tokens: input,
+        output_tokens: 0,
+        cache_read_tokens: read,
+        cache_write_tokens: write,
+    })
 }
 
 /// The role a call was made in, from its event and the task it was made on.
