@@ -368,7 +368,12 @@ pub struct EvalArgs {
     /// `expected` answer or a `check` command (see README: Evaluate on your own tasks).
     pub suite: PathBuf,
     /// The modes to compare, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "delm,central,isolated")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "delm,central,isolated"
+    )]
     pub coordination: Vec<CoordinationArg>,
     /// Run the whole suite this many times (1-20): the table shows mean ± sd.
     #[arg(long, value_name = "N", default_value_t = 1)]

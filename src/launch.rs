@@ -713,7 +713,9 @@ pub(crate) async fn drive(handle: EngineHandle, front: FrontEnd<'_>) -> Result<E
         }
         state
     };
-    eprintln!("session: {}", session_path.display());
+    if !flags.quiet {
+        eprintln!("session: {}", session_path.display());
+    }
     if let Some(log) = log_path {
         tracing::info!("log file: {}", log.display());
     }

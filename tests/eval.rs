@@ -55,6 +55,7 @@ fn the_example_suite_runs_offline_under_every_mode() {
         assert!(line.starts_with(mode), "{stdout}");
         assert!(line.contains(" ± "), "{line}");
     }
+    // gpt-4.1-mini has a list price: no footnote about unpriced calls.
     assert_eq!(lines.len(), 5, "{stdout}");
     // Progress on stderr, one line a run; the runs' own stories stay out of it.
     assert_eq!(stderr.matches("eval: [").count(), 9, "{stderr}");
@@ -69,24 +70,39 @@ fn the_example_suite_runs_offline_under_every_mode() {
         let log = std::fs::read_to_string(session).unwrap();
         assert!(log.contains("\"type\":\"run_finished\""), "{session}");
         assert!(r["calls"].as_u64().unwrap() > 0, "{r}");
-        assert!(r["accurate"].is_boolean(), "every example case is judged: {r}");
+        assert!(
+            r["accurate"].is_boolean(),
+            "every example case is judged: {r}"
+        );
     }
     // The check case ran in copies: the fixture itself is untouched.
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/convert");
     let source = std::fs::read_to_string(fixture.join("convert/temperature.py")).unwrap();
-    assert!(source.contains("* 5 / 8"), "the planted bug is still in the fixture");
+    assert!(
+        source.contains("* 5 / 8"),
+        "the planted bug is still in the fixture"
+    );
     assert!(out.join("work/fix-convert-delm-1/convert/tests").is_dir());
     assert_eq!(json["summary"].as_array().unwrap().len(), 3);
     let csv = std::fs::read_to_string(out.join("runs.csv")).unwrap();
     assert_eq!(csv.lines().count(), 10, "{csv}");
-    assert!(csv.lines().nth(1).unwrap().starts_with("acme-revenue,delm,1,"));
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("acme-revenue,delm,1,")
+    );
     let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
     assert_eq!(summary.lines().count(), 4, "{summary}");
     // The key went to the provider only.
     for (name, s) in [("stdout", &stdout), ("stderr", &stderr)] {
         assert!(!s.contains(KEY), "the key leaked into {name}");
     }
-    assert!(!std::fs::read_to_string(out.join("eval.json")).unwrap().contains(KEY));
+    assert!(
+        !std::fs::read_to_string(out.join("eval.json"))
+            .unwrap()
+            .contains(KEY)
+    );
 }
 
 #[test]

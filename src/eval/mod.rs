@@ -115,9 +115,10 @@ async fn run_case(
     let session = plan.out.join("sessions").join(format!("{name}.jsonl"));
     let edit = matches!(case.judge, Judge::Check { .. });
     let over = match (&case.over, edit) {
-        (Over::Repo(repo), true) => {
-            Over::Repo(workdir::copy_repo(repo, &plan.out.join("work").join(&name))?)
-        }
+        (Over::Repo(repo), true) => Over::Repo(workdir::copy_repo(
+            repo,
+            &plan.out.join("work").join(&name),
+        )?),
         (over, _) => over.clone(),
     };
     let launch = Launch {
@@ -170,9 +171,9 @@ async fn run_case(
         cache_read_tokens: totals.tokens_cached_read,
         cache_write_tokens: totals.tokens_cache_write,
     };
-    let billed = plan.price.map_or(usage.input_tokens as f64, |p| {
-        p.billed_input_tokens(usage)
-    });
+    let billed = plan
+        .price
+        .map_or(usage.input_tokens as f64, |p| p.billed_input_tokens(usage));
     let wall = state
         .as_ref()
         .and_then(crate::compare::wall_ms)

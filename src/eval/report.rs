@@ -70,6 +70,8 @@ pub struct ModeSummary {
     pub calls: Stat,
     /// Runs that failed (no answer, or a check that could not run).
     pub failed_runs: usize,
+    /// Calls whose price is unknown, over every run of the mode (not in `cost_usd`).
+    pub unpriced_calls: u64,
 }
 
 pub fn summarise(runs: &[RunResult], modes: &[String], repeats: usize) -> Vec<ModeSummary> {
@@ -103,6 +105,7 @@ pub fn summarise(runs: &[RunResult], modes: &[String], repeats: usize) -> Vec<Mo
                 wall_secs: sum(|r| r.wall_secs),
                 calls: sum(|r| r.calls as f64),
                 failed_runs: of_mode.iter().filter(|r| r.error.is_some()).count(),
+                unpriced_calls: of_mode.iter().map(|r| r.unpriced_calls).sum(),
             }
         })
         .collect()
@@ -135,6 +138,14 @@ rest summed over one pass of the suite; mean ± sd over repeats\n"
             pm(&m.wall_secs, 1),
             pm(&m.calls, 1),
             m.failed_runs
+        );
+    }
+    let unpriced: u64 = summary.iter().map(|m| m.unpriced_calls).sum();
+    if unpriced > 0 {
+        let _ = writeln!(
+            out,
+            "cost leaves out {unpriced} call(s) of a model with no known price (add it under \
+[pricing] in the config)"
         );
     }
     out
@@ -268,7 +279,10 @@ mod tests {
         assert!(s[1].accuracy.is_none(), "no judged case");
         let t = table(&s, 2, 2);
         assert!(t.contains("0.75 ± 0.35"), "{t}");
-        assert!(t.lines().any(|l| l.starts_with("central") && l.contains(" - ")));
+        assert!(
+            t.lines()
+                .any(|l| l.starts_with("central") && l.contains(" - "))
+        );
     }
 
     #[test]

@@ -49,9 +49,15 @@ pub enum Over {
 pub enum Judge {
     /// Not judged: the case counts for cost and time, not for accuracy.
     None,
-    Expected { answer: String, how: Match },
+    Expected {
+        answer: String,
+        how: Match,
+    },
     /// A command run in the run's copy of the repository after the run: exit 0 is fixed.
-    Check { command: String, timeout_secs: u64 },
+    Check {
+        command: String,
+        timeout_secs: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +140,9 @@ pub fn parse(text: &str, base: &Path) -> Result<Vec<Case>, String> {
 
 fn case(raw: &str, number: usize, base: &Path) -> Result<Case, String> {
     if raw.chars().count() > MAX_LINE_CHARS {
-        return Err(format!("the line is longer than {MAX_LINE_CHARS} characters"));
+        return Err(format!(
+            "the line is longer than {MAX_LINE_CHARS} characters"
+        ));
     }
     let line: Line = serde_json::from_str(raw).map_err(|e| {
         format!(
@@ -232,7 +240,9 @@ fn text_field(name: &str, value: &str) -> Result<String, String> {
         return Err(format!("`{name}` is empty"));
     }
     if value.chars().count() > MAX_TEXT_CHARS {
-        return Err(format!("`{name}` is longer than {MAX_TEXT_CHARS} characters"));
+        return Err(format!(
+            "`{name}` is longer than {MAX_TEXT_CHARS} characters"
+        ));
     }
     Ok(value.to_string())
 }
@@ -308,8 +318,10 @@ mod tests {
         assert!(err(r#"{"question": "Q", "check": "true"}"#).contains("needs a `repo`"));
         assert!(err(r#"{"question": "Q", "docs": "docs", "repo": "repo"}"#).contains("not both"));
         assert!(err(r#"{"question": "Q", "match": "exact"}"#).contains("`expected` answer only"));
-        assert!(err(&format!("{ok}\n{}", r#"{"id": "case1", "question": "Q"}"#))
-            .contains("already used on line 1"));
+        assert!(
+            err(&format!("{ok}\n{}", r#"{"id": "case1", "question": "Q"}"#))
+                .contains("already used on line 1")
+        );
         assert!(err(r#"{"id": "../x", "question": "Q"}"#).contains("`id` must be"));
         assert!(err("\n\n").contains("no cases"));
         let many = format!("{ok}\n").repeat(MAX_CASES + 1);
@@ -326,7 +338,11 @@ mod tests {
 
     #[test]
     fn answers_match_loosely_or_exactly() {
-        assert!(matches("The answer:\n  ACME   Corp.", "acme corp", Match::Contains));
+        assert!(matches(
+            "The answer:\n  ACME   Corp.",
+            "acme corp",
+            Match::Contains
+        ));
         assert!(!matches("Globex", "acme", Match::Contains));
         assert!(matches(" 42 ", "42", Match::Exact));
         assert!(!matches("42 units", "42", Match::Exact));

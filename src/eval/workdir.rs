@@ -45,8 +45,13 @@ pub fn copy_repo(repo: &Path, to: &Path) -> Result<PathBuf, String> {
             std::fs::create_dir_all(parent)
                 .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         }
-        std::fs::copy(&from, &target)
-            .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), target.display()))?;
+        std::fs::copy(&from, &target).map_err(|e| {
+            format!(
+                "cannot copy {} to {}: {e}",
+                from.display(),
+                target.display()
+            )
+        })?;
     }
     Ok(dest)
 }
