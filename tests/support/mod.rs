@@ -6,6 +6,29 @@ pub mod nats_server;
 
 pub use mock_llm::{Gate, Habits, MockLlm, MockOptions, RecordedRequest, Reply, Wire};
 
+/// Six vendor documents, one revenue figure each (alpha the highest): the documents of the
+/// end-to-end runs.
+pub const VENDOR_DOCS: [(&str, &str); 6] = [
+    (
+        "alpha.txt",
+        "Alpha Corp 2024 revenue was 12.5 million dollars.",
+    ),
+    ("beta.txt", "Beta Ltd 2024 revenue was 9.8 million dollars."),
+    (
+        "gamma.txt",
+        "Gamma Inc 2024 revenue was 7.1 million dollars.",
+    ),
+    (
+        "delta.txt",
+        "Delta plc 2024 revenue was 3.3 million dollars.",
+    ),
+    (
+        "epsilon.txt",
+        "Epsilon AG 2024 revenue was 2.2 million dollars.",
+    ),
+    ("zeta.txt", "Zeta SA 2024 revenue was 1.4 million dollars."),
+];
+
 /// `program` (the real `delm` binary) with an environment of its own under `home`: nothing
 /// inherited but PATH; its data, config and log directories are `home/data`, `home/config`
 /// and `home/logs`; retries back off from 20 ms; no stdin.
