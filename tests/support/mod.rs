@@ -72,3 +72,20 @@ pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// Whether bubblewrap can run here, for the sandbox tests. Where it cannot, the test is
+/// skipped with the reason printed, except under CI (`CI` set: `.ci/run` installs it), where
+/// a sandbox that cannot be tested is a failure, not a silent pass.
+pub fn bwrap_can_run() -> bool {
+    use delm::engine::tools::{SandboxKind, check_sandbox};
+    match check_sandbox(SandboxKind::Bwrap) {
+        Ok(()) => true,
+        Err(why) if std::env::var_os("CI").is_some() => {
+            panic!("bubblewrap cannot run on this CI machine, so the sandbox is untested: {why}")
+        }
+        Err(why) => {
+            eprintln!("SKIPPED: bubblewrap cannot run here, so the sandbox is not tested: {why}");
+            false
+        }
+    }
+}
