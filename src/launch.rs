@@ -661,6 +661,9 @@ fn apply_tuning(run_cfg: &mut RunConfig, cfg: &Config) {
     if let Some(t) = cfg.max_turns {
         run_cfg.max_turns_per_task = t.max(1);
     }
+    if let Some(n) = cfg.max_tasks {
+        run_cfg.max_tasks = n.max(1);
+    }
 }
 
 /// The session writer plus whatever the headless front end prints.
@@ -688,20 +691,27 @@ pub(crate) async fn drive(handle: EngineHandle, front: FrontEnd<'_>) -> Result<E
         outputs,
         resume,
     } = front;
-    // The exit code when the run is left unfinished: 130 for Ctrl-C (headless) or `q` in the
-    // TUI, 128 + the signal for one that stopped the TUI.
+    // The exit code when the run is left unfinished: 130 for Ctrl-C or `q` in the TUI,
+    // 128 + the signal for another one that stopped it.
     let mut unfinished_code: u8 = 130;
     let state = if flags.headless {
         let stopper = handle.clone();
-        // Ctrl-C leaves the run resumable: in-flight work is dropped, the log is synced.
-        let ctrl_c = tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("delm: interrupted (Ctrl-C)");
-                stopper.detach();
-            }
+        let stopped_by = Arc::new(std::sync::atomic::AtomicI32::new(0));
+        let record = stopped_by.clone();
+        // Ctrl-C, SIGTERM (a service manager, `timeout`) and SIGHUP (the terminal went away)
+        // leave the run resumable: in-flight work is dropped, the log is synced.
+        let listener = tokio::spawn(async move {
+            let signal = termination_signal().await;
+            eprintln!("delm: interrupted ({})", signal_name(signal));
+            record.store(signal, std::sync::atomic::Ordering::SeqCst);
+            stopper.detach();
         });
         let state = handle.wait().await;
-        ctrl_c.abort();
+        listener.abort();
+        let signal = stopped_by.load(std::sync::atomic::Ordering::SeqCst);
+        if signal > 0 {
+            unfinished_code = u8::try_from(128 + signal).unwrap_or(130);
+        }
         state
     } else {
         let ui = run_tui(Arc::new(handle.clone()), flags, cfg).await;
@@ -728,6 +738,32 @@ pub(crate) async fn drive(handle: EngineHandle, front: FrontEnd<'_>) -> Result<E
     };
     outputs.deliver(&state, session_path)?;
     finish(&state, answer, flags)
+}
+
+/// The first of SIGINT, SIGTERM and SIGHUP to arrive (only Ctrl-C where the others cannot
+/// be listened to).
+async fn termination_signal() -> i32 {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return libc::SIGINT;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => libc::SIGINT,
+        _ = term.recv() => libc::SIGTERM,
+        _ = hup.recv() => libc::SIGHUP,
+    }
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
+        _ => "Ctrl-C",
+    }
 }
 
 /// The TUI on a live run; `Some(signal)` when a termination signal ended it.

@@ -90,17 +90,8 @@ fn script(trap: Arc<Trap>) -> impl Fn(&RecordedRequest, usize) -> Reply + Send +
 }
 
 fn delm(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_delm"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("DELM_DATA_DIR", home.join("data"))
-        .env("DELM_CONFIG_DIR", home.join("config"))
-        .env("DELM_LOG_DIR", home.join("logs"))
-        .env("DELM_RETRY_BASE_MS", "20")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let mut cmd = support::isolated_command(env!("CARGO_BIN_EXE_delm"), home);
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
     cmd
 }
 

@@ -28,7 +28,9 @@ use tokio_util::sync::CancellationToken;
 const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
 /// `read_file` returns at most this many lines, and this many characters, per call.
 const MAX_READ_LINES: usize = 400;
-const MAX_READ_CHARS: usize = 40_000;
+/// Below the 16,000 bytes of tool output a model gets back, so the "read on from line N"
+/// note at the end of a long read is never cut off.
+const MAX_READ_CHARS: usize = 14_000;
 /// Longer lines are cut in tool output.
 const MAX_LINE_CHARS: usize = 1_000;
 const MAX_LIST_ENTRIES: usize = 300;
