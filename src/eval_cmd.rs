@@ -10,7 +10,7 @@ use crate::launch::{resolve_model, workspace_options};
 use delm::config::Config;
 use delm::eval::report::{self, RunResult};
 use delm::eval::suite::Over;
-use delm::eval::{Launch, Launcher, Plan, evaluate};
+use delm::eval::{Ended, Launch, Launcher, Plan, evaluate};
 use delm::event::Coordination;
 use delm::llm::pricing::Pricing;
 use futures_util::future::LocalBoxFuture;
@@ -49,12 +49,13 @@ pub async fn eval(args: EvalArgs) -> Result<ExitCode, Failure> {
     let total = plan.cases.len() * plan.modes.len() * plan.repeats;
     let mut done = 0usize;
     let launcher = RunLauncher { args: &args };
-    let runs = evaluate(&plan, &launcher, &mut |r| {
+    let evaluated = evaluate(&plan, &launcher, &mut |r| {
         done += 1;
         eprintln!("eval: [{done}/{total}] {}", progress_line(r));
     })
     .await
     .map_err(Failure::Run)?;
+    let runs = evaluated.runs;
     let names: Vec<String> = plan.modes.iter().map(|m| m.name().to_string()).collect();
     let summary = report::summarise(&runs, &names, plan.repeats);
     let json = report::to_json(
@@ -84,6 +85,13 @@ pub async fn eval(args: EvalArgs) -> Result<ExitCode, Failure> {
         out.join("sessions").display(),
         json_path.display()
     );
+    if evaluated.interrupted {
+        eprintln!(
+            "eval: interrupted after {} of {total} runs; the table covers those",
+            runs.len()
+        );
+        return Ok(ExitCode::from(130));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -126,17 +134,13 @@ struct RunLauncher<'a> {
 }
 
 impl Launcher for RunLauncher<'_> {
-    fn launch<'a>(&'a self, run: &'a Launch) -> LocalBoxFuture<'a, Result<(), String>> {
+    fn launch<'a>(&'a self, run: &'a Launch) -> LocalBoxFuture<'a, Ended> {
         Box::pin(async move {
-            let code = crate::launch::run(self.run_args(run))
-                .await
-                .map_err(|f| match f {
-                    Failure::Usage(m) | Failure::Run(m) => m,
-                })?;
-            if code == ExitCode::SUCCESS {
-                Ok(())
-            } else {
-                Err("the run was left unfinished before its answer".into())
+            match crate::launch::run(self.run_args(run)).await {
+                Ok(code) if code == ExitCode::SUCCESS => Ended::Finished,
+                // A headless run ends unfinished only when a signal (Ctrl-C) stopped it.
+                Ok(_) => Ended::Interrupted,
+                Err(Failure::Usage(m) | Failure::Run(m)) => Ended::Failed(m),
             }
         })
     }

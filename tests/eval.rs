@@ -11,7 +11,7 @@ use support::{MockLlm, Wire};
 
 const KEY: &str = "sk-test-eval-0123456789";
 
-fn eval(home: &Path, args: &[&str]) -> Output {
+fn eval<S: AsRef<std::ffi::OsStr>>(home: &Path, args: &[S]) -> Output {
     support::delm_command(env!("CARGO_BIN_EXE_delm"), home, KEY)
         .arg("eval")
         .args(args)
@@ -23,6 +23,37 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// `delm eval`'s arguments for `suite` under `modes` against the scripted server.
+fn args(suite: &Path, modes: &str, agents: &str, mock: &MockLlm, out: &Path) -> Vec<String> {
+    [
+        suite.to_str().unwrap(),
+        "--coordination",
+        modes,
+        "--agents",
+        agents,
+        "--model",
+        "openai:gpt-4.1-mini",
+        "--base-url",
+        &mock.base_url,
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// A suite of `copies` times the one Acme revenue case, in `dir`.
+fn acme_suite(dir: &Path, copies: usize) -> std::path::PathBuf {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/docs/acme");
+    let case = format!(
+        "{{\"question\": \"What was Acme Corp's 2024 revenue?\", \"docs\": {:?}, \"expected\": \"412.5\"}}\n",
+        docs.to_str().unwrap()
+    );
+    let suite = dir.join("suite.jsonl");
+    std::fs::write(&suite, case.repeat(copies)).unwrap();
+    suite
+}
+
 #[test]
 fn the_example_suite_runs_offline_under_every_mode() {
     let home = tempfile::tempdir().unwrap();
@@ -31,19 +62,7 @@ fn the_example_suite_runs_offline_under_every_mode() {
     let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/eval/suite.jsonl");
     let run = eval(
         home.path(),
-        &[
-            suite.to_str().unwrap(),
-            "--coordination",
-            "delm,central,isolated",
-            "--agents",
-            "2",
-            "--model",
-            "openai:gpt-4.1-mini",
-            "--base-url",
-            &mock.base_url,
-            "--out",
-            out.to_str().unwrap(),
-        ],
+        &args(&suite, "delm,central,isolated", "2", &mock, &out),
     );
     let (stdout, stderr) = (text(&run.stdout), text(&run.stderr));
     assert!(run.status.success(), "exit {:?}\n{stderr}", run.status);
@@ -109,32 +128,10 @@ fn the_example_suite_runs_offline_under_every_mode() {
 fn repeats_give_a_deviation_and_a_used_directory_is_refused() {
     let home = tempfile::tempdir().unwrap();
     let mock = MockLlm::start_blocking(Wire::OpenAi, swarm::cooperative::script);
-    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/docs/acme");
-    let suite = home.path().join("suite.jsonl");
-    std::fs::write(
-        &suite,
-        format!(
-            "{{\"question\": \"What was Acme Corp's 2024 revenue?\", \"docs\": {:?}, \"expected\": \"412.5\"}}\n",
-            docs.to_str().unwrap()
-        ),
-    )
-    .unwrap();
+    let suite = acme_suite(home.path(), 1);
     let out = home.path().join("eval");
-    let args = [
-        suite.to_str().unwrap(),
-        "--coordination",
-        "delm",
-        "--repeat",
-        "2",
-        "--agents",
-        "2",
-        "--model",
-        "openai:gpt-4.1-mini",
-        "--base-url",
-        &mock.base_url,
-        "--out",
-        out.to_str().unwrap(),
-    ];
+    let mut args = args(&suite, "delm", "2", &mock, &out);
+    args.extend(["--repeat".to_string(), "2".to_string()]);
     let run = eval(home.path(), &args);
     assert!(run.status.success(), "{}", text(&run.stderr));
     let stdout = text(&run.stdout);
@@ -166,4 +163,60 @@ fn a_bad_line_is_a_usage_error_with_its_number_and_reason() {
     assert!(stderr.contains("line 2: `docs`"), "{stderr}");
     assert!(stderr.contains("does not exist"), "{stderr}");
     assert!(run.stdout.is_empty(), "no table for a bad suite");
+}
+
+/// The cooperative agent, each answer a second late: slow enough to interrupt a run.
+fn slow_script(req: &support::RecordedRequest, n: usize) -> support::Reply {
+    support::Reply::Delay(
+        std::time::Duration::from_millis(1000),
+        Box::new(swarm::cooperative::script(req, n)),
+    )
+}
+
+#[test]
+fn ctrl_c_ends_the_eval_after_the_run_in_progress() {
+    let home = tempfile::tempdir().unwrap();
+    let mock = MockLlm::start_blocking(Wire::OpenAi, slow_script);
+    let suite = acme_suite(home.path(), 2);
+    let out = home.path().join("eval");
+    let mut child = support::delm_command(env!("CARGO_BIN_EXE_delm"), home.path(), KEY)
+        .arg("eval")
+        .args(args(&suite, "delm", "1", &mock, &out))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first run to claim its task, then interrupt as Ctrl-C would.
+    let session = out.join("sessions/case1-delm-1.jsonl");
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(&session)
+        .unwrap_or_default()
+        .contains("\"type\":\"task_claimed\"")
+    {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the first run never claimed"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the eval ended early");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let run = child.wait_with_output().unwrap();
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted after 1 of 2 runs"), "{stderr}");
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("eval.json")).unwrap()).unwrap();
+    let runs = json["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "the second case never started");
+    assert!(
+        runs[0]["accurate"].is_null(),
+        "an interrupted run is not judged"
+    );
+    assert!(text(&run.stdout).starts_with("2 case(s) × 1 repeat(s)"));
 }

@@ -78,30 +78,56 @@ pub struct Launch {
     pub session: PathBuf,
 }
 
-/// Starts one run and waits for it to end; `Err` when it could not complete.
-pub trait Launcher {
-    fn launch<'a>(&'a self, run: &'a Launch) -> LocalBoxFuture<'a, Result<(), String>>;
+/// How a launched run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// It ran to its end (an answer, a budget stop, or a failure the session records).
+    Finished,
+    /// It could not complete: why.
+    Failed(String),
+    /// The user interrupted it (Ctrl-C, a signal): the eval stops after it.
+    Interrupted,
 }
 
-/// Run the plan, case by case, mode by mode, repeat by repeat; `progress` hears of each run
-/// as it ends.
+/// Starts one run and waits for it to end.
+pub trait Launcher {
+    fn launch<'a>(&'a self, run: &'a Launch) -> LocalBoxFuture<'a, Ended>;
+}
+
+/// What an eval ran, and whether the user stopped it before the end.
+pub struct Evaluated {
+    pub runs: Vec<RunResult>,
+    pub interrupted: bool,
+}
+
+/// Run the plan, repeat by repeat, case by case, mode by mode; `progress` hears of each run
+/// as it ends. An interrupted run ends the eval (it is reported with the others).
 pub async fn evaluate(
     plan: &Plan,
     launcher: &dyn Launcher,
     progress: &mut dyn FnMut(&RunResult),
-) -> Result<Vec<RunResult>, String> {
+) -> Result<Evaluated, String> {
     plan.check()?;
-    let mut results = Vec::new();
+    let mut runs = Vec::new();
     for repeat in 1..=plan.repeats {
         for case in &plan.cases {
             for &mode in &plan.modes {
-                let result = run_case(plan, launcher, case, mode, repeat).await?;
+                let (result, interrupted) = run_case(plan, launcher, case, mode, repeat).await?;
                 progress(&result);
-                results.push(result);
+                runs.push(result);
+                if interrupted {
+                    return Ok(Evaluated {
+                        runs,
+                        interrupted: true,
+                    });
+                }
             }
         }
     }
-    Ok(results)
+    Ok(Evaluated {
+        runs,
+        interrupted: false,
+    })
 }
 
 async fn run_case(
@@ -110,7 +136,7 @@ async fn run_case(
     case: &Case,
     mode: Coordination,
     repeat: usize,
-) -> Result<RunResult, String> {
+) -> Result<(RunResult, bool), String> {
     let name = format!("{}-{}-{repeat}", case.id, mode.name());
     let session = plan.out.join("sessions").join(format!("{name}.jsonl"));
     let edit = matches!(case.judge, Judge::Check { .. });
@@ -129,16 +155,23 @@ async fn run_case(
         session,
     };
     let started = Instant::now();
-    let launched = launcher.launch(&launch).await;
+    let ended = launcher.launch(&launch).await;
     let measured = started.elapsed();
     let state = read_state(&launch.session);
-    let mut error = launched.err();
+    let interrupted = ended == Ended::Interrupted;
+    let mut error = match ended {
+        Ended::Finished => None,
+        Ended::Failed(why) => Some(why),
+        Ended::Interrupted => Some("interrupted before its answer".to_string()),
+    };
     let answer = state
         .as_ref()
         .and_then(|s| s.answer.as_ref())
         .filter(|a| a.stopped_by != StoppedBy::Error);
     let accurate = match (&case.judge, &launch.over) {
         (Judge::None, _) => None,
+        // An interrupted run is not judged: its check would only measure the interruption.
+        _ if interrupted => None,
         (Judge::Expected { answer: want, how }, _) => {
             Some(answer.is_some_and(|a| suite::matches(&a.answer, want, *how)))
         }
@@ -178,7 +211,7 @@ async fn run_case(
         .as_ref()
         .and_then(crate::compare::wall_ms)
         .map_or(measured, Duration::from_millis);
-    Ok(RunResult {
+    let result = RunResult {
         case: case.id.clone(),
         mode: mode.name().to_string(),
         repeat,
@@ -194,7 +227,8 @@ async fn run_case(
         unpriced_calls: totals.unpriced_calls,
         wall_secs: wall.as_secs_f64(),
         error,
-    })
+    };
+    Ok((result, interrupted))
 }
 
 fn read_state(session: &Path) -> Option<RunState> {
