@@ -19,6 +19,22 @@ use std::process::ExitCode;
 
 pub async fn eval(args: EvalArgs) -> Result<ExitCode, Failure> {
     let cases = delm::eval::suite::load(&args.suite).map_err(Failure::Usage)?;
+    // What every run would refuse is refused once, before any run.
+    if let Some(n) = args.agents
+        && !(1..=delm::engine::board::MAX_AGENTS).contains(&n)
+    {
+        return Err(Failure::Usage(format!(
+            "--agents must be between 1 and {}",
+            delm::engine::board::MAX_AGENTS
+        )));
+    }
+    if let Some(c) = args.max_cost
+        && (c.is_nan() || c <= 0.0)
+    {
+        return Err(Failure::Usage(
+            "--max-cost must be a positive amount in USD".into(),
+        ));
+    }
     let cfg = Config::load().map_err(Failure::Usage)?;
     // A bad model spec or a missing key is a usage error before any run starts.
     let model = resolve_model(&cfg, &args.model, None)?;

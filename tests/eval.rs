@@ -163,6 +163,20 @@ fn a_bad_line_is_a_usage_error_with_its_number_and_reason() {
     assert!(stderr.contains("line 2: `docs`"), "{stderr}");
     assert!(stderr.contains("does not exist"), "{stderr}");
     assert!(run.stdout.is_empty(), "no table for a bad suite");
+    // A flag every run would refuse is refused once, before any run.
+    std::fs::write(&suite, "{\"question\": \"Fine?\"}\n").unwrap();
+    let run = eval(
+        home.path(),
+        &[
+            suite.to_str().unwrap(),
+            "--agents",
+            "0",
+            "--model",
+            "openai:gpt-4.1-mini",
+        ],
+    );
+    assert_eq!(run.status.code(), Some(2));
+    assert!(text(&run.stderr).contains("--agents must be between 1 and"));
 }
 
 /// The cooperative agent, each answer a second late: slow enough to interrupt a run.
