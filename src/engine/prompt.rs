@@ -687,7 +687,7 @@ mod tests {
             + p.point.headline.trim().chars().count()
             + origin
             + 7;
-        chars.div_ceil(4) + 1
+        crate::text::estimate_tokens_of_chars(chars) + 1
     }
 
     /// The block as it was built before the live index: a pass over every point. The

@@ -17,7 +17,6 @@ use super::bm25;
 use super::charmap::CharMap;
 use super::ingest::{self, Format};
 use super::layout::{self, Chunk, Topic};
-use super::quote;
 use super::span::{self, Span};
 use super::{ResolvedEvidence, ToolContext, ToolResult, Workspace};
 use crate::engine::point_args::clip_echo;
@@ -589,7 +588,7 @@ fn snippet(chunk: &str, terms: &[String]) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
-    let body = quote::clip(&flat, SNIPPET_CHARS);
+    let body = crate::text::clip(&flat, SNIPPET_CHARS);
     if from > 0 { format!("…{body}") } else { body }
 }
 
