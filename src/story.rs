@@ -4,6 +4,7 @@
 //! `delm replay --headless` prints the whole story of a recorded run. Each line is derived
 //! from one event and the state *before* it, so it can name the task a claim is about or
 //! tell a first claim from a retry.
+//! Half of the file is its tests: one per kind of line, next to the wording they pin.
 
 use crate::event::{
     CallPurpose, Envelope, Event, HUMAN, Mode, Origin, PointKind, PointStatus, RunState, StoppedBy,
