@@ -863,10 +863,20 @@ pub(crate) fn finish(
 }
 
 fn load_session(arg: &str) -> Result<(PathBuf, Vec<Envelope>), Failure> {
-    let dir = session::default_sessions_dir().unwrap_or_default();
-    let path = session::resolve_session_arg(arg, &dir);
+    let path = session_path_of(arg);
     let log = session::read_session(&path).map_err(|e| Failure::Usage(e.to_string()))?;
-    for bad in &log.bad_lines {
+    report_bad_lines(&path, &log.bad_lines);
+    Ok((path, log.events))
+}
+
+/// The session file a `replay` / `resume` / `compare` argument names (a path or an id).
+fn session_path_of(arg: &str) -> PathBuf {
+    let dir = session::default_sessions_dir().unwrap_or_default();
+    session::resolve_session_arg(arg, &dir)
+}
+
+fn report_bad_lines(path: &Path, bad_lines: &[session::BadLine]) {
+    for bad in bad_lines {
         eprintln!(
             "delm: {}: line {} skipped: {}",
             path.display(),
@@ -874,15 +884,13 @@ fn load_session(arg: &str) -> Result<(PathBuf, Vec<Envelope>), Failure> {
             delm::text::escape_controls(&bad.error)
         );
     }
-    Ok((path, log.events))
 }
 
 async fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
-    let (_, events) = load_session(&args.session)?;
     if args.headless {
-        print!("{}", delm::story::replay_story(&events));
-        return Ok(ExitCode::SUCCESS);
+        return replay_headless(&args.session);
     }
+    let (_, events) = load_session(&args.session)?;
     let cfg = Config::load().map_err(Failure::Usage)?;
     init_logging(None);
     #[cfg(feature = "tui")]
@@ -899,6 +907,34 @@ async fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
         let _ = (cfg, args.theme, events);
         Err(Failure::Usage(NO_TUI.into()))
     }
+}
+
+/// The story of a recorded run, printed as the log is read: memory stays flat whatever
+/// the file's size.
+fn replay_headless(arg: &str) -> Result<ExitCode, Failure> {
+    use std::io::Write;
+    let path = session_path_of(arg);
+    let mut teller = delm::story::StoryTeller::default();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut broken_pipe = false;
+    let read = session::stream_session(&path, |env| {
+        if let Some(line) = teller.tell(&env)
+            && !broken_pipe
+            && writeln!(out, "{line}").is_err()
+        {
+            // `delm replay --headless | head`: stop printing; the rest of the file is still
+            // read (and its damaged lines reported) and the exit stays clean.
+            broken_pipe = true;
+        }
+    })
+    .map_err(|e| Failure::Usage(e.to_string()))?;
+    if !broken_pipe {
+        let _ = write!(out, "{}", teller.ending());
+    }
+    let _ = out.flush();
+    report_bad_lines(&path, &read.bad_lines);
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
