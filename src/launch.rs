@@ -729,7 +729,7 @@ pub(crate) async fn drive(handle: EngineHandle, front: FrontEnd<'_>) -> Result<E
     let Some(answer) = &state.answer else {
         eprintln!(
             "delm: the run was left unfinished before its answer; continue it with `delm resume {}`",
-            resume.unwrap_or_else(|| session_path.display().to_string())
+            resume.unwrap_or_else(|| resume_arg(session_path))
         );
         return Ok(ExitCode::from(unfinished_code));
     };
@@ -867,6 +867,18 @@ fn load_session(arg: &str) -> Result<(PathBuf, Vec<Envelope>), Failure> {
     let log = session::read_session(&path).map_err(|e| Failure::Usage(e.to_string()))?;
     report_bad_lines(&path, &log.bad_lines);
     Ok((path, log.events))
+}
+
+/// The shortest argument that names this session for `delm resume`: its id when it lives in
+/// the sessions directory (found from any directory), else its path.
+fn resume_arg(session: &Path) -> String {
+    let in_default_dir = session::default_sessions_dir()
+        .zip(session.parent())
+        .is_some_and(|(dir, parent)| dir == parent);
+    match session.file_stem().and_then(|s| s.to_str()) {
+        Some(id) if in_default_dir => id.to_string(),
+        _ => session.display().to_string(),
+    }
 }
 
 /// The session file a `replay` / `resume` / `compare` argument names (a path or an id).
