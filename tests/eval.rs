@@ -200,16 +200,17 @@ fn ctrl_c_ends_the_eval_after_the_run_in_progress() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait for the first run to claim its task, then interrupt as Ctrl-C would.
+    // Wait until the first run has made a model call (its signal handling is in place by
+    // then), then interrupt as Ctrl-C would.
     let session = out.join("sessions/case1-delm-1.jsonl");
     let started = std::time::Instant::now();
     while !std::fs::read_to_string(&session)
         .unwrap_or_default()
-        .contains("\"type\":\"task_claimed\"")
+        .contains("\"type\":\"llm_call\"")
     {
         assert!(
             started.elapsed().as_secs() < 30,
-            "the first run never claimed"
+            "the first run made no call"
         );
         assert!(child.try_wait().unwrap().is_none(), "the eval ended early");
         std::thread::sleep(std::time::Duration::from_millis(20));
