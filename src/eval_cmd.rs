@@ -16,6 +16,8 @@ use delm::llm::pricing::Pricing;
 use futures_util::future::LocalBoxFuture;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub async fn eval(args: EvalArgs) -> Result<ExitCode, Failure> {
     let cases = delm::eval::suite::load(&args.suite).map_err(Failure::Usage)?;
@@ -64,13 +66,19 @@ pub async fn eval(args: EvalArgs) -> Result<ExitCode, Failure> {
     plan.check().map_err(Failure::Usage)?;
     let total = plan.cases.len() * plan.modes.len() * plan.repeats;
     let mut done = 0usize;
-    let launcher = RunLauncher { args: &args };
+    // A signal between runs (during a check, say) would otherwise go unheard: the runs
+    // listen for it only while they run.
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = tokio::spawn(watch_signals(Arc::clone(&stop)));
+    let launcher = RunLauncher { args: &args, stop };
     let evaluated = evaluate(&plan, &launcher, &mut |r| {
         done += 1;
         eprintln!("eval: [{done}/{total}] {}", progress_line(r));
     })
     .await
-    .map_err(Failure::Run)?;
+    .map_err(Failure::Run);
+    watcher.abort();
+    let evaluated = evaluated?;
     let runs = evaluated.runs;
     let names: Vec<String> = plan.modes.iter().map(|m| m.name().to_string()).collect();
     let summary = report::summarise(&runs, &names, plan.repeats);
@@ -144,9 +152,31 @@ fn progress_line(r: &RunResult) -> String {
     line
 }
 
+/// Sets `stop` at SIGINT (Ctrl-C), SIGTERM or SIGHUP, as often as they come.
+async fn watch_signals(stop: Arc<AtomicBool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+        stop.store(true, Ordering::SeqCst);
+    }
+}
+
 /// Starts each run as `delm run` with the eval's flags would.
 struct RunLauncher<'a> {
     args: &'a EvalArgs,
+    /// Set by a signal: the run in progress stops on it too (it listens itself).
+    stop: Arc<AtomicBool>,
 }
 
 impl Launcher for RunLauncher<'_> {
@@ -159,6 +189,10 @@ impl Launcher for RunLauncher<'_> {
                 Err(Failure::Usage(m) | Failure::Run(m)) => Ended::Failed(m),
             }
         })
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
     }
 }
 

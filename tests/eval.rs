@@ -187,37 +187,36 @@ fn slow_script(req: &support::RecordedRequest, n: usize) -> support::Reply {
     )
 }
 
-#[test]
-fn ctrl_c_ends_the_eval_after_the_run_in_progress() {
-    let home = tempfile::tempdir().unwrap();
-    let mock = MockLlm::start_blocking(Wire::OpenAi, slow_script);
-    let suite = acme_suite(home.path(), 2);
-    let out = home.path().join("eval");
-    let mut child = support::delm_command(env!("CARGO_BIN_EXE_delm"), home.path(), KEY)
+/// Start `delm eval` on `suite` (delm only, one agent), wait until `session` holds `needle`,
+/// send it `signal`, and return how it ended and its stderr.
+fn interrupted_eval(
+    home: &Path,
+    suite: &Path,
+    mock: &MockLlm,
+    session: &str,
+    needle: &str,
+    signal: &str,
+) -> (Output, String) {
+    let out = home.join("eval");
+    let mut child = support::delm_command(env!("CARGO_BIN_EXE_delm"), home, KEY)
         .arg("eval")
-        .args(args(&suite, "delm", "1", &mock, &out))
+        .args(args(suite, "delm", "1", mock, &out))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the first run has made a model call (its signal handling is in place by
-    // then), then interrupt as Ctrl-C would.
-    let session = out.join("sessions/case1-delm-1.jsonl");
+    let session = out.join("sessions").join(session);
     let started = std::time::Instant::now();
     while !std::fs::read_to_string(&session)
         .unwrap_or_default()
-        .contains("\"type\":\"llm_call\"")
+        .contains(needle)
     {
-        assert!(
-            started.elapsed().as_secs() < 30,
-            "the first run made no call"
-        );
+        assert!(started.elapsed().as_secs() < 30, "{needle} never came");
         assert!(child.try_wait().unwrap().is_none(), "the eval ended early");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let pid = child.id().to_string();
     let killed = std::process::Command::new("kill")
-        .args(["-INT", &pid])
+        .args([format!("-{signal}"), child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
@@ -225,8 +224,29 @@ fn ctrl_c_ends_the_eval_after_the_run_in_progress() {
     let stderr = text(&run.stderr);
     assert_eq!(run.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted after 1 of 2 runs"), "{stderr}");
-    let json: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("eval.json")).unwrap()).unwrap();
+    (run, stderr)
+}
+
+fn eval_json(home: &Path) -> Value {
+    let text = std::fs::read_to_string(home.join("eval/eval.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn ctrl_c_ends_the_eval_after_the_run_in_progress() {
+    let home = tempfile::tempdir().unwrap();
+    let mock = MockLlm::start_blocking(Wire::OpenAi, slow_script);
+    let suite = acme_suite(home.path(), 2);
+    // Once the first run has made a model call, interrupt it as Ctrl-C would.
+    let (run, _) = interrupted_eval(
+        home.path(),
+        &suite,
+        &mock,
+        "case1-delm-1.jsonl",
+        "\"type\":\"llm_call\"",
+        "INT",
+    );
+    let json = eval_json(home.path());
     let runs = json["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 1, "the second case never started");
     assert!(
@@ -234,4 +254,37 @@ fn ctrl_c_ends_the_eval_after_the_run_in_progress() {
         "an interrupted run is not judged"
     );
     assert!(text(&run.stdout).starts_with("2 case(s) × 1 repeat(s)"));
+}
+
+#[test]
+fn a_signal_between_runs_ends_the_eval_before_the_next_one() {
+    let home = tempfile::tempdir().unwrap();
+    let mock = MockLlm::start_blocking(Wire::OpenAi, swarm::cooperative::script);
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/convert");
+    // The check outlasts the run: the signal lands while it runs, between two runs.
+    let case = format!(
+        "{{\"question\": \"Fix the tests.\", \"repo\": {:?}, \"check\": \"sleep 2\"}}\n",
+        repo.to_str().unwrap()
+    );
+    let suite = home.path().join("suite.jsonl");
+    std::fs::write(&suite, case.repeat(2)).unwrap();
+    interrupted_eval(
+        home.path(),
+        &suite,
+        &mock,
+        "case1-delm-1.jsonl",
+        "\"type\":\"run_finished\"",
+        "TERM",
+    );
+    assert!(
+        !home
+            .path()
+            .join("eval/sessions/case2-delm-1.jsonl")
+            .exists()
+    );
+    // The first run was whole: its check ran to its end (and passed: `sleep` exits 0).
+    assert_eq!(
+        eval_json(home.path())["runs"][0]["accurate"],
+        Value::Bool(true)
+    );
 }

@@ -92,6 +92,10 @@ pub enum Ended {
 /// Starts one run and waits for it to end.
 pub trait Launcher {
     fn launch<'a>(&'a self, run: &'a Launch) -> LocalBoxFuture<'a, Ended>;
+    /// The user asked the eval to stop (a signal between runs): no further run starts.
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
 
 /// What an eval ran, and whether the user stopped it before the end.
@@ -112,6 +116,12 @@ pub async fn evaluate(
     for repeat in 1..=plan.repeats {
         for case in &plan.cases {
             for &mode in &plan.modes {
+                if launcher.stop_requested() {
+                    return Ok(Evaluated {
+                        runs,
+                        interrupted: true,
+                    });
+                }
                 let (result, interrupted) = run_case(plan, launcher, case, mode, repeat).await?;
                 progress(&result);
                 runs.push(result);
