@@ -4,6 +4,7 @@
 mod board_cmds;
 mod cli;
 mod launch;
+mod worker_cmds;
 
 use clap::Parser;
 use std::process::ExitCode;

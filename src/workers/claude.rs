@@ -1,0 +1,238 @@
+//! Claude Code as a worker: its command line (`claude -p` with delm's MCP server in a 0600
+//! config file, the board's tools and the built-in tools the run allows) and its
+//! `stream-json` output as the board's reports.
+
+use super::{Launch, Prepared, Seen, clip_output, write_private};
+use crate::engine::protocol::Report;
+use crate::event::CallPurpose;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+/// The MCP server's name in the config, so its tools are `mcp__delm__<tool>`.
+const SERVER: &str = "delm";
+const MCP_PREFIX: &str = "mcp__delm__";
+
+/// The built-in tools a worker may use, by what the run allows.
+fn built_in_tools(launch: &Launch<'_>) -> (Vec<&'static str>, Vec<&'static str>) {
+    let mut allowed = Vec::new();
+    let mut denied = Vec::new();
+    let mut pick = |yes: bool, tools: &[&'static str]| {
+        if yes {
+            allowed.extend_from_slice(tools);
+        } else {
+            denied.extend_from_slice(tools);
+        }
+    };
+    pick(launch.allow.read, &["Read", "Grep", "Glob"]);
+    pick(launch.allow.exec, &["Bash"]);
+    pick(launch.allow.edit, &["Edit", "Write", "NotebookEdit"]);
+    // Never: the web, and sub-agents that would not be bound by this list.
+    denied.extend_from_slice(&["WebFetch", "WebSearch", "Task", "Agent"]);
+    (allowed, denied)
+}
+
+/// `claude -p PROMPT --mcp-config FILE --strict-mcp-config --allowedTools ...
+/// --output-format stream-json --verbose`; the token is only in the 0600 file.
+pub(super) fn prepare(launch: &Launch<'_>) -> Result<Prepared, String> {
+    let config = json!({"mcpServers": {SERVER: {
+        "type": "http",
+        "url": launch.board_url,
+        "headers": {"Authorization": format!("Bearer {}", launch.token)},
+    }}});
+    let file = launch.private_dir.join("mcp.json");
+    write_private(&file, &config.to_string())?;
+    let (built_in, denied) = built_in_tools(launch);
+    let allowed: Vec<String> = launch
+        .board_tools
+        .iter()
+        .map(|t| format!("{MCP_PREFIX}{t}"))
+        .chain(built_in.iter().map(|t| t.to_string()))
+        .collect();
+    let args = vec![
+        "-p".into(),
+        launch.prompt.to_string(),
+        "--mcp-config".into(),
+        file.to_string_lossy().into_owned(),
+        "--strict-mcp-config".into(),
+        "--allowedTools".into(),
+        allowed.join(","),
+        "--disallowedTools".into(),
+        denied.join(","),
+        "--output-format".into(),
+        "stream-json".into(),
+        "--verbose".into(),
+    ];
+    Ok(Prepared {
+        args,
+        env: vec![
+            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(), "1".into()),
+            // run_check waits for its command (up to 600 s).
+            ("MCP_TOOL_TIMEOUT".into(), "600000".into()),
+        ],
+        login_vars: LOGIN_VARS,
+    })
+}
+
+/// The variables Claude Code logs in with: passed to it (and only to it).
+const LOGIN_VARS: &[&str] = &[
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "ANTHROPIC_BASE_URL",
+];
+
+/// Claude Code's `stream-json` events as reports: assistant text, its own tool calls
+/// with their results (the board's tools are recorded board-side already), and the run's
+/// usage and cost from the `result` event.
+#[derive(Default)]
+pub(super) struct Parser {
+    /// Tool calls waiting for their result: id → (name, input).
+    calls: HashMap<String, (String, Value)>,
+}
+
+/// Calls waiting for a result at once (a stream that never answers them stays bounded).
+const OPEN_CALLS: usize = 256;
+
+impl super::Parser for Parser {
+    fn line(&mut self, v: &Value) -> Vec<Seen> {
+        match v["type"].as_str() {
+            Some("system") if v["subtype"] == "init" => init_problems(v),
+            Some("assistant") => self.assistant(&v["message"]),
+            Some("user") => self.results(&v["message"]),
+            Some("result") => result(v),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The init event lists the MCP servers and whether each connected.
+fn init_problems(v: &Value) -> Vec<Seen> {
+    let servers = v["mcp_servers"].as_array().cloned().unwrap_or_default();
+    servers
+        .iter()
+        .filter(|s| s["name"] == SERVER && s["status"] != "connected")
+        .map(|s| {
+            Seen::Problem(format!(
+                "Claude Code could not connect to the board's MCP server (status `{}`)",
+                s["status"].as_str().unwrap_or("?")
+            ))
+        })
+        .collect()
+}
+
+impl Parser {
+    fn assistant(&mut self, message: &Value) -> Vec<Seen> {
+        let mut out = Vec::new();
+        for block in message["content"].as_array().into_iter().flatten() {
+            match block["type"].as_str() {
+                Some("text") => {
+                    let text = block["text"].as_str().unwrap_or("").trim();
+                    if !text.is_empty() {
+                        out.push(Seen::Report(Report::Message {
+                            text: clip_output(text),
+                        }));
+                    }
+                }
+                Some("tool_use") => {
+                    let id = block["id"].as_str().unwrap_or("").to_string();
+                    let name = block["name"].as_str().unwrap_or("?").to_string();
+                    if self.calls.len() < OPEN_CALLS && !name.starts_with(MCP_PREFIX) {
+                        self.calls.insert(id, (name, block["input"].clone()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn results(&mut self, message: &Value) -> Vec<Seen> {
+        let mut out = Vec::new();
+        for block in message["content"].as_array().into_iter().flatten() {
+            if block["type"] != "tool_result" {
+                continue;
+            }
+            let id = block["tool_use_id"].as_str().unwrap_or("");
+            let Some((tool, args)) = self.calls.remove(id) else {
+                continue;
+            };
+            out.push(Seen::Report(Report::ToolCall {
+                call_id: format!("cc-{}", crate::text::clip(id, 40)),
+                tool,
+                args,
+                ok: block["is_error"] != true,
+                output: clip_output(&result_text(&block["content"])),
+            }));
+        }
+        out
+    }
+}
+
+/// A tool result's text: a string, or text parts.
+fn result_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// The `result` event: the whole run's usage and cost (Claude Code reports them once).
+fn result(v: &Value) -> Vec<Seen> {
+    let usage = &v["usage"];
+    let n = |key: &str| usage[key].as_u64().unwrap_or(0);
+    let model = v["modelUsage"]
+        .as_object()
+        .and_then(|m| m.keys().next().cloned())
+        .unwrap_or_else(|| "claude-code".into());
+    vec![Seen::Report(Report::LlmCall {
+        purpose: CallPurpose::Worker,
+        model,
+        // Anthropic's input_tokens leaves the cached part out; delm's count all of it.
+        tokens_in: n("input_tokens")
+            + n("cache_read_input_tokens")
+            + n("cache_creation_input_tokens"),
+        tokens_out: n("output_tokens"),
+        tokens_cached_read: n("cache_read_input_tokens"),
+        tokens_cache_write: n("cache_creation_input_tokens"),
+        cost_usd: v["total_cost_usd"].as_f64(),
+        latency_ms: v["duration_api_ms"].as_u64().unwrap_or(0),
+    })]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Parser as _;
+    use super::*;
+
+    #[test]
+    fn text_own_tool_calls_and_the_result_become_reports() {
+        let mut p = Parser::default();
+        let lines = [
+            json!({"type":"system","subtype":"init","mcp_servers":[{"name":"delm","status":"failed"}]}),
+            json!({"type":"assistant","message":{"content":[
+                {"type":"text","text":"Reading the parser."},
+                {"type":"tool_use","id":"t1","name":"Read","input":{"file_path":"p.py"}},
+                {"type":"tool_use","id":"t2","name":"mcp__delm__claim_task","input":{}}]}}),
+            json!({"type":"user","message":{"content":[
+                {"type":"tool_result","tool_use_id":"t1","content":[{"type":"text","text":"1 def parse"}]},
+                {"type":"tool_result","tool_use_id":"t2","content":"You claimed T1"}]}}),
+            json!({"type":"result","usage":{"input_tokens":10,"output_tokens":3,
+                "cache_read_input_tokens":4,"cache_creation_input_tokens":2},
+                "total_cost_usd":0.25,"duration_api_ms":316,"modelUsage":{"claude-x":{}}}),
+        ];
+        let out: Vec<Seen> = lines.iter().flat_map(|l| p.line(l)).collect();
+        assert!(matches!(&out[0], Seen::Problem(m) if m.contains("`failed`")));
+        assert!(matches!(&out[1], Seen::Report(Report::Message { text }) if text == "Reading the parser."));
+        assert!(matches!(&out[2], Seen::Report(Report::ToolCall { tool, ok: true, output, .. })
+            if tool == "Read" && output == "1 def parse"));
+        assert!(matches!(&out[3], Seen::Report(Report::LlmCall {
+            purpose: CallPurpose::Worker, tokens_in: 16, tokens_out: 3, tokens_cached_read: 4,
+            tokens_cache_write: 2, cost_usd: Some(c), model, ..}) if *c == 0.25 && model == "claude-x"));
+        assert_eq!(out.len(), 4, "the board's own tools are not reported twice");
+    }
+}
