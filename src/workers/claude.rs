@@ -61,6 +61,8 @@ pub(super) fn prepare(launch: &Launch<'_>) -> Result<Prepared, String> {
         "--output-format".into(),
         "stream-json".into(),
         "--verbose".into(),
+        // Each model call's usage as it ends (the `result` event comes only at exit).
+        "--include-partial-messages".into(),
     ];
     Ok(Prepared {
         args,
@@ -82,12 +84,25 @@ const LOGIN_VARS: &[&str] = &[
 ];
 
 /// Claude Code's `stream-json` events as reports: assistant text, its own tool calls
-/// with their results (the board's tools are recorded board-side already), and the run's
-/// usage and cost from the `result` event.
+/// with their results (the board's tools are recorded board-side already), each model
+/// call's tokens as it ends, and the session's cost from the `result` event.
 #[derive(Default)]
 pub(super) struct Parser {
     /// Tool calls waiting for their result: id → (name, input).
     calls: HashMap<String, (String, Value)>,
+    /// The model call streaming now.
+    call: Option<Call>,
+}
+
+/// One model call in progress, from its `message_start`.
+struct Call {
+    model: String,
+    /// Every prompt token (cached included), and of it the cached parts.
+    tokens_in: u64,
+    cached_read: u64,
+    cache_write: u64,
+    tokens_out: u64,
+    started: std::time::Instant,
 }
 
 /// Calls waiting for a result at once (a stream that never answers them stays bounded).
@@ -99,6 +114,7 @@ impl super::Parser for Parser {
             Some("system") if v["subtype"] == "init" => init_problems(v),
             Some("assistant") => self.assistant(&v["message"]),
             Some("user") => self.results(&v["message"]),
+            Some("stream_event") => self.stream_event(&v["event"]),
             Some("result") => result(v),
             _ => Vec::new(),
         }
@@ -121,6 +137,54 @@ fn init_problems(v: &Value) -> Vec<Seen> {
 }
 
 impl Parser {
+    /// The raw API stream: a call's usage at its start and end.
+    fn stream_event(&mut self, event: &Value) -> Vec<Seen> {
+        match event["type"].as_str() {
+            Some("message_start") => {
+                let message = &event["message"];
+                let usage = &message["usage"];
+                let n = |key: &str| usage[key].as_u64().unwrap_or(0);
+                self.call = Some(Call {
+                    model: message["model"].as_str().unwrap_or("claude").to_string(),
+                    tokens_in: n("input_tokens")
+                        + n("cache_read_input_tokens")
+                        + n("cache_creation_input_tokens"),
+                    cached_read: n("cache_read_input_tokens"),
+                    cache_write: n("cache_creation_input_tokens"),
+                    tokens_out: n("output_tokens"),
+                    started: std::time::Instant::now(),
+                });
+                Vec::new()
+            }
+            Some("message_delta") => {
+                if let (Some(call), Some(out)) =
+                    (self.call.as_mut(), event["usage"]["output_tokens"].as_u64())
+                {
+                    call.tokens_out = out;
+                }
+                Vec::new()
+            }
+            Some("message_stop") => self
+                .call
+                .take()
+                .map(|c| {
+                    Seen::Report(Report::LlmCall {
+                        purpose: CallPurpose::Worker,
+                        model: c.model,
+                        tokens_in: c.tokens_in,
+                        tokens_out: c.tokens_out,
+                        tokens_cached_read: c.cached_read,
+                        tokens_cache_write: c.cache_write,
+                        cost_usd: None,
+                        latency_ms: c.started.elapsed().as_millis() as u64,
+                    })
+                })
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     fn assistant(&mut self, message: &Value) -> Vec<Seen> {
         let mut out = Vec::new();
         for block in message["content"].as_array().into_iter().flatten() {
@@ -181,10 +245,12 @@ fn result_text(content: &Value) -> String {
     }
 }
 
-/// The `result` event: the whole run's usage and cost (Claude Code reports them once).
+/// The `result` event: the session's cost as Claude Code computed it (its calls' tokens
+/// were reported as each ended), as one entry with no tokens of its own.
 fn result(v: &Value) -> Vec<Seen> {
-    let usage = &v["usage"];
-    let n = |key: &str| usage[key].as_u64().unwrap_or(0);
+    let Some(cost) = v["total_cost_usd"].as_f64().filter(|c| *c > 0.0) else {
+        return Vec::new();
+    };
     let model = v["modelUsage"]
         .as_object()
         .and_then(|m| m.keys().next().cloned())
@@ -192,14 +258,11 @@ fn result(v: &Value) -> Vec<Seen> {
     vec![Seen::Report(Report::LlmCall {
         purpose: CallPurpose::Worker,
         model,
-        // Anthropic's input_tokens leaves the cached part out; delm's count all of it.
-        tokens_in: n("input_tokens")
-            + n("cache_read_input_tokens")
-            + n("cache_creation_input_tokens"),
-        tokens_out: n("output_tokens"),
-        tokens_cached_read: n("cache_read_input_tokens"),
-        tokens_cache_write: n("cache_creation_input_tokens"),
-        cost_usd: v["total_cost_usd"].as_f64(),
+        tokens_in: 0,
+        tokens_out: 0,
+        tokens_cached_read: 0,
+        tokens_cache_write: 0,
+        cost_usd: Some(cost),
         latency_ms: v["duration_api_ms"].as_u64().unwrap_or(0),
     })]
 }
@@ -221,9 +284,11 @@ mod tests {
             json!({"type":"user","message":{"content":[
                 {"type":"tool_result","tool_use_id":"t1","content":[{"type":"text","text":"1 def parse"}]},
                 {"type":"tool_result","tool_use_id":"t2","content":"You claimed T1"}]}}),
-            json!({"type":"result","usage":{"input_tokens":10,"output_tokens":3,
-                "cache_read_input_tokens":4,"cache_creation_input_tokens":2},
-                "total_cost_usd":0.25,"duration_api_ms":316,"modelUsage":{"claude-x":{}}}),
+            json!({"type":"stream_event","event":{"type":"message_start","message":{"model":"claude-x",
+                "usage":{"input_tokens":10,"output_tokens":1,"cache_read_input_tokens":4,"cache_creation_input_tokens":2}}}}),
+            json!({"type":"stream_event","event":{"type":"message_delta","usage":{"output_tokens":3}}}),
+            json!({"type":"stream_event","event":{"type":"message_stop"}}),
+            json!({"type":"result","total_cost_usd":0.25,"duration_api_ms":316,"modelUsage":{"claude-x":{}}}),
         ];
         let out: Vec<Seen> = lines.iter().flat_map(|l| p.line(l)).collect();
         assert!(matches!(&out[0], Seen::Problem(m) if m.contains("`failed`")));
@@ -232,7 +297,9 @@ mod tests {
             if tool == "Read" && output == "1 def parse"));
         assert!(matches!(&out[3], Seen::Report(Report::LlmCall {
             purpose: CallPurpose::Worker, tokens_in: 16, tokens_out: 3, tokens_cached_read: 4,
-            tokens_cache_write: 2, cost_usd: Some(c), model, ..}) if *c == 0.25 && model == "claude-x"));
-        assert_eq!(out.len(), 4, "the board's own tools are not reported twice");
+            tokens_cache_write: 2, cost_usd: None, model, ..}) if model == "claude-x"));
+        assert!(matches!(&out[4], Seen::Report(Report::LlmCall {
+            tokens_in: 0, cost_usd: Some(c), ..}) if *c == 0.25));
+        assert_eq!(out.len(), 5, "the board's own tools are not reported twice");
     }
 }
