@@ -351,7 +351,9 @@ fn claude_code_and_codex_workers_finish_a_run_with_no_native_agents() {
         assert!(!out.contains(key), "a user key is on stdout");
         assert!(!err.contains(key), "a user key is on stderr");
     }
-    assert!(!session_text.contains("delm_"), "an MCP token is in the session");
+    let token = regex::Regex::new("delm_[0-9a-f]{64}").unwrap();
+    assert!(!token.is_match(&session_text), "an MCP token is in the session");
+    assert!(!token.is_match(&err), "an MCP token is on stderr");
 }
 
 fn events_path(dir: &tempfile::TempDir) -> PathBuf {
