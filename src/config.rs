@@ -381,7 +381,10 @@ mod tests {
             Some("/opt/claude")
         );
         let err = load("[workers.cursor]\ncommand = \"cursor\"\n").unwrap_err();
-        assert!(err.contains("[workers.cursor] is not a worker kind"), "{err}");
+        assert!(
+            err.contains("[workers.cursor] is not a worker kind"),
+            "{err}"
+        );
     }
 
     #[test]

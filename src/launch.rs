@@ -3,7 +3,6 @@
 //! steps here, so the two cannot drift apart; a board on NATS is `board_cmds`'s.
 
 use crate::Failure;
-use crate::worker_cmds;
 use crate::board_cmds::{
     attach, board_sink, board_url, export_session, nats_auth, serve_and_drive, worker,
     workspace_is_here,
@@ -12,6 +11,7 @@ use crate::cli::{
     Cli, Command, CompareArgs, CoordinationArg, McpArgs, ModelArgs, ProviderArgs, ReplayArgs,
     ResumeArgs, RunArgs, SandboxArgs, ServeArgs, VerifyArg,
 };
+use crate::worker_cmds;
 use delm::config::{self, Config, DEFAULT_MODEL};
 use delm::engine::tools::{Workspace, WorkspaceOptions, delivery, patch};
 use delm::engine::{EngineHandle, EventSink, PriceFn, RunBuilder, RunConfig, board, tools};

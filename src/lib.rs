@@ -20,6 +20,6 @@ pub mod session;
 pub mod sinks;
 pub mod story;
 pub mod text;
-pub mod workers;
 #[cfg(feature = "tui")]
 pub mod tui;
+pub mod workers;

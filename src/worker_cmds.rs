@@ -19,7 +19,11 @@ pub(crate) struct WorkerPlan(Setup);
 
 /// Check `--worker` against the other flags and find each kind's binary: a usage error
 /// before anything starts. `None` without `--worker`.
-pub(crate) fn plan(args: &RunArgs, cfg: &Config, mode: &Mode) -> Result<Option<WorkerPlan>, Failure> {
+pub(crate) fn plan(
+    args: &RunArgs,
+    cfg: &Config,
+    mode: &Mode,
+) -> Result<Option<WorkerPlan>, Failure> {
     if args.workers.is_empty() {
         return Ok(None);
     }
@@ -45,7 +49,10 @@ pub(crate) fn plan(args: &RunArgs, cfg: &Config, mode: &Mode) -> Result<Option<W
     let mut commands = HashMap::new();
     for kind in Kind::ALL {
         if args.workers.iter().any(|w| w.kind == kind) {
-            let configured = cfg.workers.get(kind.name()).and_then(|w| w.command.as_deref());
+            let configured = cfg
+                .workers
+                .get(kind.name())
+                .and_then(|w| w.command.as_deref());
             let path = workers::resolve_command(kind, configured).map_err(Failure::Usage)?;
             commands.insert(kind, path);
         }

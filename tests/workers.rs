@@ -53,7 +53,11 @@ fn cli(var: &str, package: &str, bin: &str) -> Option<PathBuf> {
     match std::env::var_os(var).filter(|v| !v.is_empty()) {
         Some(path) => {
             let path = PathBuf::from(path);
-            assert!(path.is_file(), "{var}={} is not a file; {hint}", path.display());
+            assert!(
+                path.is_file(),
+                "{var}={} is not a file; {hint}",
+                path.display()
+            );
             Some(path)
         }
         None if std::env::var_os("CI").is_some() => {
@@ -192,7 +196,10 @@ impl Run {
             ));
         }
         if let Some((bin, _)) = codex {
-            config.push_str(&format!("[workers.codex]\ncommand = \"{}\"\n", bin.display()));
+            config.push_str(&format!(
+                "[workers.codex]\ncommand = \"{}\"\n",
+                bin.display()
+            ));
         }
         std::fs::create_dir_all(home.join("config")).unwrap();
         std::fs::write(home.join("config/config.toml"), config).unwrap();
@@ -257,8 +264,18 @@ impl Run {
         let mut out = String::new();
         let mut err = String::new();
         use std::io::Read;
-        self.child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-        self.child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
         let events = self.events();
         (status.code().unwrap_or(-1), out, err, events, self.dir)
     }
@@ -325,25 +342,36 @@ fn claude_code_and_codex_workers_finish_a_run_with_no_native_agents() {
                 .any(|e| e["agent"] == agent && e["name"] == name && e["kind"] == "cli_worker"),
             "{agent} is an agent row of kind cli_worker"
         );
-        assert!(!claimed_by(&events, agent).is_empty(), "{agent} claimed a task");
+        assert!(
+            !claimed_by(&events, agent).is_empty(),
+            "{agent} claimed a task"
+        );
         assert!(
             !verified_by(&events, agent).is_empty(),
             "{agent} published a verified point"
         );
         assert!(
-            of(&events, "task_finished").iter().any(|e| e["agent"] == agent),
+            of(&events, "task_finished")
+                .iter()
+                .any(|e| e["agent"] == agent),
             "{agent} finished its task"
         );
     }
     // Claude Code's own model calls are in the log as it made them.
     assert!(
-        of(&events, "llm_call").iter().any(|e| e["agent"] == "claude-1"
-            && e["purpose"] == "worker"
-            && e["tokens_in"].as_u64() > Some(0)),
+        of(&events, "llm_call")
+            .iter()
+            .any(|e| e["agent"] == "claude-1"
+                && e["purpose"] == "worker"
+                && e["tokens_in"].as_u64() > Some(0)),
         "claude-1's model calls are recorded with purpose worker"
     );
     // The final answer came from delm's standby finaliser and cites the workers' points.
-    assert!(of(&events, "finalise_started").iter().all(|e| e["agent"] == "fin"));
+    assert!(
+        of(&events, "finalise_started")
+            .iter()
+            .all(|e| e["agent"] == "fin")
+    );
     assert!(out.contains("What the swarm verified"), "{out}");
     let session_text = std::fs::read_to_string(events_path(&_dir)).unwrap();
     for key in [ANTHROPIC_KEY, OPENAI_KEY] {
@@ -352,7 +380,10 @@ fn claude_code_and_codex_workers_finish_a_run_with_no_native_agents() {
         assert!(!err.contains(key), "a user key is on stderr");
     }
     let token = regex::Regex::new("delm_[0-9a-f]{64}").unwrap();
-    assert!(!token.is_match(&session_text), "an MCP token is in the session");
+    assert!(
+        !token.is_match(&session_text),
+        "an MCP token is in the session"
+    );
     assert!(!token.is_match(&err), "an MCP token is on stderr");
 }
 
@@ -390,7 +421,10 @@ fn a_killed_worker_loses_its_claim_and_another_worker_finishes_the_task() {
     let claude_player = player("claude-code", Some(never.clone())).claude();
     let restart_gate = restarted_may_go.clone();
     let claude_mock = MockLlm::start_blocking(Wire::Anthropic, move |req: &RecordedRequest, n| {
-        let session = req.header("x-claude-code-session-id").unwrap_or("").to_string();
+        let session = req
+            .header("x-claude-code-session-id")
+            .unwrap_or("")
+            .to_string();
         let first = first_session
             .lock()
             .unwrap()
@@ -426,12 +460,16 @@ fn a_killed_worker_loses_its_claim_and_another_worker_finishes_the_task() {
             libc::kill(pid, libc::SIGKILL);
         }
     }
-    wait_for("claude-1's task to go back to the queue", RUN_WITHIN, || {
-        of(&run.events(), "task_requeued")
-            .iter()
-            .any(|e| e["task"] == task.as_str())
-            .then_some(())
-    });
+    wait_for(
+        "claude-1's task to go back to the queue",
+        RUN_WITHIN,
+        || {
+            of(&run.events(), "task_requeued")
+                .iter()
+                .any(|e| e["task"] == task.as_str())
+                .then_some(())
+        },
+    );
     codex_may_start.open();
     wait_for("codex-1 to take the task over", RUN_WITHIN, || {
         claimed_by(&run.events(), "codex-1")
@@ -533,7 +571,9 @@ async fn pause_stops_the_workers_board_calls_until_the_human_resumes() {
                 let v = serde_json::to_value(e).unwrap();
                 v["type"] == "tool_call"
                     && v["agent"] == "codex-1"
-                    && v["output"].as_str().is_some_and(|o| o.starts_with("paused, wait"))
+                    && v["output"]
+                        .as_str()
+                        .is_some_and(|o| o.starts_with("paused, wait"))
             });
             if waited {
                 return snapshot;
@@ -558,6 +598,9 @@ async fn pause_stops_the_workers_board_calls_until_the_human_resumes() {
         .expect("the run finishes after the resume");
     assert!(state.answer.is_some());
     let after = handle.events_since(paused_at);
-    assert!(claimed(&after) > 0, "codex-1 claimed once the swarm resumed");
+    assert!(
+        claimed(&after) > 0,
+        "codex-1 claimed once the swarm resumed"
+    );
     workers.shutdown().await;
 }

@@ -828,7 +828,10 @@ fn the_standby_finaliser_takes_no_task_only_the_finalise_turn() {
         "a queued task is left to the workers"
     );
     let c = h.claim_task("claude-1");
-    assert!(matches!(h.claim(STANDBY_FINALISER), ClaimReply::Wait { .. }));
+    assert!(matches!(
+        h.claim(STANDBY_FINALISER),
+        ClaimReply::Wait { .. }
+    ));
     h.finish("claude-1", &c);
     assert!(
         matches!(h.claim("claude-1"), ClaimReply::Wait { .. }),

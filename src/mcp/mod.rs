@@ -304,7 +304,11 @@ impl ServingBoard {
 
     /// The names of the tools the board serves (for a worker's allow-list).
     pub fn tool_names(&self) -> Vec<String> {
-        self.swarm.tools().into_iter().map(|t| t.spec.name).collect()
+        self.swarm
+            .tools()
+            .into_iter()
+            .map(|t| t.spec.name)
+            .collect()
     }
 
     /// Whether the server still runs (it stops by itself when the run ends).

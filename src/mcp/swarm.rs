@@ -267,7 +267,9 @@ impl Participant {
 }
 
 /// What the board said to a `join` request.
-fn join_reply(reply: Option<(Reply, Option<crate::engine::client::Revocation>)>) -> Result<(), String> {
+fn join_reply(
+    reply: Option<(Reply, Option<crate::engine::client::Revocation>)>,
+) -> Result<(), String> {
     match reply.map(|(r, _)| r) {
         Some(Reply::Ok) => Ok(()),
         Some(Reply::Refused { reason }) => Err(reason),

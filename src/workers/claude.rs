@@ -67,7 +67,10 @@ pub(super) fn prepare(launch: &Launch<'_>) -> Result<Prepared, String> {
     Ok(Prepared {
         args,
         env: vec![
-            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(), "1".into()),
+            (
+                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(),
+                "1".into(),
+            ),
             // run_check waits for its command (up to 600 s).
             ("MCP_TOOL_TIMEOUT".into(), "600000".into()),
         ],
@@ -292,9 +295,13 @@ mod tests {
         ];
         let out: Vec<Seen> = lines.iter().flat_map(|l| p.line(l)).collect();
         assert!(matches!(&out[0], Seen::Problem(m) if m.contains("`failed`")));
-        assert!(matches!(&out[1], Seen::Report(Report::Message { text }) if text == "Reading the parser."));
-        assert!(matches!(&out[2], Seen::Report(Report::ToolCall { tool, ok: true, output, .. })
-            if tool == "Read" && output == "1 def parse"));
+        assert!(
+            matches!(&out[1], Seen::Report(Report::Message { text }) if text == "Reading the parser.")
+        );
+        assert!(
+            matches!(&out[2], Seen::Report(Report::ToolCall { tool, ok: true, output, .. })
+            if tool == "Read" && output == "1 def parse")
+        );
         assert!(matches!(&out[3], Seen::Report(Report::LlmCall {
             purpose: CallPurpose::Worker, tokens_in: 16, tokens_out: 3, tokens_cached_read: 4,
             tokens_cache_write: 2, cost_usd: None, model, ..}) if model == "claude-x"));

@@ -30,7 +30,10 @@ pub(super) fn prepare(launch: &Launch<'_>) -> Result<Prepared, String> {
     ];
     for setting in [
         format!("mcp_servers.delm.url={}", toml_str(launch.board_url)),
-        format!("mcp_servers.delm.bearer_token_env_var={}", toml_str(TOKEN_VAR)),
+        format!(
+            "mcp_servers.delm.bearer_token_env_var={}",
+            toml_str(TOKEN_VAR)
+        ),
         // Without it the first turn can start before the board's tools are listed.
         "mcp_servers.delm.required=true".into(),
         // `exec` has no human to approve a call: without it every call is refused.
@@ -50,7 +53,12 @@ pub(super) fn prepare(launch: &Launch<'_>) -> Result<Prepared, String> {
 }
 
 /// The variables Codex logs in with: passed to it (and only to it).
-const LOGIN_VARS: &[&str] = &["OPENAI_API_KEY", "CODEX_API_KEY", "OPENAI_BASE_URL", "CODEX_HOME"];
+const LOGIN_VARS: &[&str] = &[
+    "OPENAI_API_KEY",
+    "CODEX_API_KEY",
+    "OPENAI_BASE_URL",
+    "CODEX_HOME",
+];
 
 /// Codex's `exec --json` events as reports: agent messages, its commands, file changes
 /// and other tools' calls (the board's own are recorded board-side), and each turn's usage.
@@ -179,10 +187,20 @@ mod tests {
         ];
         let out: Vec<Seen> = lines.iter().flat_map(|l| p.line(l)).collect();
         assert!(matches!(&out[0], Seen::Report(Report::Message { text }) if text == "On it."));
-        assert!(matches!(&out[1], Seen::Report(Report::ToolCall { tool, ok: true, output, .. })
-            if tool == "shell" && output == "1 passed"));
-        assert!(matches!(&out[2], Seen::Report(Report::LlmCall {
-            purpose: CallPurpose::Worker, tokens_in: 10, tokens_cached_read: 4, tokens_out: 3, .. })));
+        assert!(
+            matches!(&out[1], Seen::Report(Report::ToolCall { tool, ok: true, output, .. })
+            if tool == "shell" && output == "1 passed")
+        );
+        assert!(matches!(
+            &out[2],
+            Seen::Report(Report::LlmCall {
+                purpose: CallPurpose::Worker,
+                tokens_in: 10,
+                tokens_cached_read: 4,
+                tokens_out: 3,
+                ..
+            })
+        ));
         assert!(matches!(&out[3], Seen::Problem(m) if m.contains("stream disconnected")));
         assert_eq!(out.len(), 4);
     }
@@ -200,8 +218,14 @@ mod tests {
         };
         let p = prepare(&launch).unwrap();
         assert!(!p.args.iter().any(|a| a.contains("delm_secret")));
-        assert!(p.args.contains(&"mcp_servers.delm.url=\"http://127.0.0.1:9/mcp\"".to_string()));
-        assert_eq!(p.env, vec![(TOKEN_VAR.to_string(), "delm_secret".to_string())]);
+        assert!(
+            p.args
+                .contains(&"mcp_servers.delm.url=\"http://127.0.0.1:9/mcp\"".to_string())
+        );
+        assert_eq!(
+            p.env,
+            vec![(TOKEN_VAR.to_string(), "delm_secret".to_string())]
+        );
         assert_eq!(p.args.last().map(String::as_str), Some("work"));
     }
 }

@@ -354,7 +354,11 @@ async fn supervise(worker: Worker, shared: Arc<Shared>, stop: CancellationToken)
         let problem = match ended {
             Ended::Stopped => return,
             Ended::Failed(why) => {
-                let message = format!("{} ({}) could not start: {why}", worker.handle, worker.kind.name());
+                let message = format!(
+                    "{} ({}) could not start: {why}",
+                    worker.handle,
+                    worker.kind.name()
+                );
                 shared.engine.report_problem(Some(&worker.handle), &message);
                 return;
             }
@@ -609,7 +613,10 @@ fn describe_exit(status: std::io::Result<ExitStatus>, stderr: &str) -> String {
         Err(e) => format!("lost: {e}"),
     };
     match stderr.lines().rev().map(str::trim).find(|l| !l.is_empty()) {
-        Some(line) => format!("{how}: {}", crate::text::escape_controls(&crate::text::clip(line, 300))),
+        Some(line) => format!(
+            "{how}: {}",
+            crate::text::escape_controls(&crate::text::clip(line, 300))
+        ),
         None => how,
     }
 }
@@ -618,7 +625,10 @@ fn describe_exit(status: std::io::Result<ExitStatus>, stderr: &str) -> String {
 async fn kill_group(pid: Option<u32>, child: &mut tokio::process::Child) {
     let Some(pid) = pid else { return };
     signal_group(pid, libc::SIGTERM);
-    if tokio::time::timeout(KILL_GRACE, child.wait()).await.is_err() {
+    if tokio::time::timeout(KILL_GRACE, child.wait())
+        .await
+        .is_err()
+    {
         signal_group(pid, libc::SIGKILL);
         let _ = child.wait().await;
     }
@@ -672,15 +682,34 @@ mod tests {
     #[test]
     fn worker_flags_are_read_leniently_with_clear_errors() {
         let spec = |t| parse_spec(t).unwrap();
-        assert_eq!(spec("claude-code:2"), WorkerSpec { kind: Kind::ClaudeCode, count: 2 });
-        assert_eq!(spec(" Codex : 3 "), WorkerSpec { kind: Kind::Codex, count: 3 });
+        assert_eq!(
+            spec("claude-code:2"),
+            WorkerSpec {
+                kind: Kind::ClaudeCode,
+                count: 2
+            }
+        );
+        assert_eq!(
+            spec(" Codex : 3 "),
+            WorkerSpec {
+                kind: Kind::Codex,
+                count: 3
+            }
+        );
         assert_eq!(spec("claude_code=1").kind, Kind::ClaudeCode);
         assert_eq!(spec("codex").count, 1);
         let err = parse_spec("cursor:2").unwrap_err();
-        assert!(err.contains("unknown worker `cursor`") && err.contains("claude-code or codex"), "{err}");
+        assert!(
+            err.contains("unknown worker `cursor`") && err.contains("claude-code or codex"),
+            "{err}"
+        );
         assert!(parse_spec("codex:0").unwrap_err().contains("1 to 16"));
         assert!(parse_spec("codex:99").unwrap_err().contains("1 to 16"));
-        assert!(parse_spec("codex:two").unwrap_err().contains("not a number"));
+        assert!(
+            parse_spec("codex:two")
+                .unwrap_err()
+                .contains("not a number")
+        );
     }
 
     #[test]

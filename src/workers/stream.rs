@@ -101,7 +101,10 @@ mod tests {
         let input = format!("{{\"a\":1}}\nnot json\n\n[1]\n{long}\n{{\"b\":2}}");
         let mut seen = Vec::new();
         let skipped = read_lines(input.as_bytes(), |v| seen.push(v)).await;
-        assert_eq!(seen, vec![serde_json::json!({"a":1}), serde_json::json!({"b":2})]);
+        assert_eq!(
+            seen,
+            vec![serde_json::json!({"a":1}), serde_json::json!({"b":2})]
+        );
         assert_eq!(
             skipped,
             Skipped {

@@ -54,8 +54,21 @@ impl Player {
         let over = |t: &str| t.contains("run is over");
         match last.tool.as_str() {
             _ if over(&last.result) => Move::Say("The run is over; done.".into()),
-            "claim_task" if last.result.contains("You claimed") || last.result.contains("You already hold") => {
-                match self.docs.iter().find(|(id, _)| last.result.contains(id.as_str())) {
+            "claim_task"
+                if last.result.contains("You claimed")
+                    || last.result.contains("You already hold") =>
+            {
+                // The task's own line names its document (the shared context may name others).
+                let task_line = last
+                    .result
+                    .lines()
+                    .find(|l| l.starts_with("YOUR TASK"))
+                    .unwrap_or(&last.result);
+                match self
+                    .docs
+                    .iter()
+                    .find(|(id, _)| task_line.contains(id.as_str()))
+                {
                     Some((id, quote)) => Move::Call(
                         "record_point",
                         json!({"agent": me, "kind": "finding",
@@ -172,7 +185,8 @@ fn anthropic_history(body: &Value) -> Vec<Done> {
         for block in message["content"].as_array().into_iter().flatten() {
             match block["type"].as_str() {
                 Some("tool_use") => {
-                    if let Some(tool) = block["name"].as_str().and_then(|n| n.strip_prefix(PREFIX)) {
+                    if let Some(tool) = block["name"].as_str().and_then(|n| n.strip_prefix(PREFIX))
+                    {
                         calls.push((block["id"].as_str().unwrap_or("").into(), tool.into()));
                     }
                 }
@@ -200,9 +214,9 @@ fn responses_history(body: &Value) -> Vec<Done> {
         if item["type"] != "function_call_output" {
             continue;
         }
-        let call = items.iter().find(|i| {
-            i["type"] == "function_call" && i["call_id"] == item["call_id"]
-        });
+        let call = items
+            .iter()
+            .find(|i| i["type"] == "function_call" && i["call_id"] == item["call_id"]);
         let Some(call) = call else { continue };
         let name = call["name"].as_str().unwrap_or("");
         let tool = if call["namespace"] == NAMESPACE {

@@ -98,8 +98,10 @@ pub(super) fn stream(
         frames.push(event(json!({"type": "response.output_item.added",
             "output_index": position, "item": message_item(index, "", false)})));
         for piece in pieces(&turn.text) {
-            frames.push(event(json!({"type": "response.output_text.delta", "item_id": id,
-                "output_index": position, "content_index": 0, "delta": piece})));
+            frames.push(event(
+                json!({"type": "response.output_text.delta", "item_id": id,
+                "output_index": position, "content_index": 0, "delta": piece}),
+            ));
         }
         frames.push(Frame::CutPoint);
         frames.push(event(json!({"type": "response.output_item.done",
@@ -112,17 +114,23 @@ pub(super) fn stream(
         frames.push(event(json!({"type": "response.output_item.added",
             "output_index": position, "item": call_item(id, name, args, false)})));
         for piece in pieces(args) {
-            frames.push(event(json!({"type": "response.function_call_arguments.delta",
-                "item_id": format!("fc_{id}"), "output_index": position, "delta": piece})));
+            frames.push(event(
+                json!({"type": "response.function_call_arguments.delta",
+                "item_id": format!("fc_{id}"), "output_index": position, "delta": piece}),
+            ));
         }
-        frames.push(event(json!({"type": "response.function_call_arguments.done",
-            "item_id": format!("fc_{id}"), "output_index": position, "arguments": args})));
+        frames.push(event(
+            json!({"type": "response.function_call_arguments.done",
+            "item_id": format!("fc_{id}"), "output_index": position, "arguments": args}),
+        ));
         frames.push(event(json!({"type": "response.output_item.done",
             "output_index": position, "item": call_item(id, name, args, true)})));
         position += 1;
     }
     let mut done = response(request, index, "completed", output(index, turn));
     done["usage"] = usage(billed);
-    frames.push(event(json!({"type": "response.completed", "response": done})));
+    frames.push(event(
+        json!({"type": "response.completed", "response": done}),
+    ));
     frames
 }
