@@ -21,7 +21,7 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::mock_llm::Gate;
-use support::worker_player::Player;
+use support::worker_player::{Fix, Player};
 use support::{MockLlm, RecordedRequest, Reply, Wire};
 
 /// The user's own logins, as distinctive values: they reach the CLIs and nothing else.
@@ -101,6 +101,7 @@ fn player(name: &'static str, hold_finish: Option<Gate>) -> Player {
             .map(|(id, quote)| (id.to_string(), quote.to_string()))
             .collect(),
         hold_finish,
+        fix: None,
     }
 }
 
@@ -603,4 +604,97 @@ async fn pause_stops_the_workers_board_calls_until_the_human_resumes() {
         "codex-1 claimed once the swarm resumed"
     );
     workers.shutdown().await;
+}
+
+/// A repository whose check fails until `add` adds.
+fn write_repo(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("calc.py"), "def add(a, b):\n    return a - b\n").unwrap();
+    std::fs::write(
+        dir.join("check.py"),
+        "import calc\nassert calc.add(2, 3) == 5, 'add is wrong'\nprint('add works: 2 + 3 = 5')\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_claude_worker_fixes_its_private_copy_and_the_fix_is_delivered_as_the_patch() {
+    let Some(claude) = claude_bin() else {
+        return;
+    };
+    let mut fixer = player("claude-code", None);
+    fixer.fix = Some(Fix {
+        file: "calc.py",
+        old: "    return a - b",
+        new: "    return a + b",
+        check: "python3 check.py",
+        passed: "add works: 2 + 3 = 5",
+    });
+    let claude_mock = MockLlm::start_blocking(Wire::Anthropic, fixer.claude());
+    let native = native_mock();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let repo = dir.path().join("repo");
+    write_repo(&repo);
+    std::fs::create_dir_all(home.join("config")).unwrap();
+    std::fs::write(
+        home.join("config/config.toml"),
+        format!(
+            "[workers.claude-code]\ncommand = \"{}\"\n",
+            claude.display()
+        ),
+    )
+    .unwrap();
+    let session = dir.path().join("run.jsonl");
+    let mut cmd = support::isolated_command(env!("CARGO_BIN_EXE_delm"), &home);
+    let child = cmd
+        .env("OPENAI_API_KEY", OPENAI_KEY)
+        .env("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
+        .env(
+            "ANTHROPIC_BASE_URL",
+            claude_mock.base_url.trim_end_matches("/v1"),
+        )
+        .args(["run", "Make check.py pass", "--repo"])
+        .arg(&repo)
+        .args(["--allow-exec", "--allow-edit", "--agents", "0"])
+        .args([
+            "--worker",
+            "claude-code:1",
+            "--verify",
+            "evidence",
+            "--headless",
+        ])
+        .args(["--model", "openai:gpt-mock", "--base-url", &native.base_url])
+        .arg("--session")
+        .arg(&session)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = Run {
+        dir,
+        child,
+        session,
+        _mocks: vec![claude_mock, native],
+    };
+    let (code, _out, err, events, dir) = run.finish();
+    assert_eq!(code, 0, "stderr:\n{err}");
+    let mine = verified_by(&events, "claude-1");
+    assert!(!mine.is_empty(), "claude-1's fix was verified:\n{err}");
+    assert!(
+        !of(&events, "patch_pinned").is_empty(),
+        "the verified fix pinned claude-1's patch"
+    );
+    let patch = std::fs::read_to_string(dir.path().join("run.patch")).expect("run.patch");
+    assert!(patch.contains("+    return a + b"), "{patch}");
+    assert!(patch.contains("-    return a - b"), "{patch}");
+    assert_eq!(
+        std::fs::read_to_string(repo_of(&dir).join("calc.py")).unwrap(),
+        "def add(a, b):\n    return a - b\n",
+        "the user's files are untouched without --apply"
+    );
+}
+
+fn repo_of(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("repo")
 }

@@ -27,8 +27,23 @@ pub struct Done {
 /// What the player does next.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Move {
+    /// A delm tool.
     Call(&'static str, Value),
+    /// One of the CLI's own tools (Claude Code's `Read`, `Edit`).
+    Own(&'static str, Value),
     Say(String),
+}
+
+/// A repository fix the player makes with Claude Code's own tools in its directory: read
+/// `file`, replace `old` with `new`, run `check` with run_check and cite its output line
+/// `passed` and a changed line of its patch.
+#[derive(Debug, Clone)]
+pub struct Fix {
+    pub file: &'static str,
+    pub old: &'static str,
+    pub new: &'static str,
+    pub check: &'static str,
+    pub passed: &'static str,
 }
 
 /// The documents of the run and a sentence of each, to quote as evidence.
@@ -38,11 +53,13 @@ pub struct Player {
     pub docs: Vec<(String, String)>,
     /// Held before `finish_task` until the test opens it (both workers claimed).
     pub hold_finish: Option<Gate>,
+    /// A claimed task is this fix (Claude Code only), not a document to quote.
+    pub fix: Option<Fix>,
 }
 
 impl Player {
-    /// The next move after `history`.
-    pub fn next(&self, history: &[Done]) -> Move {
+    /// The next move after `history`, in the directory `cwd` (where the CLI runs).
+    pub fn next(&self, history: &[Done], cwd: &str) -> Move {
         let Some(last) = history.last() else {
             return Move::Call("join_swarm", json!({"name": self.name}));
         };
@@ -52,6 +69,11 @@ impl Player {
             .and_then(|d| handle_in(&d.result))
             .unwrap_or_default();
         let over = |t: &str| t.contains("run is over");
+        if let Some(fix) = &self.fix
+            && let Some(step) = fix_step(fix, last, &me, cwd)
+        {
+            return step;
+        }
         match last.tool.as_str() {
             _ if over(&last.result) => Move::Say("The run is over; done.".into()),
             "claim_task"
@@ -102,8 +124,15 @@ impl Player {
         move |req, _| {
             let body = &req.body;
             let history = anthropic_history(body);
-            match self.next(&history) {
+            let text = body.to_string();
+            let cwd = Regex::new(r"Primary working directory: ([^\\\s]+)")
+                .unwrap()
+                .captures(&text)
+                .map(|c| c[1].to_string())
+                .unwrap_or_default();
+            match self.next(&history, &cwd) {
                 Move::Say(text) => Reply::text(text),
+                Move::Own(tool, args) => Reply::tool(tool, args),
                 Move::Call(tool, args) => {
                     let name = format!("{PREFIX}{tool}");
                     let loaded = body["tools"]
@@ -133,8 +162,9 @@ impl Player {
             if !offered {
                 return Reply::text("The delm MCP tools are not offered; cannot work.");
             }
-            match self.next(&responses_history(&req.body)) {
+            match self.next(&responses_history(&req.body), "") {
                 Move::Say(text) => Reply::text(text),
+                Move::Own(tool, _) => Reply::text(format!("This player has no own {tool}.")),
                 Move::Call(tool, args) => {
                     self.held(tool, Reply::tool(format!("{NAMESPACE}.{tool}"), args))
                 }
@@ -148,6 +178,42 @@ impl Player {
             _ => reply,
         }
     }
+}
+
+/// The fix's steps: on a claimed task read the file, then edit it, then run the check,
+/// then record the point citing the patch and the run.
+fn fix_step(fix: &Fix, last: &Done, me: &str, cwd: &str) -> Option<Move> {
+    let path = format!("{cwd}/{}", fix.file);
+    Some(match last.tool.as_str() {
+        "claim_task" if last.result.contains("You claimed") => {
+            Move::Own("Read", json!({"file_path": path}))
+        }
+        "Read" => Move::Own(
+            "Edit",
+            json!({"file_path": path, "old_string": fix.old, "new_string": fix.new}),
+        ),
+        "Edit" => Move::Call(
+            "run_check",
+            json!({"agent": me, "cmd": fix.check, "timeout_s": 60}),
+        ),
+        "run_check" => {
+            let run = Regex::new(r"cmd:c[0-9]+")
+                .unwrap()
+                .find(&last.result)
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default();
+            Move::Call(
+                "record_point",
+                json!({"agent": me, "kind": "finding",
+                    "headline": format!("Fixed {} so the check passes", fix.file),
+                    "summary": "The patch changes the faulty line; the check passes on it.",
+                    "evidence": [
+                        {"source": format!("patch:{me}"), "quote": fix.new.trim()},
+                        {"source": run, "quote": fix.passed}]}),
+            )
+        }
+        _ => return None,
+    })
 }
 
 /// `claude-1` in "You joined a live delm swarm as agent claude-1 (...)".
@@ -177,7 +243,8 @@ fn text_of(content: &Value) -> String {
     }
 }
 
-/// The delm calls of an Anthropic conversation with their results, in order.
+/// The tool calls of an Anthropic conversation (delm's and the CLI's own, ToolSearch
+/// aside) with their results, in order.
 fn anthropic_history(body: &Value) -> Vec<Done> {
     let mut calls: Vec<(String, String)> = Vec::new();
     let mut done = Vec::new();
@@ -185,8 +252,10 @@ fn anthropic_history(body: &Value) -> Vec<Done> {
         for block in message["content"].as_array().into_iter().flatten() {
             match block["type"].as_str() {
                 Some("tool_use") => {
-                    if let Some(tool) = block["name"].as_str().and_then(|n| n.strip_prefix(PREFIX))
-                    {
+                    // delm's tools without their prefix; the CLI's own (Read, Edit) as named.
+                    let name = block["name"].as_str().unwrap_or("");
+                    if name != "ToolSearch" {
+                        let tool = name.strip_prefix(PREFIX).unwrap_or(name);
                         calls.push((block["id"].as_str().unwrap_or("").into(), tool.into()));
                     }
                 }
