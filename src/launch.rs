@@ -343,8 +343,13 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let fewest = usize::from(board.is_none() && args.workers.is_empty());
     if agents < fewest || agents > board::MAX_AGENTS {
         return Err(Failure::Usage(format!(
-            "--agents must be between {fewest} and {}",
-            board::MAX_AGENTS
+            "--agents must be between {fewest} and {}{}",
+            board::MAX_AGENTS,
+            if fewest == 1 {
+                " (0 only with --worker or --board: then workers do the work)"
+            } else {
+                ""
+            }
         )));
     }
     if agents == 0 && args.coordination == CoordinationArg::Isolated {

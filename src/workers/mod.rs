@@ -25,6 +25,7 @@ use crate::event::PointStatus;
 use crate::mcp::{Seat, ServingBoard};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
@@ -492,7 +493,12 @@ async fn run_process(
         .args(&prepared.args)
         .current_dir(&cwd)
         .env_clear()
-        .envs(child_env(&prepared, &shared.env))
+        .envs(child_env(
+            std::env::vars_os(),
+            crate::secrets::env_var,
+            &prepared,
+            &shared.env,
+        ))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -563,15 +569,22 @@ async fn run_process(
     ended
 }
 
-/// The user's environment (already without delm's secrets: they were sealed at start),
-/// plus this CLI's own login variables and what delm sets for it.
+/// The user's environment without anything that looks secret (`delm` sealed those at start;
+/// the filter holds for a library caller too), proxies kept, plus this CLI's own login
+/// variables (`login` reads them from the sealed store) and what delm sets for it.
 fn child_env(
+    user: impl IntoIterator<Item = (OsString, OsString)>,
+    login: impl Fn(&str) -> Option<String>,
     prepared: &Prepared,
     extra: &[(String, String)],
-) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
-    let mut env: Vec<_> = std::env::vars_os().collect();
+) -> Vec<(OsString, OsString)> {
+    use crate::secrets::{is_proxy_var, looks_secret};
+    let mut env: Vec<_> = user
+        .into_iter()
+        .filter(|(name, value)| is_proxy_var(name) || !looks_secret(name, value))
+        .collect();
     for name in prepared.login_vars {
-        if let Some(value) = crate::secrets::env_var(name) {
+        if let Some(value) = login(name) {
             env.push((name.into(), value.into()));
         }
     }
@@ -709,6 +722,32 @@ mod tests {
             parse_spec("codex:two")
                 .unwrap_err()
                 .contains("not a number")
+        );
+    }
+
+    #[test]
+    fn a_worker_gets_no_secret_but_its_own_login() {
+        let prepared = Prepared {
+            args: Vec::new(),
+            env: vec![("DELM_MCP_TOKEN".into(), "delm_t".into())],
+            login_vars: &["ANTHROPIC_API_KEY"],
+        };
+        let user = [
+            ("PATH", "/usr/bin"),
+            ("GITHUB_TOKEN", "ghp_0123456789abcdefghij"),
+            ("AWS_SECRET_ACCESS_KEY", "x"),
+            ("HTTPS_PROXY", "http://user:pw@proxy:3128"),
+        ]
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        let login = |name: &str| (name == "ANTHROPIC_API_KEY").then(|| "sk-ant-user".to_string());
+        let env = child_env(user, login, &prepared, &[]);
+        let names: Vec<String> = env
+            .iter()
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            ["PATH", "HTTPS_PROXY", "ANTHROPIC_API_KEY", "DELM_MCP_TOKEN"]
         );
     }
 
