@@ -2,7 +2,8 @@
 //! config file, the board's tools and the built-in tools the run allows) and its
 //! `stream-json` output as the board's reports.
 
-use super::{Launch, Prepared, Seen, clip_output, write_private};
+use super::process::write_private;
+use super::{Launch, Prepared, Seen, clip_output};
 use crate::engine::protocol::Report;
 use crate::event::CallPurpose;
 use serde_json::{Value, json};
