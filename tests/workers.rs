@@ -241,6 +241,21 @@ impl Run {
         session_events(&self.session)
     }
 
+    /// Ctrl-C (the run is left resumable); its exit code, stderr and events.
+    fn interrupt(self) -> (i32, String, Vec<Value>) {
+        // SAFETY: a signal to the delm this test started.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGINT);
+        }
+        let output = self.child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&output.stderr).into_owned();
+        (
+            output.status.code().unwrap_or(-1),
+            err,
+            session_events(&self.session),
+        )
+    }
+
     /// Wait for the run to end; its exit code, stdout and stderr.
     fn finish(mut self) -> (i32, String, String, Vec<Value>, tempfile::TempDir) {
         let deadline = Instant::now() + RUN_WITHIN;
@@ -697,4 +712,53 @@ fn a_claude_worker_fixes_its_private_copy_and_the_fix_is_delivered_as_the_patch(
 
 fn repo_of(dir: &tempfile::TempDir) -> PathBuf {
     dir.path().join("repo")
+}
+
+/// Needs no CLI: a stand-in that exits at once with a complaint, as a CLI without a login
+/// would. It is restarted once, then reported, and never judged by its exit code alone.
+#[test]
+fn a_worker_that_keeps_exiting_is_restarted_once_then_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("claude");
+    std::fs::write(&fake, "#!/bin/sh\necho 'boom: not logged in' >&2\nexit 3\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let native = native_mock();
+    let run = Run::start(
+        &["claude-code:1"],
+        Some((&fake, &native)),
+        None,
+        native_mock(),
+        Vec::new(),
+    );
+    let reported = |events: &[Value], needle: &str| {
+        of(events, "error").iter().any(|e| {
+            e["agent"] == "claude-1" && e["message"].as_str().is_some_and(|m| m.contains(needle))
+        })
+    };
+    wait_for("the second exit to be reported", RUN_WITHIN, || {
+        reported(&run.events(), "not restarted").then_some(())
+    });
+    let (code, err, events) = run.interrupt();
+    assert_eq!(code, 130, "{err}");
+    assert!(
+        reported(
+            &events,
+            "exited while the run goes on (exit code 3: boom: not logged in)"
+        ),
+        "the first exit names its status and stderr"
+    );
+    assert!(reported(&events, "restarting it once"));
+    assert!(reported(&events, "it published no point"));
+    assert_eq!(
+        of(&events, "agent_joined")
+            .iter()
+            .filter(|e| e["agent"] == "claude-1")
+            .count(),
+        2,
+        "started twice, not more"
+    );
+    drop(native);
 }
