@@ -291,6 +291,11 @@ impl ServingBoard {
         self.swarm.report_for(handle, report);
     }
 
+    /// Text a seated worker's model is writing now, shown live (lossy, not logged).
+    pub fn worker_stream(&self, handle: &str, text: &str) {
+        self.swarm.stream_for(handle, text);
+    }
+
     /// A seated worker's process is gone: it leaves the board, so its claim goes back to
     /// the queue.
     pub async fn worker_left(&self, handle: &str) {

@@ -497,6 +497,13 @@ impl Swarm {
         }
     }
 
+    /// Text a worker's model is writing now, for the TUI (lossy, never logged).
+    pub(crate) fn stream_for(&self, handle: &str, text: &str) {
+        if let Some(me) = self.find(handle) {
+            me.client.stream(text);
+        }
+    }
+
     /// The worker's process is gone: its claim goes back to the queue.
     pub(crate) async fn leave(&self, handle: &str) {
         if let Some(me) = self.find(handle) {

@@ -160,6 +160,15 @@ impl Parser {
                 });
                 Vec::new()
             }
+            Some("content_block_delta") => {
+                let delta = &event["delta"];
+                match delta["text"].as_str() {
+                    Some(text) if delta["type"] == "text_delta" => {
+                        vec![Seen::Delta(clip_output(text))]
+                    }
+                    _ => Vec::new(),
+                }
+            }
             Some("message_delta") => {
                 if let (Some(call), Some(out)) =
                     (self.call.as_mut(), event["usage"]["output_tokens"].as_u64())
@@ -290,6 +299,8 @@ mod tests {
                 {"type":"tool_result","tool_use_id":"t2","content":"You claimed T1"}]}}),
             json!({"type":"stream_event","event":{"type":"message_start","message":{"model":"claude-x",
                 "usage":{"input_tokens":10,"output_tokens":1,"cache_read_input_tokens":4,"cache_creation_input_tokens":2}}}}),
+            json!({"type":"stream_event","event":{"type":"content_block_delta","index":0,
+                "delta":{"type":"text_delta","text":"Read"}}}),
             json!({"type":"stream_event","event":{"type":"message_delta","usage":{"output_tokens":3}}}),
             json!({"type":"stream_event","event":{"type":"message_stop"}}),
             json!({"type":"result","total_cost_usd":0.25,"duration_api_ms":316,"modelUsage":{"claude-x":{}}}),
@@ -303,11 +314,12 @@ mod tests {
             matches!(&out[2], Seen::Report(Report::ToolCall { tool, ok: true, output, .. })
             if tool == "Read" && output == "1 def parse")
         );
-        assert!(matches!(&out[3], Seen::Report(Report::LlmCall {
+        assert!(matches!(&out[3], Seen::Delta(t) if t == "Read"));
+        assert!(matches!(&out[4], Seen::Report(Report::LlmCall {
             purpose: CallPurpose::Worker, tokens_in: 16, tokens_out: 3, tokens_cached_read: 4,
             tokens_cache_write: 2, cost_usd: None, model, ..}) if model == "claude-x"));
-        assert!(matches!(&out[4], Seen::Report(Report::LlmCall {
+        assert!(matches!(&out[5], Seen::Report(Report::LlmCall {
             tokens_in: 0, cost_usd: Some(c), ..}) if *c == 0.25));
-        assert_eq!(out.len(), 5, "the board's own tools are not reported twice");
+        assert_eq!(out.len(), 6, "the board's own tools are not reported twice");
     }
 }

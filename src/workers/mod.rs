@@ -97,6 +97,8 @@ pub(crate) struct Prepared {
 /// What one line of a worker's output means.
 pub(crate) enum Seen {
     Report(Report),
+    /// Text as the model writes it (the TUI's live view; the whole message follows).
+    Delta(String),
     /// Something the human should know (an error event naming the worker).
     Problem(String),
 }
@@ -370,6 +372,7 @@ async fn run_process(
             for seen in parser.line(&value) {
                 match seen {
                     Seen::Report(report) => board.worker_report(&handle, report),
+                    Seen::Delta(text) => board.worker_stream(&handle, &text),
                     Seen::Problem(message) => {
                         engine.report_problem(Some(&handle), &format!("{handle}: {message}"))
                     }
