@@ -373,9 +373,7 @@ async fn run_process(
                 match seen {
                     Seen::Report(report) => board.worker_report(&handle, report),
                     Seen::Delta(text) => board.worker_stream(&handle, &text),
-                    Seen::Problem(message) => {
-                        engine.report_problem(Some(&handle), &format!("{handle}: {message}"))
-                    }
+                    Seen::Problem(message) => engine.report_problem(Some(&handle), &message),
                 }
             }
         })
