@@ -52,6 +52,8 @@ pub struct Config {
     pub context_budget: Option<usize>,
     /// Model turns per task (default 24).
     pub max_turns: Option<u32>,
+    /// Tasks a run may hold in all (default 500): a model looping on `add_task` stops here.
+    pub max_tasks: Option<usize>,
     /// Seconds an outside agent (MCP) may be silent while holding a claim (default 120).
     pub lease_secs: Option<u64>,
     /// Aliases usable with `--model NAME`.
@@ -138,7 +140,7 @@ impl Config {
     fn check(&self) -> Result<(), String> {
         let max_agents = crate::engine::board::MAX_AGENTS as u64;
         let day = 86_400;
-        let ranges: [(&str, Option<u64>, u64, u64, &str); 10] = [
+        let ranges: [(&str, Option<u64>, u64, u64, &str); 11] = [
             (
                 "agents",
                 self.agents.map(|n| n as u64),
@@ -208,6 +210,13 @@ impl Config {
                 1,
                 10_000,
                 "turns",
+            ),
+            (
+                "max_tasks",
+                self.max_tasks.map(|n| n as u64),
+                1,
+                100_000,
+                "tasks",
             ),
         ];
         for (key, value, low, high, unit) in ranges {
@@ -332,6 +341,7 @@ mod tests {
                 "thinking_budget_tokens = 100",
             ),
             ("max_concurrency = 0", "max_concurrency = 0"),
+            ("max_tasks = 0", "max_tasks = 0"),
             ("reasoning_effort = \"HIGH!\"", "reasoning_effort"),
             (
                 "[pricing.m]\ninput = -1.0\noutput = 1.0",

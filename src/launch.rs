@@ -687,6 +687,9 @@ fn apply_tuning(run_cfg: &mut RunConfig, cfg: &Config) {
     if let Some(t) = cfg.max_turns {
         run_cfg.max_turns_per_task = t.max(1);
     }
+    if let Some(n) = cfg.max_tasks {
+        run_cfg.max_tasks = n.max(1);
+    }
 }
 
 /// The session writer plus whatever the headless front end prints.
@@ -714,20 +717,27 @@ pub(crate) async fn drive(handle: EngineHandle, front: FrontEnd<'_>) -> Result<E
         outputs,
         resume,
     } = front;
-    // The exit code when the run is left unfinished: 130 for Ctrl-C (headless) or `q` in the
-    // TUI, 128 + the signal for one that stopped the TUI.
+    // The exit code when the run is left unfinished: 130 for Ctrl-C or `q` in the TUI,
+    // 128 + the signal for another one that stopped it.
     let mut unfinished_code: u8 = 130;
     let state = if flags.headless {
         let stopper = handle.clone();
-        // Ctrl-C leaves the run resumable: in-flight work is dropped, the log is synced.
-        let ctrl_c = tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("delm: interrupted (Ctrl-C)");
-                stopper.detach();
-            }
+        let stopped_by = Arc::new(std::sync::atomic::AtomicI32::new(0));
+        let record = stopped_by.clone();
+        // Ctrl-C, SIGTERM (a service manager, `timeout`) and SIGHUP (the terminal went away)
+        // leave the run resumable: in-flight work is dropped, the log is synced.
+        let listener = tokio::spawn(async move {
+            let signal = termination_signal().await;
+            eprintln!("delm: interrupted ({})", signal_name(signal));
+            record.store(signal, std::sync::atomic::Ordering::SeqCst);
+            stopper.detach();
         });
         let state = handle.wait().await;
-        ctrl_c.abort();
+        listener.abort();
+        let signal = stopped_by.load(std::sync::atomic::Ordering::SeqCst);
+        if signal > 0 {
+            unfinished_code = u8::try_from(128 + signal).unwrap_or(130);
+        }
         state
     } else {
         let ui = run_tui(Arc::new(handle.clone()), flags, cfg).await;
@@ -746,12 +756,38 @@ pub(crate) async fn drive(handle: EngineHandle, front: FrontEnd<'_>) -> Result<E
     let Some(answer) = &state.answer else {
         eprintln!(
             "delm: the run was left unfinished before its answer; continue it with `delm resume {}`",
-            resume.unwrap_or_else(|| session_path.display().to_string())
+            resume.unwrap_or_else(|| resume_arg(session_path))
         );
         return Ok(ExitCode::from(unfinished_code));
     };
     outputs.deliver(&state, session_path)?;
     finish(&state, answer, flags)
+}
+
+/// The first of SIGINT, SIGTERM and SIGHUP to arrive (only Ctrl-C where the others cannot
+/// be listened to).
+async fn termination_signal() -> i32 {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return libc::SIGINT;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => libc::SIGINT,
+        _ = term.recv() => libc::SIGTERM,
+        _ = hup.recv() => libc::SIGHUP,
+    }
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
+        _ => "Ctrl-C",
+    }
 }
 
 /// The TUI on a live run; `Some(signal)` when a termination signal ended it.
@@ -854,10 +890,32 @@ pub(crate) fn finish(
 }
 
 fn load_session(arg: &str) -> Result<(PathBuf, Vec<Envelope>), Failure> {
-    let dir = session::default_sessions_dir().unwrap_or_default();
-    let path = session::resolve_session_arg(arg, &dir);
+    let path = session_path_of(arg);
     let log = session::read_session(&path).map_err(|e| Failure::Usage(e.to_string()))?;
-    for bad in &log.bad_lines {
+    report_bad_lines(&path, &log.bad_lines);
+    Ok((path, log.events))
+}
+
+/// The shortest argument that names this session for `delm resume`: its id when it lives in
+/// the sessions directory (found from any directory), else its path.
+fn resume_arg(session: &Path) -> String {
+    let in_default_dir = session::default_sessions_dir()
+        .zip(session.parent())
+        .is_some_and(|(dir, parent)| dir == parent);
+    match session.file_stem().and_then(|s| s.to_str()) {
+        Some(id) if in_default_dir => id.to_string(),
+        _ => session.display().to_string(),
+    }
+}
+
+/// The session file a `replay` / `resume` / `compare` argument names (a path or an id).
+fn session_path_of(arg: &str) -> PathBuf {
+    let dir = session::default_sessions_dir().unwrap_or_default();
+    session::resolve_session_arg(arg, &dir)
+}
+
+fn report_bad_lines(path: &Path, bad_lines: &[session::BadLine]) {
+    for bad in bad_lines {
         eprintln!(
             "delm: {}: line {} skipped: {}",
             path.display(),
@@ -865,15 +923,13 @@ fn load_session(arg: &str) -> Result<(PathBuf, Vec<Envelope>), Failure> {
             delm::text::escape_controls(&bad.error)
         );
     }
-    Ok((path, log.events))
 }
 
 async fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
-    let (_, events) = load_session(&args.session)?;
     if args.headless {
-        print!("{}", delm::story::replay_story(&events));
-        return Ok(ExitCode::SUCCESS);
+        return replay_headless(&args.session);
     }
+    let (_, events) = load_session(&args.session)?;
     let cfg = Config::load().map_err(Failure::Usage)?;
     init_logging(None);
     #[cfg(feature = "tui")]
@@ -890,6 +946,34 @@ async fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
         let _ = (cfg, args.theme, events);
         Err(Failure::Usage(NO_TUI.into()))
     }
+}
+
+/// The story of a recorded run, printed as the log is read: memory stays flat whatever
+/// the file's size.
+fn replay_headless(arg: &str) -> Result<ExitCode, Failure> {
+    use std::io::Write;
+    let path = session_path_of(arg);
+    let mut teller = delm::story::StoryTeller::default();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut broken_pipe = false;
+    let read = session::stream_session(&path, |env| {
+        if let Some(line) = teller.tell(&env)
+            && !broken_pipe
+            && writeln!(out, "{line}").is_err()
+        {
+            // `delm replay --headless | head`: stop printing; the rest of the file is still
+            // read (and its damaged lines reported) and the exit stays clean.
+            broken_pipe = true;
+        }
+    })
+    .map_err(|e| Failure::Usage(e.to_string()))?;
+    if !broken_pipe {
+        let _ = write!(out, "{}", teller.ending());
+    }
+    let _ = out.flush();
+    report_bad_lines(&path, &read.bad_lines);
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {

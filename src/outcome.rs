@@ -41,9 +41,8 @@ impl RunOutcome {
         }
     }
 
-    /// Whether `delm resume` should be able to continue the run: an interrupted run, and a
-    /// failed one (a provider that was down may be up again). The engine's resume still
-    /// refuses finished logs, failed ones included; this is the rule for it to follow.
+    /// Whether `delm resume` can continue the run: an interrupted run, and a failed one (a
+    /// provider that was down may be up again). The engine's resume follows this rule.
     pub fn resumable(self) -> bool {
         matches!(self, RunOutcome::Failed | RunOutcome::Interrupted)
     }

@@ -405,33 +405,32 @@ fn replay_headless_tolerates_a_torn_last_line() {
     let _ = json!({});
 }
 
-#[test]
-fn ctrl_c_leaves_the_run_resumable() {
+/// A headless run stopped by a signal stays resumable and exits 128 + the signal.
+fn signal_leaves_the_run_resumable(signal: &str, code: i32) {
     let env = Env::new();
     let docs = docs(&env);
     let mock = MockLlm::start_blocking(Wire::OpenAi, slow_docs_script);
     let session = env.path("interrupted.jsonl");
     let mut child = spawn_docs_run(&env, &docs, &mock, &session, Stdio::piped());
     wait_for_line(&session, "\"type\":\"point_verified\"", &mut child);
-    // SIGINT, as a Ctrl-C in the terminal would send.
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")
-            .args(["-INT", &pid])
+            .args([&format!("-{signal}"), &pid])
             .status()
             .unwrap()
             .success()
     );
     let out = child.wait_with_output().unwrap();
     let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert_eq!(out.status.code(), Some(code), "{signal}: {stderr}");
     assert!(stderr.contains("delm resume"), "{stderr}");
     let log = delm::session::read_session(&session).unwrap();
     assert!(
         !log.events
             .iter()
             .any(|e| matches!(e.event, delm::event::Event::RunFinished { .. })),
-        "an interrupted run must stay resumable"
+        "a run stopped by {signal} must stay resumable"
     );
     let out = env.run(&[
         "resume",
@@ -441,6 +440,18 @@ fn ctrl_c_leaves_the_run_resumable() {
         &mock.base_url,
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn ctrl_c_leaves_the_run_resumable() {
+    // SIGINT, as a Ctrl-C in the terminal would send.
+    signal_leaves_the_run_resumable("INT", 130);
+}
+
+#[test]
+fn sigterm_and_sighup_leave_the_run_resumable() {
+    signal_leaves_the_run_resumable("TERM", 143);
+    signal_leaves_the_run_resumable("HUP", 129);
 }
 
 #[test]

@@ -24,21 +24,7 @@ const MODEL: &str = "claude-sonnet-4-5";
 /// Documents long enough that each task's second call carries a cacheable history.
 fn docs() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for (name, fact) in [
-        (
-            "alpha.txt",
-            "Alpha Corp 2024 revenue was 12.5 million dollars.",
-        ),
-        ("beta.txt", "Beta Ltd 2024 revenue was 9.8 million dollars."),
-        (
-            "gamma.txt",
-            "Gamma Inc 2024 revenue was 7.1 million dollars.",
-        ),
-        (
-            "delta.txt",
-            "Delta plc 2024 revenue was 3.3 million dollars.",
-        ),
-    ] {
+    for (name, fact) in &support::VENDOR_DOCS[..4] {
         let filler =
             "The company describes its operations, markets and outlook in detail. ".repeat(120);
         std::fs::write(dir.path().join(name), format!("{fact}\n\n{filler}\n")).unwrap();

@@ -323,6 +323,66 @@ async fn judge_mode_asks_the_judge_and_honours_a_reject() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn points_of_one_turn_are_judged_in_one_call() {
+    let docs = docs_dir();
+    let mock = MockLlm::start(Wire::OpenAi, |req: &RecordedRequest, _| {
+        if is_judge(req) {
+            // Every point id the batch shows, approved, in the batch answer form.
+            let text = req.prompt_text();
+            let ids: Vec<String> = (1..=9)
+                .map(|n| format!("P{n}"))
+                .filter(|id| text.contains(id.as_str()))
+                .collect();
+            let verdicts: Vec<_> = ids
+                .iter()
+                .map(|id| json!({"point": id, "verdict": "approve", "reason": "quoted"}))
+                .collect();
+            return Reply::Text(json!({ "verdicts": verdicts }).to_string());
+        }
+        if is_finalise(req) {
+            return final_answer(req, "Alpha Corp had the higher 2024 revenue.");
+        }
+        match (doc_of(req), assistant_turns(req)) {
+            // Three points in one turn.
+            ("alpha.txt", 0) => Reply::Tools(
+                [
+                    "Alpha Corp 2024 revenue was 12.5 million dollars",
+                    "up from 10.1 million in 2023",
+                    "Annual report of Alpha Corp",
+                ]
+                .iter()
+                .map(|quote| {
+                    (
+                        "record_point".to_string(),
+                        json!({"kind": "finding", "headline": quote, "summary": quote,
+                               "evidence": [{"source": "alpha.txt", "quote": quote}]}),
+                    )
+                })
+                .collect(),
+            ),
+            _ => finish("done"),
+        }
+    })
+    .await;
+    let mode = Mode::Docs {
+        roots: vec![docs.path().to_string_lossy().into_owned()],
+    };
+    let run = start(&mock, Wire::OpenAi, mode, 1, VerifyMode::Judge);
+    let state = run_to_end(&run).await;
+    let verified = state
+        .points
+        .iter()
+        .filter(|p| p.status == PointStatus::Verified)
+        .count();
+    assert_eq!(verified, 3, "every point of the turn is verified");
+    let judge_requests = mock.requests().iter().filter(|r| is_judge(r)).count();
+    assert_eq!(
+        judge_requests, 1,
+        "one judge call for the turn's three points"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_on_429_500_and_cut_stream_then_succeeds() {
     let mock = MockLlm::start(Wire::OpenAi, |req: &RecordedRequest, n| match n {
         0 => Reply::Status {

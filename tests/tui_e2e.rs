@@ -18,26 +18,7 @@ use swarm::*;
 /// The longest any one state may take to appear.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-const DOCS: [(&str, &str); 6] = [
-    (
-        "alpha.txt",
-        "Alpha Corp 2024 revenue was 12.5 million dollars.",
-    ),
-    ("beta.txt", "Beta Ltd 2024 revenue was 9.8 million dollars."),
-    (
-        "gamma.txt",
-        "Gamma Inc 2024 revenue was 7.1 million dollars.",
-    ),
-    (
-        "delta.txt",
-        "Delta plc 2024 revenue was 3.3 million dollars.",
-    ),
-    (
-        "epsilon.txt",
-        "Epsilon AG 2024 revenue was 2.2 million dollars.",
-    ),
-    ("zeta.txt", "Zeta SA 2024 revenue was 1.4 million dollars."),
-];
+const DOCS: [(&str, &str); 6] = support::VENDOR_DOCS;
 
 /// Until the test sets this, only the first document's task may finish: the others keep
 /// reading (a step at a time, so a pause still takes effect), and with `max_turns` far

@@ -359,3 +359,35 @@ fn quit_confirmation() {
         |state| keys(state, &[KeyCode::Char('q')]),
     );
 }
+
+/// The sample run, ended another way: the last event's `stopped_by` (and answer) replaced.
+fn ended_by(stopped_by: delm::event::StoppedBy, answer: &str) -> Fixture {
+    let mut f = fixture();
+    let last = f.events.last_mut().unwrap();
+    let delm::event::Event::RunFinished {
+        stopped_by: by,
+        answer: text,
+        ..
+    } = &mut last.event
+    else {
+        panic!("the sample run ends with run_finished")
+    };
+    *by = stopped_by;
+    *text = answer.to_string();
+    f
+}
+
+#[test]
+fn status_bar_of_a_failed_run_and_of_a_budget_stop() {
+    // The status bar names how the run ended, in the words every front end uses.
+    let f = ended_by(
+        delm::event::StoppedBy::Error,
+        "the provider rejected the key (HTTP 401): set OPENAI_API_KEY",
+    );
+    snap("status_failed", || finished(&f.events), |_| {});
+    let f = ended_by(
+        delm::event::StoppedBy::Budget,
+        "From what was verified before the budget ran out: the lexer drops the comment.",
+    );
+    snap("status_budget", || finished(&f.events), |_| {});
+}

@@ -6,7 +6,11 @@
 //!
 //! The CLIs come from `DELM_CLAUDE_BIN` and `DELM_CODEX_BIN` (`.ci/run` installs them):
 //! without them a test fails with the install command when `CI` is set, and is skipped
-//! with a note otherwise.
+//! with a note otherwise (`-- --nocapture` shows it).
+//!
+//! Over 600 lines because each scenario needs its own choreography of gates between two
+//! real processes and the board; the shared parts (the run, the waits, the event queries)
+//! are the helpers at the top.
 
 mod support;
 mod swarm;

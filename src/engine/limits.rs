@@ -11,8 +11,11 @@ pub const DETAIL_CHARS: usize = 4_000;
 pub const HEADLINE_CHARS: usize = 400;
 /// A point's summary (also limited to 150 words).
 pub const SUMMARY_CHARS: usize = 2_000;
-/// One evidence quote.
-pub const QUOTE_CHARS: usize = 2_000;
+/// One evidence quote: never below what the point rules accept (a quote the rules took
+/// must reach verification whole, or it could not match its source).
+pub const QUOTE_CHARS: usize = super::point_args::MAX_QUOTE_BYTES;
+/// One evidence source, likewise.
+pub const SOURCE_CHARS: usize = super::point_args::MAX_SOURCE_BYTES;
 /// Evidence items per point.
 pub const EVIDENCE_ITEMS: usize = 12;
 /// An assistant message as the log keeps it.

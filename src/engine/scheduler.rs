@@ -616,7 +616,7 @@ answer that the run stopped early and what is still open."
                     .take(limits::EVIDENCE_ITEMS)
                     .map(|mut e| {
                         limits::cap_in_place(&mut e.quote, limits::QUOTE_CHARS);
-                        limits::cap_in_place(&mut e.source, limits::NAME_CHARS * 4);
+                        limits::cap_in_place(&mut e.source, limits::SOURCE_CHARS);
                         e
                     })
                     .collect(),

@@ -1,5 +1,6 @@
 //! The scheduler's rules, one decision at a time, without tokio: a harness feeds requests
 //! and folds the events each step emits, as the board does.
+//! One file because every test drives the same harness; each test is one rule.
 
 use super::*;
 use crate::event::{Envelope, Mode, VerifyMode};
@@ -812,6 +813,40 @@ fn resume_keeps_the_leases_of_participants_that_joined() {
         Some(Duration::from_secs(120)),
         "a claim after the restart is leased without a second join"
     );
+}
+
+#[test]
+fn evidence_the_point_rules_accept_reaches_verification_whole() {
+    use crate::engine::point_args::{MAX_QUOTE_BYTES, MAX_SOURCE_BYTES};
+    let mut h = Harness::delm(1, &["one"]);
+    let c = h.claim_task("a1");
+    let quote = "q".repeat(MAX_QUOTE_BYTES);
+    let source = format!("{}.txt", "s".repeat(MAX_SOURCE_BYTES - 4));
+    let draft = PointDraft {
+        kind: PointKind::Finding,
+        headline: "h".into(),
+        summary: String::new(),
+        evidence: vec![crate::event::Evidence {
+            source: source.clone(),
+            lines: None,
+            quote: quote.clone(),
+            resolved: None,
+        }],
+        supersedes: None,
+        notes: vec![],
+    };
+    let step = h.send(
+        "a1",
+        Request::Propose {
+            claim: c,
+            points: vec![draft],
+        },
+    );
+    let Some(Effect::Verify(job)) = step.effects.first() else {
+        panic!("a verify job is due: {:?}", step.effects)
+    };
+    assert_eq!(job.points[0].evidence[0].quote, quote);
+    assert_eq!(job.points[0].evidence[0].source, source);
 }
 
 #[test]

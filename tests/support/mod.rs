@@ -7,6 +7,29 @@ pub mod worker_player;
 
 pub use mock_llm::{Gate, Habits, MockLlm, MockOptions, RecordedRequest, Reply, Wire};
 
+/// Six vendor documents, one revenue figure each (alpha the highest): the documents of the
+/// end-to-end runs.
+pub const VENDOR_DOCS: [(&str, &str); 6] = [
+    (
+        "alpha.txt",
+        "Alpha Corp 2024 revenue was 12.5 million dollars.",
+    ),
+    ("beta.txt", "Beta Ltd 2024 revenue was 9.8 million dollars."),
+    (
+        "gamma.txt",
+        "Gamma Inc 2024 revenue was 7.1 million dollars.",
+    ),
+    (
+        "delta.txt",
+        "Delta plc 2024 revenue was 3.3 million dollars.",
+    ),
+    (
+        "epsilon.txt",
+        "Epsilon AG 2024 revenue was 2.2 million dollars.",
+    ),
+    ("zeta.txt", "Zeta SA 2024 revenue was 1.4 million dollars."),
+];
+
 /// `program` (the real `delm` binary) with an environment of its own under `home`: nothing
 /// inherited but PATH; its data, config and log directories are `home/data`, `home/config`
 /// and `home/logs`; retries back off from 20 ms; no stdin.
@@ -47,6 +70,23 @@ pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
             copy_tree(&entry.path(), &target);
         } else {
             std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Whether bubblewrap can run here, for the sandbox tests. Where it cannot, the test is
+/// skipped with the reason printed, except under CI (`CI` set: `.ci/run` installs it), where
+/// a sandbox that cannot be tested is a failure, not a silent pass.
+pub fn bwrap_can_run() -> bool {
+    use delm::engine::tools::{SandboxKind, check_sandbox};
+    match check_sandbox(SandboxKind::Bwrap) {
+        Ok(()) => true,
+        Err(why) if std::env::var_os("CI").is_some() => {
+            panic!("bubblewrap cannot run on this CI machine, so the sandbox is untested: {why}")
+        }
+        Err(why) => {
+            eprintln!("SKIPPED: bubblewrap cannot run here, so the sandbox is not tested: {why}");
+            false
         }
     }
 }

@@ -12,7 +12,6 @@ mod evidence;
 mod read;
 
 use super::confine::Root;
-use super::quote;
 use super::sandbox::Sandbox;
 use super::{ResolvedEvidence, ToolContext, ToolResult, Workspace, WorkspaceOptions};
 use crate::event::{AssembledResult, Evidence, PinnedPatch, PointId, RunState};
@@ -28,7 +27,9 @@ use tokio_util::sync::CancellationToken;
 const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
 /// `read_file` returns at most this many lines, and this many characters, per call.
 const MAX_READ_LINES: usize = 400;
-const MAX_READ_CHARS: usize = 40_000;
+/// Below the 16,000 bytes of tool output a model gets back, so the "read on from line N"
+/// note at the end of a long read is never cut off.
+const MAX_READ_CHARS: usize = 14_000;
 /// Longer lines are cut in tool output.
 const MAX_LINE_CHARS: usize = 1_000;
 const MAX_LIST_ENTRIES: usize = 300;
@@ -458,7 +459,10 @@ fn text_of(bytes: &[u8]) -> Option<String> {
 fn number_line(n: usize, line: &str, total: usize) -> String {
     let width = total.to_string().len().max(4);
     let line = line.strip_suffix('\r').unwrap_or(line);
-    format!("{n:>width$} | {}\n", quote::clip(line, MAX_LINE_CHARS))
+    format!(
+        "{n:>width$} | {}\n",
+        crate::text::clip(line, MAX_LINE_CHARS)
+    )
 }
 
 fn human_size(bytes: u64) -> String {
