@@ -356,6 +356,7 @@ async fn run_process(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    process::die_with_parent(&mut command);
     let mut child = match command.spawn() {
         Ok(c) => c,
         Err(e) => return Ended::Failed(format!("{}: {e}", worker.command.display())),

@@ -117,6 +117,26 @@ pub(super) fn signal_group(pid: u32, signal: libc::c_int) {
     }
 }
 
+/// On Linux, the worker is killed when delm dies, even by SIGKILL (when delm exits
+/// normally it stops its workers itself). The signal follows the thread that spawned the
+/// child: a runtime worker thread, which lives as long as the runtime.
+pub(super) fn die_with_parent(command: &mut tokio::process::Command) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: the closure runs between fork and exec and only calls prctl, which is
+    // async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = command;
+}
+
 /// A directory only the user can enter (mode 0700), removed when the worker is done.
 pub(super) struct PrivateDir(pub(super) PathBuf);
 
