@@ -156,6 +156,12 @@ pub struct RunArgs {
     pub sandbox: SandboxArgs,
     #[command(flatten)]
     pub serve: ServeArgs,
+    /// Launch coding-agent CLIs as workers on this run's board: KIND:N with KIND
+    /// claude-code or codex (repeatable; N of 1 to 16). Each gets its own process, MCP
+    /// token and private copy of the repository; implies --serve on loopback. With
+    /// workers, --agents 0 is allowed (a native agent still writes the answer).
+    #[arg(long = "worker", value_name = "KIND:N", value_parser = delm::workers::parse_spec)]
+    pub workers: Vec<delm::workers::WorkerSpec>,
     #[command(flatten)]
     pub provider: ProviderArgs,
     /// Set by `delm demo`: the run's model is the in-process scripted demo model.
@@ -203,6 +209,7 @@ impl DemoArgs {
             session: self.session,
             sandbox: SandboxArgs::default(),
             serve: ServeArgs::default(),
+            workers: Vec::new(),
             board: None,
             lease: LeaseArgs::default(),
             nats: NatsArgs::default(),

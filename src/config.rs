@@ -62,6 +62,16 @@ pub struct Config {
     /// Per-model prices (USD per million tokens) over the built-in table.
     #[serde(default)]
     pub pricing: HashMap<String, PriceOverride>,
+    /// The binaries of `--worker` kinds: `[workers.claude-code] command = "..."`.
+    #[serde(default)]
+    pub workers: HashMap<String, WorkerCommand>,
+}
+
+/// `[workers.KIND]`: where that CLI is (a path, or a name on PATH).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerCommand {
+    pub command: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -226,6 +236,14 @@ impl Config {
                  word the model accepts, e.g. low, medium or high"
             ));
         }
+        for kind in self.workers.keys() {
+            if !crate::workers::Kind::ALL.iter().any(|k| k.name() == kind) {
+                return Err(format!(
+                    "[workers.{kind}] is not a worker kind: use [workers.claude-code] or \
+                     [workers.codex]"
+                ));
+            }
+        }
         for (model, price) in &self.pricing {
             if let Some((field, rate)) = price.invalid_rate() {
                 return Err(format!(
@@ -363,6 +381,20 @@ mod tests {
         assert_eq!(policy.max_attempts, 3);
         assert_eq!(policy.call_deadline, Duration::from_secs(120));
         assert_eq!(cfg.pricing["my-model"].cached_input, Some(0.1));
+    }
+
+    #[test]
+    fn worker_commands_are_read_and_unknown_kinds_refused() {
+        let cfg = load("[workers.claude-code]\ncommand = \"/opt/claude\"\n").unwrap();
+        assert_eq!(
+            cfg.workers["claude-code"].command.as_deref(),
+            Some("/opt/claude")
+        );
+        let err = load("[workers.cursor]\ncommand = \"cursor\"\n").unwrap_err();
+        assert!(
+            err.contains("[workers.cursor] is not a worker kind"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::cli::{
     Cli, Command, CompareArgs, CoordinationArg, McpArgs, ModelArgs, ProviderArgs, ReplayArgs,
     ResumeArgs, RunArgs, SandboxArgs, ServeArgs, VerifyArg,
 };
+use crate::worker_cmds;
 use delm::config::{self, Config, DEFAULT_MODEL};
 use delm::engine::tools::{Workspace, WorkspaceOptions, delivery, patch};
 use delm::engine::{EngineHandle, EventSink, PriceFn, RunBuilder, RunConfig, board, tools};
@@ -339,12 +340,17 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     }
     let board = args.board.as_deref().map(board_url).transpose()?;
     let agents = args.agents.or(cfg.agents).unwrap_or(4);
-    // A board on NATS may run no agents itself: workers bring them.
-    let fewest = usize::from(board.is_none());
+    // A board on NATS, or CLI workers, may run no agents here: the workers do the work.
+    let fewest = usize::from(board.is_none() && args.workers.is_empty());
     if agents < fewest || agents > board::MAX_AGENTS {
         return Err(Failure::Usage(format!(
-            "--agents must be between {fewest} and {}",
-            board::MAX_AGENTS
+            "--agents must be between {fewest} and {}{}",
+            board::MAX_AGENTS,
+            if fewest == 1 {
+                " (0 only with --worker or --board: then workers do the work)"
+            } else {
+                ""
+            }
         )));
     }
     if agents == 0 && args.coordination == CoordinationArg::Isolated {
@@ -360,6 +366,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         ));
     }
     let mode = mode_from(&args)?;
+    let worker_plan = worker_cmds::plan(&args, &cfg, &mode)?;
     let model = resolve_model(&cfg, &args.provider.model, None)?;
     let workspace = tools::open_with(&mode, &workspace_options(&args.sandbox, &model))
         .map_err(Failure::Usage)?;
@@ -369,6 +376,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         run_cfg.model_label = delm::demo::MODEL_LABEL.to_string();
     }
     run_cfg.agents = agents;
+    run_cfg.standby_finaliser = agents == 0 && worker_plan.is_some();
     run_cfg.verify = verify_mode(args.verify, &cfg)?;
     run_cfg.coordination = match args.coordination {
         CoordinationArg::Delm => Coordination::Delm,
@@ -388,7 +396,14 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         None => sessions_dir()?.join(format!("{}.jsonl", run_cfg.run_id)),
     };
     check_tui(&args.provider, &cfg)?;
-    let mcp_board = bind_board(&args.serve, &session_path, &run_cfg.run_id).await?;
+    // Workers reach the board over MCP: --serve is implied (loopback, a free port).
+    let serve = match (&args.serve.serve, &worker_plan) {
+        (None, Some(_)) => ServeArgs {
+            serve: Some(delm::mcp::DEFAULT_ADDR.to_string()),
+        },
+        _ => args.serve.clone(),
+    };
+    let mcp_board = bind_board(&serve, &session_path, &run_cfg.run_id).await?;
     let mut host = match &board {
         Some(url) => Some(
             BoardHost::create(url, &nats_auth(&args.nats), &run_cfg)
@@ -416,7 +431,21 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         agents,
     )?;
     let handle = builder.start().map_err(Failure::Run)?;
-    let serving = serve_board(mcp_board, &handle, workspace, settings, &args.provider);
+    let serving = serve_board(
+        mcp_board,
+        &handle,
+        Arc::clone(&workspace),
+        settings,
+        &args.provider,
+    )
+    .map(Arc::new);
+    let workers = worker_cmds::start(
+        worker_plan,
+        &handle,
+        serving.as_ref(),
+        workspace,
+        args.provider.headless,
+    );
     let front = FrontEnd {
         flags: &args.provider,
         cfg: &cfg,
@@ -426,9 +455,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         resume: None,
     };
     let outcome = serve_and_drive(handle, host, front).await;
-    if let Some(serving) = serving {
-        serving.shutdown().await;
-    }
+    worker_cmds::stop(workers, serving).await;
     outcome
 }
 

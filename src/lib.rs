@@ -23,3 +23,4 @@ pub mod story;
 pub mod text;
 #[cfg(feature = "tui")]
 pub mod tui;
+pub mod workers;

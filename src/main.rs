@@ -5,6 +5,7 @@ mod board_cmds;
 mod cli;
 mod eval_cmd;
 mod launch;
+mod worker_cmds;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -121,6 +121,12 @@ const PROXY_VARS: &[&str] = &[
     "no_proxy",
 ];
 
+/// Whether `name` is a proxy variable (kept in delm's own environment and in the
+/// environment of the CLIs it launches as workers, which reach their API through it).
+pub fn is_proxy_var(name: &OsStr) -> bool {
+    PROXY_VARS.iter().any(|p| OsStr::new(p) == name)
+}
+
 /// The provider key variables that are always sealed, whatever their value looks like.
 pub const PROVIDER_KEY_VARS: &[&str] = &["OPENAI_API_KEY", "ANTHROPIC_API_KEY"];
 

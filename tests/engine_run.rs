@@ -80,6 +80,7 @@ fn start_wrapped(
     let kind = match wire {
         Wire::OpenAi | Wire::Ollama => ProviderKind::OpenAi,
         Wire::Anthropic => ProviderKind::Anthropic,
+        Wire::Responses => unreachable!("delm's agents do not speak the Responses wire"),
     };
     let mut pc = ProviderConfig::new(kind, "test-model", mock.base_url.clone());
     pc.api_key = Some(Secret::new(KEY));

@@ -35,6 +35,7 @@ fn config(mock: &MockLlm, wire: Wire, stream: bool) -> ProviderConfig {
     let kind = match wire {
         Wire::OpenAi | Wire::Ollama => ProviderKind::OpenAi,
         Wire::Anthropic => ProviderKind::Anthropic,
+        Wire::Responses => unreachable!("delm's agents do not speak the Responses wire"),
     };
     let mut cfg = ProviderConfig::new(kind, "test-model", mock.base_url.clone());
     // Nothing in the test's environment may route loopback calls through a proxy.
@@ -163,7 +164,7 @@ async fn text_reply_headers_and_usage_in_every_mode() {
                     assert_eq!(sent.body["stream_options"]["include_usage"], true);
                 }
             }
-            Wire::Ollama => unreachable!("not in MODES"),
+            Wire::Ollama | Wire::Responses => unreachable!("not in MODES"),
             Wire::Anthropic => {
                 assert_eq!(sent.path, "/v1/messages");
                 assert_eq!(sent.header("x-api-key"), Some(KEY));
@@ -288,7 +289,7 @@ async fn a_conversation_with_tool_results_is_mapped_to_each_wire() {
                 );
                 assert_eq!(messages[3]["tool_call_id"], "c1");
             }
-            Wire::Ollama => unreachable!("not in the loop"),
+            Wire::Ollama | Wire::Responses => unreachable!("not in the loop"),
             Wire::Anthropic => {
                 // Tool results and the following user text merge into one user turn.
                 assert_eq!(roles, ["user", "assistant", "user"]);

@@ -12,7 +12,7 @@ use super::agent::{self, AgentDeps};
 use super::client::{
     InProcessClient, Inbound, InboundReply, Revocation, SignalSource, Signals, granted_claim,
 };
-use super::policy::ORCHESTRATOR;
+use super::policy::{ORCHESTRATOR, STANDBY_FINALISER};
 use super::protocol::{Claim, Control, Reply, Request};
 use super::scheduler::{self, Effect, Scheduler, SchedulerConfig, Step};
 use super::store::{self, EventStore};
@@ -594,7 +594,8 @@ impl Board {
         }
     }
 
-    /// Bring the native agents to the desired count (and start the `central` orchestrator).
+    /// Bring the native agents to the desired count (and start the `central` orchestrator
+    /// or the standby finaliser).
     fn reconcile(&mut self) {
         if self.sched.is_over() {
             return;
@@ -620,6 +621,10 @@ impl Board {
         if self.cfg.coordination.orchestrated() {
             self.supervisor
                 .ensure_extra(ORCHESTRATOR, || spawn(ORCHESTRATOR.to_string()));
+        }
+        if self.cfg.standby_finaliser {
+            self.supervisor
+                .ensure_extra(STANDBY_FINALISER, || spawn(STANDBY_FINALISER.to_string()));
         }
         self.supervisor.reconcile(desired.min(MAX_AGENTS), spawn);
     }

@@ -66,6 +66,10 @@ pub struct RunConfig {
     /// A work conversation longer than this (characters) has its older tool outputs
     /// collapsed before the next call, before the context window forces it.
     pub compact_after_chars: usize,
+    /// Start a native agent that takes only the finalise turn ([`policy::STANDBY_FINALISER`]):
+    /// with no native agents (`--agents 0`) and outside workers doing the tasks, someone
+    /// of delm's own still writes the answer.
+    pub standby_finaliser: bool,
 }
 
 impl RunConfig {
@@ -88,6 +92,7 @@ impl RunConfig {
             max_calls_per_turn: 32,
             lease: Duration::from_secs(120),
             compact_after_chars: 160_000,
+            standby_finaliser: false,
         }
     }
 
@@ -223,6 +228,18 @@ impl EngineHandle {
     pub fn announce_serving(&self, url: &str) {
         let url = crate::redact::redact(url).into_owned();
         let _ = self.system.send(crate::event::Event::BoardServing { url });
+    }
+
+    /// Something went wrong outside the board that the human should see (a worker process
+    /// that exited and was not restarted): an `error` event naming `agent`. It does not
+    /// fail the run. Secrets delm knows are redacted.
+    pub fn report_problem(&self, agent: Option<&str>, message: &str) {
+        let message = crate::redact::redact(message).into_owned();
+        let _ = self.system.send(crate::event::Event::Error {
+            agent: agent.map(str::to_string),
+            task: None,
+            message: crate::text::clip(&message, limits::ERROR_CHARS),
+        });
     }
 
     /// The folded state of the run (tasks, points, agents, context indexes).

@@ -16,6 +16,10 @@ use std::fmt::Write;
 /// The orchestrator's agent id in `central` runs.
 pub const ORCHESTRATOR: &str = "orch";
 
+/// The agent id of the standby finaliser: a native agent that takes no task, only the
+/// finalise turn, for runs whose work is done by outside workers (`--agents 0 --worker`).
+pub const STANDBY_FINALISER: &str = "fin";
+
 /// What differs between the coordination shapes, in one place: the initial tasks, who
 /// sees whose points, which protocol tools each role gets, and how claims are answered
 /// (the scheduler asks [`Coordination::orchestrated`]).

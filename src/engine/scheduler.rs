@@ -11,7 +11,7 @@
 //! them would scatter one decision over several files.
 
 use super::limits::{self, cap};
-use super::policy::ORCHESTRATOR;
+use super::policy::{ORCHESTRATOR, STANDBY_FINALISER};
 use super::protocol::{
     Claim, ClaimReply, Control, PointDraft, Reply, Report, Request, TaskBrief, Verdict, WaitReason,
 };
@@ -176,7 +176,7 @@ pub fn worker_agent(agent: &str) -> Option<(usize, usize)> {
 /// Whether `agent` runs the native agent loop (here or in a worker), and so can take the
 /// finalise turn.
 fn can_finalise(agent: &str) -> bool {
-    native_index(agent).is_some() || worker_agent(agent).is_some()
+    native_index(agent).is_some() || worker_agent(agent).is_some() || agent == STANDBY_FINALISER
 }
 
 /// The brief of `task` for a claim on its `attempt`.
@@ -443,6 +443,7 @@ impl Scheduler {
     fn is_alive(&self, state: &RunState, agent: &str, now: Duration) -> bool {
         match native_index(agent) {
             Some(i) => i <= state.desired_agents,
+            None if agent == STANDBY_FINALISER => true,
             None => self
                 .leased
                 .get(agent)
@@ -486,6 +487,10 @@ impl Scheduler {
             } else {
                 self.orchestrator_turn(agent)
             };
+        }
+        // The standby finaliser takes no task: it waits until the queue is done.
+        if agent == STANDBY_FINALISER && !self.budget_hit && !self.queued.is_empty() {
+            return wait(WaitReason::NoWork);
         }
         if !self.budget_hit
             && let Some((_, task)) = self.queued.pop_first()

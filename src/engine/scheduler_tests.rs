@@ -848,3 +848,32 @@ fn evidence_the_point_rules_accept_reaches_verification_whole() {
     assert_eq!(job.points[0].evidence[0].quote, quote);
     assert_eq!(job.points[0].evidence[0].source, source);
 }
+
+#[test]
+fn the_standby_finaliser_takes_no_task_only_the_finalise_turn() {
+    use super::super::policy::STANDBY_FINALISER;
+    let mut h = Harness::delm(0, &["one"]);
+    let join = Request::Join {
+        name: "claude-code".into(),
+        kind: super::super::protocol::ParticipantKind::CliWorker,
+    };
+    h.send("claude-1", join);
+    assert!(
+        matches!(h.claim(STANDBY_FINALISER), ClaimReply::Wait { .. }),
+        "a queued task is left to the workers"
+    );
+    let c = h.claim_task("claude-1");
+    assert!(matches!(
+        h.claim(STANDBY_FINALISER),
+        ClaimReply::Wait { .. }
+    ));
+    h.finish("claude-1", &c);
+    assert!(
+        matches!(h.claim("claude-1"), ClaimReply::Wait { .. }),
+        "an outside worker never finalises"
+    );
+    assert!(matches!(
+        h.claim(STANDBY_FINALISER),
+        ClaimReply::Finalise { .. }
+    ));
+}

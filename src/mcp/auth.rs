@@ -38,28 +38,55 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The agent a token speaks for, when delm issued it to a worker it launched: every call
+/// made with the token acts as this agent, whatever `agent` the call names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seat {
+    /// The agent id on the board (`claude-1`, `codex-2`).
+    pub handle: String,
+    /// What the worker is (`claude-code`), shown to the human.
+    pub name: String,
+}
+
+struct Entry {
+    token: String,
+    seat: Option<Seat>,
+}
+
 /// The tokens the board accepts. Every one is registered for redaction.
 #[derive(Default)]
-pub struct Tokens(RwLock<Vec<String>>);
+pub struct Tokens(RwLock<Vec<Entry>>);
 
 impl Tokens {
     pub fn new(first: String) -> Self {
-        Tokens(RwLock::new(vec![first]))
+        Tokens(RwLock::new(vec![Entry {
+            token: first,
+            seat: None,
+        }]))
     }
 
     pub fn add(&self, token: String) {
+        self.add_entry(token, None);
+    }
+
+    /// A token that acts only as the agent of `seat`.
+    pub fn add_seated(&self, token: String, seat: Seat) {
+        self.add_entry(token, Some(seat));
+    }
+
+    fn add_entry(&self, token: String, seat: Option<Seat>) {
         crate::redact::register(&token);
         self.0
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .push(token);
+            .push(Entry { token, seat });
     }
 
     /// Stop accepting `token` (a worker that exited). The first token (the board file's)
     /// stays.
     pub fn revoke(&self, token: &str) {
         let mut tokens = self.0.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = tokens.iter().skip(1).position(|t| t == token) {
+        if let Some(i) = tokens.iter().skip(1).position(|t| t.token == token) {
             tokens.remove(i + 1);
         }
     }
@@ -67,16 +94,27 @@ impl Tokens {
     /// Whether an `Authorization` header value carries an accepted bearer token. The scheme
     /// is matched case-insensitively (RFC 7235); every token is compared in constant time.
     pub fn allows(&self, authorization: Option<&[u8]>) -> bool {
-        let Some(value) = authorization else {
-            return false;
-        };
-        let Some(presented) = bearer(value) else {
-            return false;
-        };
+        self.find(authorization).is_some()
+    }
+
+    /// The seat of the accepted token an `Authorization` header carries (`None` for an
+    /// unseated token or none accepted).
+    pub fn seat_of(&self, authorization: Option<&[u8]>) -> Option<Seat> {
+        self.find(authorization).flatten()
+    }
+
+    /// `Some(seat)` when the header carries an accepted token.
+    fn find(&self, authorization: Option<&[u8]>) -> Option<Option<Seat>> {
+        let presented = bearer(authorization?)?;
         let tokens = self.0.read().unwrap_or_else(|e| e.into_inner());
         // Check all of them, so the time taken does not say which one matched.
-        tokens.iter().fold(false, |ok, t| {
-            constant_time_eq(t.as_bytes(), presented) | ok
+        tokens.iter().fold(None, |found, t| {
+            let hit = constant_time_eq(t.token.as_bytes(), presented);
+            if hit && found.is_none() {
+                Some(t.seat.clone())
+            } else {
+                found
+            }
         })
     }
 }
@@ -125,6 +163,25 @@ mod tests {
         assert!(!tokens.allows(Some(b"Bearer delm_worker-token-0001")));
         tokens.revoke("delm_first-token-0001");
         assert!(tokens.allows(Some(b"Bearer delm_first-token-0001")));
+    }
+
+    #[test]
+    fn a_seated_token_names_its_agent() {
+        let tokens = Tokens::new("delm_first-token-0001".into());
+        let seat = Seat {
+            handle: "claude-1".into(),
+            name: "claude-code".into(),
+        };
+        tokens.add_seated("delm_worker-token-0002".into(), seat.clone());
+        assert_eq!(
+            tokens.seat_of(Some(b"Bearer delm_worker-token-0002")),
+            Some(seat)
+        );
+        assert_eq!(tokens.seat_of(Some(b"Bearer delm_first-token-0001")), None);
+        assert!(tokens.allows(Some(b"Bearer delm_first-token-0001")));
+        tokens.revoke("delm_worker-token-0002");
+        assert_eq!(tokens.seat_of(Some(b"Bearer delm_worker-token-0002")), None);
+        assert!(!tokens.allows(Some(b"Bearer delm_worker-token-0002")));
     }
 
     #[test]

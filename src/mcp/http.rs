@@ -103,10 +103,12 @@ pub(crate) async fn serve(
     if !loopback {
         config = config.disable_allowed_hosts();
     }
+    let seats = tokens.clone();
     let mcp: Mcp = StreamableHttpService::new(
         move || {
             Ok(BoardServer {
                 swarm: swarm.clone(),
+                tokens: seats.clone(),
             })
         },
         Arc::new(sessions()),

@@ -21,6 +21,7 @@ mod swarm;
 mod tools;
 mod work;
 
+pub use auth::Seat;
 pub use board_file::{BoardFile, board_file_for};
 pub use bridge::bridge_stdio;
 pub use swarm::{BoardSettings, MAX_OUTSIDE_AGENTS};
@@ -169,7 +170,7 @@ impl Binding {
         let task = tokio::spawn(serve_while_live(
             Served {
                 listener: self.listener,
-                swarm,
+                swarm: swarm.clone(),
                 tokens: tokens.clone(),
                 loopback: self.loopback,
                 board_file: self.file.path.clone(),
@@ -182,6 +183,7 @@ impl Binding {
             url: self.url,
             file: self.file,
             tokens,
+            swarm,
             stop,
             task: Some(task),
         }
@@ -249,6 +251,7 @@ pub struct ServingBoard {
     url: String,
     file: FileGuard,
     tokens: Arc<auth::Tokens>,
+    swarm: Arc<swarm::Swarm>,
     stop: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -272,9 +275,45 @@ impl ServingBoard {
         Ok(token)
     }
 
+    /// Put a worker delm launches on the board as `seat.handle` (an agent row at once; a
+    /// worker that left joins again) and issue a token that acts only as that agent,
+    /// registered for redaction.
+    pub async fn seat_worker(&self, seat: &Seat) -> Result<String, String> {
+        self.swarm.seat(seat).await?;
+        let token = auth::new_token()?;
+        self.tokens.add_seated(token.clone(), seat.clone());
+        Ok(token)
+    }
+
+    /// Record what a seated worker's own output says it did (text, its own tool calls,
+    /// its model calls) as its agent's events.
+    pub fn worker_report(&self, handle: &str, report: crate::engine::protocol::Report) {
+        self.swarm.report_for(handle, report);
+    }
+
+    /// Text a seated worker's model is writing now, shown live (lossy, not logged).
+    pub fn worker_stream(&self, handle: &str, text: &str) {
+        self.swarm.stream_for(handle, text);
+    }
+
+    /// A seated worker's process is gone: it leaves the board, so its claim goes back to
+    /// the queue.
+    pub async fn worker_left(&self, handle: &str) {
+        self.swarm.leave(handle).await;
+    }
+
     /// Stop accepting a token from [`ServingBoard::issue_token`].
     pub fn revoke_token(&self, token: &str) {
         self.tokens.revoke(token);
+    }
+
+    /// The names of the tools the board serves (for a worker's allow-list).
+    pub fn tool_names(&self) -> Vec<String> {
+        self.swarm
+            .tools()
+            .into_iter()
+            .map(|t| t.spec.name)
+            .collect()
     }
 
     /// Whether the server still runs (it stops by itself when the run ends).

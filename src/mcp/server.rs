@@ -3,6 +3,7 @@
 //! session. rmcp does the protocol: the 2025-11-25 `initialize` handshake with sessions,
 //! and the stateless 2026-07-28 revision (`server/discover`, per-request `_meta`).
 
+use super::auth::Tokens;
 use super::swarm::{Call, Swarm};
 use super::tools::{BoardTool, Effect, INSTRUCTIONS};
 use rmcp::model::{
@@ -18,6 +19,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub(crate) struct BoardServer {
     pub swarm: Arc<Swarm>,
+    /// To tell which agent a worker's token is seated as.
+    pub tokens: Arc<Tokens>,
 }
 
 /// The server's identity and capabilities at the handshake (also the stdio bridge's).
@@ -76,9 +79,12 @@ impl ServerHandler for BoardServer {
         let args = request.arguments.unwrap_or_default();
         // A JSON-RPC id is unique only within one session: without a session (stateless
         // requests, 2026-07-28) only an explicit `request_id` identifies a retry.
-        let session = context
-            .extensions
-            .get::<hyper::http::request::Parts>()
+        let parts = context.extensions.get::<hyper::http::request::Parts>();
+        let seat = parts.and_then(|p| {
+            let authorization = p.headers.get(hyper::header::AUTHORIZATION);
+            self.tokens.seat_of(authorization.map(|v| v.as_bytes()))
+        });
+        let session = parts
             .and_then(|p| p.headers.get("mcp-session-id"))
             .and_then(|v| v.to_str().ok())
             .map(|s| format!("j:{s}:{}", context.id));
@@ -87,6 +93,7 @@ impl ServerHandler for BoardServer {
             key: Call::retry_key(&args, session),
             client_name: context.peer.peer_info().map(|i| i.client_info.name.clone()),
             cancel: context.ct.clone(),
+            seat,
             args,
         };
         let reply = self.swarm.call(call).await;

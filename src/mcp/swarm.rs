@@ -3,6 +3,7 @@
 //! lease, its points go through the board's verifier and its events are in the log like a
 //! native agent's. Transport-free: the MCP server (HTTP) and the tests call [`Swarm::call`].
 
+use super::auth::Seat;
 use super::read::{self, Cursor};
 use super::tools::{self, ADD, CLAIM, EXPAND, FINISH, JOIN, READ, RECORD, RUN_CHECK};
 use crate::engine::client::{BoardClient, InProcessClient};
@@ -62,6 +63,8 @@ pub struct Call {
     pub client_name: Option<String>,
     /// Fires when the client cancels the call or goes away.
     pub cancel: CancellationToken,
+    /// The agent the call's token is seated as (a worker delm launched), if any.
+    pub seat: Option<Seat>,
 }
 
 impl Call {
@@ -72,6 +75,7 @@ impl Call {
             key: None,
             client_name: None,
             cancel: CancellationToken::new(),
+            seat: None,
         }
     }
 
@@ -262,6 +266,17 @@ impl Participant {
     }
 }
 
+/// What the board said to a `join` request.
+fn join_reply(
+    reply: Option<(Reply, Option<crate::engine::client::Revocation>)>,
+) -> Result<(), String> {
+    match reply.map(|(r, _)| r) {
+        Some(Reply::Ok) => Ok(()),
+        Some(Reply::Refused { reason }) => Err(reason),
+        _ => Err("the run is over".into()),
+    }
+}
+
 fn reused_key(key: &str) -> String {
     format!(
         "request_id `{}` was already used for a different call; use a new request_id for a \
@@ -323,9 +338,18 @@ impl Swarm {
     }
 
     /// Run one tool call.
-    pub async fn call(&self, call: Call) -> ToolReply {
+    pub async fn call(&self, mut call: Call) -> ToolReply {
+        if let Some(seat) = &call.seat {
+            // A seated token acts as its agent only, whatever handle the model passed.
+            call.args
+                .insert("agent".into(), Value::String(seat.handle.clone()));
+        }
         if call.tool == JOIN {
-            return self.join(&call).await.unwrap_or_else(ToolReply::error);
+            let joined = match call.seat.clone() {
+                Some(seat) => self.join_seat(&seat).await,
+                None => self.join(&call).await,
+            };
+            return joined.unwrap_or_else(ToolReply::error);
         }
         let me = match self.participant(&call) {
             Ok(me) => me,
@@ -415,17 +439,76 @@ impl Swarm {
             }
         };
         drop(joins);
+        Ok(self.brief(&handle, &name))
+    }
+
+    /// `join_swarm` with a seated token: the seat's agent, admitted when delm launched its
+    /// worker ([`Swarm::seat`]); the brief again if it joins twice.
+    async fn join_seat(&self, seat: &Seat) -> Result<ToolReply, String> {
+        if self.find(&seat.handle).is_none() {
+            self.seat(seat).await?;
+        }
+        Ok(self.brief(&seat.handle, &seat.name))
+    }
+
+    fn brief(&self, handle: &str, name: &str) -> ToolReply {
         let view = self.view();
-        let text = tools::brief(&tools::BriefFacts {
-            handle: &handle,
-            name: &name,
+        ToolReply::ok(tools::brief(&tools::BriefFacts {
+            handle,
+            name,
             goal: &view.state.goal,
             workspace: &self.workspace.describe(),
             lease: self.settings.lease,
             exec: self.exec,
             workspace_tools: &self.workspace_tools,
-        });
-        Ok(ToolReply::ok(text))
+        }))
+    }
+
+    fn find(&self, handle: &str) -> Option<Arc<Participant>> {
+        let participants = self.participants.lock().unwrap_or_else(|e| e.into_inner());
+        participants.get(handle).cloned()
+    }
+
+    /// The agent of a worker delm launches, on the board before its process starts (so
+    /// the human sees it at once and its output is recorded from the first line); sent
+    /// again after the worker left, it joins again (a restarted process).
+    pub(crate) async fn seat(&self, seat: &Seat) -> Result<(), String> {
+        match self.find(&seat.handle) {
+            Some(me) => join_reply(
+                me.client
+                    .send(Request::Join {
+                        name: seat.name.clone(),
+                        kind: ParticipantKind::CliWorker,
+                    })
+                    .await,
+            ),
+            None => self
+                .admit_as(seat.handle.clone(), &seat.name, ParticipantKind::CliWorker)
+                .await
+                .map(|_| ()),
+        }
+    }
+
+    /// What a worker's own output says it did (assistant text, its own tool calls, its
+    /// model calls), in the log as its agent's.
+    pub(crate) fn report_for(&self, handle: &str, report: Report) {
+        if let Some(me) = self.find(handle) {
+            me.report(report);
+        }
+    }
+
+    /// Text a worker's model is writing now, for the TUI (lossy, never logged).
+    pub(crate) fn stream_for(&self, handle: &str, text: &str) {
+        if let Some(me) = self.find(handle) {
+            me.client.stream(text);
+        }
+    }
+
+    /// The worker's process is gone: its claim goes back to the queue.
+    pub(crate) async fn leave(&self, handle: &str) {
+        if let Some(me) = self.find(handle) {
+            let _ = me.client.send(Request::Leave).await;
+        }
     }
 
     /// A new participant on the board: a handle, a `join` request, a seat here.
@@ -444,19 +527,24 @@ joined; reuse a handle you were given"
         }
         let ordinal = self.joined.fetch_add(1, Ordering::Relaxed) + 1;
         let handle = super::auth::new_handle(ordinal)?;
+        self.admit_as(handle, name, ParticipantKind::Mcp).await
+    }
+
+    async fn admit_as(
+        &self,
+        handle: String,
+        name: &str,
+        kind: ParticipantKind,
+    ) -> Result<String, String> {
         let client = self.engine.participant(handle.clone());
-        let reply = client
-            .send(Request::Join {
-                name: name.to_string(),
-                kind: ParticipantKind::Mcp,
-            })
-            .await
-            .map(|(r, _)| r);
-        match reply {
-            Some(Reply::Ok) => {}
-            Some(Reply::Refused { reason }) => return Err(reason),
-            _ => return Err("the run is over".into()),
-        }
+        join_reply(
+            client
+                .send(Request::Join {
+                    name: name.to_string(),
+                    kind,
+                })
+                .await,
+        )?;
         let participant = Arc::new(Participant {
             handle: handle.clone(),
             client,

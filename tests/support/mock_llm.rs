@@ -13,7 +13,10 @@
 //! without ids, with object arguments or a wrong finish reason ([`Habits`]), thinking
 //! blocks with signatures ([`Reply::Thinking`]), raw bytes (malformed streams, invalid
 //! UTF-8: [`Reply::Raw`]), slow trickles ([`Reply::Trickle`]), and answer as an HTTP proxy
-//! (absolute-form request targets are served too, and recorded as proxied).
+//! (absolute-form request targets are served too, and recorded as proxied). It also speaks
+//! the OpenAI Responses wire Codex uses ([`Wire::Responses`]).
+
+mod responses;
 
 use delm::llm::scripted::prefix_cache::{
     self, CacheBlock, CacheUse, PrefixCache, strip_cache_control,
@@ -36,6 +39,8 @@ pub enum Wire {
     Anthropic,
     /// Ollama's native `POST /api/chat` (JSON lines when streaming).
     Ollama,
+    /// OpenAI Responses, `POST /v1/responses` (what Codex speaks; see `responses`).
+    Responses,
 }
 
 impl Wire {
@@ -44,6 +49,7 @@ impl Wire {
             Wire::OpenAi => "/v1/chat/completions",
             Wire::Anthropic => "/v1/messages",
             Wire::Ollama => "/api/chat",
+            Wire::Responses => "/v1/responses",
         }
     }
 }
@@ -501,7 +507,8 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) -> io::Res
     let Some(request) = read_request(&mut stream).await? else {
         return Ok(());
     };
-    if request.path != shared.wire.path() {
+    // A query (`/v1/messages?beta=true`, as Claude Code sends) does not change the route.
+    if request.path.split('?').next() != Some(shared.wire.path()) {
         let message = format!(
             "mock LLM: no route for POST {}; this server speaks {:?} at {}",
             request.path,
@@ -606,7 +613,7 @@ const REDACTED_THINKING: &str = "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyI
 impl Turn {
     fn new(wire: Wire, index: usize, text: String, calls: Vec<(String, String)>) -> Turn {
         let prefix = match wire {
-            Wire::OpenAi | Wire::Ollama => "call",
+            Wire::OpenAi | Wire::Ollama | Wire::Responses => "call",
             Wire::Anthropic => "toolu",
         };
         let calls = calls
@@ -670,7 +677,7 @@ fn bill(shared: &Shared, request: &RecordedRequest, turn: &Turn) -> Billed {
         match shared.wire {
             Wire::OpenAi => cache.openai(&request.cache_text()),
             Wire::Anthropic => cache.anthropic(&request.cache_blocks()),
-            Wire::Ollama => CacheUse::default(),
+            Wire::Ollama | Wire::Responses => CacheUse::default(),
         }
     } else {
         CacheUse::default()
@@ -777,6 +784,10 @@ async fn write_reply(
                 "application/x-ndjson",
                 ollama_stream(request, &turn, &billed),
             ),
+            Wire::Responses => (
+                "text/event-stream",
+                responses::stream(request, index, &turn, &billed),
+            ),
         };
         write_frames(stream, content_type, frames, cut, pause, stall).await
     } else {
@@ -790,6 +801,7 @@ async fn write_reply(
                 Some(&billed),
                 &turn,
             ),
+            Wire::Responses => responses::body(request, index, &turn, &billed),
         };
         write_json(stream, &body.to_string(), cut, pause, stall).await
     }

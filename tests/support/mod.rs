@@ -3,6 +3,7 @@
 
 pub mod mock_llm;
 pub mod nats_server;
+pub mod worker_player;
 
 pub use mock_llm::{Gate, Habits, MockLlm, MockOptions, RecordedRequest, Reply, Wire};
 

@@ -9,7 +9,7 @@ mod work;
 
 use super::client::{BoardClient, Revocation};
 use super::model_call;
-use super::policy::{self, ORCHESTRATOR};
+use super::policy::{self, ORCHESTRATOR, STANDBY_FINALISER};
 use super::protocol::{Claim, ClaimReply, Reply, Report, Request, TaskBrief};
 use super::store;
 use super::tools::Workspace;
@@ -173,8 +173,9 @@ impl Agent {
                 }
                 Reply::Claim(ClaimReply::Wait { .. }) => {
                     self.set_status(AgentStatus::Idle);
-                    // The `central` orchestrator waits for its wave to end, not for work.
-                    let takes_work = self.id != ORCHESTRATOR;
+                    // The `central` orchestrator waits for its wave to end, and the standby
+                    // finaliser for the queue to empty, not for work.
+                    let takes_work = self.id != ORCHESTRATOR && self.id != STANDBY_FINALISER;
                     if !signals.wait_for_change(watch, takes_work).await {
                         return;
                     }

@@ -133,6 +133,13 @@ pub trait Workspace: Send + Sync {
     ) -> Option<BoxFuture<'static, AssembledResult>> {
         None
     }
+    /// A private copy of the repository for `agent` to edit with its own tools (a worker
+    /// delm launches works in it), made now if it has none: the same worktree its
+    /// `run_command` runs in and its `patch:` evidence is taken from. `None` when the run
+    /// makes no copies (no `--allow-edit`).
+    fn private_copy(&self, _agent: &str) -> Option<Result<std::path::PathBuf, String>> {
+        None
+    }
     /// The run is over: remove what the workspace made (agents' worktrees).
     fn cleanup(&self) {}
 }

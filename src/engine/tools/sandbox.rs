@@ -335,6 +335,13 @@ your last edit. In the final answer, name the point that carries the patch.",
         guard.clone()
     }
 
+    /// The directory of the agent's worktree, made now if it has none (blocking: copies the
+    /// repository), for a worker that edits it with its own tools.
+    pub fn private_copy(&self, agent: &str) -> Result<std::path::PathBuf, String> {
+        self.worktree_or_create(agent)
+            .map(|wt| wt.path().to_path_buf())
+    }
+
     /// The agent's worktree, made now if it has none (blocking: copies the repository).
     fn worktree_or_create(&self, agent: &str) -> Result<Arc<Worktree>, String> {
         if self.closed.load(Ordering::SeqCst) {

@@ -361,6 +361,11 @@ impl Workspace for RepoWorkspace {
         super::delivery::deliver(Arc::clone(sandbox), state, cited, run_checks, stop)
     }
 
+    fn private_copy(&self, agent: &str) -> Option<Result<std::path::PathBuf, String>> {
+        let sandbox = self.sandbox.as_ref().filter(|s| s.allows_edit())?;
+        Some(sandbox.private_copy(agent))
+    }
+
     fn cleanup(&self) {
         if let Some(sandbox) = &self.sandbox {
             sandbox.cleanup();
