@@ -231,6 +231,7 @@ impl RunLauncher<'_> {
                 ..SandboxArgs::default()
             },
             serve: ServeArgs::default(),
+            workers: Vec::new(),
             provider: ProviderArgs {
                 model: a.model.clone(),
                 headless: true,
