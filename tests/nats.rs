@@ -3,6 +3,7 @@
 //! process, and the scripted model server playing the agents. Every wait is for a state
 //! (an event in the log, a line on stderr, a process exit), never for a fixed time.
 
+mod repo_run;
 mod support;
 mod swarm;
 
@@ -18,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::nats_server::NatsServer;
 use support::{Gate, MockLlm, RecordedRequest, Reply, Wire};
+use swarm::repair::{Cites, FIX_LINE, GREEN_QUOTE, HEADLINE, TEST_CMD, repair};
 use swarm::*;
 
 const KEY: &str = "sk-live-NATS-SECRET-5f4dcc3b5aa765d6";
@@ -219,6 +221,20 @@ impl Cluster {
 
     fn around(dir: tempfile::TempDir, nats: NatsServer, holds: Holds) -> Cluster {
         let mock = MockLlm::start_blocking(Wire::OpenAi, script(holds.clone()));
+        Self::serving(dir, nats, holds, mock)
+    }
+
+    /// A cluster whose agents all follow `script`.
+    fn scripted(
+        script: impl Fn(&RecordedRequest, usize) -> Reply + Send + Sync + 'static,
+    ) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let nats = NatsServer::start(&dir.path().join("js"));
+        let mock = MockLlm::start_blocking(Wire::OpenAi, script);
+        Self::serving(dir, nats, Holds::default(), mock)
+    }
+
+    fn serving(dir: tempfile::TempDir, nats: NatsServer, holds: Holds, mock: MockLlm) -> Cluster {
         Cluster {
             dir,
             board_url: nats.url(),
@@ -276,11 +292,14 @@ impl Cluster {
 
     /// A board over the documents in `docs`.
     fn board_on(&self, docs: &Path) -> (Proc, String) {
+        self.board_with(GOAL, &["--docs", docs.to_str().unwrap()])
+    }
+
+    /// A board asked `goal` over the workspace `flags` name (and what else they allow).
+    fn board_with(&self, goal: &str, flags: &[&str]) -> (Proc, String) {
         let mut args: Vec<String> = [
             "run",
-            GOAL,
-            "--docs",
-            docs.to_str().unwrap(),
+            goal,
             "--board",
             &self.board_url,
             "--agents",
@@ -293,6 +312,7 @@ impl Cluster {
         ]
         .map(String::from)
         .to_vec();
+        args.extend(flags.iter().map(|f| f.to_string()));
         args.extend(self.model_args());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut board = self.spawn("board", &args);
@@ -319,11 +339,17 @@ impl Cluster {
 
     /// A worker given the plain server URL and `env` (credentials, say).
     fn spawn_worker_with(&self, agents: usize, env: &[(&str, &str)]) -> Proc {
+        self.spawn_worker_flags(agents, &[], env)
+    }
+
+    /// [`Cluster::spawn_worker_with`], with more flags (`--allow-exec`, say).
+    fn spawn_worker_flags(&self, agents: usize, flags: &[&str], env: &[(&str, &str)]) -> Proc {
         let n = agents.to_string();
         let url = self.nats.url();
         let mut args: Vec<String> = ["worker", "--board", &url, "--agents", &n]
             .map(String::from)
             .to_vec();
+        args.extend(flags.iter().map(|f| f.to_string()));
         args.extend(self.model_args());
         let mut cmd = self.cmd();
         cmd.args(&args).envs(env.iter().copied());
@@ -785,4 +811,135 @@ fn a_token_protected_board_admits_only_clients_with_the_token_and_never_shows_it
             "the NATS token leaked into the {name}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// A worker's command runs and patches, verified and delivered by the board.
+
+/// A board with no agents over a copy of the fixture repository (its test fails), commands
+/// and edits allowed, and one worker whose agent repairs it citing `cites`: the run's log
+/// once every process exited, the cluster and the repository.
+fn remote_repair(cites: Cites) -> (Cluster, String, Vec<Envelope>, PathBuf, tempfile::TempDir) {
+    let c = Cluster::scripted(repair(cites));
+    let (repo_dir, repo) = repo_run::fixture("repo");
+    let before = repo_run::contents(&repo);
+    let edit = ["--allow-exec", "--allow-edit"];
+    let mut flags = vec!["--repo", repo.to_str().unwrap()];
+    flags.extend(edit);
+    let (mut board, run) = c.board_with("Why is a trailing comment dropped? Fix it.", &flags);
+    let mut worker = c.spawn_worker_flags(1, &edit, &[]);
+    joined(&mut worker);
+    board.wait_success();
+    worker.wait_success();
+    assert_eq!(
+        repo_run::contents(&repo),
+        before,
+        "the board's repository is untouched without --apply"
+    );
+    let events = c.events(&run);
+    (c, run, events, repo, repo_dir)
+}
+
+#[test]
+fn a_workers_fix_is_verified_on_the_board_and_delivered_checked_by_the_board() {
+    let (c, run, events, _repo, _repo_dir) = remote_repair(Cites::GreenRun);
+    let state = RunState::from_events(events.iter());
+    let point = state
+        .points
+        .iter()
+        .find(|p| p.point.headline == HEADLINE)
+        .expect("the worker's finding");
+    assert_eq!(
+        point.status,
+        delm::event::PointStatus::Verified,
+        "{:?}",
+        point.note
+    );
+    assert_eq!(point.point.author, "w1.a1");
+    let resolved: Vec<&str> = point
+        .point
+        .evidence
+        .iter()
+        .filter_map(|e| e.resolved.as_deref())
+        .collect();
+    assert!(resolved[0].starts_with("patch:w1.a1@"), "{resolved:?}");
+    // The worker's c3 is filed under its worker's name, apart from the board's own runs.
+    assert_eq!(resolved[1], "cmd:w1:c3 (exit 0)");
+
+    // Pinned like a native patch, with the worker's run as its check.
+    assert_eq!(state.patches.len(), 1);
+    let pinned = &state.patches[0];
+    assert_eq!(pinned.agent, "w1.a1");
+    assert!(
+        pinned
+            .diff
+            .contains(&format!("+                {FIX_LINE}"))
+    );
+    assert_eq!(pinned.checks.len(), 1);
+    assert!(pinned.checks[0].remote && pinned.checks[0].run == "w1:c3");
+
+    // The result: the worker's patch, and its check run again by the board on the
+    // assembled files (a worker's record never stands for the board's own run).
+    let result = state.result.as_ref().expect("result_assembled");
+    assert_eq!(result.merged.len(), 1);
+    assert_eq!(result.merged[0].point, point.point.id);
+    assert!(result.verified(), "{result:?}");
+    assert_eq!(result.tree, pinned.tree);
+    let check = &result.checks[0];
+    assert!(
+        !check.reused && !check.remote && check.passed(),
+        "{check:?}"
+    );
+    assert_eq!(check.cmd, TEST_CMD);
+    assert!(check.output.contains(GREEN_QUOTE), "{}", check.output);
+    let kinds: Vec<&str> = events.iter().map(|e| e.event.type_name()).collect();
+    assert_eq!(
+        kinds[kinds.len() - 2..],
+        ["result_assembled", "run_finished"]
+    );
+
+    // `<session>.patch` holds the fix, and the failing test passes with it applied.
+    let patch_file = c.session(&run).with_extension("patch");
+    let diff = std::fs::read_to_string(&patch_file).expect("the run's patch next to its session");
+    assert!(diff.contains(&format!("by w1.a1 (patch:w1.a1@")), "{diff}");
+    assert!(diff.contains("on its worker"), "{diff}");
+    let (_fresh_dir, fresh) = repo_run::fixture("repo");
+    assert!(
+        !repo_run::unittest(&fresh).status.success(),
+        "the fixture's test fails"
+    );
+    let applied = repo_run::git_apply(&fresh, &patch_file);
+    assert!(
+        applied.status.success(),
+        "{}",
+        repo_run::text(&applied.stderr)
+    );
+    let after = repo_run::unittest(&fresh);
+    assert!(after.status.success(), "{}", repo_run::text(&after.stderr));
+
+    let session = std::fs::read_to_string(c.session(&run)).unwrap();
+    assert!(
+        !session.contains(KEY),
+        "the API key leaked into the session"
+    );
+}
+
+#[test]
+fn a_workers_patch_citing_a_failed_run_is_rejected_with_the_reason() {
+    let (c, run, events, _repo, _repo_dir) = remote_repair(Cites::RedRun);
+    let state = RunState::from_events(events.iter());
+    let point = state
+        .points
+        .iter()
+        .find(|p| p.point.headline == HEADLINE)
+        .expect("the worker's finding");
+    assert_eq!(point.status, delm::event::PointStatus::Rejected);
+    let reason = point.note.as_deref().unwrap_or("");
+    assert!(
+        reason.contains("w1:c2 exited with 1") && reason.contains("a fix needs a run that exits 0"),
+        "{reason}"
+    );
+    assert!(state.patches.is_empty(), "nothing was pinned");
+    assert!(state.result.is_none(), "nothing to deliver");
+    assert!(!c.session(&run).with_extension("patch").exists());
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cooperative;
+pub mod repair;
 
 use crate::support::{RecordedRequest, Reply};
 use serde_json::{Value, json};
