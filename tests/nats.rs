@@ -901,7 +901,7 @@ fn a_workers_fix_is_verified_on_the_board_and_delivered_checked_by_the_board() {
     // `<session>.patch` holds the fix, and the failing test passes with it applied.
     let patch_file = c.session(&run).with_extension("patch");
     let diff = std::fs::read_to_string(&patch_file).expect("the run's patch next to its session");
-    assert!(diff.contains(&format!("by w1.a1 (patch:w1.a1@")), "{diff}");
+    assert!(diff.contains("by w1.a1 (patch:w1.a1@"), "{diff}");
     assert!(diff.contains("on its worker"), "{diff}");
     let (_fresh_dir, fresh) = repo_run::fixture("repo");
     assert!(
