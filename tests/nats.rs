@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::nats_server::NatsServer;
 use support::{Gate, MockLlm, RecordedRequest, Reply, Wire};
+use swarm::convert::{celsius, fahrenheit, two_agents};
 use swarm::repair::{Cites, FIX_LINE, GREEN_QUOTE, HEADLINE, TEST_CMD, repair};
 use swarm::*;
 
@@ -292,18 +293,20 @@ impl Cluster {
 
     /// A board over the documents in `docs`.
     fn board_on(&self, docs: &Path) -> (Proc, String) {
-        self.board_with(GOAL, &["--docs", docs.to_str().unwrap()])
+        self.board_with(GOAL, 0, &["--docs", docs.to_str().unwrap()])
     }
 
-    /// A board asked `goal` over the workspace `flags` name (and what else they allow).
-    fn board_with(&self, goal: &str, flags: &[&str]) -> (Proc, String) {
+    /// A board asked `goal` with `agents` of its own, over the workspace `flags` name (and
+    /// what else they allow).
+    fn board_with(&self, goal: &str, agents: usize, flags: &[&str]) -> (Proc, String) {
+        let agents = agents.to_string();
         let mut args: Vec<String> = [
             "run",
             goal,
             "--board",
             &self.board_url,
             "--agents",
-            "0",
+            &agents,
             "--lease",
             LEASE_SECS,
             "--verify",
@@ -816,33 +819,42 @@ fn a_token_protected_board_admits_only_clients_with_the_token_and_never_shows_it
 // ---------------------------------------------------------------------------------------
 // A worker's command runs and patches, verified and delivered by the board.
 
-/// A board with no agents over a copy of the fixture repository (its test fails), commands
-/// and edits allowed, and one worker whose agent repairs it citing `cites`: the run's log
-/// once every process exited, the cluster and the repository.
-fn remote_repair(cites: Cites) -> (Cluster, String, Vec<Envelope>, PathBuf, tempfile::TempDir) {
+impl Cluster {
+    /// A board with `agents` of its own asked `goal` over a copy of the fixture repository
+    /// `fixture`, and a worker with one agent, commands and edits allowed on both: the run
+    /// id once every process exited successfully (the board's repository untouched).
+    fn edit_run(&self, fixture: &str, goal: &str, agents: usize) -> String {
+        let (_repo_dir, repo) = repo_run::fixture(fixture);
+        let before = repo_run::contents(&repo);
+        let edit = ["--allow-exec", "--allow-edit"];
+        let mut flags = vec!["--repo", repo.to_str().unwrap()];
+        flags.extend(edit);
+        let (mut board, run) = self.board_with(goal, agents, &flags);
+        let mut worker = self.spawn_worker_flags(1, &edit, &[]);
+        joined(&mut worker);
+        board.wait_success();
+        worker.wait_success();
+        assert_eq!(
+            repo_run::contents(&repo),
+            before,
+            "the board's repository is untouched without --apply"
+        );
+        run
+    }
+}
+
+/// A board with no agents over the fixture repository (its test fails) and a worker whose
+/// agent repairs it citing `cites`: the cluster, the run id, its log.
+fn remote_repair(cites: Cites) -> (Cluster, String, Vec<Envelope>) {
     let c = Cluster::scripted(repair(cites));
-    let (repo_dir, repo) = repo_run::fixture("repo");
-    let before = repo_run::contents(&repo);
-    let edit = ["--allow-exec", "--allow-edit"];
-    let mut flags = vec!["--repo", repo.to_str().unwrap()];
-    flags.extend(edit);
-    let (mut board, run) = c.board_with("Why is a trailing comment dropped? Fix it.", &flags);
-    let mut worker = c.spawn_worker_flags(1, &edit, &[]);
-    joined(&mut worker);
-    board.wait_success();
-    worker.wait_success();
-    assert_eq!(
-        repo_run::contents(&repo),
-        before,
-        "the board's repository is untouched without --apply"
-    );
+    let run = c.edit_run("repo", "Why is a trailing comment dropped? Fix it.", 0);
     let events = c.events(&run);
-    (c, run, events, repo, repo_dir)
+    (c, run, events)
 }
 
 #[test]
 fn a_workers_fix_is_verified_on_the_board_and_delivered_checked_by_the_board() {
-    let (c, run, events, _repo, _repo_dir) = remote_repair(Cites::GreenRun);
+    let (c, run, events) = remote_repair(Cites::GreenRun);
     let state = RunState::from_events(events.iter());
     let point = state
         .points
@@ -903,19 +915,7 @@ fn a_workers_fix_is_verified_on_the_board_and_delivered_checked_by_the_board() {
     let diff = std::fs::read_to_string(&patch_file).expect("the run's patch next to its session");
     assert!(diff.contains("by w1.a1 (patch:w1.a1@"), "{diff}");
     assert!(diff.contains("on its worker"), "{diff}");
-    let (_fresh_dir, fresh) = repo_run::fixture("repo");
-    assert!(
-        !repo_run::unittest(&fresh).status.success(),
-        "the fixture's test fails"
-    );
-    let applied = repo_run::git_apply(&fresh, &patch_file);
-    assert!(
-        applied.status.success(),
-        "{}",
-        repo_run::text(&applied.stderr)
-    );
-    let after = repo_run::unittest(&fresh);
-    assert!(after.status.success(), "{}", repo_run::text(&after.stderr));
+    repo_run::assert_patch_fixes("repo", &patch_file);
 
     let session = std::fs::read_to_string(c.session(&run)).unwrap();
     assert!(
@@ -926,7 +926,7 @@ fn a_workers_fix_is_verified_on_the_board_and_delivered_checked_by_the_board() {
 
 #[test]
 fn a_workers_patch_citing_a_failed_run_is_rejected_with_the_reason() {
-    let (c, run, events, _repo, _repo_dir) = remote_repair(Cites::RedRun);
+    let (c, run, events) = remote_repair(Cites::RedRun);
     let state = RunState::from_events(events.iter());
     let point = state
         .points
@@ -942,4 +942,39 @@ fn a_workers_patch_citing_a_failed_run_is_rejected_with_the_reason() {
     assert!(state.patches.is_empty(), "nothing was pinned");
     assert!(state.result.is_none(), "nothing to deliver");
     assert!(!c.session(&run).with_extension("patch").exists());
+}
+
+#[test]
+fn a_boards_fix_and_a_workers_fix_are_delivered_as_one_result_checked_by_the_board() {
+    let sync = tempfile::tempdir().unwrap();
+    let c = Cluster::scripted(two_agents(
+        [celsius(), fahrenheit()],
+        sync.path().to_path_buf(),
+    ));
+    // One agent of the board's own and one of a worker's: each fixes one function.
+    let run = c.edit_run("convert", "Fix the failing conversion tests", 1);
+
+    let state = RunState::from_events(c.events(&run).iter());
+    let mut authors: Vec<&str> = state.patches.iter().map(|p| p.agent.as_str()).collect();
+    authors.sort();
+    assert_eq!(authors, ["a1", "w1.a1"], "one patch each");
+    let result = state.result.as_ref().expect("result_assembled");
+    assert_eq!(result.merged.len(), 2, "{result:?}");
+    assert!(result.verified(), "{result:?}");
+    // Both checks ran on the board, on the assembled files (neither patch's own tree).
+    let mut checked: Vec<&str> = result.checks.iter().map(|k| k.cmd.as_str()).collect();
+    checked.sort();
+    let mut expected = [celsius().check, fahrenheit().check];
+    expected.sort();
+    assert_eq!(checked, expected);
+    assert!(
+        result
+            .checks
+            .iter()
+            .all(|k| !k.reused && !k.remote && k.passed())
+    );
+    assert!(state.patches.iter().all(|p| p.tree != result.tree));
+
+    // The one result fixes both functions.
+    repo_run::assert_patch_fixes("convert", &c.session(&run).with_extension("patch"));
 }

@@ -3,6 +3,7 @@
 //! the engine actually sent, never from hidden knowledge of the run.
 #![allow(dead_code)]
 
+pub mod convert;
 pub mod cooperative;
 pub mod repair;
 
