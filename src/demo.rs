@@ -12,6 +12,9 @@
 //!
 //! Most of its length is the demo's script: the facts of the sample documents and what the
 //! model says about them.
+//!
+//! It is long because the demo's script is one story read top to bottom: each beat (a
+//! claim, a misquote, a follow-up) is a small function beside the next.
 
 use crate::engine::PriceFn;
 use crate::event::CallPurpose;

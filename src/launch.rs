@@ -729,7 +729,7 @@ pub(crate) async fn drive(handle: EngineHandle, front: FrontEnd<'_>) -> Result<E
     let Some(answer) = &state.answer else {
         eprintln!(
             "delm: the run was left unfinished before its answer; continue it with `delm resume {}`",
-            resume.unwrap_or_else(|| session_path.display().to_string())
+            resume.unwrap_or_else(|| resume_arg(session_path))
         );
         return Ok(ExitCode::from(unfinished_code));
     };
@@ -863,10 +863,32 @@ pub(crate) fn finish(
 }
 
 fn load_session(arg: &str) -> Result<(PathBuf, Vec<Envelope>), Failure> {
-    let dir = session::default_sessions_dir().unwrap_or_default();
-    let path = session::resolve_session_arg(arg, &dir);
+    let path = session_path_of(arg);
     let log = session::read_session(&path).map_err(|e| Failure::Usage(e.to_string()))?;
-    for bad in &log.bad_lines {
+    report_bad_lines(&path, &log.bad_lines);
+    Ok((path, log.events))
+}
+
+/// The shortest argument that names this session for `delm resume`: its id when it lives in
+/// the sessions directory (found from any directory), else its path.
+fn resume_arg(session: &Path) -> String {
+    let in_default_dir = session::default_sessions_dir()
+        .zip(session.parent())
+        .is_some_and(|(dir, parent)| dir == parent);
+    match session.file_stem().and_then(|s| s.to_str()) {
+        Some(id) if in_default_dir => id.to_string(),
+        _ => session.display().to_string(),
+    }
+}
+
+/// The session file a `replay` / `resume` / `compare` argument names (a path or an id).
+fn session_path_of(arg: &str) -> PathBuf {
+    let dir = session::default_sessions_dir().unwrap_or_default();
+    session::resolve_session_arg(arg, &dir)
+}
+
+fn report_bad_lines(path: &Path, bad_lines: &[session::BadLine]) {
+    for bad in bad_lines {
         eprintln!(
             "delm: {}: line {} skipped: {}",
             path.display(),
@@ -874,15 +896,13 @@ fn load_session(arg: &str) -> Result<(PathBuf, Vec<Envelope>), Failure> {
             delm::text::escape_controls(&bad.error)
         );
     }
-    Ok((path, log.events))
 }
 
 async fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
-    let (_, events) = load_session(&args.session)?;
     if args.headless {
-        print!("{}", delm::story::replay_story(&events));
-        return Ok(ExitCode::SUCCESS);
+        return replay_headless(&args.session);
     }
+    let (_, events) = load_session(&args.session)?;
     let cfg = Config::load().map_err(Failure::Usage)?;
     init_logging(None);
     #[cfg(feature = "tui")]
@@ -899,6 +919,34 @@ async fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
         let _ = (cfg, args.theme, events);
         Err(Failure::Usage(NO_TUI.into()))
     }
+}
+
+/// The story of a recorded run, printed as the log is read: memory stays flat whatever
+/// the file's size.
+fn replay_headless(arg: &str) -> Result<ExitCode, Failure> {
+    use std::io::Write;
+    let path = session_path_of(arg);
+    let mut teller = delm::story::StoryTeller::default();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut broken_pipe = false;
+    let read = session::stream_session(&path, |env| {
+        if let Some(line) = teller.tell(&env)
+            && !broken_pipe
+            && writeln!(out, "{line}").is_err()
+        {
+            // `delm replay --headless | head`: stop printing; the rest of the file is still
+            // read (and its damaged lines reported) and the exit stays clean.
+            broken_pipe = true;
+        }
+    })
+    .map_err(|e| Failure::Usage(e.to_string()))?;
+    if !broken_pipe {
+        let _ = write!(out, "{}", teller.ending());
+    }
+    let _ = out.flush();
+    report_bad_lines(&path, &read.bad_lines);
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {

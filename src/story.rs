@@ -4,6 +4,7 @@
 //! `delm replay --headless` prints the whole story of a recorded run. Each line is derived
 //! from one event and the state *before* it, so it can name the task a claim is about or
 //! tell a first claim from a retry.
+//! Half of the file is its tests: one per kind of line, next to the wording they pin.
 
 use crate::event::{
     CallPurpose, Envelope, Event, HUMAN, Mode, Origin, PointKind, PointStatus, RunState, StoppedBy,
@@ -318,20 +319,44 @@ fn summary_text(state: &RunState) -> String {
 
 /// The whole story of a recorded run: one line per interesting event, then the summary.
 pub fn replay_story(events: &[Envelope]) -> String {
-    let mut state = RunState::default();
+    let mut teller = StoryTeller::default();
     let mut out = String::new();
     for env in events {
-        if let Some(line) = describe(env, &state) {
+        if let Some(line) = teller.tell(env) {
             out.push_str(&line);
             out.push('\n');
         }
-        state.apply(env);
     }
-    if !out.is_empty() {
-        out.push('\n');
-    }
-    out.push_str(&final_summary(&state));
+    out.push_str(&teller.ending());
     out
+}
+
+/// [`replay_story`] one event at a time, for a log read as a stream: the lines come out as
+/// the events go in, and only the folded state is kept.
+#[derive(Default)]
+pub struct StoryTeller {
+    state: RunState,
+    told: bool,
+}
+
+impl StoryTeller {
+    /// The line `env` adds to the story, if any.
+    pub fn tell(&mut self, env: &Envelope) -> Option<String> {
+        let line = describe(env, &self.state);
+        self.state.apply(env);
+        self.told |= line.is_some();
+        line
+    }
+
+    /// The closing summary (after a blank line when anything was told).
+    pub fn ending(&self) -> String {
+        let summary = final_summary(&self.state);
+        if self.told {
+            format!("\n{summary}")
+        } else {
+            summary
+        }
+    }
 }
 
 fn finished_line(state: &RunState, stopped_by: StoppedBy, totals: &Totals) -> String {

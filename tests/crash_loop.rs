@@ -1,5 +1,5 @@
 //! A crash loop: `delm run` is killed with SIGKILL at several moments of a run (a claim
-//! whose model call is in flight, a verification waiting for the judge, a burst of
+//! whose model answer is half streamed, a verification waiting for the judge, a burst of
 //! writes) and resumed each time. Whatever the moment, nothing verified is lost, sequence
 //! numbers only rise, the run finishes once, and no task is finished twice without a
 //! requeue between.
@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
-use support::{MockLlm, RecordedRequest, Reply, Wire};
+use support::{Gate, MockLlm, RecordedRequest, Reply, Wire};
 use swarm::*;
 
 /// Which request makes the server hold its reply and tell the test to kill delm now.
@@ -43,6 +43,8 @@ const DOCS: [(&str, &str); 4] = [
 struct Trap {
     armed: AtomicU8,
     sprung: Mutex<mpsc::Sender<u8>>,
+    /// Opened by the server once half of a stalled work answer is on the wire.
+    mid_stream: Gate,
 }
 
 impl Trap {
@@ -55,6 +57,11 @@ impl Trap {
             .is_ok()
         {
             let _ = self.sprung.lock().unwrap().send(kind);
+            if kind == ARM_WORK {
+                // The work answer starts streaming and stops half way: the kill lands
+                // mid-stream, with part of a tool call received.
+                return Reply::StallMidStream(self.mid_stream.clone(), Box::new(reply));
+            }
             return Reply::Delay(Duration::from_secs(120), Box::new(reply));
         }
         reply
@@ -171,6 +178,7 @@ fn killed_at_any_moment_and_resumed_the_run_loses_nothing() {
     let trap = Arc::new(Trap {
         armed: AtomicU8::new(ARM_WORK),
         sprung: Mutex::new(tx),
+        mid_stream: Gate::new(),
     });
     let mock = MockLlm::start_blocking(Wire::OpenAi, script(trap.clone()));
     let session = home.path().join("crash.jsonl");
@@ -201,11 +209,16 @@ fn killed_at_any_moment_and_resumed_the_run_loses_nothing() {
             .unwrap()
     };
 
-    // 1. During a claim: a task is claimed and its model call is in flight.
+    // 1. During a claim, mid-stream: a task is claimed and its answer is half received.
     let mut child = start_run();
     wait_until(
         "a work call",
         || sprung.try_recv() == Ok(ARM_WORK),
+        &mut child,
+    );
+    wait_until(
+        "half of its answer on the wire",
+        || trap.mid_stream.is_open(),
         &mut child,
     );
     kill(&mut child);

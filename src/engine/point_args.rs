@@ -8,6 +8,7 @@
 //! fix it. Every field has a size limit (see the constants); what is cut is said in
 //! [`PointDraft::notes`], which the author is told. Pure: no I/O, no async. (Its length is
 //! mostly tests: one per form a model was seen to send.)
+//! A third of it is tests: one per habit of real models that the reader accepts.
 
 use crate::engine::tools::span;
 use crate::event::{Evidence, PointKind};

@@ -1,5 +1,6 @@
 //! The scheduler's rules, one decision at a time, without tokio: a harness feeds requests
 //! and folds the events each step emits, as the board does.
+//! One file because every test drives the same harness; each test is one rule.
 
 use super::*;
 use crate::event::{Envelope, Mode, VerifyMode};

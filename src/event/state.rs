@@ -2,6 +2,8 @@
 //! TUI, replay, resume, listings and compare all use this one fold, so a replayed run looks
 //! exactly as it looked live. Engine-only indexes (prompt ranking) are projections kept
 //! elsewhere (`engine::context`), so readers do not pay for them.
+//! It is long because every event's effect on the state is here, in one match, so no
+//! reader can fold a run differently; a quarter of it is tests.
 
 use super::schema::*;
 use std::collections::{BTreeMap, HashMap};

@@ -53,15 +53,9 @@ pub(super) fn provider_message(body: &str) -> String {
     }
 }
 
-/// At most 300 characters of `text`, on one line.
+/// At most 300 characters of `text`, on one line, `…` marking a cut.
 pub(super) fn excerpt(text: &str) -> String {
-    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= 300 {
-        one_line
-    } else {
-        let cut: String = one_line.chars().take(300).collect();
-        format!("{cut}…")
-    }
+    crate::text::clip(&crate::text::one_line(text), 300)
 }
 
 /// `Retry-After` as delta-seconds or an HTTP date, or OpenAI's `retry-after-ms`.

@@ -47,15 +47,15 @@ pub(super) fn estimate_missing_usage(reply: &mut ChatResponse, request_body: &Va
             .map(|c| c.name.len() + c.arguments.len())
             .sum::<usize>();
     reply.usage = Usage {
-        input_tokens: estimate_tokens(request_body.to_string().len()),
+        input_tokens: estimate_tokens(request_body.to_string().chars().count()),
         output_tokens: estimate_tokens(output_chars),
         ..Usage::default()
     };
 }
 
-/// Rough token count when a server reports no usage: about four characters a token.
+/// Rough token count when a server reports no usage: delm's one estimate.
 pub(super) fn estimate_tokens(chars: usize) -> u64 {
-    (chars as u64).div_ceil(4)
+    crate::text::estimate_tokens_of_chars(chars) as u64
 }
 
 #[cfg(test)]

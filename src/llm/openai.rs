@@ -191,7 +191,7 @@ pub(super) fn parse_completion(value: &Value) -> Result<ChatResponse, LlmError> 
     let Some(choice) = value.get("choices").and_then(|c| c.get(0)) else {
         return Err(LlmError::Fatal(format!(
             "the provider answered without any choice: {}",
-            truncate(&value.to_string())
+            super::errors::excerpt(&value.to_string())
         )));
     };
     let message = &choice["message"];
@@ -271,10 +271,6 @@ fn parse_usage(usage: &Value) -> Option<Usage> {
     })
 }
 
-fn truncate(text: &str) -> String {
-    text.chars().take(300).collect()
-}
-
 /// One tool call being assembled from stream fragments.
 #[derive(Debug, Default)]
 struct PartialCall {
@@ -322,7 +318,7 @@ impl StreamDecoder for StreamState {
         let chunk: Value = serde_json::from_str(data).map_err(|e| {
             LlmError::Fatal(format!(
                 "the provider sent a malformed stream: a chunk that is not JSON ({e}): {}",
-                truncate(data)
+                super::errors::excerpt(data)
             ))
         })?;
         if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {

@@ -11,5 +11,8 @@ pub use listing::{
     format_sessions_listing, format_sessions_table, list_all_runs, list_runs, list_sessions,
     resolve_session_arg, resolve_session_arg_in, summarize,
 };
-pub use reader::{BadLine, SessionError, SessionLog, read_session, read_session_str};
+pub use reader::{
+    BadLine, SessionError, SessionLog, StreamedSession, read_session, read_session_str,
+    stream_session,
+};
 pub use writer::SessionWriter;

@@ -80,7 +80,7 @@ pub struct SessionLog {
 /// Where the trustworthy part of a file ends, for [`super::writer::SessionWriter::append`].
 /// A damaged middle line stays inside it (reported, never cut): only what follows the last
 /// good event is dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct CleanPrefix {
     /// Byte length of the content up to and including the last line worth keeping.
     pub len: usize,
@@ -128,79 +128,220 @@ pub(crate) fn check_is_session(
 
 /// Parse every line, then decide about the last non-blank one: damaged means torn.
 pub(crate) fn scan(bytes: &[u8]) -> (SessionLog, CleanPrefix) {
-    let mut log = SessionLog {
-        // A session line is rarely shorter than ~100 bytes; this avoids most regrowth.
-        events: Vec::with_capacity(bytes.len() / 128),
-        ..SessionLog::default()
-    };
-    let mut clean = CleanPrefix {
-        len: 0,
-        needs_newline: false,
-    };
-    // Whether the last non-blank line failed to parse (it is the last entry of bad_lines).
-    let mut last_was_bad = false;
-    // Sequence numbers must rise: a duplicated or reordered line would double-count or
-    // rewind the fold, so it is reported and skipped like any other bad line.
-    let mut last_seq: Option<u64> = None;
+    let mut scanner = LineScanner::default();
+    // A session line is rarely shorter than ~100 bytes; this avoids most regrowth.
+    let mut events = Vec::with_capacity(bytes.len() / 128);
     let mut start = 0;
-    let mut line_no = 0;
     while start < bytes.len() {
-        line_no += 1;
         let (end, terminated) = match bytes[start..].iter().position(|&b| b == b'\n') {
             Some(i) => (start + i, true),
             None => (bytes.len(), false),
         };
-        let line = &bytes[start..end];
         let next = if terminated { end + 1 } else { end };
-        if line.len() > MAX_LINE_BYTES {
-            log.bad_lines.push(BadLine {
-                line: line_no,
-                error: format!(
-                    "the line is {} bytes, over the {} MB a session line may hold",
-                    line.len(),
-                    MAX_LINE_BYTES >> 20
-                ),
-            });
-            last_was_bad = false;
-        } else if !line.iter().all(u8::is_ascii_whitespace) {
-            match serde_json::from_slice::<Envelope>(line) {
-                Ok(env) if last_seq.is_some_and(|last| env.seq <= last) => {
-                    log.bad_lines.push(BadLine {
-                        line: line_no,
-                        error: format!(
-                            "sequence number {} does not follow {} (a duplicated or reordered \
-line)",
-                            env.seq,
-                            last_seq.unwrap_or_default()
-                        ),
-                    });
-                    last_was_bad = false;
-                }
-                Ok(env) => {
-                    last_seq = Some(env.seq);
-                    log.events.push(env);
-                    last_was_bad = false;
-                    clean = CleanPrefix {
-                        len: next,
-                        needs_newline: !terminated,
-                    };
-                }
-                Err(e) => {
-                    log.bad_lines.push(BadLine {
-                        line: line_no,
-                        error: describe_json_error(&e),
-                    });
-                    last_was_bad = true;
-                }
-            }
+        let line = &bytes[start..end];
+        let line = if line.len() > MAX_LINE_BYTES {
+            Line::TooLong(line.len())
+        } else {
+            Line::Text(line)
+        };
+        if let Some(env) = scanner.feed(line, terminated, next) {
+            events.push(env);
         }
         start = next;
     }
-    if last_was_bad {
-        log.bad_lines.pop();
-        log.torn_tail = true;
+    let (bad_lines, torn_tail, clean) = scanner.finish();
+    (
+        SessionLog {
+            events,
+            bad_lines,
+            torn_tail,
+        },
+        clean,
+    )
+}
+
+/// What a session file held, read as a stream: its events went to the caller one by one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamedSession {
+    pub events: usize,
+    /// Damaged lines other than the last one, in file order.
+    pub bad_lines: Vec<BadLine>,
+    /// The last line was cut short (a crash mid-write) and was left out.
+    pub torn_tail: bool,
+}
+
+/// [`read_session`] without holding the file or its events: each event goes to `on_event`
+/// as it is read, so memory stays flat whatever the file's size (`replay --headless` of a
+/// gigabyte log). The same rules: damaged lines reported, a torn tail tolerated, the first
+/// event must be `run_started`.
+pub fn stream_session(
+    path: &Path,
+    mut on_event: impl FnMut(Envelope),
+) -> Result<StreamedSession, SessionError> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| SessionError::reading(path, e))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut scanner = LineScanner::default();
+    let mut line: Vec<u8> = Vec::new();
+    let mut offset = 0usize;
+    let mut events = 0usize;
+    let mut any_byte = false;
+    loop {
+        // One line, never holding more than MAX_LINE_BYTES of it.
+        line.clear();
+        let mut length = 0usize;
+        let mut terminated = false;
+        loop {
+            let buf = reader
+                .fill_buf()
+                .map_err(|e| SessionError::io("read", path, e))?;
+            if buf.is_empty() {
+                break;
+            }
+            any_byte = true;
+            let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => (&buf[..i], true),
+                None => (buf, false),
+            };
+            length += chunk.len();
+            if length <= MAX_LINE_BYTES {
+                line.extend_from_slice(chunk);
+            } else {
+                line.clear();
+            }
+            let used = chunk.len() + usize::from(done);
+            reader.consume(used);
+            if done {
+                terminated = true;
+                break;
+            }
+        }
+        if length == 0 && !terminated {
+            break;
+        }
+        offset += length + usize::from(terminated);
+        let text = if length > MAX_LINE_BYTES {
+            Line::TooLong(length)
+        } else {
+            Line::Text(&line)
+        };
+        if let Some(env) = scanner.feed(text, terminated, offset) {
+            if events == 0 && !matches!(env.event, Event::RunStarted { .. }) {
+                return Err(SessionError::NotASession {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "its first event is `{}`, where a session starts with `run_started`",
+                        env.event.type_name()
+                    ),
+                });
+            }
+            events += 1;
+            on_event(env);
+        }
     }
-    (log, clean)
+    let (bad_lines, torn_tail, _) = scanner.finish();
+    if events == 0 {
+        return Err(SessionError::NotASession {
+            path: path.to_path_buf(),
+            reason: if any_byte {
+                "no line in it is a delm event".to_string()
+            } else {
+                "the file is empty".to_string()
+            },
+        });
+    }
+    Ok(StreamedSession {
+        events,
+        bad_lines,
+        torn_tail,
+    })
+}
+
+/// One line of a session file as the scanner sees it.
+enum Line<'a> {
+    Text(&'a [u8]),
+    /// Over [`MAX_LINE_BYTES`]: its length only (its bytes were not kept).
+    TooLong(usize),
+}
+
+/// The rules of reading a session line by line, shared by [`scan`] (a file in memory) and
+/// [`stream_session`] (a file read as it goes).
+#[derive(Default)]
+struct LineScanner {
+    line_no: usize,
+    bad_lines: Vec<BadLine>,
+    /// Whether the last non-blank line failed to parse (it is the last entry of bad_lines).
+    last_was_bad: bool,
+    /// Sequence numbers must rise: a duplicated or reordered line would double-count or
+    /// rewind the fold, so it is reported and skipped like any other bad line.
+    last_seq: Option<u64>,
+    clean: CleanPrefix,
+}
+
+impl LineScanner {
+    /// Take the next line (`next`: the byte offset just past it); its event if it is one.
+    fn feed(&mut self, line: Line<'_>, terminated: bool, next: usize) -> Option<Envelope> {
+        self.line_no += 1;
+        let line = match line {
+            Line::TooLong(length) => {
+                self.bad_lines.push(BadLine {
+                    line: self.line_no,
+                    error: format!(
+                        "the line is {length} bytes, over the {} MB a session line may hold",
+                        MAX_LINE_BYTES >> 20
+                    ),
+                });
+                self.last_was_bad = false;
+                return None;
+            }
+            Line::Text(line) => line,
+        };
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return None;
+        }
+        match serde_json::from_slice::<Envelope>(line) {
+            Ok(env) if self.last_seq.is_some_and(|last| env.seq <= last) => {
+                self.bad_lines.push(BadLine {
+                    line: self.line_no,
+                    error: format!(
+                        "sequence number {} does not follow {} (a duplicated or reordered \
+line)",
+                        env.seq,
+                        self.last_seq.unwrap_or_default()
+                    ),
+                });
+                self.last_was_bad = false;
+                None
+            }
+            Ok(env) => {
+                self.last_seq = Some(env.seq);
+                self.last_was_bad = false;
+                self.clean = CleanPrefix {
+                    len: next,
+                    needs_newline: !terminated,
+                };
+                Some(env)
+            }
+            Err(e) => {
+                self.bad_lines.push(BadLine {
+                    line: self.line_no,
+                    error: describe_json_error(&e),
+                });
+                self.last_was_bad = true;
+                None
+            }
+        }
+    }
+
+    /// The damaged lines, whether the tail was torn (a damaged last line), and the clean
+    /// prefix.
+    fn finish(mut self) -> (Vec<BadLine>, bool, CleanPrefix) {
+        let torn = self.last_was_bad;
+        if torn {
+            self.bad_lines.pop();
+        }
+        (self.bad_lines, torn, self.clean)
+    }
 }
 
 /// serde_json positions errors as "at line 1 column N" of the single line we gave it; keep
@@ -331,5 +472,40 @@ mod tests {
         std::fs::write(&empty, "").unwrap();
         let err = read_session(&empty).unwrap_err().to_string();
         assert!(err.contains("empty"), "{err}");
+    }
+
+    #[test]
+    fn streaming_reads_what_scanning_reads() {
+        let reordered = PAUSED.replace("\"seq\":2", "\"seq\":1");
+        let texts = [
+            format!("{STARTED}\n{PAUSED}\n"),
+            format!("{STARTED}\n{PAUSED}"),
+            format!("{STARTED}\nnot json\n{PAUSED}\n"),
+            format!("{STARTED}\n{PAUSED}\n{{\"seq\":3,\"ts"),
+            format!("{STARTED}\n{reordered}\n\n  \n{PAUSED}\n"),
+            format!("{STARTED}\n{}\n{PAUSED}\n", "x".repeat(MAX_LINE_BYTES + 10)),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        for (n, text) in texts.iter().enumerate() {
+            let path = dir.path().join(format!("{n}.jsonl"));
+            std::fs::write(&path, text).unwrap();
+            let (scanned, _) = scan(text.as_bytes());
+            let mut events = Vec::new();
+            let streamed = stream_session(&path, |env| events.push(env)).unwrap();
+            assert_eq!(events, scanned.events, "case {n}");
+            assert_eq!(streamed.events, scanned.events.len(), "case {n}");
+            assert_eq!(streamed.bad_lines, scanned.bad_lines, "case {n}");
+            assert_eq!(streamed.torn_tail, scanned.torn_tail, "case {n}");
+        }
+        let empty = dir.path().join("empty.jsonl");
+        std::fs::write(&empty, "").unwrap();
+        assert!(matches!(
+            stream_session(&empty, |_| {}),
+            Err(SessionError::NotASession { .. })
+        ));
+        let headless = dir.path().join("headless.jsonl");
+        std::fs::write(&headless, format!("{PAUSED}\n")).unwrap();
+        let err = stream_session(&headless, |_| {}).unwrap_err().to_string();
+        assert!(err.contains("run_started"), "{err}");
     }
 }

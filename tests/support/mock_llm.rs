@@ -275,6 +275,9 @@ pub enum Reply {
     /// Reply once the test opens the gate (a model "thinking" until the test has done its
     /// part: a state, not a time).
     Hold(Gate, Box<Reply>),
+    /// Send the first half of the answer, open the gate (the bytes are on the wire), then
+    /// never send the rest: a process killed now is killed mid-stream.
+    StallMidStream(Gate, Box<Reply>),
 }
 
 /// A latch a test opens once; [`Reply::Hold`] waits for it. Works across runtimes (the
@@ -731,6 +734,7 @@ async fn write_reply(
     let mut habits = Habits::default();
     let mut thinking = None;
     let mut pause = Duration::ZERO;
+    let mut stall: Option<Gate> = None;
     let reply = loop {
         reply = match reply {
             Reply::Delay(wait, inner) => {
@@ -757,6 +761,10 @@ async fn write_reply(
                 gate.opened().await;
                 *inner
             }
+            Reply::StallMidStream(gate, inner) => {
+                stall = Some(gate);
+                *inner
+            }
             other => break other,
         };
     };
@@ -771,7 +779,7 @@ async fn write_reply(
             chunks,
         } => {
             let frames = chunks.into_iter().map(Frame::Body).collect();
-            return write_frames(stream, &content_type, frames, false, pause).await;
+            return write_frames(stream, &content_type, frames, false, pause, stall).await;
         }
         Reply::Text(text) => (Turn::new(wire, index, text, vec![]), false),
         Reply::Tools(calls) => (
@@ -785,7 +793,8 @@ async fn write_reply(
         | Reply::WithHabits(..)
         | Reply::Thinking { .. }
         | Reply::Trickle(..)
-        | Reply::Hold(..) => {
+        | Reply::Hold(..)
+        | Reply::StallMidStream(..) => {
             unreachable!("wrappers are unwrapped above")
         }
     };
@@ -807,7 +816,7 @@ async fn write_reply(
                 ollama_stream(request, &turn, &billed),
             ),
         };
-        write_frames(stream, content_type, frames, cut, pause).await
+        write_frames(stream, content_type, frames, cut, pause, stall).await
     } else {
         let body = match wire {
             Wire::OpenAi => openai_body(request, index, &turn, &billed),
@@ -820,7 +829,7 @@ async fn write_reply(
                 &turn,
             ),
         };
-        write_json(stream, &body.to_string(), cut, pause).await
+        write_json(stream, &body.to_string(), cut, pause, stall).await
     }
 }
 
@@ -1183,13 +1192,25 @@ async fn write_frames(
     frames: Vec<Frame>,
     cut: bool,
     pause: Duration,
+    stall: Option<Gate>,
 ) -> io::Result<()> {
     let head = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nCache-Control: no-cache\r\n\
          Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(head.as_bytes()).await?;
+    let bodies = frames
+        .iter()
+        .filter(|f| matches!(f, Frame::Body(_)))
+        .count();
+    let mut sent = 0;
     for frame in frames {
+        if let Some(gate) = &stall
+            && sent >= bodies.div_ceil(2).max(1)
+        {
+            gate.open();
+            return std::future::pending().await;
+        }
         match frame {
             Frame::CutPoint if cut => {
                 stream.flush().await?;
@@ -1206,6 +1227,7 @@ async fn write_frames(
                 stream.write_all(&bytes).await?;
                 stream.write_all(b"\r\n").await?;
                 stream.flush().await?;
+                sent += 1;
             }
         }
     }
@@ -1219,6 +1241,7 @@ async fn write_json(
     body: &str,
     cut: bool,
     pause: Duration,
+    stall: Option<Gate>,
 ) -> io::Result<()> {
     let head = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
@@ -1226,6 +1249,12 @@ async fn write_json(
         body.len()
     );
     stream.write_all(head.as_bytes()).await?;
+    if let Some(gate) = stall {
+        stream.write_all(&body.as_bytes()[..body.len() / 2]).await?;
+        stream.flush().await?;
+        gate.open();
+        return std::future::pending().await;
+    }
     if cut {
         // Promise the whole body, deliver half of it, hang up.
         stream.write_all(&body.as_bytes()[..body.len() / 2]).await?;

@@ -68,9 +68,50 @@ pub(crate) fn cap_output(text: String) -> String {
     )
 }
 
+/// Longest message kept whole when a conversation is compacted (the task message excepted).
+const COMPACT_MESSAGE_BYTES: usize = 8_000;
+
+/// What a verdict tells the agent when its point is shared (see `Verdict::message`).
+const SHARED_MARKER: &str = " verified and shared with the other agents.";
+
 /// Make a conversation fit again: older tool outputs are replaced by a pointer to the
-/// shared context (their points survive there).
+/// shared context, naming the points this conversation had verified (they survive there),
+/// and overlong messages are clipped. The first message (the task) stays byte-identical,
+/// so a provider's prompt cache keeps matching the head of the request.
 pub(crate) fn compact(messages: &mut [Message]) {
+    let verified: Vec<String> = messages
+        .iter()
+        .filter(|m| m.role == Role::Tool)
+        .flat_map(|m| {
+            m.content
+                .match_indices(SHARED_MARKER)
+                .filter_map(|(at, _)| {
+                    let head = &m.content[..at];
+                    let start = head
+                        .rfind(|c: char| !c.is_ascii_alphanumeric())
+                        .map_or(0, |p| p + 1);
+                    let id = &head[start..];
+                    (!id.is_empty()).then(|| id.to_string())
+                })
+                .collect::<Vec<_>>()
+        })
+        .fold(Vec::new(), |mut ids, id| {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+            ids
+        });
+    let pointer = if verified.is_empty() {
+        "[older tool output removed to fit the context window; the points recorded from it \
+remain in the shared context]"
+            .to_string()
+    } else {
+        format!(
+            "[older tool output removed to fit the context window; the points verified on this \
+task ({}) remain in the shared context]",
+            verified.join(", ")
+        )
+    };
     let tool_positions: Vec<usize> = messages
         .iter()
         .enumerate()
@@ -79,13 +120,11 @@ pub(crate) fn compact(messages: &mut [Message]) {
         .collect();
     let keep_from = tool_positions.len().saturating_sub(2);
     for &i in &tool_positions[..keep_from] {
-        messages[i].content = "[older tool output removed to fit the context window; the \
-points recorded from it remain in the shared context]"
-            .into();
+        messages[i].content = pointer.clone();
     }
-    for m in messages.iter_mut() {
-        if m.content.len() > 8_000 {
-            m.content = clip(&m.content, 8_000);
+    for m in messages.iter_mut().skip(1) {
+        if m.content.len() > COMPACT_MESSAGE_BYTES {
+            m.content = clip(&m.content, COMPACT_MESSAGE_BYTES);
         }
     }
 }
@@ -113,5 +152,30 @@ mod tests {
         compact(&mut msgs);
         assert!(msgs[1].content.contains("removed"));
         assert_eq!(msgs[3].content, "new output");
+    }
+
+    #[test]
+    fn compaction_keeps_the_task_whole_and_names_the_verified_points() {
+        let task = format!("YOUR TASK T1: {}", "long detail ".repeat(2_000));
+        let mut msgs = vec![
+            Message::user(task.clone()),
+            Message::tool("1", "P3 verified and shared with the other agents."),
+            Message::tool("2", "x".repeat(20_000)),
+            Message::tool(
+                "3",
+                "P7 verified and shared with the other agents. Verifier: ok",
+            ),
+            Message::tool("4", "P9 was REJECTED and is not shared: no quote."),
+            Message::tool("5", "y".repeat(20_000)),
+        ];
+        compact(&mut msgs);
+        assert_eq!(msgs[0].content, task, "the task message is never clipped");
+        for old in &msgs[1..4] {
+            assert!(old.content.contains("(P3, P7)"), "{}", old.content);
+        }
+        assert!(
+            msgs[5].content.len() < 9_000,
+            "a recent overlong output is clipped"
+        );
     }
 }

@@ -225,14 +225,14 @@ impl CommandLog {
             let hint = match quote::closest_line(&run.output, &evidence.quote) {
                 Some((_, line)) => format!(
                     "the closest output line is `{}`",
-                    quote::clip(line.trim(), 200)
+                    crate::text::clip(line.trim(), 200)
                 ),
                 None => "copy the quote exactly from the command's output".to_string(),
             };
             return Err(format!(
                 "quote not found in the output of {} (`{}`); {hint}",
                 run.id,
-                quote::clip(&run.cmd, 80)
+                crate::text::clip(&run.cmd, 80)
             ));
         };
         let mut resolved = evidence.clone();
@@ -276,7 +276,7 @@ impl CommandLog {
             "{}: `{}` {} in {}.{stored} Cite this run as evidence with source \"cmd:{}\" \
              and a quote copied from the output below.\n--- output ---\n{output}",
             run.id,
-            quote::clip(&run.cmd, 200),
+            crate::text::clip(&run.cmd, 200),
             run.ending_text(),
             run.place(),
             run.id,

@@ -257,12 +257,12 @@ pub(crate) fn table_layout(text: &str, delimiter: char) -> Layout {
     let section = header.trim().to_string();
     let first_field = |(s, e): (usize, usize)| {
         let field = text[s..e].split(delimiter).next().unwrap_or("").trim();
-        super::quote::clip(field.trim_matches('"'), 40)
+        crate::text::clip(field.trim_matches('"'), 40)
     };
     let mut topics = vec![Topic {
         offset: 0,
         level: 1,
-        title: super::quote::clip(&format!("columns: {}", columns.join(", ")), 100),
+        title: crate::text::clip(&format!("columns: {}", columns.join(", ")), 100),
     }];
     let mut chunks = Vec::new();
     // (first line index, last line index) of the open group; the header opens the first.
@@ -311,7 +311,7 @@ pub(crate) fn first_sentence(passage: &str) -> String {
         .filter_map(|sep| line.find(sep).map(|i| i + 1))
         .min()
         .unwrap_or(line.len());
-    super::quote::clip(&line[..end], 100)
+    crate::text::clip(&line[..end], 100)
 }
 
 #[cfg(test)]

@@ -280,14 +280,6 @@ pub(crate) fn closest_line<'a>(text: &'a str, quote: &str) -> Option<(usize, &'a
     best.map(|(_, i, line)| (i, line))
 }
 
-/// Shorten `s` to at most `max` characters (on a char boundary), marking the cut.
-pub(crate) fn clip(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        None => s.to_string(),
-        Some((at, _)) => format!("{}…", &s[..at]),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,11 +397,5 @@ mod tests {
             Some((1, "the revenue was high"))
         );
         assert_eq!(closest_line(text, "zzz"), None);
-    }
-
-    #[test]
-    fn clip_marks_the_cut() {
-        assert_eq!(clip("abcdef", 3), "abc…");
-        assert_eq!(clip("abc", 3), "abc");
     }
 }

@@ -356,7 +356,7 @@ fn no_match(rel: &str, text: &str, old: &str) -> String {
             "`old` was not found in `{rel}`; the closest line is {}: `{}`. Read the file \
              again and copy the text exactly",
             i + 1,
-            quote::clip(line.trim(), 160)
+            crate::text::clip(line.trim(), 160)
         ),
         None => format!("`old` was not found in `{rel}`; read the file and copy the text exactly"),
     }
@@ -369,7 +369,7 @@ fn numbered(text: &str, first: usize, last: usize) -> String {
     let to = (last + EDIT_CONTEXT_LINES).min(lines.len());
     let width = lines.len().to_string().len().max(4);
     (from..=to)
-        .map(|n| format!("{n:>width$} | {}\n", quote::clip(lines[n - 1], 300)))
+        .map(|n| format!("{n:>width$} | {}\n", crate::text::clip(lines[n - 1], 300)))
         .collect()
 }
 

@@ -67,7 +67,7 @@ impl DocsWorkspace {
                         format!(
                             "the closest passage there ({}) is: \"{}\"",
                             doc.place(at, at + passage.len()),
-                            quote::clip(passage.trim(), 200)
+                            crate::text::clip(passage.trim(), 200)
                         )
                     }
                     None => "no passage there shares words with the quote; read the document \

@@ -5,6 +5,8 @@
 //! `layout`), and every chunk goes into one BM25 index. Tools then answer from memory.
 //! Locations shown to and cited by the model are line numbers and character offsets into
 //! the ingested text, the same text `read_doc` shows (see `span` for the vocabulary).
+//! It is a little over 600 lines because the two tools' schemas and their model-facing
+//! messages sit with the code that answers them; ingest, layout and BM25 live apart.
 
 mod collect;
 pub use collect::walk_dir;
@@ -15,7 +17,6 @@ use super::bm25;
 use super::charmap::CharMap;
 use super::ingest::{self, Format};
 use super::layout::{self, Chunk, Topic};
-use super::quote;
 use super::span::{self, Span};
 use super::{ResolvedEvidence, ToolContext, ToolResult, Workspace};
 use crate::engine::point_args::clip_echo;
@@ -587,7 +588,7 @@ fn snippet(chunk: &str, terms: &[String]) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
-    let body = quote::clip(&flat, SNIPPET_CHARS);
+    let body = crate::text::clip(&flat, SNIPPET_CHARS);
     if from > 0 { format!("…{body}") } else { body }
 }
 

@@ -97,7 +97,7 @@ impl RepoIndex {
                     Some((i, line)) => format!(
                         "the closest line there is {}: `{}`",
                         first + i,
-                        quote::clip(line.trim(), 200)
+                        crate::text::clip(line.trim(), 200)
                     ),
                     None => "no line there shares words with the quote; read the file again \
                              and copy the text exactly"

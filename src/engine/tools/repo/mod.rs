@@ -12,7 +12,6 @@ mod evidence;
 mod read;
 
 use super::confine::Root;
-use super::quote;
 use super::sandbox::Sandbox;
 use super::{ResolvedEvidence, ToolContext, ToolResult, Workspace, WorkspaceOptions};
 use crate::event::{AssembledResult, Evidence, PinnedPatch, PointId, RunState};
@@ -474,7 +473,10 @@ fn text_of(bytes: &[u8]) -> Option<String> {
 fn number_line(n: usize, line: &str, total: usize) -> String {
     let width = total.to_string().len().max(4);
     let line = line.strip_suffix('\r').unwrap_or(line);
-    format!("{n:>width$} | {}\n", quote::clip(line, MAX_LINE_CHARS))
+    format!(
+        "{n:>width$} | {}\n",
+        crate::text::clip(line, MAX_LINE_CHARS)
+    )
 }
 
 fn human_size(bytes: u64) -> String {

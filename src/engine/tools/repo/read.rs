@@ -2,8 +2,8 @@
 //! (a real regex, scoped by directory, file or glob), each bounded with a note saying what
 //! was cut.
 
+use super::super::ToolResult;
 use super::super::args;
-use super::super::{ToolResult, quote};
 use super::{
     FileEntry, MAX_GREP_LINE_CHARS, MAX_GREP_MATCHES, MAX_LIST_ENTRIES, MAX_READ_CHARS,
     MAX_READ_LINES, RepoIndex, RepoWorkspace, human_size, number_line,
@@ -358,7 +358,7 @@ fn excerpt(line: &str, match_start: usize) -> String {
     while !line.is_char_boundary(from) {
         from -= 1;
     }
-    let body = quote::clip(&line[from..], MAX_GREP_LINE_CHARS);
+    let body = crate::text::clip(&line[from..], MAX_GREP_LINE_CHARS);
     if from > 0 { format!("…{body}") } else { body }
 }
 
