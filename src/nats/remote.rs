@@ -11,6 +11,9 @@
 //!
 //! A proposal whose points cite the agent's command runs or patch carries their records
 //! (see `engine::tools::records`): they happened here, and the board verifies them.
+//!
+//! It is over 600 lines because its test replays the board's revocation rules event by
+//! event (a fifth of the file), and requests carry the records of a proposal.
 
 use super::mirror::{Mirror, Observer};
 use super::wire::{self, GIVE_UP_AFTER, RETRY_EVERY, WireReply, WireRequest};

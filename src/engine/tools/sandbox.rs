@@ -9,7 +9,8 @@
 //! It is over 600 lines because each of its four tools carries its schema and the messages
 //! that tell a model how to fix a refused patch, and it is the one place that pins a
 //! patch with its checks and runs the checks of an assembled result (`delivery`); the
-//! mechanisms it drives live in `exec`, `jail`, `sweep`, `worktree`, `commands` and `patch`.
+//! mechanisms it drives live in `exec`, `jail`, `sweep`, `worktree`, `commands` and `patch`,
+//! and what a worker ships to a board (and the board files here) in `records`.
 
 use super::args;
 use super::commands::{self, CommandLog, CommandRun};
