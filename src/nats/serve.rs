@@ -5,6 +5,10 @@
 //! the step that produced it is durable in the stream, so no participant ever acts on a
 //! decision the log could still lose.
 //!
+//! A proposal may carry the command runs and the patch its points cite from the worker's
+//! machine (`engine::tools::records`): they are filed in the board's workspace, under the
+//! worker's ids, before the proposal goes in, so the verifier checks them by its own rules.
+//!
 //! What a peer sends is bounded: message sizes, requests in flight per agent, workers and
 //! agents per board. Agent ids are the board's to give: a request is taken only from an
 //! agent of a worker this board (or an earlier board of the run) admitted.
