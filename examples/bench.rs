@@ -3,6 +3,7 @@
 //! scripted model plays the agents).
 //!
 //!     cargo run --release --example bench -- [--json] [--quick] [--only engine,tui]
+//!         [--wire anthropic|openai] [--seed N] [--seeds K] [--trace WORKLOAD:MODE]
 //!
 //! Prints a table, or with `--json` one object per figure: `{"name", "value", "unit",
 //! "params"}`. `--quick` runs tiny sizes (the smoke test uses them). BENCHMARKS.md has the
@@ -11,6 +12,7 @@
 /// The harness proper; `tests/bench_smoke.rs` includes the same files.
 #[path = "bench"]
 mod harness {
+    pub mod claim;
     pub mod context_size;
     pub mod coordination;
     pub mod engine_overhead;
@@ -31,8 +33,8 @@ use harness::suite;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo run --release --example bench -- [--json] [--quick] \
-[--only GROUP,...] [--tasks N]\ngroups: engine, context, coordination, session, tui, nats \
-(nats needs nats-server: DELM_NATS_SERVER or PATH)";
+[--only GROUP,...] [--tasks N] [--wire anthropic|openai] [--seed N] [--seeds K]\n[--trace WORKLOAD:MODE]\ngroups: engine, context, \
+coordination, claim, session, tui, nats (nats needs nats-server: DELM_NATS_SERVER or PATH)";
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();
@@ -50,6 +52,10 @@ fn main() -> ExitCode {
     let mut quick = false;
     let mut only: Option<Vec<String>> = None;
     let mut overhead_tasks: Option<usize> = None;
+    let mut wire = None;
+    let mut seed = None;
+    let mut trace = None;
+    let mut seeds = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -69,6 +75,41 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             },
+            "--wire" => match args
+                .next()
+                .map(|w| delm::llm::scripted::CacheWire::parse(&w))
+            {
+                Some(Ok(w)) => wire = Some(w),
+                Some(Err(e)) => {
+                    eprintln!("--wire: {e}\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+                None => {
+                    eprintln!("--wire needs openai or anthropic\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            "--seed" => match args.next().and_then(|n| n.parse().ok()) {
+                Some(n) => seed = Some(n),
+                None => {
+                    eprintln!("--seed needs a number (the claim worlds' seed)\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            "--seeds" => match args.next().and_then(|n| n.parse().ok()) {
+                Some(n) => seeds = Some(n),
+                None => {
+                    eprintln!("--seeds needs a number of worlds per claim workload\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            "--trace" => match args.next() {
+                Some(spec) => trace = Some(spec),
+                None => {
+                    eprintln!("--trace needs workload:mode, e.g. dead_ends:delm\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
@@ -82,6 +123,25 @@ fn main() -> ExitCode {
     let mut sizes = if quick { Sizes::quick() } else { Sizes::full() };
     if let Some(n) = overhead_tasks {
         sizes.overhead_tasks = n;
+    }
+    if let Some(w) = wire {
+        sizes.claim.wire = w;
+    }
+    sizes.claim.seed = seed;
+    if let Some(n) = seeds {
+        sizes.claim.seeds = n;
+    }
+    if let Some(spec) = trace {
+        return match harness::claim::trace(&sizes.claim, &spec) {
+            Ok(timeline) => {
+                print!("{timeline}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let groups: Vec<String> =
         only.unwrap_or_else(|| suite::GROUPS.iter().map(|g| g.to_string()).collect());

@@ -16,7 +16,8 @@ or resume any recorded session.",
 delm run \"Why does test_parse_comments fail?\" --repo . --agents 6\n  \
 delm sessions\n  delm replay <id-or-file>\n  delm resume <id-or-file> --headless\n  \
 delm run \"...\" --docs ./reports --board nats://host:4222 --agents 0\n  \
-delm worker --board nats://host:4222 --agents 8\n  delm attach nats://host:4222"
+delm worker --board nats://host:4222 --agents 8\n  delm attach nats://host:4222\n  \
+delm eval suite.jsonl --coordination delm,central --repeat 3"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -48,6 +49,9 @@ pub enum Command {
     Attach(AttachArgs),
     /// List the runs on a NATS board: id, start, status, events, goal.
     Runs(RunsArgs),
+    /// Run a suite of cases (JSONL) under each coordination mode and compare accuracy,
+    /// cost, billed tokens, wall time and calls.
+    Eval(EvalArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -102,6 +106,10 @@ pub struct ProviderArgs {
     /// Colour theme: dark, light, high-contrast, or a TOML file.
     #[arg(long, value_name = "NAME|FILE")]
     pub theme: Option<String>,
+    /// Set by `delm eval`: headless without the story on stderr or the answer on stdout
+    /// (the eval reports each run itself).
+    #[arg(skip)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -208,6 +216,7 @@ impl DemoArgs {
                 json: self.json,
                 log_level: self.log_level,
                 theme: self.theme,
+                quiet: false,
             },
             demo: Some(self.pace),
         })
@@ -352,6 +361,43 @@ impl From<SandboxArg> for delm::engine::tools::SandboxKind {
             SandboxArg::Bwrap => Self::Bwrap,
         }
     }
+}
+
+/// `delm eval`: every case of a suite under every mode, each run as `delm run` starts it.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The suite: JSONL, one case a line: `question`, optionally `docs` or `repo`, and an
+    /// `expected` answer or a `check` command (see README: Evaluate on your own tasks).
+    pub suite: PathBuf,
+    /// The modes to compare, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "delm,central,isolated"
+    )]
+    pub coordination: Vec<CoordinationArg>,
+    /// Run the whole suite this many times (1-20): the table shows mean ± sd.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub repeat: usize,
+    /// Agents per run (as `delm run --agents`).
+    #[arg(long, value_name = "N")]
+    pub agents: Option<usize>,
+    /// How each run verifies points (as `delm run --verify`).
+    #[arg(long, value_enum)]
+    pub verify: Option<VerifyArg>,
+    /// Each run stops claiming and finalises once it has spent this much (USD).
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
+    /// Each run stops claiming and finalises after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub time_limit: Option<u64>,
+    /// Write the sessions, eval.json, runs.csv and summary.csv here (default:
+    /// ./eval-<unix time>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,8 @@ use crate::text::{clip, escape_controls, one_line};
 use std::fmt::Write;
 use std::path::PathBuf;
 
-fn wall_ms(s: &RunState) -> Option<u64> {
+/// A run's wall time in milliseconds: its recorded run time, else first to last event.
+pub fn wall_ms(s: &RunState) -> Option<u64> {
     if s.totals.elapsed_ms > 0 {
         return Some(s.totals.elapsed_ms);
     }

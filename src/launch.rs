@@ -53,6 +53,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Mcp(args) => mcp_bridge(args).await,
         Command::Worker(args) => worker(args).await,
         Command::Attach(args) => attach(args).await,
+        Command::Eval(args) => crate::eval_cmd::eval(args).await,
         Command::Runs(args) => {
             let url = board_url(&args.board)?;
             let listing = delm::nats::list_runs(&url, &nats_auth(&args.nats), terminal_width())
@@ -329,7 +330,7 @@ fn mode_from(args: &RunArgs) -> Result<Mode, Failure> {
     Ok(Mode::Plain)
 }
 
-async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
+pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let cfg = Config::load().map_err(Failure::Usage)?;
     if args.question.trim().is_empty() {
         return Err(Failure::Usage(
@@ -672,7 +673,7 @@ fn front_end_sink(
     prior: RunState,
 ) -> Box<dyn EventSink> {
     let mut sinks: Vec<Box<dyn EventSink>> = vec![writer];
-    if flags.headless {
+    if flags.headless && !flags.quiet {
         sinks.push(Box::new(Story::with_state(std::io::stderr(), prior)));
         if flags.json {
             sinks.push(Box::new(JsonLines(std::io::stdout())));
@@ -722,7 +723,9 @@ pub(crate) async fn drive(handle: EngineHandle, front: FrontEnd<'_>) -> Result<E
         }
         state
     };
-    eprintln!("session: {}", session_path.display());
+    if !flags.quiet {
+        eprintln!("session: {}", session_path.display());
+    }
     if let Some(log) = log_path {
         tracing::info!("log file: {}", log.display());
     }
@@ -846,7 +849,7 @@ pub(crate) fn finish(
         _ => {
             // On stdout in the TUI too (it has closed by now), so `| tee` and the shell's
             // scrollback keep the answer; control characters escaped.
-            if !flags.json {
+            if !flags.json && !flags.quiet {
                 println!("{}", delm::text::escape_controls(answer.answer.trim()));
                 if !answer.cited.is_empty() {
                     println!("\ncited: {}", answer.cited.join(", "));

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod config;
 pub mod demo;
 pub mod engine;
+pub mod eval;
 pub mod event;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;

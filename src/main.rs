@@ -3,6 +3,7 @@
 
 mod board_cmds;
 mod cli;
+mod eval_cmd;
 mod launch;
 
 use clap::Parser;

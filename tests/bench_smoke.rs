@@ -5,6 +5,7 @@
 #[path = "../examples/bench"]
 #[allow(dead_code)]
 mod harness {
+    pub mod claim;
     pub mod context_size;
     pub mod coordination;
     pub mod engine_overhead;
@@ -31,8 +32,10 @@ fn figures(group: &str) -> Vec<Figure> {
         .unwrap_or_else(|e| panic!("the {group} figures failed: {e:#}"));
     assert!(!found.is_empty(), "the {group} group produced no figure");
     for f in &found {
+        // A score or a score margin may be 0; every other figure is a positive amount.
+        let may_be_zero = f.unit == "score";
         assert!(
-            f.value.is_finite() && f.value > 0.0,
+            f.value.is_finite() && (f.value > 0.0 || (may_be_zero && f.value >= 0.0)),
             "{} = {} {} is not a positive finite number",
             f.name,
             f.value,
@@ -135,6 +138,82 @@ fn tui_frames_render() {
 }
 
 #[test]
+fn claim_figures_cover_every_workload_metric_and_mode() {
+    let found = figures("claim");
+    for workload in harness::claim::world::Workload::ALL {
+        for metric in [
+            "wall",
+            "calls",
+            "input_tokens",
+            "billed_input_tokens",
+            "cost",
+            "score",
+        ] {
+            for mode in ["delm", "central", "isolated"] {
+                let name = format!("claim.{}.{metric}.{mode}", workload.name());
+                let v = value(&found, &name);
+                if metric == "score" {
+                    assert!((0.0..=1.0).contains(&v), "{name} = {v}");
+                }
+            }
+        }
+        // The targets are there too, with whether they are met.
+        let ratio = found
+            .iter()
+            .find(|f| {
+                f.name.starts_with(&format!("claim.{}.", workload.name())) && f.target.is_some()
+            })
+            .unwrap_or_else(|| panic!("no target figure for {}", workload.name()));
+        assert!(ratio.to_json()["params"]["target_met"].is_boolean());
+    }
+}
+
+#[test]
+fn claim_runs_account_for_every_call_and_repeat_exactly() {
+    let sizes = Sizes::quick().claim;
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let first = harness::claim::outcomes(&sizes).expect("the claim workloads run");
+    let second = harness::claim::outcomes(&sizes).expect("the claim workloads run again");
+    for (a, b) in first.iter().zip(&second) {
+        for ((_, runs_a), (_, runs_b)) in a.worlds.iter().zip(&b.worlds) {
+            for (x, y) in runs_a.iter().zip(runs_b) {
+                let what = format!("{} under {}", a.workload.name(), x.variant);
+                // The log accounts for every call the model answered, token for token.
+                let t = &x.state.totals;
+                let answered = &x.answered;
+                assert_eq!(
+                    (
+                        t.calls,
+                        t.tokens_in,
+                        t.tokens_cached_read,
+                        t.tokens_cache_write,
+                        t.tokens_out
+                    ),
+                    (
+                        answered.calls,
+                        answered.input_tokens,
+                        answered.cache_read_tokens,
+                        answered.cache_write_tokens,
+                        answered.output_tokens
+                    ),
+                    "{what}"
+                );
+                assert!(
+                    (0.0..=1.0).contains(&x.score.value),
+                    "{what}: {}",
+                    x.score.value
+                );
+                assert!(x.state.answer.is_some(), "{what} answered");
+                // The same seed gives the same figures, wall time included (virtual clock).
+                assert_eq!(x.wall, y.wall, "{what}");
+                assert_eq!(x.total, y.total, "{what}");
+                assert_eq!(x.score, y.score, "{what}");
+            }
+        }
+    }
+}
+
+#[test]
 fn the_board_on_jetstream_and_in_process_finish_the_same_run() {
     let found = figures("nats");
     for setup in harness::nats_board::SETUPS {
@@ -151,6 +230,6 @@ fn the_board_on_jetstream_and_in_process_finish_the_same_run() {
 
 #[test]
 fn every_group_is_known() {
-    assert_eq!(GROUPS.len(), 6);
+    assert_eq!(GROUPS.len(), 7);
     assert!(run_group("nope", &Sizes::quick()).is_err());
 }

@@ -84,6 +84,8 @@ fn one(tasks: usize, agents: usize) -> anyhow::Result<Vec<Figure>> {
             agents,
             coordination: "delm",
             verify: VerifyMode::Judge,
+            wire: delm::llm::scripted::CacheWire::Off,
+            price: None,
             timeout: Duration::from_secs(600),
         },
         Box::new(NullSink),

@@ -9,6 +9,8 @@ use std::time::Duration;
 pub enum Target {
     AtMost(f64),
     AtLeast(f64),
+    /// Strictly more.
+    Above(f64),
 }
 
 impl Target {
@@ -16,12 +18,14 @@ impl Target {
         match self {
             Target::AtMost(t) => value <= t,
             Target::AtLeast(t) => value >= t,
+            Target::Above(t) => value > t,
         }
     }
     fn describe(self) -> String {
         match self {
             Target::AtMost(t) => format!("<= {}", short(t)),
             Target::AtLeast(t) => format!(">= {}", short(t)),
+            Target::Above(t) => format!("> {}", short(t)),
         }
     }
 }
@@ -76,6 +80,7 @@ pub struct Sizes {
     pub tui_tasks: usize,
     pub tui_agents: usize,
     pub tui_frames: usize,
+    pub claim: super::claim::ClaimSizes,
     /// Figure 6: tasks, agents and workers of the NATS board run, and whether the workers
     /// are processes (the published figure) or tasks of this process (the smoke test).
     pub nats_tasks: usize,
@@ -98,6 +103,12 @@ impl Sizes {
             tui_tasks: 1_000,
             tui_agents: 64,
             tui_frames: 200,
+            claim: super::claim::ClaimSizes {
+                scale: super::claim::world::Scale::FULL,
+                wire: delm::llm::scripted::CacheWire::Anthropic,
+                seed: None,
+                seeds: 16,
+            },
             nats_tasks: 5_000,
             nats_agents: 256,
             nats_workers: 4,
@@ -118,6 +129,12 @@ impl Sizes {
             tui_tasks: 40,
             tui_agents: 6,
             tui_frames: 5,
+            claim: super::claim::ClaimSizes {
+                scale: super::claim::world::Scale::TINY,
+                wire: delm::llm::scripted::CacheWire::Anthropic,
+                seed: None,
+                seeds: 1,
+            },
             nats_tasks: 30,
             nats_agents: 8,
             nats_workers: 2,

@@ -3,8 +3,9 @@
 
 use delm::engine::{EventSink, RunBuilder, RunConfig, tools};
 use delm::event::{CallPurpose, Envelope, Event, Mode, RunState, VerifyMode};
+use delm::llm::pricing::Price;
 use delm::llm::retry::{RetryPolicy, RetryingProvider};
-use delm::llm::scripted::{Script, ScriptedModel};
+use delm::llm::scripted::{CacheWire, Script, ScriptedModel};
 use delm::llm::{ChatRequest, ChatResponse, DeltaSink, LlmError, Provider};
 use futures_util::future::BoxFuture;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +20,10 @@ pub struct RunSpec {
     pub agents: usize,
     pub coordination: &'static str,
     pub verify: VerifyMode,
+    /// Whose prompt caching the model emulates (and on which wire it counts tokens).
+    pub wire: CacheWire,
+    /// List prices the calls are billed at (`None`: unpriced).
+    pub price: Option<Price>,
     /// The run must end within this, or the figure fails with an error.
     pub timeout: Duration,
 }
@@ -138,7 +143,8 @@ pub fn run(
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let model = Arc::new(ScriptedModel::new(spec.script.clone()));
+    let model = Arc::new(ScriptedModel::new(spec.script.clone()).cache(spec.wire));
+    let price = spec.price;
     let clock = Arc::new(ModelClock::default());
     let end: Arc<EndMark> = Arc::new(Mutex::new(None));
     let provider = Observed {
@@ -173,7 +179,7 @@ pub fn run(
     let builder = RunBuilder::new(
         cfg,
         Arc::new(RetryingProvider::new(Arc::new(provider), policy)),
-        Arc::new(|_| None),
+        Arc::new(move |usage| price.map(|p| p.cost(usage))),
         tools::open(&Mode::Plain).map_err(anyhow::Error::msg)?,
     )
     .sink(sink);

@@ -2,13 +2,16 @@
 
 use super::figure::{Figure, Sizes};
 use super::tui_frame::TuiShape;
-use super::{context_size, coordination, engine_overhead, nats_board, session_log, tui_frame};
+use super::{
+    claim, context_size, coordination, engine_overhead, nats_board, session_log, tui_frame,
+};
 
 /// Group names, as `--only` takes them.
-pub const GROUPS: [&str; 6] = [
+pub const GROUPS: [&str; 7] = [
     "engine",
     "context",
     "coordination",
+    "claim",
     "session",
     "tui",
     "nats",
@@ -20,6 +23,7 @@ pub fn run_group(group: &str, sizes: &Sizes) -> anyhow::Result<Vec<Figure>> {
         "engine" => engine_overhead::measure(sizes),
         "context" => context_size::measure(&sizes.context_points),
         "coordination" => coordination::measure(sizes),
+        "claim" => claim::measure(&sizes.claim),
         "session" => session_log::measure(sizes.session_events),
         "tui" => tui_frame::measure(TuiShape {
             points: sizes.tui_points,

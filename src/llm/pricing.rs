@@ -64,6 +64,21 @@ impl Price {
             + usage.output_tokens as f64 * self.output_per_mtok)
             / 1_000_000.0
     }
+
+    /// The prompt as a bill weighs it, in input tokens: uncached ones count 1, cache reads
+    /// and writes their rate relative to the input rate (0.1 and 1.25 on Anthropic).
+    pub fn billed_input_tokens(&self, usage: Usage) -> f64 {
+        let weight = |rate: f64| {
+            if self.input_per_mtok > 0.0 {
+                rate / self.input_per_mtok
+            } else {
+                1.0
+            }
+        };
+        usage.uncached_input_tokens() as f64
+            + usage.cache_read_tokens as f64 * weight(self.cache_read_per_mtok)
+            + usage.cache_write_tokens as f64 * weight(self.cache_write_per_mtok)
+    }
 }
 
 /// One `[pricing."model"]` entry of the config file: the cache rates may be left out.
@@ -346,6 +361,10 @@ mod tests {
             .cost("anthropic", "claude-sonnet-4-5", usage(1_000_000, 10_000))
             .unwrap();
         assert!(close(uncached, 3.0 + 0.15), "{uncached}");
+        // As input tokens on the bill: 100k + 600k × 0.1 + 300k × 1.25.
+        let price = pricing.price("anthropic", "claude-sonnet-4-5").unwrap();
+        let billed = price.billed_input_tokens(anthropic);
+        assert!(close(billed, 100_000.0 + 60_000.0 + 375_000.0), "{billed}");
     }
 
     #[test]

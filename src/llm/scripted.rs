@@ -1,93 +1,96 @@
 //! A scripted, in-process model: a **test double** for benchmarks and tests, never a model.
 //!
-//! [`ScriptedModel`] implements [`Provider`] without any network. It plays a cooperative
-//! agent working through a fixed workload (a goal made of `subtasks` parts) and decides each
-//! answer only from what the engine actually sent: the system prompt, the messages so far and
-//! the tools offered. That makes it usable under every coordination shape, and the
-//! differences between runs come from the engine alone:
+//! [`ScriptedModel`] implements [`Provider`] without any network. What it answers is decided
+//! by a [`Policy`]: a function of the [`ChatRequest`] alone (the system prompt, the messages
+//! so far, the tools offered, the call's purpose), so it knows only what the engine sent it
+//! and can play every role (worker, orchestrator, judge, finaliser) under every coordination
+//! shape; the differences between runs come from the engine. [`Script`] is the survey
+//! workload of the engine-overhead and coordination figures; the benchmark harness brings
+//! its own policies.
 //!
-//! - a verifier call (`purpose: judge`) approves;
-//! - a work task titled `Subtask k of K: ...` records one point (when `record_point` is
-//!   offered) and finishes; its result is short when the agent shares points, and a full
-//!   report when `finish_task` is its only channel (a `central` worker is told the
-//!   orchestrator sees only its result);
-//! - any other work task is the whole goal: with `add_task` it is split into the `subtasks`
-//!   parts (`plan_batch` per turn); without it (an `isolated` attempt) the agent does every
-//!   part itself, one point per turn, and reports in full;
-//! - a turn offering `final_answer` (the finalise turn, or a `central` orchestrator turn)
-//!   first adds the parts not yet assigned when it may, and otherwise answers, citing the
-//!   verified point ids it can see.
-//!
-//! Latency is a `tokio::time::sleep` per call; usage is realistic: input tokens are the
-//! prompt's characters / 4 (system, messages, tool calls and tool schemas), output tokens
-//! are configured. [`PrefixCache`] emulates providers' prompt caching for test doubles.
-//!
-//! The file is long because the workload's decisions read best side by side; each answer
-//! is one small method.
+//! Around the policy the model behaves like a provider:
+//! - **latency** ([`LatencyModel`]): time to first token grows with the prompt, less for the
+//!   part read from the cache, and each output token costs decode time;
+//! - **prompt caching** ([`CacheWire`]): the request is serialized the way the OpenAI or
+//!   Anthropic adapter would send it, and [`PrefixCache`] decides what a provider would
+//!   read from its cache and write to it, so the usage is what a bill would show;
+//! - **usage**: input tokens are the serialized prompt's characters / 4 (or, with caching
+//!   off, the characters of system prompt, messages, tool calls and tool schemas / 4);
+//!   output tokens are what the policy says, or the characters it wrote / 4.
 
-mod prefix_cache;
+mod latency;
+pub mod prefix_cache;
+mod prompt;
+mod survey;
+mod wire;
 
+pub use latency::LatencyModel;
 pub use prefix_cache::{CacheBlock, CacheUse, PrefixCache};
+pub use prompt::{Prompt, ToolExchange, point_lines};
+pub use survey::{Script, ScriptedPoint, filler};
+pub use wire::CacheWire;
 
 use super::{
-    CallPurpose, ChatRequest, ChatResponse, DeltaSink, LlmError, Provider, Role, StopReason,
-    ToolCall, Usage,
+    CallPurpose, ChatRequest, ChatResponse, DeltaSink, LlmError, Provider, StopReason, ToolCall,
+    Usage,
 };
 use futures_util::future::BoxFuture;
-use serde_json::json;
-use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-/// The first user message of the finalise turn starts with this.
-const FINALISE_MARKER: &str = "FINALISE";
-/// A work task's first user message starts with this.
-const TASK_MARKER: &str = "YOUR TASK ";
-/// Titles of the parts the planner creates start with this.
-const SUBTASK_PREFIX: &str = "Subtask ";
-
-/// The kind of point each subtask records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScriptedPoint {
-    /// Progress with open ends: verifies without a workspace.
-    Partial,
-    /// What was tried and why it failed: verifies without a workspace.
-    Failure,
-    /// A finding whose evidence quotes a verified point the agent can see (falls back to a
-    /// `partial` while none is visible).
-    FindingCitingPoint,
+/// Decides what the scripted model answers. Implementations read only the request: that is
+/// what makes a scripted run a fair test of the engine.
+pub trait Policy: Send + Sync {
+    fn decide(&self, req: &ChatRequest) -> Decision;
 }
 
-/// The workload and the cost model of the scripted agent.
-#[derive(Debug, Clone)]
-pub struct Script {
-    /// Parts the goal splits into.
-    pub subtasks: usize,
-    /// `add_task` calls per planning turn.
-    pub plan_batch: usize,
-    pub point: ScriptedPoint,
-    /// Time each call takes.
-    pub latency: Duration,
-    /// Output tokens reported for a work or finalise turn.
-    pub output_tokens: u64,
-    /// Output tokens reported for a verifier verdict.
-    pub judge_output_tokens: u64,
-    /// Words in a full report (a `central` worker's result, an isolated attempt's answer).
-    pub report_words: usize,
+/// One answer of the policy: text and tool calls, and optionally how many output tokens to
+/// report for it (otherwise the characters written / 4).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decision {
+    pub text: String,
+    pub calls: Vec<(String, serde_json::Value)>,
+    pub output_tokens: Option<u64>,
 }
 
-impl Default for Script {
-    fn default() -> Self {
-        Script {
-            subtasks: 4,
-            plan_batch: 16,
-            point: ScriptedPoint::Partial,
-            latency: Duration::ZERO,
-            output_tokens: 150,
-            judge_output_tokens: 30,
-            report_words: 250,
+impl Decision {
+    /// Tool calls, output tokens counted from what they say.
+    pub fn calls(calls: Vec<(&str, serde_json::Value)>) -> Decision {
+        Decision {
+            calls: calls
+                .into_iter()
+                .map(|(name, args)| (name.to_string(), args))
+                .collect(),
+            ..Decision::default()
         }
+    }
+
+    /// A plain-text answer (a judge's verdict, say).
+    pub fn text(text: impl Into<String>) -> Decision {
+        Decision {
+            text: text.into(),
+            ..Decision::default()
+        }
+    }
+
+    /// Report this many output tokens whatever the answer's length.
+    pub fn with_output_tokens(mut self, tokens: u64) -> Decision {
+        self.output_tokens = Some(tokens);
+        self
+    }
+
+    /// Output tokens of the answer: as set, or its characters / 4 plus a few for each call's
+    /// framing (the wire's id, type and braces).
+    fn output_tokens(&self) -> u64 {
+        self.output_tokens.unwrap_or_else(|| {
+            let chars: usize = self.text.chars().count()
+                + self
+                    .calls
+                    .iter()
+                    .map(|(name, args)| name.len() + args.to_string().chars().count())
+                    .sum::<usize>();
+            (chars.div_ceil(4) + 8 * self.calls.len()).max(1) as u64
+        })
     }
 }
 
@@ -96,263 +99,139 @@ impl Default for Script {
 pub struct ScriptedCounts {
     pub calls: u64,
     pub judge_calls: u64,
+    /// Every prompt token, cached or not.
     pub input_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
     pub output_tokens: u64,
 }
 
-/// The scripted agent. Cheap to share: wrap it in an `Arc` and hand it to a
-/// [`super::retry::RetryingProvider`].
-pub struct ScriptedModel {
-    model: String,
-    script: Script,
+#[derive(Default)]
+struct Counters {
     calls: AtomicU64,
     judge_calls: AtomicU64,
     input_tokens: AtomicU64,
+    cache_read_tokens: AtomicU64,
+    cache_write_tokens: AtomicU64,
     output_tokens: AtomicU64,
-    /// Characters of each tool's schema as sent on the wire, by tool name: schemas are fixed
-    /// within a run, and serialising them on every call would dominate a zero-latency bench.
-    schema_chars: Mutex<HashMap<String, usize>>,
+}
+
+impl Counters {
+    fn add(&self, purpose: CallPurpose, usage: &Usage) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if purpose == CallPurpose::Judge {
+            self.judge_calls.fetch_add(1, Ordering::Relaxed);
+        }
+        for (counter, n) in [
+            (&self.input_tokens, usage.input_tokens),
+            (&self.cache_read_tokens, usage.cache_read_tokens),
+            (&self.cache_write_tokens, usage.cache_write_tokens),
+            (&self.output_tokens, usage.output_tokens),
+        ] {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    fn snapshot(&self) -> ScriptedCounts {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        ScriptedCounts {
+            calls: get(&self.calls),
+            judge_calls: get(&self.judge_calls),
+            input_tokens: get(&self.input_tokens),
+            cache_read_tokens: get(&self.cache_read_tokens),
+            cache_write_tokens: get(&self.cache_write_tokens),
+            output_tokens: get(&self.output_tokens),
+        }
+    }
+}
+
+/// The scripted model. Cheap to share: wrap it in an `Arc` and hand it to a
+/// [`super::retry::RetryingProvider`].
+pub struct ScriptedModel {
+    model: String,
+    policy: Arc<dyn Policy>,
+    latency: LatencyModel,
+    wire: wire::Emulation,
+    counters: Counters,
 }
 
 impl ScriptedModel {
+    /// The survey workload `script`, answering at the script's fixed latency, no caching.
     pub fn new(script: Script) -> Self {
+        let latency = LatencyModel::fixed(script.latency);
+        ScriptedModel::with_policy(Arc::new(script)).latency(latency)
+    }
+
+    /// Any policy; answers at once and caches nothing until told otherwise.
+    pub fn with_policy(policy: Arc<dyn Policy>) -> Self {
         ScriptedModel {
             model: "scripted".to_string(),
-            script,
-            calls: AtomicU64::new(0),
-            judge_calls: AtomicU64::new(0),
-            input_tokens: AtomicU64::new(0),
-            output_tokens: AtomicU64::new(0),
-            schema_chars: Mutex::new(HashMap::new()),
+            policy,
+            latency: LatencyModel::ZERO,
+            wire: wire::Emulation::new(CacheWire::Off),
+            counters: Counters::default(),
         }
     }
 
-    pub fn script(&self) -> &Script {
-        &self.script
+    /// How long calls take.
+    pub fn latency(mut self, latency: LatencyModel) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// Whose prompt caching to emulate (and count tokens on that wire).
+    pub fn cache(mut self, wire: CacheWire) -> Self {
+        self.wire = wire::Emulation::new(wire);
+        self
+    }
+
+    /// The model name reported (and priced by whoever prices the run).
+    pub fn named(mut self, model: impl Into<String>) -> Self {
+        self.model = model.into();
+        self
+    }
+
+    pub fn latency_model(&self) -> LatencyModel {
+        self.latency
     }
 
     pub fn counts(&self) -> ScriptedCounts {
-        ScriptedCounts {
-            calls: self.calls.load(Ordering::Relaxed),
-            judge_calls: self.judge_calls.load(Ordering::Relaxed),
-            input_tokens: self.input_tokens.load(Ordering::Relaxed),
-            output_tokens: self.output_tokens.load(Ordering::Relaxed),
-        }
+        self.counters.snapshot()
     }
 
-    /// Input tokens of a request: every character the provider would receive, / 4.
-    fn input_tokens(&self, req: &ChatRequest) -> u64 {
-        let mut chars = char_count(&req.system);
-        for m in &req.messages {
-            chars += char_count(&m.content);
-            for call in &m.tool_calls {
-                chars += call.name.len() + char_count(&call.arguments);
-            }
-        }
-        let mut cache = self.schema_chars.lock().unwrap_or_else(|e| e.into_inner());
-        for tool in req.tools.iter() {
-            chars += match cache.get(&tool.name) {
-                Some(&n) => n,
-                None => {
-                    let n = tool.name.len()
-                        + char_count(&tool.description)
-                        + char_count(&tool.parameters.to_string());
-                    cache.insert(tool.name.clone(), n);
-                    n
-                }
-            };
-        }
-        chars.div_ceil(4) as u64
-    }
-
-    /// Decide the answer to one request (pure: no clock, no counters).
+    /// The policy's answer to one request as a response (no clock, no counters, no usage).
     pub fn respond(&self, req: &ChatRequest) -> ChatResponse {
-        let seen = Seen::of(req);
-        if seen.judge {
-            let text = json!({"verdict": "approve", "reason": "the cited evidence supports it"})
-                .to_string();
-            return self.reply(text, vec![], self.script.judge_output_tokens);
-        }
-        if seen.offers("final_answer") {
-            return self.final_turn(&seen);
-        }
-        match seen.task_title.as_deref() {
-            Some(title) if title.starts_with(SUBTASK_PREFIX) => self.subtask_turn(&seen, title),
-            Some(_) | None => self.whole_goal_turn(&seen),
-        }
+        response(self.policy.decide(req))
     }
+}
 
-    fn reply(&self, text: String, calls: Vec<(&str, serde_json::Value)>, out: u64) -> ChatResponse {
-        let tool_calls = calls
-            .into_iter()
-            .enumerate()
-            .map(|(i, (name, args))| ToolCall {
-                id: format!("call_{i}"),
-                name: name.to_string(),
-                arguments: args.to_string(),
-            })
-            .collect::<Vec<_>>();
-        let tool_calls_made = !tool_calls.is_empty();
-        ChatResponse {
-            text,
-            tool_calls,
-            usage: Usage {
-                output_tokens: out,
-                ..Usage::default()
-            },
-            finish_reason: Some("stop".into()),
-            stop: if tool_calls_made {
-                StopReason::ToolCalls
-            } else {
-                StopReason::Stop
-            },
-            provider_state: None,
-        }
-    }
-
-    /// The next `plan_batch` parts not yet added, as `add_task` calls.
-    fn plan_calls(&self, already: usize) -> Vec<(&'static str, serde_json::Value)> {
-        let k = self.script.subtasks;
-        let end = (already + self.script.plan_batch.max(1)).min(k);
-        (already..end)
-            .map(|i| {
-                let (a, b) = topic(i);
-                (
-                    "add_task",
-                    json!({
-                        "title": format!("{SUBTASK_PREFIX}{} of {k}: examine the {a} {b} component", i + 1),
-                        "detail": format!(
-                            "Find out how the {a} {b} component contributes to the goal and record \
-what you establish."
-                        ),
-                    }),
-                )
-            })
-            .collect()
-    }
-
-    fn final_turn(&self, seen: &Seen) -> ChatResponse {
-        let planned = seen.calls_made("add_task");
-        let orchestrating = !seen.first_user.starts_with(FINALISE_MARKER);
-        if orchestrating && seen.offers("add_task") && planned < self.script.subtasks {
-            let mut calls = Vec::new();
-            if planned > 0 && seen.offers("broadcast") {
-                calls.push((
-                    "broadcast",
-                    json!({"context": format!("The first {planned} parts are reported; build on \
-their results.")}),
-                ));
-            }
-            calls.extend(self.plan_calls(planned));
-            return self.reply(String::new(), calls, self.script.output_tokens);
-        }
-        let cited = if seen.citation_refused() {
-            Vec::new()
-        } else {
-            seen.visible_points()
-        };
-        let answer = format!(
-            "All {} parts of the goal are covered. {}",
-            self.script.subtasks,
-            filler(self.script.report_words / 2, 0)
-        );
-        self.reply(
-            String::new(),
-            vec![("final_answer", json!({"answer": answer, "cited": cited}))],
-            self.script.output_tokens,
-        )
-    }
-
-    fn subtask_turn(&self, seen: &Seen, title: &str) -> ChatResponse {
-        let part = part_number(title);
-        let out = self.script.output_tokens;
-        if seen.offers("record_point") && seen.calls_made("record_point") == 0 {
-            let point = self.point_args(seen, part);
-            return self.reply(String::new(), vec![("record_point", point)], out);
-        }
-        let result = if seen.offers("record_point") {
-            // Points carry the substance; the result just names them.
-            format!("Recorded the outcome of part {part} as a point; nothing left open.")
-        } else {
-            // The result is the only channel to whoever reads it: report in full.
-            format!(
-                "Full report on part {part}: {}",
-                filler(self.script.report_words, part)
-            )
-        };
-        self.reply(
-            String::new(),
-            vec![("finish_task", json!({"result": result}))],
-            out,
-        )
-    }
-
-    /// A task that is the whole goal: split it when possible, otherwise do every part.
-    fn whole_goal_turn(&self, seen: &Seen) -> ChatResponse {
-        let out = self.script.output_tokens;
-        let k = self.script.subtasks;
-        if seen.offers("add_task") {
-            let planned = seen.calls_made("add_task");
-            if planned < k {
-                return self.reply(String::new(), self.plan_calls(planned), out);
-            }
-            let result = format!("Split the goal into {k} parts, one task each.");
-            return self.reply(
-                String::new(),
-                vec![("finish_task", json!({"result": result}))],
-                out,
-            );
-        }
-        let done = seen.calls_made("record_point");
-        if seen.offers("record_point") && done < k {
-            let point = self.point_args(seen, done + 1);
-            return self.reply(String::new(), vec![("record_point", point)], out);
-        }
-        let result = format!(
-            "Full answer from all {k} parts: {}",
-            filler(self.script.report_words, k)
-        );
-        self.reply(
-            String::new(),
-            vec![("finish_task", json!({"result": result}))],
-            out,
-        )
-    }
-
-    fn point_args(&self, seen: &Seen, part: usize) -> serde_json::Value {
-        let (a, b) = topic(part.saturating_sub(1));
-        let summary = filler(60, part);
-        let cite = (self.script.point == ScriptedPoint::FindingCitingPoint)
-            .then(|| seen.latest_point())
-            .flatten();
-        if let Some((id, headline)) = cite {
-            // No digits in a finding's headline: the verifier requires every number in it to
-            // appear in the evidence.
-            let quote: String = headline
-                .split_whitespace()
-                .take(6)
-                .collect::<Vec<_>>()
-                .join(" ");
-            return json!({
-                "kind": "finding",
-                "headline": format!("The {a} {b} component confirms an earlier point: {quote}"),
-                "summary": summary,
-                "evidence": [{"source": id, "quote": quote}],
-            });
-        }
-        let (kind, headline) = match self.script.point {
-            ScriptedPoint::Failure => (
-                "failure",
-                format!("Part {part}: probing the {a} {b} component directly gave nothing usable"),
-            ),
-            _ => (
-                "partial",
-                format!(
-                    "Part {part}: the {a} {b} component behaves as documented; edge cases remain"
-                ),
-            ),
-        };
-        json!({"kind": kind, "headline": headline, "summary": summary})
+fn response(decision: Decision) -> ChatResponse {
+    let output_tokens = decision.output_tokens();
+    let tool_calls: Vec<ToolCall> = decision
+        .calls
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, args))| ToolCall {
+            id: format!("call_{i}"),
+            name,
+            arguments: args.to_string(),
+        })
+        .collect();
+    let stop = if tool_calls.is_empty() {
+        StopReason::Stop
+    } else {
+        StopReason::ToolCalls
+    };
+    ChatResponse {
+        text: decision.text,
+        tool_calls,
+        usage: Usage {
+            output_tokens,
+            ..Usage::default()
+        },
+        finish_reason: Some("stop".into()),
+        stop,
+        provider_state: None,
     }
 }
 
@@ -367,122 +246,26 @@ impl Provider for ScriptedModel {
         on_delta: DeltaSink<'a>,
     ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
         Box::pin(async move {
-            if !self.script.latency.is_zero() {
-                tokio::time::sleep(self.script.latency).await;
-            }
             let mut resp = self.respond(req);
-            resp.usage.input_tokens = self.input_tokens(req);
+            let billed = self.wire.bill(req);
+            resp.usage = Usage {
+                output_tokens: resp.usage.output_tokens,
+                ..billed
+            };
+            if !self.latency.is_zero() {
+                let wait = self.latency.call_time(
+                    billed.input_tokens,
+                    billed.cache_read_tokens,
+                    resp.usage.output_tokens,
+                );
+                tokio::time::sleep(wait).await;
+            }
             if !resp.text.is_empty() {
                 on_delta(&resp.text);
             }
-            self.calls.fetch_add(1, Ordering::Relaxed);
-            if is_judge(req) {
-                self.judge_calls.fetch_add(1, Ordering::Relaxed);
-            }
-            self.input_tokens
-                .fetch_add(resp.usage.input_tokens, Ordering::Relaxed);
-            self.output_tokens
-                .fetch_add(resp.usage.output_tokens, Ordering::Relaxed);
+            self.counters.add(req.purpose, &resp.usage);
             Ok(resp)
         })
-    }
-}
-
-/// What the scripted agent reads off a request. What only some answers need (the point
-/// lines shown in the conversation) is read on demand: a planning conversation grows to
-/// thousands of point lines, and re-reading them on every turn would make the test double,
-/// not the engine, the cost a zero-latency benchmark measures.
-struct Seen<'a> {
-    req: &'a ChatRequest,
-    judge: bool,
-    first_user: &'a str,
-    task_title: Option<String>,
-    tools: Vec<&'a str>,
-    /// Tool calls this conversation already made: (name, count), a handful of names.
-    made: Vec<(&'a str, usize)>,
-}
-
-impl<'a> Seen<'a> {
-    fn of(req: &'a ChatRequest) -> Self {
-        let first_user = req
-            .messages
-            .iter()
-            .find(|m| m.role == Role::User)
-            .map(|m| m.content.as_str())
-            .unwrap_or("");
-        let task_title = first_user
-            .strip_prefix(TASK_MARKER)
-            .and_then(|rest| rest.lines().next())
-            .and_then(|line| line.split_once(": "))
-            .map(|(_, title)| title.trim().to_string());
-        let mut made: Vec<(&str, usize)> = Vec::new();
-        for call in req.messages.iter().flat_map(|m| &m.tool_calls) {
-            match made.iter_mut().find(|(name, _)| *name == call.name) {
-                Some((_, n)) => *n += 1,
-                None => made.push((&call.name, 1)),
-            }
-        }
-        Seen {
-            req,
-            judge: is_judge(req),
-            first_user,
-            task_title,
-            tools: req.tools.iter().map(|t| t.name.as_str()).collect(),
-            made,
-        }
-    }
-
-    /// Messages that can show point lines (the engine's, not the model's own).
-    fn shown(&self) -> impl DoubleEndedIterator<Item = &'a str> + 'a {
-        self.req
-            .messages
-            .iter()
-            .filter(|m| m.role != Role::Assistant)
-            .map(|m| m.content.as_str())
-    }
-
-    /// Point ids shown anywhere in the conversation as `P<n> [kind] ...`, in order.
-    fn visible_points(&self) -> Vec<String> {
-        let mut seen = HashSet::new();
-        let mut ids = Vec::new();
-        for text in self.shown() {
-            for (id, _) in point_lines(text) {
-                if seen.insert(id) {
-                    ids.push(id.to_string());
-                }
-            }
-        }
-        ids
-    }
-
-    /// The last point line shown: (id, headline).
-    fn latest_point(&self) -> Option<(String, String)> {
-        self.shown().rev().find_map(|text| {
-            point_lines(text)
-                .last()
-                .map(|(id, headline)| (id.to_string(), headline.to_string()))
-        })
-    }
-
-    /// The board refused the ids of an earlier `final_answer`.
-    fn citation_refused(&self) -> bool {
-        self.req
-            .messages
-            .iter()
-            .rev()
-            .find(|m| m.role == Role::Tool)
-            .is_some_and(|m| m.content.contains("not verified points"))
-    }
-
-    fn offers(&self, tool: &str) -> bool {
-        self.tools.contains(&tool)
-    }
-
-    fn calls_made(&self, tool: &str) -> usize {
-        self.made
-            .iter()
-            .find(|(name, _)| *name == tool)
-            .map_or(0, |&(_, n)| n)
     }
 }
 
@@ -496,288 +279,79 @@ fn char_count(text: &str) -> usize {
     }
 }
 
-fn is_judge(req: &ChatRequest) -> bool {
-    req.purpose == CallPurpose::Judge
-}
-
-/// Lines of the shared-context format `P12 [partial] headline (a1, T3)`: (id, headline).
-fn point_lines(text: &str) -> impl Iterator<Item = (&str, &str)> + '_ {
-    text.lines().filter_map(|line| {
-        let (id, rest) = line.trim_start().split_once(" [")?;
-        let is_point =
-            id.len() > 1 && id.starts_with('P') && id[1..].bytes().all(|b| b.is_ascii_digit());
-        if !is_point {
-            return None;
-        }
-        let (_, after_kind) = rest.split_once("] ")?;
-        let headline = match after_kind.rfind(" (") {
-            Some(i) => &after_kind[..i],
-            None => after_kind,
-        };
-        Some((id, headline.trim()))
-    })
-}
-
-/// `Subtask 7 of 16: ...` → 7 (0 when the title does not say).
-fn part_number(title: &str) -> usize {
-    title
-        .strip_prefix(SUBTASK_PREFIX)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
-const TOPICS: [&str; 16] = [
-    "lexer",
-    "parser",
-    "cache",
-    "index",
-    "scheduler",
-    "network",
-    "storage",
-    "planner",
-    "renderer",
-    "allocator",
-    "resolver",
-    "encoder",
-    "decoder",
-    "router",
-    "journal",
-    "monitor",
-];
-
-/// Two topic words for part `i`, so parts differ in vocabulary (relevance ranking has
-/// something to rank).
-fn topic(i: usize) -> (&'static str, &'static str) {
-    (
-        TOPICS[i % TOPICS.len()],
-        TOPICS[(i / TOPICS.len() + 7 * i + 3) % TOPICS.len()],
-    )
-}
-
-/// Deterministic prose of about `words` words.
-fn filler(words: usize, seed: usize) -> String {
-    const SENTENCE: [&str; 12] = [
-        "the",
-        "observed",
-        "behaviour",
-        "matches",
-        "the",
-        "documented",
-        "contract",
-        "under",
-        "normal",
-        "load",
-        "and",
-        "input",
-    ];
-    let mut out = String::with_capacity(words * 8);
-    for i in 0..words {
-        if i > 0 {
-            out.push(' ');
-        }
-        if i % 12 == 11 {
-            out.push_str(TOPICS[(seed + i / 12) % TOPICS.len()]);
-        } else {
-            out.push_str(SENTENCE[i % 12]);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::llm::{Message, ToolSpec};
+    use serde_json::json;
 
-    fn tool(name: &str) -> ToolSpec {
-        ToolSpec {
-            name: name.into(),
-            description: String::new(),
-            parameters: json!({"type": "object"}),
+    struct Echo;
+    impl Policy for Echo {
+        fn decide(&self, req: &ChatRequest) -> Decision {
+            match req.purpose {
+                CallPurpose::Judge => Decision::text("approve"),
+                _ => Decision::calls(vec![("finish_task", json!({"result": "done"}))]),
+            }
         }
     }
 
-    fn req(system: &str, messages: Vec<Message>, tools: &[&str]) -> ChatRequest {
+    fn request(system: &str) -> ChatRequest {
+        let tools: Arc<[ToolSpec]> = Arc::from([ToolSpec {
+            name: "finish_task".into(),
+            description: "Finish the task.".into(),
+            parameters: json!({"type": "object"}),
+        }]);
         ChatRequest::new(
             CallPurpose::Work,
             system,
-            messages,
-            tools.iter().map(|t| tool(t)).collect::<Vec<_>>().into(),
+            vec![Message::user("YOUR TASK T1: x")],
+            tools,
             100,
         )
     }
 
-    fn names(resp: &ChatResponse) -> Vec<&str> {
-        resp.tool_calls.iter().map(|c| c.name.as_str()).collect()
-    }
-
-    const WORK_TOOLS: [&str; 4] = ["expand", "record_point", "add_task", "finish_task"];
-
-    #[test]
-    fn planner_adds_parts_in_batches_then_finishes() {
-        let m = ScriptedModel::new(Script {
-            subtasks: 5,
-            plan_batch: 3,
-            ..Script::default()
-        });
-        let mut msgs = vec![Message::user("YOUR TASK T1: Plan: split it\n")];
-        let first = m.respond(&req("sys", msgs.clone(), &WORK_TOOLS));
-        assert_eq!(names(&first), vec!["add_task"; 3]);
-        let args: serde_json::Value = serde_json::from_str(&first.tool_calls[2].arguments).unwrap();
-        assert!(
-            args["title"]
-                .as_str()
-                .unwrap()
-                .starts_with("Subtask 3 of 5:")
-        );
-        msgs.push(Message::assistant("", first.tool_calls));
-        let second = m.respond(&req("sys", msgs.clone(), &WORK_TOOLS));
-        assert_eq!(names(&second), vec!["add_task"; 2]);
-        msgs.push(Message::assistant("", second.tool_calls));
-        assert_eq!(
-            names(&m.respond(&req("sys", msgs, &WORK_TOOLS))),
-            vec!["finish_task"]
-        );
-    }
-
-    #[test]
-    fn subtask_records_then_finishes_briefly_but_reports_in_full_without_points() {
-        let m = ScriptedModel::new(Script::default());
-        let mut msgs = vec![Message::user("YOUR TASK T4: Subtask 3 of 4: examine x\n")];
-        let first = m.respond(&req("sys", msgs.clone(), &WORK_TOOLS));
-        assert_eq!(names(&first), vec!["record_point"]);
-        let point: serde_json::Value =
-            serde_json::from_str(&first.tool_calls[0].arguments).unwrap();
-        assert_eq!(point["kind"], "partial");
-        assert!(point["headline"].as_str().unwrap().starts_with("Part 3:"));
-        msgs.push(Message::assistant("", first.tool_calls));
-        let brief = m.respond(&req("sys", msgs, &WORK_TOOLS));
-        assert_eq!(names(&brief), vec!["finish_task"]);
-
-        let worker = m.respond(&req(
-            "sys",
-            vec![Message::user("YOUR TASK T4: Subtask 3 of 4: examine x\n")],
-            &["finish_task"],
-        ));
-        assert_eq!(names(&worker), vec!["finish_task"]);
-        assert!(worker.tool_calls[0].arguments.len() > brief.tool_calls[0].arguments.len() * 4);
-    }
-
-    #[test]
-    fn isolated_attempt_does_every_part_itself() {
-        let m = ScriptedModel::new(Script {
-            subtasks: 2,
-            ..Script::default()
-        });
-        let tools = ["expand", "record_point", "finish_task"];
-        let mut msgs = vec![Message::user(
-            "YOUR TASK T1: Attempt 1 of 3: the whole goal\n",
-        )];
-        for _ in 0..2 {
-            let r = m.respond(&req("sys", msgs.clone(), &tools));
-            assert_eq!(names(&r), vec!["record_point"]);
-            msgs.push(Message::assistant("", r.tool_calls));
-        }
-        assert_eq!(
-            names(&m.respond(&req("sys", msgs, &tools))),
-            vec!["finish_task"]
-        );
-    }
-
-    #[test]
-    fn judge_approves_and_finaliser_cites_visible_points() {
-        let m = ScriptedModel::new(Script::default());
-        let judge = ChatRequest {
-            purpose: CallPurpose::Judge,
-            ..req("You check points of a swarm", vec![], &[])
-        };
-        let verdict = m.respond(&judge);
-        assert!(verdict.text.contains("approve") && verdict.tool_calls.is_empty());
-
-        let finalise = Message::user(
-            "FINALISE: ...\n\nSHARED CONTEXT:\nP1 [partial] Part 1: a (a1, T2)\nP4 [failure] x (a2, T3)\n",
-        );
-        let r = m.respond(&req(
-            "sys",
-            vec![finalise.clone()],
-            &["expand", "final_answer"],
-        ));
-        let args: serde_json::Value = serde_json::from_str(&r.tool_calls[0].arguments).unwrap();
-        assert_eq!(args["cited"], json!(["P1", "P4"]));
-
-        let refused = vec![
-            finalise,
-            Message::assistant("", r.tool_calls.clone()),
-            Message::tool("call_0", "ERROR: these ids are not verified points: P4"),
-        ];
-        let again = m.respond(&req("sys", refused, &["expand", "final_answer"]));
-        let args: serde_json::Value = serde_json::from_str(&again.tool_calls[0].arguments).unwrap();
-        assert_eq!(args["cited"], json!([]));
-    }
-
-    #[test]
-    fn orchestrator_assigns_every_part_before_answering() {
-        let m = ScriptedModel::new(Script {
-            subtasks: 3,
-            plan_batch: 2,
-            ..Script::default()
-        });
-        let tools = ["add_task", "broadcast", "final_answer"];
-        let mut msgs = vec![Message::user("You are the orchestrator of 2 workers")];
-        let wave1 = m.respond(&req("sys", msgs.clone(), &tools));
-        assert_eq!(names(&wave1), vec!["add_task", "add_task"]);
-        msgs.push(Message::assistant("", wave1.tool_calls));
-        msgs.push(Message::user("WAVE 1 RESULTS ..."));
-        let wave2 = m.respond(&req("sys", msgs.clone(), &tools));
-        assert_eq!(names(&wave2), vec!["broadcast", "add_task"]);
-        msgs.push(Message::assistant("", wave2.tool_calls));
-        msgs.push(Message::user("WAVE 2 RESULTS ..."));
-        assert_eq!(
-            names(&m.respond(&req("sys", msgs, &tools))),
-            vec!["final_answer"]
-        );
-    }
-
-    #[test]
-    fn finding_cites_the_latest_visible_point_without_numbers_in_the_headline() {
-        let m = ScriptedModel::new(Script {
-            point: ScriptedPoint::FindingCitingPoint,
-            ..Script::default()
-        });
-        let msg = Message::user(
-            "YOUR TASK T9: Subtask 8 of 9: examine x\n\nSHARED CONTEXT:\nP2 [partial] Part 1: the lexer cache component behaves (a1, T2)\n",
-        );
-        let r = m.respond(&req("sys", vec![msg], &WORK_TOOLS));
-        let p: serde_json::Value = serde_json::from_str(&r.tool_calls[0].arguments).unwrap();
-        assert_eq!(p["kind"], "finding");
-        assert_eq!(p["evidence"][0]["source"], "P2");
-        let quote = p["evidence"][0]["quote"].as_str().unwrap();
-        assert!("Part 1: the lexer cache component behaves".contains(quote));
-        // Every number in the headline must be in the evidence, or the verifier rejects it.
-        let headline = p["headline"].as_str().unwrap();
-        for number in headline
-            .split(|c: char| !c.is_ascii_digit())
-            .filter(|n| !n.is_empty())
-        {
-            assert!(quote.contains(number), "{headline} / {quote}");
-        }
+    #[tokio::test]
+    async fn usage_is_counted_and_output_follows_what_was_written() {
+        let m = ScriptedModel::with_policy(Arc::new(Echo));
+        let resp = m.chat(&request(&"s".repeat(400)), &|_| {}).await.unwrap();
+        assert!(resp.usage.input_tokens >= 100);
+        assert_eq!(resp.stop, StopReason::ToolCalls);
+        // `finish_task` + {"result":"done"}: 28 characters, 7 tokens, plus the framing.
+        assert_eq!(resp.usage.output_tokens, 7 + 8);
+        let counts = m.counts();
+        assert_eq!((counts.calls, counts.judge_calls), (1, 0));
+        assert_eq!(counts.input_tokens, resp.usage.input_tokens);
     }
 
     #[tokio::test]
-    async fn usage_counts_prompt_characters() {
-        let m = ScriptedModel::new(Script {
-            output_tokens: 77,
-            ..Script::default()
-        });
-        let r = req(
-            &"s".repeat(400),
-            vec![Message::user("YOUR TASK T1: Plan\n")],
-            &[],
-        );
-        let resp = m.chat(&r, &|_| {}).await.unwrap();
-        assert!(resp.usage.input_tokens >= 100);
-        assert_eq!(resp.usage.output_tokens, 77);
-        assert_eq!(m.counts().calls, 1);
+    async fn anthropic_caching_reads_the_shared_prefix_of_the_next_call() {
+        let m = ScriptedModel::with_policy(Arc::new(Echo)).cache(CacheWire::Anthropic);
+        let long = "a shared system prompt ".repeat(400);
+        let first = m.chat(&request(&long), &|_| {}).await.unwrap();
+        assert_eq!(first.usage.cache_read_tokens, 0);
+        assert!(first.usage.cache_write_tokens > 2_000);
+        let second = m.chat(&request(&long), &|_| {}).await.unwrap();
+        assert!(second.usage.cache_read_tokens > 2_000, "{:?}", second.usage);
+        assert!(second.usage.cache_read_tokens <= second.usage.input_tokens);
+        assert_eq!(m.counts().cache_read_tokens, second.usage.cache_read_tokens);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn latency_grows_with_the_prompt_and_the_output() {
+        let m = ScriptedModel::with_policy(Arc::new(Echo)).latency(LatencyModel::provider());
+        let timed = |system: String| {
+            let m = &m;
+            async move {
+                let t0 = tokio::time::Instant::now();
+                m.chat(&request(&system), &|_| {}).await.unwrap();
+                t0.elapsed()
+            }
+        };
+        let short = timed("s".into()).await;
+        let long = timed("s".repeat(400_000)).await;
+        assert!(short >= std::time::Duration::from_millis(500));
+        // 100,000 more prompt tokens at 0.11 ms each.
+        let extra = (long - short).as_secs_f64();
+        assert!((extra - 11.0).abs() < 0.1, "{extra}");
     }
 }

@@ -15,7 +15,9 @@
 //! UTF-8: [`Reply::Raw`]), slow trickles ([`Reply::Trickle`]), and answer as an HTTP proxy
 //! (absolute-form request targets are served too, and recorded as proxied).
 
-use delm::llm::scripted::{CacheBlock, CacheUse, PrefixCache};
+use delm::llm::scripted::prefix_cache::{
+    self, CacheBlock, CacheUse, PrefixCache, strip_cache_control,
+};
 use serde_json::{Value, json};
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -156,58 +158,18 @@ impl RecordedRequest {
     /// The prompt as cacheable blocks in prompt order (Anthropic's view): tools, system
     /// blocks, message blocks.
     fn cache_blocks(&self) -> Vec<CacheBlock> {
-        let mut blocks = Vec::new();
-        let mut push = |value: &Value, prefix: &str| {
-            let breakpoint = value.get("cache_control").is_some();
-            let mut value = value.clone();
-            strip_cache_control(&mut value);
-            blocks.push(CacheBlock {
-                text: format!("{prefix}{value}"),
-                breakpoint,
-            });
-        };
-        for tool in self.body["tools"].as_array().into_iter().flatten() {
-            push(tool, "tool:");
-        }
-        match &self.body["system"] {
-            Value::Array(parts) => parts.iter().for_each(|p| push(p, "system:")),
-            Value::Null => {}
-            text => push(text, "system:"),
-        }
-        for message in self.body["messages"].as_array().into_iter().flatten() {
-            let role = message["role"].as_str().unwrap_or("");
-            match &message["content"] {
-                Value::Array(parts) => {
-                    for (i, part) in parts.iter().enumerate() {
-                        push(part, if i == 0 { role } else { "" });
-                    }
-                }
-                text => push(text, role),
-            }
-        }
-        blocks
+        prefix_cache::anthropic_blocks(&self.body)
     }
 
     /// The prompt as OpenAI reads it for caching: tools, then the messages, serialized.
     fn cache_text(&self) -> String {
-        format!("{}{}", self.body["tools"], self.body["messages"])
+        prefix_cache::openai_prompt(&self.body)
     }
 
     fn wants_usage_chunk(&self) -> bool {
         self.body["stream_options"]["include_usage"]
             .as_bool()
             .unwrap_or(false)
-    }
-}
-
-fn strip_cache_control(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            map.remove("cache_control");
-            map.values_mut().for_each(strip_cache_control);
-        }
-        Value::Array(items) => items.iter_mut().for_each(strip_cache_control),
-        _ => {}
     }
 }
 

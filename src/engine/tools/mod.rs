@@ -214,6 +214,37 @@ pub fn check_sandbox(kind: SandboxKind) -> Result<(), String> {
     }
 }
 
+/// How a command run outside any agent ended (see [`run_command_outside`]).
+#[derive(Debug, Clone)]
+pub struct CommandEnding {
+    /// `None`: its timeout or a signal ended it.
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    /// Its combined output, as head and tail when long.
+    pub output: String,
+}
+
+/// Run `cmd` once outside any agent (`delm eval`'s `check`), the way agents' commands run:
+/// `sh -c` in `dir`, no stdin, the environment without secrets (and without the variables
+/// named in `secret_env`), and everything it started killed at `timeout`.
+pub async fn run_command_outside(
+    cmd: &str,
+    dir: &std::path::Path,
+    timeout: std::time::Duration,
+    secret_env: &[String],
+) -> Result<CommandEnding, String> {
+    let env = exec::scrubbed_env(std::env::vars_os(), secret_env);
+    let out = exec::run(cmd, dir, timeout, &env, None).await?;
+    Ok(CommandEnding {
+        exit_code: match out.ending {
+            exec::Ending::Exited(code) => Some(code),
+            _ => None,
+        },
+        timed_out: out.ending == exec::Ending::TimedOut,
+        output: out.output,
+    })
+}
+
 /// Open the workspace for a run mode; errors name the bad path.
 pub fn open(mode: &Mode) -> Result<Arc<dyn Workspace>, String> {
     open_with(mode, &WorkspaceOptions::default())

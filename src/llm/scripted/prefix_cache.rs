@@ -10,7 +10,10 @@
 //!   1,024 tokens are not cached.
 //!
 //! Tokens are bytes / 4 of the serialized prompt, so the figures are deterministic.
+//! [`openai_prompt`] and [`anthropic_blocks`] read a request body of either wire into the
+//! form each cache looks at.
 
+use serde_json::Value;
 use std::collections::HashSet;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::Hasher;
@@ -121,6 +124,60 @@ impl PrefixCache {
     }
 }
 
+/// An OpenAI chat-completions body as its cache sees it: the tools, then the messages
+/// (the system prompt is the first message), serialized.
+pub fn openai_prompt(body: &Value) -> String {
+    format!("{}{}", body["tools"], body["messages"])
+}
+
+/// An Anthropic messages body as cacheable blocks in prompt order: each tool, each system
+/// block, each message block; a block is a breakpoint when it carries `cache_control`
+/// (which is not part of its text).
+pub fn anthropic_blocks(body: &Value) -> Vec<CacheBlock> {
+    let mut blocks = Vec::new();
+    let mut push = |value: &Value, prefix: &str| {
+        let breakpoint = value.get("cache_control").is_some();
+        let mut value = value.clone();
+        strip_cache_control(&mut value);
+        blocks.push(CacheBlock {
+            text: format!("{prefix}{value}"),
+            breakpoint,
+        });
+    };
+    for tool in body["tools"].as_array().into_iter().flatten() {
+        push(tool, "tool:");
+    }
+    match &body["system"] {
+        Value::Array(parts) => parts.iter().for_each(|p| push(p, "system:")),
+        Value::Null => {}
+        text => push(text, "system:"),
+    }
+    for message in body["messages"].as_array().into_iter().flatten() {
+        let role = message["role"].as_str().unwrap_or("");
+        match &message["content"] {
+            Value::Array(parts) => {
+                for (i, part) in parts.iter().enumerate() {
+                    push(part, if i == 0 { role } else { "" });
+                }
+            }
+            text => push(text, role),
+        }
+    }
+    blocks
+}
+
+/// `value` without any `cache_control` marker, at any depth.
+pub fn strip_cache_control(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.remove("cache_control");
+            map.values_mut().for_each(strip_cache_control);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_cache_control),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +256,21 @@ mod tests {
         let small = [block(100, 'q', true)];
         cold.anthropic(&small);
         assert_eq!(cold.anthropic(&small), CacheUse::default());
+    }
+
+    #[test]
+    fn bodies_read_as_each_cache_sees_them() {
+        let body = serde_json::json!({
+            "tools": [{"name": "a", "cache_control": {"type": "ephemeral"}}],
+            "system": [{"type": "text", "text": "sys", "cache_control": {"type": "ephemeral"}}],
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}],
+        });
+        let blocks = anthropic_blocks(&body);
+        assert_eq!(blocks.len(), 3);
+        assert!(blocks[0].breakpoint && blocks[1].breakpoint && !blocks[2].breakpoint);
+        assert!(blocks.iter().all(|b| !b.text.contains("cache_control")));
+        assert!(blocks[2].text.starts_with("user"));
+        let openai = serde_json::json!({"tools": [1], "messages": [{"role": "system"}]});
+        assert_eq!(openai_prompt(&openai), r#"[1][{"role":"system"}]"#);
     }
 }
