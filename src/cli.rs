@@ -282,11 +282,13 @@ pub struct WorkerArgs {
     /// Unpack the run's workspace here (kept afterwards) instead of a temporary directory.
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
-    /// Let this worker's agents run commands in the run's repository (see `delm run`).
+    /// Let this worker's agents run commands in the run's repository (see `delm run`); the
+    /// runs a point cites go to the board with it (the board needs --allow-exec too).
     #[arg(long)]
     pub allow_exec: bool,
-    /// Give each of this worker's agents a private copy of the repository to edit (the
-    /// board cannot verify a worker's patches yet: see README, Many machines).
+    /// Give each of this worker's agents a private copy of the repository to edit; a fix
+    /// travels to the board with its passing run, is verified there and delivered with the
+    /// run's result (the board needs --allow-exec --allow-edit: see README, Many machines).
     #[arg(long, requires = "allow_exec")]
     pub allow_edit: bool,
     #[command(flatten)]

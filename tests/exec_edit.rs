@@ -21,14 +21,8 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::{MockLlm, RecordedRequest, Reply, Wire};
+use swarm::repair::{BUG, Cites, FIX, GREEN_QUOTE, TEST_CMD, repair};
 use swarm::*;
-
-const TEST_CMD: &str = "python3 -m unittest discover -s tests";
-/// A line of the fixture's test output when every test passes (a quote must be at least a
-/// few words: "OK" alone is not evidence).
-const GREEN_QUOTE: &str = "Ran 5 tests";
-const BUG: &str = "            if end == -1:\n                break\n";
-const FIX: &str = "            if end == -1:\n                end = len(source)\n";
 
 /// A copy of the fixture repository in a temp dir, with its gitignored `secrets.env` written
 /// here (an ignored file is not in a clone of this repository).
@@ -618,46 +612,6 @@ const KEY: &str = "sk-live-SECRET-exec-edit-4c1d";
 const SERVICE_TOKEN: &str = "svc-token-0a9f8e7d";
 const KEY_VAR: &str = "MODEL_ACCESS";
 
-/// A cooperative repair agent: look at the environment, run the failing test, fix the bug
-/// in its worktree, run the test green, cite the patch and the green run, finish.
-fn repair_script(req: &RecordedRequest, _n: usize) -> Reply {
-    if is_judge(req) {
-        return approve();
-    }
-    if is_finalise(req) {
-        let answer = "Fixed: tokenize dropped a trailing comment with no newline after it; the \
-                      verified patch is in the cited point.";
-        return final_answer(req, answer);
-    }
-    let tool = |name: &str, args: Value| Reply::tool(name, args);
-    match assistant_turns(req) {
-        0 => tool("run_command", json!({"cmd": "env"})),
-        1 => tool("run_command", json!({"cmd": TEST_CMD})),
-        2 => tool(
-            "edit_file",
-            json!({"path": "calc/lexer.py", "old": BUG, "new": FIX}),
-        ),
-        3 => tool("run_command", json!({"cmd": TEST_CMD, "timeout_s": 120})),
-        4 => {
-            let green = run_id(&last_result(req));
-            let agent = agent_of(req).unwrap_or_default();
-            tool(
-                "record_point",
-                json!({
-                    "kind": "finding",
-                    "headline": "tokenize dropped a trailing comment with no newline; the patch keeps it and the tests pass",
-                    "summary": "When `#` starts the last line, source.find returns -1 and the loop broke before appending the comment. The patch reads to the end of the source instead.",
-                    "evidence": [
-                        {"source": format!("patch:{agent}"), "quote": "end = len(source)"},
-                        {"source": format!("cmd:{green}"), "quote": GREEN_QUOTE}
-                    ]
-                }),
-            )
-        }
-        _ => finish("fixed; see my finding"),
-    }
-}
-
 /// A private home for the binary, and the flags every run here shares.
 struct Binary {
     home: Home,
@@ -711,7 +665,7 @@ fn an_agent_fixes_the_bug_in_its_worktree_and_the_patch_is_written_next_to_the_s
     let bin = Binary::new();
     let (_dir, repo) = fixture_copy();
     let before = contents(&repo);
-    let mock = MockLlm::start_blocking(Wire::OpenAi, repair_script);
+    let mock = MockLlm::start_blocking(Wire::OpenAi, repair(Cites::GreenRun));
     let session = bin.path("fix.jsonl");
     let out = bin.run(&mock, &repo, &session, &[]);
     let stderr = text(&out.stderr);
@@ -955,7 +909,7 @@ fn apply_changes_the_repository_only_when_asked() {
     let bin = Binary::new();
     let (_dir, repo) = fixture_copy();
     let secrets_before = std::fs::read(repo.join("secrets.env")).unwrap();
-    let mock = MockLlm::start_blocking(Wire::OpenAi, repair_script);
+    let mock = MockLlm::start_blocking(Wire::OpenAi, repair(Cites::GreenRun));
     let session = bin.path("apply.jsonl");
     let out = bin.run(&mock, &repo, &session, &["--apply"]);
     let stderr = text(&out.stderr);

@@ -3,6 +3,7 @@
 //! process, and the scripted model server playing the agents. Every wait is for a state
 //! (an event in the log, a line on stderr, a process exit), never for a fixed time.
 
+mod repo_run;
 mod support;
 mod swarm;
 
@@ -18,6 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::nats_server::NatsServer;
 use support::{Gate, MockLlm, RecordedRequest, Reply, Wire};
+use swarm::convert::{celsius, fahrenheit, two_agents};
+use swarm::repair::{Cites, FIX_LINE, GREEN_QUOTE, HEADLINE, TEST_CMD, repair};
 use swarm::*;
 
 const KEY: &str = "sk-live-NATS-SECRET-5f4dcc3b5aa765d6";
@@ -219,6 +222,20 @@ impl Cluster {
 
     fn around(dir: tempfile::TempDir, nats: NatsServer, holds: Holds) -> Cluster {
         let mock = MockLlm::start_blocking(Wire::OpenAi, script(holds.clone()));
+        Self::serving(dir, nats, holds, mock)
+    }
+
+    /// A cluster whose agents all follow `script`.
+    fn scripted(
+        script: impl Fn(&RecordedRequest, usize) -> Reply + Send + Sync + 'static,
+    ) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let nats = NatsServer::start(&dir.path().join("js"));
+        let mock = MockLlm::start_blocking(Wire::OpenAi, script);
+        Self::serving(dir, nats, Holds::default(), mock)
+    }
+
+    fn serving(dir: tempfile::TempDir, nats: NatsServer, holds: Holds, mock: MockLlm) -> Cluster {
         Cluster {
             dir,
             board_url: nats.url(),
@@ -276,15 +293,20 @@ impl Cluster {
 
     /// A board over the documents in `docs`.
     fn board_on(&self, docs: &Path) -> (Proc, String) {
+        self.board_with(GOAL, 0, &["--docs", docs.to_str().unwrap()])
+    }
+
+    /// A board asked `goal` with `agents` of its own, over the workspace `flags` name (and
+    /// what else they allow).
+    fn board_with(&self, goal: &str, agents: usize, flags: &[&str]) -> (Proc, String) {
+        let agents = agents.to_string();
         let mut args: Vec<String> = [
             "run",
-            GOAL,
-            "--docs",
-            docs.to_str().unwrap(),
+            goal,
             "--board",
             &self.board_url,
             "--agents",
-            "0",
+            &agents,
             "--lease",
             LEASE_SECS,
             "--verify",
@@ -293,6 +315,7 @@ impl Cluster {
         ]
         .map(String::from)
         .to_vec();
+        args.extend(flags.iter().map(|f| f.to_string()));
         args.extend(self.model_args());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut board = self.spawn("board", &args);
@@ -319,11 +342,17 @@ impl Cluster {
 
     /// A worker given the plain server URL and `env` (credentials, say).
     fn spawn_worker_with(&self, agents: usize, env: &[(&str, &str)]) -> Proc {
+        self.spawn_worker_flags(agents, &[], env)
+    }
+
+    /// [`Cluster::spawn_worker_with`], with more flags (`--allow-exec`, say).
+    fn spawn_worker_flags(&self, agents: usize, flags: &[&str], env: &[(&str, &str)]) -> Proc {
         let n = agents.to_string();
         let url = self.nats.url();
         let mut args: Vec<String> = ["worker", "--board", &url, "--agents", &n]
             .map(String::from)
             .to_vec();
+        args.extend(flags.iter().map(|f| f.to_string()));
         args.extend(self.model_args());
         let mut cmd = self.cmd();
         cmd.args(&args).envs(env.iter().copied());
@@ -785,4 +814,167 @@ fn a_token_protected_board_admits_only_clients_with_the_token_and_never_shows_it
             "the NATS token leaked into the {name}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// A worker's command runs and patches, verified and delivered by the board.
+
+impl Cluster {
+    /// A board with `agents` of its own asked `goal` over a copy of the fixture repository
+    /// `fixture`, and a worker with one agent, commands and edits allowed on both: the run
+    /// id once every process exited successfully (the board's repository untouched).
+    fn edit_run(&self, fixture: &str, goal: &str, agents: usize) -> String {
+        let (_repo_dir, repo) = repo_run::fixture(fixture);
+        let before = repo_run::contents(&repo);
+        let edit = ["--allow-exec", "--allow-edit"];
+        let mut flags = vec!["--repo", repo.to_str().unwrap()];
+        flags.extend(edit);
+        let (mut board, run) = self.board_with(goal, agents, &flags);
+        let mut worker = self.spawn_worker_flags(1, &edit, &[]);
+        joined(&mut worker);
+        board.wait_success();
+        worker.wait_success();
+        assert_eq!(
+            repo_run::contents(&repo),
+            before,
+            "the board's repository is untouched without --apply"
+        );
+        run
+    }
+}
+
+/// A board with no agents over the fixture repository (its test fails) and a worker whose
+/// agent repairs it citing `cites`: the cluster, the run id, its log.
+fn remote_repair(cites: Cites) -> (Cluster, String, Vec<Envelope>) {
+    let c = Cluster::scripted(repair(cites));
+    let run = c.edit_run("repo", "Why is a trailing comment dropped? Fix it.", 0);
+    let events = c.events(&run);
+    (c, run, events)
+}
+
+#[test]
+fn a_workers_fix_is_verified_on_the_board_and_delivered_checked_by_the_board() {
+    let (c, run, events) = remote_repair(Cites::GreenRun);
+    let state = RunState::from_events(events.iter());
+    let point = state
+        .points
+        .iter()
+        .find(|p| p.point.headline == HEADLINE)
+        .expect("the worker's finding");
+    assert_eq!(
+        point.status,
+        delm::event::PointStatus::Verified,
+        "{:?}",
+        point.note
+    );
+    assert_eq!(point.point.author, "w1.a1");
+    let resolved: Vec<&str> = point
+        .point
+        .evidence
+        .iter()
+        .filter_map(|e| e.resolved.as_deref())
+        .collect();
+    assert!(resolved[0].starts_with("patch:w1.a1@"), "{resolved:?}");
+    // The worker's c3 is filed under its worker's name, apart from the board's own runs.
+    assert_eq!(resolved[1], "cmd:w1:c3 (exit 0)");
+
+    // Pinned like a native patch, with the worker's run as its check.
+    assert_eq!(state.patches.len(), 1);
+    let pinned = &state.patches[0];
+    assert_eq!(pinned.agent, "w1.a1");
+    assert!(
+        pinned
+            .diff
+            .contains(&format!("+                {FIX_LINE}"))
+    );
+    assert_eq!(pinned.checks.len(), 1);
+    assert!(pinned.checks[0].remote && pinned.checks[0].run == "w1:c3");
+
+    // The result: the worker's patch, and its check run again by the board on the
+    // assembled files (a worker's record never stands for the board's own run).
+    let result = state.result.as_ref().expect("result_assembled");
+    assert_eq!(result.merged.len(), 1);
+    assert_eq!(result.merged[0].point, point.point.id);
+    assert!(result.verified(), "{result:?}");
+    assert_eq!(result.tree, pinned.tree);
+    let check = &result.checks[0];
+    assert!(
+        !check.reused && !check.remote && check.passed(),
+        "{check:?}"
+    );
+    assert_eq!(check.cmd, TEST_CMD);
+    assert!(check.output.contains(GREEN_QUOTE), "{}", check.output);
+    let kinds: Vec<&str> = events.iter().map(|e| e.event.type_name()).collect();
+    assert_eq!(
+        kinds[kinds.len() - 2..],
+        ["result_assembled", "run_finished"]
+    );
+
+    // `<session>.patch` holds the fix, and the failing test passes with it applied.
+    let patch_file = c.session(&run).with_extension("patch");
+    let diff = std::fs::read_to_string(&patch_file).expect("the run's patch next to its session");
+    assert!(diff.contains("by w1.a1 (patch:w1.a1@"), "{diff}");
+    assert!(diff.contains("on its worker"), "{diff}");
+    repo_run::assert_patch_fixes("repo", &patch_file);
+
+    let session = std::fs::read_to_string(c.session(&run)).unwrap();
+    assert!(
+        !session.contains(KEY),
+        "the API key leaked into the session"
+    );
+}
+
+#[test]
+fn a_workers_patch_citing_a_failed_run_is_rejected_with_the_reason() {
+    let (c, run, events) = remote_repair(Cites::RedRun);
+    let state = RunState::from_events(events.iter());
+    let point = state
+        .points
+        .iter()
+        .find(|p| p.point.headline == HEADLINE)
+        .expect("the worker's finding");
+    assert_eq!(point.status, delm::event::PointStatus::Rejected);
+    let reason = point.note.as_deref().unwrap_or("");
+    assert!(
+        reason.contains("w1:c2 exited with 1") && reason.contains("a fix needs a run that exits 0"),
+        "{reason}"
+    );
+    assert!(state.patches.is_empty(), "nothing was pinned");
+    assert!(state.result.is_none(), "nothing to deliver");
+    assert!(!c.session(&run).with_extension("patch").exists());
+}
+
+#[test]
+fn a_boards_fix_and_a_workers_fix_are_delivered_as_one_result_checked_by_the_board() {
+    let sync = tempfile::tempdir().unwrap();
+    let c = Cluster::scripted(two_agents(
+        [celsius(), fahrenheit()],
+        sync.path().to_path_buf(),
+    ));
+    // One agent of the board's own and one of a worker's: each fixes one function.
+    let run = c.edit_run("convert", "Fix the failing conversion tests", 1);
+
+    let state = RunState::from_events(c.events(&run).iter());
+    let mut authors: Vec<&str> = state.patches.iter().map(|p| p.agent.as_str()).collect();
+    authors.sort();
+    assert_eq!(authors, ["a1", "w1.a1"], "one patch each");
+    let result = state.result.as_ref().expect("result_assembled");
+    assert_eq!(result.merged.len(), 2, "{result:?}");
+    assert!(result.verified(), "{result:?}");
+    // Both checks ran on the board, on the assembled files (neither patch's own tree).
+    let mut checked: Vec<&str> = result.checks.iter().map(|k| k.cmd.as_str()).collect();
+    checked.sort();
+    let mut expected = [celsius().check, fahrenheit().check];
+    expected.sort();
+    assert_eq!(checked, expected);
+    assert!(
+        result
+            .checks
+            .iter()
+            .all(|k| !k.reused && !k.remote && k.passed())
+    );
+    assert!(state.patches.iter().all(|p| p.tree != result.tree));
+
+    // The one result fixes both functions.
+    repo_run::assert_patch_fixes("convert", &c.session(&run).with_extension("patch"));
 }

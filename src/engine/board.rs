@@ -150,6 +150,7 @@ pub fn start(cfg: Arc<RunConfig>, parts: BoardParts) -> Result<EngineHandle, Str
         view: store.view().clone(),
         signals: client_signals.clone(),
         system: system_tx,
+        workspace: deps.workspace.clone(),
     };
     let mut board = Board {
         cfg,

@@ -207,6 +207,9 @@ pub struct EngineHandle {
     /// Events the engine's own components record (a transport announcing itself); only
     /// the narrow methods below send here.
     pub(crate) system: mpsc::UnboundedSender<crate::event::Event>,
+    /// The run's workspace: a transport files what remote participants ship with their
+    /// proposals there (a worker's command runs and patches) before the board verifies.
+    pub(crate) workspace: Arc<dyn tools::Workspace>,
 }
 
 impl EngineHandle {
@@ -240,6 +243,11 @@ impl EngineHandle {
             task: None,
             message: crate::text::clip(&message, limits::ERROR_CHARS),
         });
+    }
+
+    /// The run's workspace (see the field).
+    pub fn workspace(&self) -> &Arc<dyn tools::Workspace> {
+        &self.workspace
     }
 
     /// The folded state of the run (tasks, points, agents, context indexes).

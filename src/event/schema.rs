@@ -257,6 +257,10 @@ pub struct CheckRun {
     /// The end of its output (kept for the checks of an assembled result).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub output: String,
+    /// A worker ran it (`w2:c3`): the board holds the record the worker shipped, not a run
+    /// of its own, so it is never cited again as a check of an assembled result.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remote: bool,
 }
 
 impl CheckRun {

@@ -8,13 +8,21 @@
 //! re-sent with the same id until answered (the board answers a repeated id once), and a
 //! reply is handed to the agent only once the worker's fold has reached the log position
 //! the reply reflects, so the agent never reads a context older than its claim.
+//!
+//! A proposal whose points cite the agent's command runs or patch carries their records
+//! (see `engine::tools::records`): they happened here, and the board verifies them.
+//!
+//! It is over 600 lines because its test replays the board's revocation rules event by
+//! event (a fifth of the file), and requests carry the records of a proposal.
 
 use super::mirror::{Mirror, Observer};
-use super::wire::{self, GIVE_UP_AFTER, RETRY_EVERY, WireReply};
+use super::wire::{self, GIVE_UP_AFTER, RETRY_EVERY, WireReply, WireRequest};
 use crate::engine::client::{BoardClient, Revocation, SignalSource, Signals, granted_claim};
 use crate::engine::context::BoardView;
 use crate::engine::protocol::{Claim, Reply, Report, Request, RequestEnvelope};
 use crate::engine::store::SharedView;
+use crate::engine::tools::Workspace;
+use crate::engine::tools::records::{self, Records};
 use crate::event::{AgentStatus, Envelope, Event, Origin, TaskState};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -93,6 +101,12 @@ impl Link {
             }
         });
         Ok(link)
+    }
+
+    /// The largest request this link may send: the proposal cap, or the NATS server's
+    /// message limit when that is lower.
+    fn max_request(&self) -> usize {
+        wire::MAX_PROPOSAL_BYTES.min(self.client.max_payload())
     }
 
     /// Queue a request now (so requests leave in the order they were made).
@@ -298,6 +312,8 @@ impl Observer for RemoteSignals {
 /// What every agent of one worker shares.
 pub struct Shared {
     pub link: Arc<Link>,
+    /// The worker's copy of the run's workspace (where its agents' runs and patches are).
+    pub workspace: Arc<dyn Workspace>,
     pub mirror: Arc<Mirror>,
     pub signals: Signals,
     pub claims: Arc<Claims>,
@@ -348,17 +364,67 @@ impl RemoteClient {
     }
 
     fn enqueue(&self, request: Request) -> Pending {
-        let envelope = RequestEnvelope {
-            agent: self.agent.clone(),
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            request,
+        self.enqueue_with(request, Records::default())
+            .expect("a request without records is never refused here")
+    }
+
+    /// Queue `request` with the records it carries; `Err` when together they are larger
+    /// than a request may be (then nothing is sent).
+    fn enqueue_with(&self, request: Request, records: Records) -> Result<Pending, String> {
+        let carries = !records.is_empty();
+        let wire = WireRequest {
+            envelope: RequestEnvelope {
+                agent: self.agent.clone(),
+                id: self.next_id.fetch_add(1, Ordering::Relaxed),
+                request,
+            },
+            records,
         };
-        self.shared.link.enqueue(wire::encode(&envelope))
+        let payload = wire::encode(&wire);
+        let max = self.shared.link.max_request();
+        if carries && payload.len() > max {
+            return Err(format!(
+                "the proposal with its command runs and patch is {} KB; a worker sends the \
+                 board at most {} KB at once: cite fewer runs, or a smaller patch",
+                payload.len() / 1024,
+                max / 1024
+            ));
+        }
+        Ok(self.shared.link.enqueue(payload))
+    }
+
+    /// The records a proposal's points cite from this worker: its command runs and the
+    /// agent's patch. Empty for other requests.
+    async fn records_for(&self, request: &Request) -> Result<Records, String> {
+        let Request::Propose { points, .. } = request else {
+            return Ok(Records::default());
+        };
+        let cited: Vec<_> = points
+            .iter()
+            .flat_map(|p| &p.evidence)
+            .filter(|e| records::cites_records(e))
+            .cloned()
+            .collect();
+        if cited.is_empty() {
+            return Ok(Records::default());
+        }
+        let (workspace, agent) = (self.shared.workspace.clone(), self.agent.clone());
+        tokio::task::spawn_blocking(move || workspace.export_records(&agent, &cited))
+            .await
+            .map_err(|e| format!("gathering the cited runs failed: {e}"))?
     }
 
     /// Send and wait for the reply, then for the fold to reach what it reflects.
     pub async fn request(&self, request: Request) -> Option<Reply> {
-        let wire = self.enqueue(request).wait(&self.shared.signals).await?;
+        self.request_with(request, Records::default()).await
+    }
+
+    async fn request_with(&self, request: Request, records: Records) -> Option<Reply> {
+        let pending = match self.enqueue_with(request, records) {
+            Ok(p) => p,
+            Err(reason) => return Some(Reply::refused(reason)),
+        };
+        let wire = pending.wait(&self.shared.signals).await?;
         tokio::select! {
             _ = self.shared.mirror.wait_folded(wire.seq) => {}
             _ = self.shared.signals.over() => {}
@@ -415,7 +481,13 @@ impl BoardClient for RemoteClient {
             if let Request::Abandon { claim } = &request {
                 tracing::info!(agent = %self.agent, "claim {claim} was revoked; abandoning it");
             }
-            let reply = self.request(request).await?;
+            // What the points cite from this machine goes with them; what cannot go is said
+            // to the agent as the board would say it.
+            let records = match self.records_for(&request).await {
+                Ok(records) => records,
+                Err(reason) => return Some((Reply::refused(reason), None)),
+            };
+            let reply = self.request_with(request, records).await?;
             if let Reply::Refused { reason } = &reply {
                 tracing::info!(agent = %self.agent, "the board refused a request: {reason}");
             }

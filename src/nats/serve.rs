@@ -5,17 +5,22 @@
 //! the step that produced it is durable in the stream, so no participant ever acts on a
 //! decision the log could still lose.
 //!
+//! A proposal may carry the command runs and the patch its points cite from the worker's
+//! machine (`engine::tools::records`): they are filed in the board's workspace, under the
+//! worker's ids, before the proposal goes in, so the verifier checks them by its own rules.
+//!
 //! What a peer sends is bounded: message sizes, requests in flight per agent, workers and
 //! agents per board. Agent ids are the board's to give: a request is taken only from an
 //! agent of a worker this board (or an earlier board of the run) admitted.
 
 use super::names::RunNames;
-use super::wire::{self, ControlAck, Hello, Welcome, WireReply};
+use super::wire::{self, ControlAck, Hello, Welcome, WireReply, WireRequest};
 use crate::engine::EngineHandle;
 use crate::engine::client::Inbound;
 use crate::engine::protocol::{Control, ParticipantKind, Reply, Request, RequestEnvelope};
 use crate::engine::scheduler::worker_agent;
 use crate::engine::store;
+use crate::engine::tools::records;
 use crate::event::AgentStatus;
 use futures_util::StreamExt;
 use std::collections::{HashMap, HashSet};
@@ -65,12 +70,13 @@ pub async fn start(
     Ok(tasks)
 }
 
-/// Whether a proposal cites command runs or patches (records local to whoever made them).
-fn cites_local_runs(points: &[crate::engine::protocol::PointDraft]) -> bool {
-    points.iter().flat_map(|p| &p.evidence).any(|e| {
-        let source = e.source.trim_start().to_ascii_lowercase();
-        source.starts_with("cmd:") || source.starts_with("patch:")
-    })
+/// A worker agent's `cmd:c3` is its own run, which the board files as `w2:c3`.
+fn name_own_runs(envelope: &mut RequestEnvelope) {
+    if let Request::Propose { points, .. } = &mut envelope.request {
+        for ev in points.iter_mut().flat_map(|p| p.evidence.iter_mut()) {
+            records::name_own_runs(&envelope.agent, ev);
+        }
+    }
 }
 
 enum Admission {
@@ -124,18 +130,21 @@ impl Door {
                 seq: 0,
                 reply: Reply::refused(reason),
             };
-            let envelope =
-                match wire::decode::<RequestEnvelope>(&msg.payload, wire::MAX_REQUEST_BYTES) {
-                    Ok(e) => e,
-                    Err(why) => {
-                        self.respond(msg.reply, &refuse(why)).await;
-                        continue;
-                    }
-                };
+            let WireRequest {
+                mut envelope,
+                records,
+            } = match self.decode(&msg.payload) {
+                Ok(r) => r,
+                Err(why) => {
+                    self.respond(msg.reply, &refuse(why)).await;
+                    continue;
+                }
+            };
             if let Err(why) = self.admit(&envelope) {
                 self.respond(msg.reply, &refuse(why)).await;
                 continue;
             }
+            name_own_runs(&mut envelope);
             let (agent, id) = (envelope.agent.clone(), envelope.id);
             match self.start_request(&agent, id) {
                 // A re-send of a request still being worked on: its reply goes to the same
@@ -151,35 +160,87 @@ impl Door {
                 }
                 Admission::New => {}
             }
-            let (tx, rx) = oneshot::channel();
-            let posted = self.handle.inbox.send(Inbound {
-                envelope,
-                reply: Some(tx),
-                wants_token: false,
-            });
-            if posted.is_err() {
-                return;
+            if records.is_empty() {
+                if !self.post(envelope, msg.reply) {
+                    return;
+                }
+                continue;
             }
+            // Filing a worker's patch copies the repository and runs git: off this loop, so
+            // other agents' requests are not held up; the proposal goes in once it is filed.
             let door = self.clone();
             tokio::spawn(async move {
-                let reply = rx.await;
-                door.finish_request(&agent, id);
-                let Ok(reply) = reply else { return };
-                let seq = store::read(door.handle.view()).state.last_seq;
-                // Durable before visible: a reply never announces what the log could lose.
-                let mut durable = door.durable.clone();
-                while *durable.borrow_and_update() < seq {
-                    if durable.changed().await.is_err() {
-                        return;
+                let workspace = door.handle.workspace().clone();
+                let who = agent.clone();
+                let filed =
+                    tokio::task::spawn_blocking(move || workspace.import_records(&who, records))
+                        .await
+                        .unwrap_or_else(|e| Err(format!("filing the records failed: {e}")));
+                match filed {
+                    Ok(()) => {
+                        door.post(envelope, msg.reply);
+                    }
+                    Err(why) => {
+                        tracing::info!(%agent, "a worker's records were refused: {why}");
+                        door.finish_request(&agent, id);
+                        door.respond(msg.reply, &refuse(why)).await;
                     }
                 }
-                let wire = WireReply {
-                    seq,
-                    reply: reply.reply,
-                };
-                door.respond(msg.reply, &wire).await;
             });
         }
+    }
+
+    /// A request of a remote agent: `records` only with a proposal, the rest within the
+    /// request cap.
+    fn decode(&self, payload: &[u8]) -> Result<WireRequest, String> {
+        let request = wire::decode::<WireRequest>(payload, wire::MAX_PROPOSAL_BYTES)?;
+        let proposal = matches!(request.envelope.request, Request::Propose { .. });
+        if !request.records.is_empty() && !proposal {
+            return Err("only a proposal carries command runs and patches".into());
+        }
+        if request.records.is_empty() && payload.len() > wire::MAX_REQUEST_BYTES {
+            return Err(format!(
+                "the message is {} bytes; the board takes at most {}",
+                payload.len(),
+                wire::MAX_REQUEST_BYTES
+            ));
+        }
+        Ok(request)
+    }
+
+    /// Hand a request to the board; its reply goes back once the step that made it is
+    /// durable. `false`: the board is gone.
+    fn post(self: &Arc<Self>, envelope: RequestEnvelope, to: Option<async_nats::Subject>) -> bool {
+        let (agent, id) = (envelope.agent.clone(), envelope.id);
+        let (tx, rx) = oneshot::channel();
+        let posted = self.handle.inbox.send(Inbound {
+            envelope,
+            reply: Some(tx),
+            wants_token: false,
+        });
+        if posted.is_err() {
+            return false;
+        }
+        let door = self.clone();
+        tokio::spawn(async move {
+            let reply = rx.await;
+            door.finish_request(&agent, id);
+            let Ok(reply) = reply else { return };
+            let seq = store::read(door.handle.view()).state.last_seq;
+            // Durable before visible: a reply never announces what the log could lose.
+            let mut durable = door.durable.clone();
+            while *durable.borrow_and_update() < seq {
+                if durable.changed().await.is_err() {
+                    return;
+                }
+            }
+            let wire = WireReply {
+                seq,
+                reply: reply.reply,
+            };
+            door.respond(to, &wire).await;
+        });
+        true
     }
 
     fn start_request(&self, agent: &str, id: u64) -> Admission {
@@ -231,13 +292,6 @@ impl Door {
             Request::Fatal { .. } => {
                 Err("a worker's agent cannot fail the run; leave instead".into())
             }
-            Request::Propose { points, .. } if cites_local_runs(points) => Err(
-                "a point from a worker cannot cite `cmd:` or `patch:` evidence: those runs and \
-                 patches live on the worker's machine, where the board cannot check them (or \
-                 would check another run of the same id). Cite files or documents as evidence, \
-                 and say what the command showed in the task result"
-                    .into(),
-            ),
             _ => {
                 let view = store::read(self.handle.view());
                 match view.state.agents.get(agent.as_str()) {
@@ -320,34 +374,5 @@ impl Door {
             worker,
             lease_ms: self.lease.as_millis() as u64,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::protocol::PointDraft;
-    use crate::event::{Evidence, PointKind};
-
-    #[test]
-    fn worker_points_citing_their_own_command_runs_are_refused() {
-        let draft = |source: &str| PointDraft {
-            kind: PointKind::Finding,
-            headline: "h".into(),
-            summary: String::new(),
-            evidence: vec![Evidence {
-                source: source.into(),
-                quote: "q".into(),
-                ..Default::default()
-            }],
-            supersedes: None,
-            notes: vec![],
-        };
-        assert!(cites_local_runs(&[draft(" CMD:c3")]));
-        assert!(cites_local_runs(&[
-            draft("src/a.rs"),
-            draft("patch:w1.a2@3f2a")
-        ]));
-        assert!(!cites_local_runs(&[draft("src/a.rs"), draft("P3")]));
     }
 }

@@ -2,13 +2,17 @@
 //! log position it reflects), a worker's introduction, and the limits on what a peer may
 //! send. The protocol requests and replies are `engine::protocol`'s serde types, unchanged.
 
-use crate::engine::protocol::Reply;
+use crate::engine::protocol::{Reply, RequestEnvelope};
+use crate::engine::tools::records::Records;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// A request larger than this is refused unread (a proposal with every evidence item at
 /// its cap is far smaller).
 pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
+/// A proposal that carries its worker's command runs and patch may be this large (under
+/// the NATS server's default 1 MiB message; a worker also keeps to the server's own limit).
+pub const MAX_PROPOSAL_BYTES: usize = 960 * 1024;
 /// A control from an attached terminal (a constraint's text is capped by the board too).
 pub const MAX_CONTROL_BYTES: usize = 64 * 1024;
 /// Requests one agent may have in flight at once (an agent sends one at a time, plus its
@@ -24,6 +28,16 @@ pub const MAX_REMOTE_AGENTS: usize = 1024;
 pub const RETRY_EVERY: Duration = Duration::from_secs(3);
 /// A request nobody answers for this long means the board is gone for good.
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// A request as a worker sends it: the protocol's envelope, and, with a proposal, the
+/// records its points cite from the worker's machine (see `engine::tools::records`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireRequest {
+    #[serde(flatten)]
+    pub envelope: RequestEnvelope,
+    #[serde(default, skip_serializing_if = "Records::is_empty")]
+    pub records: Records,
+}
 
 /// The board's answer to one request, sent once the events of the step that produced it
 /// are durable in the stream. `seq` is the log position the reply reflects: the

@@ -144,6 +144,7 @@ pub async fn run(setup: WorkerSetup, shutdown: CancellationToken) -> Result<Work
     let stop = CancellationToken::new();
     let shared = Arc::new(Shared {
         link: Link::open(client.clone(), names.requests()).await?,
+        workspace: workspace.clone(),
         mirror,
         signals: signals.clone(),
         claims: claims.clone(),

@@ -67,6 +67,19 @@ pub fn git_apply(repo: &Path, patch: &Path) -> Output {
         .unwrap()
 }
 
+/// The fixture `fixture`'s tests fail on a fresh copy and pass once `patch` is applied.
+pub fn assert_patch_fixes(fixture: &str, patch: &Path) {
+    let (_dir, fresh) = self::fixture(fixture);
+    assert!(
+        !unittest(&fresh).status.success(),
+        "{fixture}'s tests should fail before the patch"
+    );
+    let applied = git_apply(&fresh, patch);
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+    let after = unittest(&fresh);
+    assert!(after.status.success(), "{}", text(&after.stderr));
+}
+
 /// A private home for one `delm` process.
 pub struct Home {
     dir: tempfile::TempDir,

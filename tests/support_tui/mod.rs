@@ -570,5 +570,6 @@ fn lex_check(reused: bool) -> CheckRun {
         timeout_s: 60,
         reused,
         output: String::new(),
+        remote: false,
     }
 }

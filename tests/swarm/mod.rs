@@ -3,7 +3,9 @@
 //! the engine actually sent, never from hidden knowledge of the run.
 #![allow(dead_code)]
 
+pub mod convert;
 pub mod cooperative;
+pub mod repair;
 
 use crate::support::{RecordedRequest, Reply};
 use serde_json::{Value, json};

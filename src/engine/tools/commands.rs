@@ -52,6 +52,9 @@ pub(crate) struct CommandRun {
     /// on, and the tree it left when it only added files (build or test artifacts). Empty
     /// outside a worktree.
     pub tested_trees: Vec<String>,
+    /// Shipped by a worker (its id is `w2:c3`): the record is the worker's, the board did
+    /// not run it.
+    pub remote: bool,
 }
 
 impl CommandRun {
@@ -101,14 +104,20 @@ impl CommandRun {
             } else {
                 String::new()
             },
+            remote: self.remote,
         }
     }
 
     fn place(&self) -> String {
-        match &self.worktree {
+        let place = match &self.worktree {
             Some(copy) if copy == RESULT_COPY => "a fresh copy holding the assembled result".into(),
             Some(agent) => format!("{agent}'s worktree"),
             None => "the repository".to_string(),
+        };
+        if self.remote {
+            format!("{place} on its worker's machine")
+        } else {
+            place
         }
     }
 }
@@ -121,11 +130,18 @@ fn seconds(d: Duration) -> String {
     }
 }
 
-/// Every command run of this run, in the order they finished.
+/// Every command run of this run, in the order they finished, and the records workers
+/// shipped with their proposals.
 #[derive(Default)]
 pub(crate) struct CommandLog {
     runs: Mutex<Vec<Arc<CommandRun>>>,
+    /// Workers' runs by their board id (`w2:c3`), oldest first. Bounded: a proposal ships
+    /// every run it cites again, so forgetting an old one loses nothing a proposal needs.
+    remote: Mutex<Vec<Arc<CommandRun>>>,
 }
+
+/// Workers' command records a board keeps at once.
+const MAX_REMOTE_RUNS: usize = 1024;
 
 impl CommandLog {
     /// Keep a finished run, giving it the next id.
@@ -137,14 +153,39 @@ impl CommandLog {
         run
     }
 
-    /// The run a `cmd:<id>` source names (`cmd:c3`, `cmd: c3` and `cmd:3` all work).
+    /// File a worker's run under its board id (`run.id`, `w2:c3`), replacing an earlier
+    /// record of that id.
+    pub fn file_remote(&self, run: CommandRun) {
+        let mut remote = self.remote.lock().unwrap_or_else(|e| e.into_inner());
+        remote.retain(|r| r.id != run.id);
+        if remote.len() >= MAX_REMOTE_RUNS {
+            remote.remove(0);
+        }
+        remote.push(Arc::new(run));
+    }
+
+    /// The run a `cmd:<id>` source names (`cmd:c3`, `cmd: c3` and `cmd:3` all work; a
+    /// worker's run is `cmd:w2:c3`).
     pub fn get(&self, source: &str) -> Result<Arc<CommandRun>, String> {
-        let id = source
-            .trim()
-            .strip_prefix(SOURCE_PREFIX)
-            .unwrap_or(source)
-            .trim();
-        let number = id.trim_start_matches(['c', 'C']);
+        let id = run_id(source);
+        if let Some((worker, local)) = id.split_once(':') {
+            let wanted = format!("{}:c{}", worker.trim(), local_number(local));
+            let remote = self.remote.lock().unwrap_or_else(|e| e.into_inner());
+            return remote
+                .iter()
+                .rev()
+                .find(|r| r.id == wanted)
+                .cloned()
+                .ok_or_else(|| {
+                    format!(
+                        "`{}` is not a command run its worker shipped with the proposal; a \
+                         worker's agent cites its own runs as \"cmd:c<number>\" from a \
+                         run_command result, and the worker sends them along",
+                        crate::engine::point_args::clip_echo(source.trim())
+                    )
+                });
+        }
+        let number = local_number(id);
         let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
         number
             .parse::<usize>()
@@ -167,6 +208,7 @@ impl CommandLog {
 
     /// The latest run of exactly `cmd` that exited 0 on files whose git tree is `tree`: its
     /// result holds for any copy with those files, so it is cited again instead of re-run.
+    /// Only this process's runs: a worker's record is its word, not a run the board saw.
     pub fn find_green(&self, cmd: &str, tree: &str) -> Option<Arc<CommandRun>> {
         let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
         runs.iter()
@@ -242,6 +284,20 @@ impl CommandLog {
     }
 }
 
+/// The id part of a `cmd:<id>` source (`c3`, `w2:c3`).
+pub(crate) fn run_id(source: &str) -> &str {
+    source
+        .trim()
+        .strip_prefix(SOURCE_PREFIX)
+        .unwrap_or(source)
+        .trim()
+}
+
+/// The number of a local run id: `c3`, `C3` and `3` are all 3.
+pub(crate) fn local_number(id: &str) -> &str {
+    id.trim().trim_start_matches(['c', 'C'])
+}
+
 /// The last `max` bytes of `text` or so (cut at a line start when one is near).
 fn tail(text: &str, max: usize) -> String {
     if text.len() <= max {
@@ -284,6 +340,7 @@ mod tests {
             output: output.into(),
             output_bytes: output.len(),
             tested_trees: Vec::new(),
+            remote: false,
         }
     }
 

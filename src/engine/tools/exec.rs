@@ -21,9 +21,10 @@ const KEEP_TAIL: usize = 64 * 1024;
 /// How long to wait for the output pipe to close after the command ended.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
-/// How a command ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ending {
+/// How a command ended (a worker ships it with the run's record, see `records`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ending {
     Exited(i32),
     /// Ended by a signal it did not ask for (not our timeout).
     Signaled(i32),

@@ -16,6 +16,7 @@ mod jail;
 mod layout;
 pub mod patch;
 mod quote;
+pub mod records;
 pub mod repo;
 mod sandbox;
 pub mod span;
@@ -139,6 +140,24 @@ pub trait Workspace: Send + Sync {
     /// makes no copies (no `--allow-edit`).
     fn private_copy(&self, _agent: &str) -> Option<Result<std::path::PathBuf, String>> {
         None
+    }
+    /// A worker's side: the command runs and the patch `agent`'s evidence cites, to ship
+    /// with its proposal (see [`records`]); empty when it cites none. Blocking.
+    fn export_records(
+        &self,
+        _agent: &str,
+        evidence: &[Evidence],
+    ) -> Result<records::Records, String> {
+        records::none_kept(evidence)
+    }
+    /// The board's side: file what worker agent `agent` shipped, so its evidence resolves
+    /// by the board's own rules (see [`records`]). Blocking.
+    fn import_records(&self, _agent: &str, records: records::Records) -> Result<(), String> {
+        if records.is_empty() {
+            Ok(())
+        } else {
+            Err(records::NO_RUNS_HERE.into())
+        }
     }
     /// The run is over: remove what the workspace made (agents' worktrees).
     fn cleanup(&self) {}

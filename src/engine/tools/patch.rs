@@ -19,6 +19,14 @@ pub(crate) fn is_patch_source(source: &str) -> bool {
     source.trim_start().starts_with(SOURCE_PREFIX)
 }
 
+/// The agent a `patch:` source names: `a1` in `patch:a1` and in the pinned
+/// `patch:a1@3f2a1b9c0d`.
+pub(crate) fn cited_agent(source: &str) -> &str {
+    let named = source.trim();
+    let named = named.strip_prefix(SOURCE_PREFIX).unwrap_or(named).trim();
+    named.split('@').next().unwrap_or("").trim()
+}
+
 /// One pinned patch.
 #[derive(Debug)]
 pub(crate) struct PatchRecord {

@@ -9,7 +9,8 @@
 //! It is over 600 lines because each of its four tools carries its schema and the messages
 //! that tell a model how to fix a refused patch, and it is the one place that pins a
 //! patch with its checks and runs the checks of an assembled result (`delivery`); the
-//! mechanisms it drives live in `exec`, `jail`, `sweep`, `worktree`, `commands` and `patch`.
+//! mechanisms it drives live in `exec`, `jail`, `sweep`, `worktree`, `commands` and `patch`,
+//! and what a worker ships to a board (and the board files here) in `records`.
 
 use super::args;
 use super::commands::{self, CommandLog, CommandRun};
@@ -343,7 +344,7 @@ your last edit. In the final answer, name the point that carries the patch.",
     }
 
     /// The agent's worktree, made now if it has none (blocking: copies the repository).
-    fn worktree_or_create(&self, agent: &str) -> Result<Arc<Worktree>, String> {
+    pub(crate) fn worktree_or_create(&self, agent: &str) -> Result<Arc<Worktree>, String> {
         if self.closed.load(Ordering::SeqCst) {
             return Err("the run is over; its worktrees were removed".into());
         }
@@ -452,9 +453,15 @@ your last edit. In the final answer, name the point that carries the patch.",
             output: outcome.output,
             output_bytes: outcome.output_bytes,
             tested_trees,
+            remote: false,
         });
         tracing::info!(agent, id = %run.id, ending = %run.ending_text(), "command run");
         Ok(run)
+    }
+
+    /// The record of command runs (this process's, and those workers shipped).
+    pub(crate) fn command_log(&self) -> &CommandLog {
+        &self.commands
     }
 
     /// The latest green run of exactly `cmd` on files whose git tree is `tree`.
@@ -497,9 +504,8 @@ your last edit. In the final answer, name the point that carries the patch.",
     }
 
     fn resolve_patch(&self, evidence: &Evidence) -> Result<ResolvedEvidence, String> {
-        let named = evidence.source.trim()[patch::SOURCE_PREFIX.len()..].trim();
         // Accept the pinned form (`patch:a1@3f2a...`) too: the agent part is what counts.
-        let agent = named.split('@').next().unwrap_or("").trim();
+        let agent = patch::cited_agent(&evidence.source);
         if agent.len() > 64 {
             return Err(format!(
                 "`{}` is not an agent id; cite your own changes as \"patch:<your agent id>\"",
@@ -592,6 +598,16 @@ your last edit. In the final answer, name the point that carries the patch.",
                     "{} {}, so it does not show the patch works; a fix needs a run that exits 0",
                     r.id,
                     r.ending_text()
+                ),
+                Some(r) if r.remote => format!(
+                    "{}'s record names files (git tree {}) other than the patched ones (tree \
+                     {}), so it did not test this patch; run the test again after the last \
+                     edit and cite the new run",
+                    r.id,
+                    r.tested_trees
+                        .first()
+                        .map_or("none", |t| &t[..t.len().min(10)]),
+                    &record.tree[..record.tree.len().min(10)]
                 ),
                 Some(r) => format!(
                     "{} ran before {agent}'s last change to the files, so it did not test this \

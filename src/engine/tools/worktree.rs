@@ -195,6 +195,18 @@ impl Worktree {
         Ok(Snapshot { tree, diff })
     }
 
+    /// Make the files the baseline plus `diff` (a worker's patch, landed in the board's
+    /// copy), discarding whatever else this copy held.
+    pub fn replace_changes(&self, diff: &str) -> Result<(), String> {
+        self.touch();
+        git(self.path(), &["reset", "-q", "--hard", &self.baseline])?;
+        git(self.path(), &["clean", "-fdqx"])?;
+        if !diff.is_empty() {
+            git_with_input(self.path(), &["apply", "-"], Some(diff.as_bytes()))?;
+        }
+        Ok(())
+    }
+
     /// `edit_file`: replace the one occurrence of `old` with `new`.
     pub fn edit_file(&self, path: &str, old: &str, new: &str) -> Result<String, String> {
         if old.is_empty() {

@@ -131,7 +131,8 @@ impl Checker<'_> {
         out
     }
 
-    /// A green run of `cmd` on exactly the assembled files, already recorded.
+    /// A green run of `cmd` on exactly the assembled files, already recorded by this board
+    /// (a worker's record is its word: what is delivered passed checks the board ran).
     fn reusable(&self, cmd: &str) -> Option<CheckRun> {
         let earlier = self
             .sandbox
@@ -140,7 +141,7 @@ impl Checker<'_> {
             .or_else(|| {
                 self.known
                     .iter()
-                    .find(|c| c.passed() && c.cmd == cmd && c.tree == self.tree)
+                    .find(|c| !c.remote && c.passed() && c.cmd == cmd && c.tree == self.tree)
                     .cloned()
             })?;
         Some(CheckRun {
@@ -175,6 +176,7 @@ mod tests {
             timeout_s,
             reused: false,
             output: String::new(),
+            remote: false,
         }
     }
 

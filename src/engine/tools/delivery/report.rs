@@ -109,10 +109,11 @@ pub fn summary(result: &AssembledResult, state: &RunState, conflicts_file: Optio
         let pinned = state.patches.iter().find(|p| p.reference == m.reference);
         for c in pinned.iter().flat_map(|p| &p.checks) {
             out.push(format!(
-                "    verified by {} `{}` ({})",
+                "    verified by {} `{}` ({}{})",
                 c.run,
                 clip(&one_line(&c.cmd), 100),
-                c.ending
+                c.ending,
+                if c.remote { ", on its worker" } else { "" }
             ));
         }
     }
@@ -229,6 +230,7 @@ mod tests {
                 timeout_s: 60,
                 reused: false,
                 output: String::new(),
+                remote: false,
             }],
             note: None,
         }

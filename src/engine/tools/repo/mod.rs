@@ -366,6 +366,25 @@ impl Workspace for RepoWorkspace {
         Some(sandbox.private_copy(agent))
     }
 
+    fn export_records(
+        &self,
+        agent: &str,
+        evidence: &[Evidence],
+    ) -> Result<super::records::Records, String> {
+        match &self.sandbox {
+            Some(sandbox) => sandbox.export_records(agent, evidence),
+            None => super::records::none_kept(evidence),
+        }
+    }
+
+    fn import_records(&self, agent: &str, records: super::records::Records) -> Result<(), String> {
+        match &self.sandbox {
+            Some(sandbox) => sandbox.import_records(agent, records),
+            None if records.is_empty() => Ok(()),
+            None => Err(super::records::NO_RUNS_HERE.into()),
+        }
+    }
+
     fn cleanup(&self) {
         if let Some(sandbox) = &self.sandbox {
             sandbox.cleanup();
