@@ -270,15 +270,7 @@ impl Sandbox {
                 clip(named)
             ));
         }
-        let wt = self.worktree(agent).ok_or_else(|| {
-            format!("{agent} has no worktree (it has made no edits), so there is no patch to cite")
-        })?;
-        let snap = wt.snapshot()?;
-        if snap.diff.is_empty() {
-            return Err(format!(
-                "{agent}'s worktree has no changes, so the patch is empty; edit files first"
-            ));
-        }
+        let snap = self.changes_of(agent)?;
         if snap.diff.len() > MAX_PATCH_BYTES {
             return Err(format!(
                 "{agent}'s patch is {} KB; a worker sends the board at most {} KB (keep build \

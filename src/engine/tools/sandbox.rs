@@ -325,6 +325,21 @@ your last edit. In the final answer, name the point that carries the patch.",
     }
 
     /// The agent's worktree if it has one (the reading tools then show it).
+    /// `agent`'s changes now, for a `patch:` citation: an error the model can act on when
+    /// it has no worktree or no change.
+    pub(crate) fn changes_of(&self, agent: &str) -> Result<super::worktree::Snapshot, String> {
+        let wt = self.worktree(agent).ok_or_else(|| {
+            format!("{agent} has no worktree (it has made no edits), so there is no patch to cite")
+        })?;
+        let snap = wt.snapshot()?;
+        if snap.diff.is_empty() {
+            return Err(format!(
+                "{agent}'s worktree has no changes, so the patch is empty; edit files first"
+            ));
+        }
+        Ok(snap)
+    }
+
     pub fn worktree(&self, agent: &str) -> Option<Arc<Worktree>> {
         let slot = self
             .slots
@@ -519,15 +534,7 @@ your last edit. In the final answer, name the point that carries the patch.",
                     .into(),
             );
         }
-        let wt = self.worktree(agent).ok_or_else(|| {
-            format!("{agent} has no worktree (it has made no edits), so there is no patch to cite")
-        })?;
-        let snap = wt.snapshot()?;
-        if snap.diff.is_empty() {
-            return Err(format!(
-                "{agent}'s worktree has no changes, so the patch is empty; edit files first"
-            ));
-        }
+        let snap = self.changes_of(agent)?;
         if snap.diff.len() > MAX_PATCH_BYTES {
             return Err(format!(
                 "{agent}'s patch is {} KB, over the {} KB one patch may be; keep build output \
