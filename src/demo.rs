@@ -20,7 +20,8 @@ use crate::engine::PriceFn;
 use crate::event::CallPurpose;
 use crate::llm::retry::{RetryPolicy, RetryingProvider};
 use crate::llm::{
-    ChatRequest, ChatResponse, DeltaSink, LlmError, Provider, Role, StopReason, ToolCall, Usage,
+    ChatRequest, ChatResponse, Delta, DeltaSink, LlmError, Provider, Role, StopReason, ToolCall,
+    Usage,
 };
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
@@ -326,7 +327,7 @@ impl Provider for DemoModel {
                 if !step.is_zero() {
                     tokio::time::sleep(step).await;
                 }
-                on_delta(word);
+                on_delta(Delta::Text(word));
             }
             if !step.is_zero() {
                 tokio::time::sleep(step).await;

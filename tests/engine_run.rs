@@ -910,3 +910,128 @@ async fn a_plain_text_reply_gets_one_reminder_before_it_becomes_the_result() {
     let p = &state.points[0].point;
     assert_eq!((p.author.as_str(), p.task.as_deref()), ("a1", Some("T1")));
 }
+
+/// Fails its first call with a transient error once the test opens `cut` (a stream that
+/// broke mid-reply), whatever the server had sent by then; later calls pass through.
+struct CutFirstCall {
+    inner: Arc<dyn Provider>,
+    cut: support::Gate,
+    calls: AtomicUsize,
+}
+
+impl Provider for CutFirstCall {
+    fn model(&self) -> &str {
+        self.inner.model()
+    }
+    fn chat<'a>(
+        &'a self,
+        req: &'a ChatRequest,
+        on_delta: DeltaSink<'a>,
+    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
+        let first = self.calls.fetch_add(1, Ordering::SeqCst) == 0;
+        Box::pin(async move {
+            if !first {
+                return self.inner.chat(req, on_delta).await;
+            }
+            tokio::select! {
+                r = self.inner.chat(req, on_delta) => r,
+                () = self.cut.opened() => Err(LlmError::Transient {
+                    message: "the stream broke (cut by the test)".into(),
+                    retry_after: None,
+                }),
+            }
+        })
+    }
+}
+
+/// A planner's `add_task` calls enter the queue while its reply is still streaming (here
+/// the stream stalls after the first call: another agent does that task meanwhile), and
+/// when the broken reply is retried, the calls it streamed again are not run twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_task_runs_as_the_reply_streams_and_a_retry_adds_nothing_twice() {
+    let stalled = support::Gate::new();
+    let planned = Arc::new(AtomicUsize::new(0));
+    let script = {
+        let stalled = stalled.clone();
+        let planned = Arc::clone(&planned);
+        move |req: &RecordedRequest, _n: usize| {
+            if is_finalise(req) {
+                return final_answer(req, "done");
+            }
+            if task_of(req).as_deref() == Some("T1") && assistant_turns(req) == 0 {
+                let plan = Reply::Tools(
+                    ["part A", "part B", "part C"]
+                        .iter()
+                        .map(|t| ("add_task".to_string(), json!({"title": t, "detail": ""})))
+                        .chain([("finish_task".to_string(), json!({"result": "split"}))])
+                        .collect(),
+                );
+                return if planned.fetch_add(1, Ordering::SeqCst) == 0 {
+                    Reply::StallMidStream(stalled.clone(), Box::new(plan))
+                } else {
+                    plan
+                };
+            }
+            finish("looked")
+        }
+    };
+    let mock = MockLlm::start(Wire::OpenAi, script).await;
+    let cut = support::Gate::new();
+    let run = start_wrapped(
+        &mock,
+        Wire::OpenAi,
+        Mode::Plain,
+        2,
+        VerifyMode::Evidence,
+        |_| {},
+        |inner| {
+            Arc::new(CutFirstCall {
+                inner,
+                cut: cut.clone(),
+                calls: AtomicUsize::new(0),
+            })
+        },
+    );
+    // The planner's reply is stuck half-way; its first task is done by the other agent.
+    wait_for(&run, "part A done while the plan streams", |s| {
+        s.tasks
+            .iter()
+            .any(|t| t.title == "part A" && t.state == TaskState::Done)
+    })
+    .await;
+    assert!(stalled.is_open(), "the plan's stream is stalled mid-reply");
+    assert_eq!(
+        planned.load(Ordering::SeqCst),
+        1,
+        "the plan was not retried yet"
+    );
+    cut.open();
+    let state = run_to_end(&run).await;
+    assert_eq!(state.answer.unwrap().stopped_by, StoppedBy::Completed);
+    for title in ["part A", "part B", "part C"] {
+        let n = state.tasks.iter().filter(|t| t.title == title).count();
+        assert_eq!(n, 1, "{title} is in the queue {n} times: {:?}", state.tasks);
+    }
+    assert!(state.tasks.iter().all(|t| t.state == TaskState::Done));
+    let log = events(&run.session);
+    let at = |pred: &dyn Fn(&Event) -> bool| log.iter().position(|e| pred(&e.event));
+    let added_a = at(&|e| matches!(e, Event::TaskAdded { title, .. } if title == "part A"));
+    let retried = at(&|e| matches!(e, Event::LlmRetry { .. }));
+    assert!(
+        added_a.unwrap() < retried.expect("the broken plan was retried"),
+        "part A was added before the broken reply was retried"
+    );
+    // The retried reply's add_task calls were answered with what the early runs returned.
+    let answers: Vec<String> = log
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::ToolCall { tool, output, .. } if tool == "add_task" => Some(output.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers.len(), 3, "{answers:?}");
+    assert!(
+        answers.iter().all(|a| a.starts_with("Added T")),
+        "{answers:?}"
+    );
+}

@@ -12,8 +12,8 @@ use delm::llm::openai::OpenAiProvider;
 use delm::llm::pricing::Pricing;
 use delm::llm::retry::{RetryNotice, RetryPolicy, RetryingProvider};
 use delm::llm::{
-    CallPurpose, ChatRequest, ChatResponse, LlmError, Message, Provider, StopReason, ToolCall,
-    ToolSpec, Usage, build_provider,
+    CallPurpose, ChatRequest, ChatResponse, Delta, LlmError, Message, Provider, StopReason,
+    ToolCall, ToolSpec, Usage, build_provider,
 };
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -86,7 +86,11 @@ async fn chat(
     req: &ChatRequest,
 ) -> (Result<ChatResponse, LlmError>, String) {
     let seen = Mutex::new(String::new());
-    let sink = |t: &str| seen.lock().unwrap().push_str(t);
+    let sink = |d: Delta<'_>| {
+        if let Delta::Text(t) = d {
+            seen.lock().unwrap().push_str(t)
+        }
+    };
     let result = provider.chat(req, &sink).await;
     (result, seen.into_inner().unwrap())
 }

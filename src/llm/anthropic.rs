@@ -12,7 +12,9 @@ use super::errors::stream_ended_early;
 use super::in_band;
 use super::transport::{StreamDecoder, Transport};
 use super::wire::{arguments_object, input_text};
-use super::{ChatRequest, ChatResponse, DeltaSink, LlmError, Message, Role, ToolCall, Usage};
+use super::{
+    ChatRequest, ChatResponse, Delta, DeltaSink, LlmError, Message, Role, ToolCall, Usage,
+};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -323,6 +325,11 @@ impl StreamDecoder for StreamState {
                 self.blocks.insert(index, block);
             }
             "content_block_delta" => self.add_delta(index, &event["delta"], on_delta),
+            "content_block_stop" => {
+                if let Some(call) = self.blocks.get(&index).and_then(Block::tool_call) {
+                    on_delta(Delta::ToolCall(&call));
+                }
+            }
             "message_delta" => {
                 if let Some(reason) = event["delta"]["stop_reason"].as_str() {
                     self.stop_reason = Some(reason.to_string());
@@ -334,7 +341,7 @@ impl StreamDecoder for StreamState {
                 return Ok(true);
             }
             "error" => return Err(in_band::error_object(&event["error"])),
-            // ping, content_block_stop, and event types added to the API later.
+            // ping, and event types added to the API later.
             _ => {}
         }
         Ok(false)
@@ -353,20 +360,7 @@ impl StreamDecoder for StreamState {
         for block in self.blocks.into_values() {
             match block {
                 Block::Text(text) => reply.text.push_str(&text),
-                Block::ToolUse {
-                    id,
-                    name,
-                    initial,
-                    json,
-                } => reply.tool_calls.push(ToolCall {
-                    id,
-                    name,
-                    arguments: if json.trim().is_empty() {
-                        input_text(&initial)
-                    } else {
-                        json
-                    },
-                }),
+                block @ Block::ToolUse { .. } => reply.tool_calls.extend(block.tool_call()),
                 Block::Thinking {
                     mut start,
                     thinking: more_thinking,
@@ -388,13 +382,37 @@ impl StreamDecoder for StreamState {
     }
 }
 
+impl Block {
+    /// The call a `tool_use` block holds: its streamed JSON, or the `input` it started with
+    /// when no delta followed.
+    fn tool_call(&self) -> Option<ToolCall> {
+        match self {
+            Block::ToolUse {
+                id,
+                name,
+                initial,
+                json,
+            } => Some(ToolCall {
+                id: id.clone(),
+                name: name.clone(),
+                arguments: if json.trim().is_empty() {
+                    input_text(initial)
+                } else {
+                    json.clone()
+                },
+            }),
+            _ => None,
+        }
+    }
+}
+
 impl StreamState {
     fn start_block(&self, block: &Value, on_delta: DeltaSink<'_>) -> Block {
         match block["type"].as_str() {
             Some("text") => {
                 let text = block["text"].as_str().unwrap_or_default();
                 if !text.is_empty() {
-                    on_delta(text);
+                    on_delta(Delta::Text(text));
                 }
                 Block::Text(text.to_string())
             }
@@ -418,7 +436,7 @@ impl StreamState {
         match (self.blocks.get_mut(&index), delta["type"].as_str()) {
             (Some(Block::Text(text)), Some("text_delta")) => {
                 text.push_str(piece("text"));
-                on_delta(piece("text"));
+                on_delta(Delta::Text(piece("text")));
             }
             (Some(Block::ToolUse { json, .. }), Some("input_json_delta")) => {
                 json.push_str(piece("partial_json"));

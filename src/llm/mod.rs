@@ -238,9 +238,20 @@ impl ChatResponse {
     }
 }
 
-/// Receives streamed text as it arrives (lossy display only; the finished response is the
-/// truth).
-pub type DeltaSink<'a> = &'a (dyn Fn(&str) + Send + Sync);
+/// What a stream tells as it arrives, before the response is whole.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Delta<'a> {
+    /// A piece of the answer's text (display only: lossy, the finished response is the truth).
+    Text(&'a str),
+    /// A tool call whose arguments are complete: the stream has moved past it. The
+    /// finished response carries it again (with the same name and arguments, though a
+    /// missing id may be filled in later), so a caller that runs it early must match it
+    /// there, and a retried attempt streams it once more.
+    ToolCall(&'a ToolCall),
+}
+
+/// Receives a stream's [`Delta`]s as they arrive.
+pub type DeltaSink<'a> = &'a (dyn Fn(Delta<'_>) + Send + Sync);
 
 /// Told before each retry wait.
 pub type RetrySink<'a> = &'a (dyn Fn(retry::RetryNotice) + Send + Sync);
@@ -283,7 +294,8 @@ impl LlmError {
 pub trait Provider: Send + Sync {
     /// The model name sent to the provider (used for pricing and events).
     fn model(&self) -> &str;
-    /// One call, streaming where the provider supports it; text deltas go to `on_delta`.
+    /// One call, streaming where the provider supports it; text deltas and each tool call,
+    /// as soon as it is complete, go to `on_delta`.
     fn chat<'a>(
         &'a self,
         req: &'a ChatRequest,

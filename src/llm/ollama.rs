@@ -9,7 +9,7 @@ use super::errors::stream_ended_early;
 use super::in_band;
 use super::transport::{StreamDecoder, Transport};
 use super::wire::{arguments_object, called_tool, input_text, system_first};
-use super::{ChatRequest, ChatResponse, DeltaSink, LlmError, Role, ToolCall, Usage};
+use super::{ChatRequest, ChatResponse, Delta, DeltaSink, LlmError, Role, ToolCall, Usage};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
@@ -176,9 +176,13 @@ impl StreamDecoder for StreamState {
             && !text.is_empty()
         {
             self.reply.text.push_str(text);
-            on_delta(text);
+            on_delta(Delta::Text(text));
         }
-        self.reply.tool_calls.extend(message_calls(message));
+        // Ollama sends each call whole in one line.
+        for call in message_calls(message) {
+            on_delta(Delta::ToolCall(&call));
+            self.reply.tool_calls.push(call);
+        }
         if line["done"].as_bool() == Some(true) {
             self.done = true;
             self.reply.usage = usage_of(&line);

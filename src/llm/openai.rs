@@ -9,7 +9,9 @@ use super::errors::stream_ended_early;
 use super::in_band;
 use super::transport::{StreamDecoder, Transport};
 use super::wire::{called_tool, system_first};
-use super::{ChatRequest, ChatResponse, DeltaSink, LlmError, Message, Role, ToolCall, Usage};
+use super::{
+    ChatRequest, ChatResponse, Delta, DeltaSink, LlmError, Message, Role, ToolCall, Usage,
+};
 use reqwest::header::HeaderMap;
 use serde_json::{Map, Value, json};
 
@@ -297,6 +299,8 @@ pub(super) struct StreamState {
     usage: Option<Usage>,
     finish_reason: Option<String>,
     done: bool,
+    /// How many of `calls` were told to the sink as complete.
+    announced: usize,
 }
 
 impl StreamDecoder for StreamState {
@@ -334,7 +338,7 @@ impl StreamDecoder for StreamState {
         let text = content_text(&delta["content"]);
         if !text.is_empty() {
             self.text.push_str(&text);
-            on_delta(&text);
+            on_delta(Delta::Text(&text));
         }
         if let Some(fragments) = delta["tool_calls"].as_array() {
             for (position, fragment) in fragments.iter().enumerate() {
@@ -344,6 +348,13 @@ impl StreamDecoder for StreamState {
         if let Some(reason) = choice["finish_reason"].as_str() {
             self.finish_reason = Some(reason.to_string());
         }
+        // A call is complete once the next one has started, or the choice has finished.
+        let complete = if self.finish_reason.is_some() {
+            self.calls.len()
+        } else {
+            self.calls.len().saturating_sub(1)
+        };
+        self.announce(complete, on_delta);
         Ok(false)
     }
 
@@ -379,6 +390,22 @@ impl StreamDecoder for StreamState {
 }
 
 impl StreamState {
+    /// Tell the sink about calls `announced..complete` whose arguments are whole JSON (one
+    /// that is not is left to the finished response, which says what is wrong with it).
+    fn announce(&mut self, complete: usize, on_delta: DeltaSink<'_>) {
+        while self.announced < complete {
+            let call = &self.calls[self.announced];
+            self.announced += 1;
+            if call.has_whole_arguments() && !call.name.is_empty() {
+                on_delta(Delta::ToolCall(&ToolCall {
+                    id: call.id.clone(),
+                    name: call.name.clone(),
+                    arguments: call.arguments.clone(),
+                }));
+            }
+        }
+    }
+
     /// The first fragment of a call carries its id and name; later ones carry argument text
     /// under the same `index`. Some servers send each call whole in one fragment, and some
     /// reuse index 0 for every call of a turn, with or without ids.

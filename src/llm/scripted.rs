@@ -31,8 +31,8 @@ pub use survey::{Script, ScriptedPoint, filler};
 pub use wire::CacheWire;
 
 use super::{
-    CallPurpose, ChatRequest, ChatResponse, DeltaSink, LlmError, Provider, StopReason, ToolCall,
-    Usage,
+    CallPurpose, ChatRequest, ChatResponse, Delta, DeltaSink, LlmError, Provider, StopReason,
+    ToolCall, Usage,
 };
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
@@ -252,21 +252,56 @@ impl Provider for ScriptedModel {
                 output_tokens: resp.usage.output_tokens,
                 ..billed
             };
-            if !self.latency.is_zero() {
-                let wait = self.latency.call_time(
-                    billed.input_tokens,
-                    billed.cache_read_tokens,
-                    resp.usage.output_tokens,
-                );
-                tokio::time::sleep(wait).await;
-            }
-            if !resp.text.is_empty() {
-                on_delta(&resp.text);
+            if self.latency.is_zero() {
+                if !resp.text.is_empty() {
+                    on_delta(Delta::Text(&resp.text));
+                }
+                for call in &resp.tool_calls {
+                    on_delta(Delta::ToolCall(call));
+                }
+            } else {
+                // Streamed as a provider streams: the text, then each call, each after its
+                // share of the decode time (the whole call takes `call_time`, as before).
+                let first =
+                    self.latency
+                        .call_time(billed.input_tokens, billed.cache_read_tokens, 0);
+                tokio::time::sleep(first).await;
+                let decode = self
+                    .latency
+                    .decode
+                    .saturating_mul(u32::try_from(resp.usage.output_tokens).unwrap_or(u32::MAX));
+                let weights = piece_weights(&resp);
+                let total: u64 = weights.iter().sum::<u64>().max(1);
+                let mut spent = std::time::Duration::ZERO;
+                let mut done = 0u64;
+                for (i, weight) in weights.into_iter().enumerate() {
+                    done += weight;
+                    let until = decode.mul_f64(done as f64 / total as f64);
+                    tokio::time::sleep(until.saturating_sub(spent)).await;
+                    spent = until;
+                    match i {
+                        0 if !resp.text.is_empty() => on_delta(Delta::Text(&resp.text)),
+                        0 => {}
+                        _ => on_delta(Delta::ToolCall(&resp.tool_calls[i - 1])),
+                    }
+                }
             }
             self.counters.add(req.purpose, &resp.usage);
             Ok(resp)
         })
     }
+}
+
+/// How the decode time of a reply divides among its pieces: the text first, then each
+/// tool call, by characters written (a call's framing counted as in [`Decision`]).
+fn piece_weights(resp: &ChatResponse) -> Vec<u64> {
+    std::iter::once(char_count(&resp.text) as u64)
+        .chain(
+            resp.tool_calls
+                .iter()
+                .map(|c| (c.name.len() + char_count(&c.arguments)) as u64 + 32),
+        )
+        .collect()
 }
 
 /// Characters of `text`; ASCII (the usual prompt) is counted by its length, which is the

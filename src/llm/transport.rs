@@ -463,7 +463,7 @@ impl Transport {
                 let mut reply = parse_body(&value).map_err(|e| self.in_band(e))?;
                 super::in_text::normalise(&mut reply, &req.tools);
                 if !reply.text.is_empty() {
-                    on_delta(&reply.text);
+                    on_delta(super::Delta::Text(&reply.text));
                 }
                 reply
             }

@@ -272,7 +272,7 @@ impl Gate {
         *self.0.borrow()
     }
 
-    async fn opened(&self) {
+    pub async fn opened(&self) {
         let mut rx = self.0.subscribe();
         let _ = rx.wait_for(|open| *open).await;
     }

@@ -31,6 +31,7 @@ impl Agent {
             purpose: CallPurpose::Finalise,
             seen: 0,
             compacted: false,
+            early: Default::default(),
         };
         let mut last_text = String::new();
         for _ in 0..self.deps.cfg.max_turns_per_task {
@@ -64,20 +65,32 @@ impl Agent {
             let mut answered = false;
             for call in &resp.tool_calls {
                 let args = parse_tool_args(&call.arguments);
-                let out = self
-                    .finalise_tool(
-                        &turns.claim,
-                        call,
-                        &args,
-                        may_add_tasks,
-                        &mut added,
-                        &mut answered,
-                    )
-                    .await;
+                let out = match turns.early.take(call) {
+                    // An `add_task` that ran while the reply streamed.
+                    Some(out) => {
+                        added |= out.is_ok();
+                        out
+                    }
+                    None => {
+                        self.finalise_tool(
+                            &turns.claim,
+                            call,
+                            &args,
+                            may_add_tasks,
+                            &mut added,
+                            &mut answered,
+                        )
+                        .await
+                    }
+                };
                 self.answer_tool(&mut turns, call, args, out);
                 if answered {
                     return;
                 }
+            }
+            if let Some(note) = turns.early.unmatched_note() {
+                added = true;
+                turns.req.messages.push(Message::user(note));
             }
             if added {
                 self.status = AgentStatus::Idle;

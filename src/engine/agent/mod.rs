@@ -3,6 +3,7 @@
 //! its [`BoardClient`]; it builds its prompts from the view that client folds.
 
 pub(crate) mod args;
+mod early;
 mod finalise;
 pub(crate) mod tools;
 mod work;
@@ -15,7 +16,7 @@ use super::store;
 use super::tools::Workspace;
 use super::{Model, PriceFn, RunConfig, prompt};
 use crate::event::{AgentStatus, CallPurpose, Coordination, PointStatus, TaskOutcome};
-use crate::llm::{ChatRequest, ChatResponse, LlmError, Message, ToolCall, ToolSpec};
+use crate::llm::{ChatRequest, ChatResponse, Delta, LlmError, Message, ToolCall, ToolSpec};
 use crate::text::clip;
 use args::{cap_output, compact, str_arg};
 use serde_json::Value;
@@ -109,6 +110,8 @@ struct Turns {
     /// Log seq up to which this agent has seen the shared context.
     seen: u64,
     compacted: bool,
+    /// The `add_task` calls of this turn that ran while its reply streamed.
+    early: early::EarlyCalls,
 }
 
 enum ToolFailure {
@@ -292,10 +295,16 @@ impl Agent {
 
     /// One model call with retries, streaming deltas to the UI, and its `llm_call` report.
     async fn call_model(&mut self, turns: &mut Turns) -> Result<ChatResponse, Stop> {
+        turns.early.start_turn();
         loop {
             self.step_boundary(&turns.revocation).await?;
             match self
-                .model_call(&turns.req, turns.purpose, &turns.revocation)
+                .model_call(
+                    &turns.req,
+                    turns.purpose,
+                    &turns.revocation,
+                    &mut turns.early,
+                )
                 .await
             {
                 Ok(resp) => return Ok(resp),
@@ -327,26 +336,70 @@ network, --base-url and the provider's status, then `delm resume` the session",
         }
     }
 
+    /// One call; its `add_task` calls run as they stream (see [`early`]), each output kept
+    /// in `early` for the finished reply's call.
     async fn model_call(
         &self,
         req: &ChatRequest,
         purpose: CallPurpose,
         revocation: &Revocation,
+        early: &mut early::EarlyCalls,
     ) -> Result<ChatResponse, LlmError> {
         let client = &self.client;
-        let on_delta = |text: &str| client.stream(text);
-        let on_retry = |n| self.report(model_call::retry_report(n));
+        let runs_early = req.tools.iter().any(|t| t.name == early::EARLY_TOOL);
+        let (streamed, mut calls) = tokio::sync::mpsc::unbounded_channel();
         let cancel = revocation.token();
-        let (resp, call) = model_call::call(
-            &self.deps.llm,
-            &self.deps.price,
-            req,
-            purpose,
-            &on_delta,
-            &on_retry,
-            &cancel,
-        )
-        .await?;
+        let call = async move {
+            let on_delta = |delta: Delta<'_>| match delta {
+                Delta::Text(text) => client.stream(text),
+                Delta::ToolCall(call) if runs_early => {
+                    let _ = streamed.send(early::Streamed::Call(call.clone()));
+                }
+                Delta::ToolCall(_) => {}
+            };
+            let on_retry = |n| {
+                let _ = streamed.send(early::Streamed::NewAttempt);
+                self.report(model_call::retry_report(n));
+            };
+            model_call::call(
+                &self.deps.llm,
+                &self.deps.price,
+                req,
+                purpose,
+                &on_delta,
+                &on_retry,
+                &cancel,
+            )
+            .await
+            // Dropping the sinks here closes the channel, which ends the loop below.
+        };
+        let max_calls = self.deps.cfg.max_calls_per_turn;
+        let run_early = async {
+            early.new_attempt();
+            while let Some(streamed) = calls.recv().await {
+                let call = match streamed {
+                    early::Streamed::NewAttempt => {
+                        early.new_attempt();
+                        continue;
+                    }
+                    early::Streamed::Call(call) => call,
+                };
+                let Some(args) = early.should_run(&call, max_calls) else {
+                    continue;
+                };
+                // Paused or revoked: the call waits for the turn, which waits for both.
+                if self.client.signals().is_paused() || revocation.is_revoked() {
+                    continue;
+                }
+                match self.add_task(&args).await {
+                    Ok(out) => early.ran(call, Ok(out)),
+                    Err(ToolFailure::Model(e)) => early.ran(call, Err(e)),
+                    Err(ToolFailure::Stop(_)) => {}
+                }
+            }
+        };
+        let (result, ()) = tokio::join!(call, run_early);
+        let (resp, call) = result?;
         self.report(call);
         if !resp.text.trim().is_empty() {
             self.report(Report::Message {

@@ -52,6 +52,7 @@ of that turn is accepted.)"
             purpose: CallPurpose::Work,
             seen,
             compacted: false,
+            early: Default::default(),
         };
         let mut recorded = 0usize;
         let mut nudged = false;
@@ -75,6 +76,8 @@ of that turn is accepted.)"
                 last_text = resp.text.clone();
             }
             if resp.tool_calls.is_empty() {
+                // Calls that ran early stand even if the finished reply lost them.
+                let unmatched = turns.early.unmatched_note();
                 let text = resp.text.trim().to_string();
                 let cut = resp.stop == crate::llm::StopReason::Length;
                 if cut || (!nudged && !text.is_empty()) {
@@ -85,6 +88,7 @@ of that turn is accepted.)"
                         resp.text.clone(),
                         resp.tool_calls.clone(),
                     ));
+                    turns.req.messages.extend(unmatched.map(Message::user));
                     turns.req.messages.push(Message::user(if cut {
                         "(Your reply was cut off at the output limit. Continue exactly where it \
 stopped, or call a tool.)"
@@ -164,6 +168,11 @@ the next turn"
                     continue;
                 }
             };
+            if let Some(out) = turns.early.take(call) {
+                // An `add_task` that ran while the reply streamed.
+                outputs[i] = Some(out);
+                continue;
+            }
             match call.name.as_str() {
                 "record_point" => match parse_record_point(args) {
                     Ok(d) => drafts.push((i, d)),
@@ -212,6 +221,9 @@ Fix it and record it again, or record what you know as a `partial`, then call fi
         for ((call, args), out) in calls.iter().zip(parsed).zip(outputs) {
             let out = out.unwrap_or_else(|| Err("not run".into()));
             self.answer_tool(turns, call, args, out);
+        }
+        if let Some(note) = turns.early.unmatched_note() {
+            turns.req.messages.push(Message::user(note));
         }
         Ok(end)
     }

@@ -103,7 +103,11 @@ fn request_body_merges_roles_and_maps_tools() {
 #[test]
 fn assembles_a_streamed_message() {
     let seen = Mutex::new(String::new());
-    let sink = |t: &str| seen.lock().unwrap().push_str(t);
+    let sink = |d: Delta<'_>| {
+        if let Delta::Text(t) = d {
+            seen.lock().unwrap().push_str(t)
+        }
+    };
     let mut state = StreamState::default();
     let events = [
         r#"{"type":"message_start","message":{"usage":{"input_tokens":25,"output_tokens":1}}}"#,
@@ -265,7 +269,11 @@ fn extended_thinking_is_requested_within_max_tokens() {
 fn streamed_thinking_blocks_come_back_with_their_signatures() {
     let mut state = StreamState::default();
     let seen = Mutex::new(String::new());
-    let sink = |t: &str| seen.lock().unwrap().push_str(t);
+    let sink = |d: Delta<'_>| {
+        if let Delta::Text(t) = d {
+            seen.lock().unwrap().push_str(t)
+        }
+    };
     let events = [
         r#"{"type":"message_start","message":{"usage":{"input_tokens":5,"cache_read_input_tokens":2000,"cache_creation_input_tokens":300,"output_tokens":1}}}"#,
         r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}"#,
@@ -330,4 +338,47 @@ fn an_event_that_is_not_json_is_fatal() {
         matches!(err, LlmError::Fatal(ref m) if m.contains("malformed stream")),
         "{err:?}"
     );
+}
+
+/// A `tool_use` block is announced at its `content_block_stop`, before the message ends.
+#[test]
+fn each_tool_use_is_announced_when_its_block_stops() {
+    let announced = Mutex::new(Vec::<String>::new());
+    let sink = |d: Delta<'_>| {
+        if let Delta::ToolCall(c) = d {
+            announced
+                .lock()
+                .unwrap()
+                .push(format!("{} {} {}", c.id, c.name, c.arguments));
+        }
+    };
+    let mut state = StreamState::default();
+    let head = [
+        r#"{"type":"message_start","message":{"usage":{"input_tokens":25,"output_tokens":1}}}"#,
+        r#"{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_1","name":"add_task","input":{}}}"#,
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"title\": \"x\"}"}}"#,
+    ];
+    apply_all(&mut state, &head, &sink);
+    assert!(announced.lock().unwrap().is_empty());
+    let rest = [
+        r#"{"type":"content_block_stop","index":0}"#,
+        r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_2","name":"finish_task","input":{"result":"ok"}}}"#,
+    ];
+    apply_all(&mut state, &rest, &sink);
+    assert_eq!(
+        *announced.lock().unwrap(),
+        [r#"toolu_1 add_task {"title": "x"}"#]
+    );
+    let tail = [
+        r#"{"type":"content_block_stop","index":1}"#,
+        r#"{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":42}}"#,
+        r#"{"type":"message_stop"}"#,
+    ];
+    apply_all(&mut state, &tail, &sink);
+    assert_eq!(announced.lock().unwrap().len(), 2);
+    assert_eq!(
+        announced.lock().unwrap()[1],
+        r#"toolu_2 finish_task {"result":"ok"}"#
+    );
+    assert_eq!(state.finish().unwrap().tool_calls.len(), 2);
 }

@@ -19,7 +19,11 @@ fn provider(base_url: &str, stream: bool) -> OpenAiProvider {
 
 fn run(state: &mut StreamState, chunks: &[&str]) -> String {
     let seen = Mutex::new(String::new());
-    let sink = |t: &str| seen.lock().unwrap().push_str(t);
+    let sink = |d: Delta<'_>| {
+        if let Delta::Text(t) = d {
+            seen.lock().unwrap().push_str(t)
+        }
+    };
     for chunk in chunks {
         if state.apply(chunk, &sink).unwrap() {
             break;
@@ -411,4 +415,42 @@ async fn a_break_after_the_finish_reason_keeps_the_answer() {
     let cut = serve_once(&[r#"{"choices":[{"delta":{"content":"do"}}]}"#]).await;
     let err = provider(&cut, true).chat(&req, &|_| {}).await.unwrap_err();
     assert!(err.is_transient(), "{err:?}");
+}
+
+/// The sink hears of each call once the stream has moved past it, before the reply ends,
+/// and only of calls whose arguments are whole JSON.
+#[test]
+fn each_call_is_announced_once_the_next_one_starts() {
+    let announced = Mutex::new(Vec::<String>::new());
+    let sink = |d: Delta<'_>| {
+        if let Delta::ToolCall(c) = d {
+            announced
+                .lock()
+                .unwrap()
+                .push(format!("{} {}", c.name, c.arguments));
+        }
+    };
+    let mut state = StreamState::default();
+    let chunks = [
+        r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"a","function":{"name":"add_task","arguments":"{\"title\":"}}]}}]}"#,
+        r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\"x\"}"}}]}}]}"#,
+        r#"{"choices":[{"delta":{"tool_calls":[{"index":1,"id":"b","function":{"name":"add_task","arguments":"{\"title\""}}]}}]}"#,
+        r#"{"choices":[{"delta":{"tool_calls":[{"index":2,"id":"c","function":{"name":"finish_task","arguments":"{}"}}]}}]}"#,
+        r#"{"choices":[{"delta":{},"finish_reason":"tool_calls"}]}"#,
+    ];
+    let count = |state: &mut StreamState, chunk: &str| {
+        state.apply(chunk, &sink).unwrap();
+        announced.lock().unwrap().len()
+    };
+    assert_eq!(count(&mut state, chunks[0]), 0);
+    assert_eq!(count(&mut state, chunks[1]), 0, "the call may still grow");
+    assert_eq!(count(&mut state, chunks[2]), 1, "the next call started");
+    // Call b's arguments never became JSON: the finished reply carries it, unannounced.
+    assert_eq!(count(&mut state, chunks[3]), 1);
+    assert_eq!(count(&mut state, chunks[4]), 2, "the choice finished");
+    assert_eq!(
+        announced.into_inner().unwrap(),
+        [r#"add_task {"title":"x"}"#, "finish_task {}"]
+    );
+    assert_eq!(state.finish().unwrap().tool_calls.len(), 3);
 }
