@@ -182,3 +182,7 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     }
 }
+
+/// The allocator the `delm` binary ships with (src/main.rs), so the figures are of what ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

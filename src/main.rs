@@ -10,6 +10,12 @@ mod worker_cmds;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// Agents, the board and the session writer allocate small values on several threads and free
+/// them on others; glibc's malloc made them wait on its arena locks (a third of the engine's
+/// per-task CPU in the profile of BENCHMARKS.md figure 1). mimalloc keeps per-thread heaps.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A failure at the binary's edge: one clear sentence and the exit code it maps to.
 #[derive(Debug)]
 pub enum Failure {
