@@ -301,6 +301,17 @@ source) and record it again, or record what you know as a `partial`.",
     }
 }
 
+/// What an `add_task` call answers, for every kind of participant.
+pub fn added_text(task: &str, existing: bool) -> String {
+    if existing {
+        format!(
+            "{task} with the same title and detail is already queued or in progress; nothing was added."
+        )
+    } else {
+        format!("Added {task} to the queue.")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]
 pub enum Reply {
@@ -310,6 +321,10 @@ pub enum Reply {
     },
     TaskAdded {
         task: TaskId,
+        /// The same task (title and detail) was already queued or in progress: this is it,
+        /// and nothing was added.
+        #[serde(default)]
+        existing: bool,
     },
     Ok,
     /// The request was not applied; `reason` says why (a revoked claim, a cap, the run is

@@ -131,6 +131,8 @@ pub struct Scheduler {
     leased: HashMap<AgentId, Duration>,
     /// Queued tasks by their number (add order): claims take the first.
     queued: BTreeMap<u64, TaskId>,
+    /// Every task by a hash of its (capped) title and detail, to find an identical one.
+    by_content: HashMap<u64, Vec<TaskId>>,
     next_task: u64,
     next_point: u64,
     next_constraint: u64,
@@ -144,6 +146,14 @@ pub struct Scheduler {
     done: bool,
     /// Elapsed time of earlier processes of this run (resume).
     prior_elapsed: Duration,
+}
+
+/// The key of [`Scheduler::by_content`].
+fn content_hash(title: &str, detail: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (title, detail).hash(&mut h);
+    h.finish()
 }
 
 /// The number in an id like `T12`, `P3` or `a7`.
@@ -199,6 +209,7 @@ impl Scheduler {
             revoked: HashMap::new(),
             leased: HashMap::new(),
             queued: BTreeMap::new(),
+            by_content: HashMap::new(),
             next_task: 1,
             next_point: 1,
             next_constraint: 1,
@@ -244,6 +255,10 @@ impl Scheduler {
         }
         self.prior_elapsed = state.active_elapsed();
         for t in &state.tasks {
+            self.by_content
+                .entry(content_hash(&t.title, &t.detail))
+                .or_default()
+                .push(t.id.clone());
             if matches!(t.state, TaskState::Queued | TaskState::Claimed { .. }) {
                 self.queued.insert(id_number(&t.id), t.id.clone());
             }
@@ -371,7 +386,7 @@ impl Scheduler {
             }
             Request::Claim => self.claim(state, now, agent),
             Request::Propose { claim, points } => self.propose(agent, &claim, points),
-            Request::AddTask { title, detail } => self.agent_adds_task(agent, title, detail),
+            Request::AddTask { title, detail } => self.agent_adds_task(state, agent, title, detail),
             Request::Finish {
                 claim,
                 outcome,
@@ -680,10 +695,25 @@ answer that the run stopped early and what is still open."
         step
     }
 
-    fn agent_adds_task(&mut self, agent: &str, title: String, detail: String) -> Step {
+    fn agent_adds_task(
+        &mut self,
+        state: &RunState,
+        agent: &str,
+        title: String,
+        detail: String,
+    ) -> Step {
         let title = title.trim();
         if title.is_empty() {
             return Step::reply(Reply::refused("`title` is required"));
+        }
+        // The same task still queued or in progress is not queued twice: a planning task
+        // re-run after a re-enqueue (its streamed `add_task` calls had already run), a
+        // client retrying a call it lost the answer of, two agents finding one follow-up.
+        if let Some(task) = self.open_twin(state, title, &detail) {
+            return Step::reply(Reply::TaskAdded {
+                task,
+                existing: true,
+            });
         }
         if self.task_count() >= self.cfg.max_tasks {
             return Step::reply(Reply::refused(format!(
@@ -715,8 +745,29 @@ what you have",
         if !is_finaliser {
             self.interrupt_finaliser(&mut step);
         }
-        step.reply = Some(Reply::TaskAdded { task: id });
+        step.reply = Some(Reply::TaskAdded {
+            task: id,
+            existing: false,
+        });
         step
+    }
+
+    /// A queued or claimed task with this title and detail (as the log keeps them).
+    fn open_twin(&self, state: &RunState, title: &str, detail: &str) -> Option<TaskId> {
+        let (title, detail) = (
+            cap(title, limits::TITLE_CHARS),
+            cap(detail, limits::DETAIL_CHARS),
+        );
+        self.by_content
+            .get(&content_hash(&title, &detail))?
+            .iter()
+            .filter_map(|id| state.task(id))
+            .find(|t| {
+                matches!(t.state, TaskState::Queued | TaskState::Claimed { .. })
+                    && t.title == title
+                    && t.detail == detail
+            })
+            .map(|t| t.id.clone())
     }
 
     fn task_count(&self) -> usize {
@@ -734,10 +785,18 @@ what you have",
         self.next_task += 1;
         let id = format!("T{n}");
         self.queued.insert(n, id.clone());
+        let (title, detail) = (
+            cap(&title, limits::TITLE_CHARS),
+            cap(&detail, limits::DETAIL_CHARS),
+        );
+        self.by_content
+            .entry(content_hash(&title, &detail))
+            .or_default()
+            .push(id.clone());
         step.events.push(Event::TaskAdded {
             task: id.clone(),
-            title: cap(&title, limits::TITLE_CHARS),
-            detail: cap(&detail, limits::DETAIL_CHARS),
+            title,
+            detail,
             origin,
         });
         step.effects.push(Effect::WakeOne);

@@ -658,7 +658,87 @@ fn resume_requeues_work_in_flight_and_reverifies_pending_points() {
             detail: String::new(),
         },
     );
-    assert_eq!(add.reply, Some(Reply::TaskAdded { task: "T3".into() }));
+    assert_eq!(
+        add.reply,
+        Some(Reply::TaskAdded {
+            task: "T3".into(),
+            existing: false
+        })
+    );
+    // The index of tasks by content is rebuilt on resume: T2 ("two") is still queued.
+    let again = h.send(
+        "a1",
+        Request::AddTask {
+            title: "two".into(),
+            detail: String::new(),
+        },
+    );
+    assert_eq!(
+        again.reply,
+        Some(Reply::TaskAdded {
+            task: "T2".into(),
+            existing: true
+        })
+    );
+}
+
+#[test]
+fn an_open_task_is_not_added_twice_but_a_finished_one_may_be_again() {
+    let mut h = Harness::delm(2, &["plan"]);
+    let plan = h.claim_task("a1");
+    let add = |h: &mut Harness, title: &str, detail: &str| {
+        h.send(
+            "a1",
+            Request::AddTask {
+                title: title.into(),
+                detail: detail.into(),
+            },
+        )
+    };
+    let first = add(&mut h, "read part A", "pages 1-3");
+    assert_eq!(
+        first.reply,
+        Some(Reply::TaskAdded {
+            task: "T2".into(),
+            existing: false
+        })
+    );
+    assert_eq!(first.events.len(), 1);
+    // The same title and detail (surrounding spaces aside): the queued one, no event.
+    let twin = add(&mut h, " read part A ", "pages 1-3");
+    assert_eq!(
+        twin.reply,
+        Some(Reply::TaskAdded {
+            task: "T2".into(),
+            existing: true
+        })
+    );
+    assert!(twin.events.is_empty(), "{:?}", twin.events);
+    // Another detail is another task.
+    let other = add(&mut h, "read part A", "pages 4-6");
+    assert!(matches!(
+        other.reply,
+        Some(Reply::TaskAdded {
+            existing: false,
+            ..
+        })
+    ));
+    // In progress still counts; once done, the same task may be asked for again.
+    let part_a = h.claim_task("a2");
+    assert_eq!(part_a.task(), Some("T2"));
+    assert!(matches!(
+        add(&mut h, "read part A", "pages 1-3").reply,
+        Some(Reply::TaskAdded { existing: true, .. })
+    ));
+    h.finish("a2", &part_a);
+    assert_eq!(
+        add(&mut h, "read part A", "pages 1-3").reply,
+        Some(Reply::TaskAdded {
+            task: "T4".into(),
+            existing: false
+        })
+    );
+    h.finish("a1", &plan);
 }
 
 #[test]

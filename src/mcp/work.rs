@@ -247,7 +247,9 @@ what you find (findings need exact quotes), then finish_task with a short result
             .to_string();
         let detail = call.str_arg("detail").unwrap_or("").to_string();
         match me.ask(call, Request::AddTask { title, detail }).await? {
-            Reply::TaskAdded { task } => Ok(ToolReply::ok(format!("Added {task} to the queue."))),
+            Reply::TaskAdded { task, existing } => Ok(ToolReply::ok(
+                crate::engine::protocol::added_text(&task, existing),
+            )),
             Reply::Refused { reason } => Err(reason),
             other => Err(format!("unexpected answer from the board: {other:?}")),
         }

@@ -11,7 +11,7 @@ mod work;
 use super::client::{BoardClient, Revocation};
 use super::model_call;
 use super::policy::{self, ORCHESTRATOR, STANDBY_FINALISER};
-use super::protocol::{Claim, ClaimReply, Reply, Report, Request, TaskBrief};
+use super::protocol::{Claim, ClaimReply, Reply, Report, Request, TaskBrief, added_text};
 use super::store;
 use super::tools::Workspace;
 use super::{Model, PriceFn, RunConfig, prompt};
@@ -517,7 +517,7 @@ network, --base-url and the provider's status, then `delm resume` the session",
             .to_string();
         let detail = str_arg(args, "detail").unwrap_or("").to_string();
         match self.ask(Request::AddTask { title, detail }).await {
-            Some(Reply::TaskAdded { task }) => Ok(format!("Added {task} to the queue.")),
+            Some(Reply::TaskAdded { task, existing }) => Ok(added_text(&task, existing)),
             Some(Reply::Refused { reason }) => Err(ToolFailure::Model(reason)),
             _ => Err(ToolFailure::Stop(Stop::Revoked)),
         }
