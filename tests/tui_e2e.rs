@@ -7,7 +7,7 @@
 mod support;
 mod swarm;
 
-use delm::event::{Event, RunState, TaskState};
+use delm::event::{AgentStatus, Event, RunState, TaskState};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -212,7 +212,18 @@ evidence --base-url {url} --session {session}",
     // p: PAUSED, and no model call while paused.
     tmux.keys(&["p"]);
     tmux.wait_for("PAUSED", |s| s.contains("PAUSED"));
+    // A call already under way when the pause came may still finish; once every agent has
+    // stopped at a step boundary (or is idle) none is, and none may start until resume.
+    wait_state(&session, "every agent stopped at a step", |s| {
+        s.agents.values().all(|a| {
+            matches!(
+                a.status,
+                AgentStatus::Paused | AgentStatus::Idle | AgentStatus::Stopped
+            )
+        })
+    });
     let calls = mock.call_count();
+    // A window for a wrong call to show in: it can only catch a bug, never fail a slow run.
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(
         mock.call_count(),
