@@ -148,6 +148,14 @@ pub struct Scheduler {
     prior_elapsed: Duration,
 }
 
+/// A task's title and detail as the log keeps them (cut to their limits).
+fn capped(title: &str, detail: &str) -> (String, String) {
+    (
+        cap(title, limits::TITLE_CHARS),
+        cap(detail, limits::DETAIL_CHARS),
+    )
+}
+
 /// The key of [`Scheduler::by_content`].
 fn content_hash(title: &str, detail: &str) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -229,7 +237,7 @@ impl Scheduler {
         let mut step = Step::default();
         step.events.push(started);
         for (title, detail) in initial {
-            self.add_task(&mut step, title, detail, Origin::Initial);
+            self.add_task(&mut step, capped(&title, &detail), Origin::Initial);
         }
         step.effects.push(Effect::Reconcile);
         step
@@ -709,7 +717,8 @@ answer that the run stopped early and what is still open."
         // The same task still queued or in progress is not queued twice: a planning task
         // re-run after a re-enqueue (its streamed `add_task` calls had already run), a
         // client retrying a call it lost the answer of, two agents finding one follow-up.
-        if let Some(task) = self.open_twin(state, title, &detail) {
+        let text = capped(title, &detail);
+        if let Some(task) = self.open_twin(state, &text) {
             return Step::reply(Reply::TaskAdded {
                 task,
                 existing: true,
@@ -735,8 +744,7 @@ what you have",
         let mut step = Step::default();
         let id = self.add_task(
             &mut step,
-            title.to_string(),
-            detail,
+            text,
             Origin::Agent {
                 agent: agent.to_string(),
             },
@@ -752,20 +760,16 @@ what you have",
         step
     }
 
-    /// A queued or claimed task with this title and detail (as the log keeps them).
-    fn open_twin(&self, state: &RunState, title: &str, detail: &str) -> Option<TaskId> {
-        let (title, detail) = (
-            cap(title, limits::TITLE_CHARS),
-            cap(detail, limits::DETAIL_CHARS),
-        );
+    /// A queued or claimed task with this (capped) title and detail.
+    fn open_twin(&self, state: &RunState, (title, detail): &(String, String)) -> Option<TaskId> {
         self.by_content
-            .get(&content_hash(&title, &detail))?
+            .get(&content_hash(title, detail))?
             .iter()
             .filter_map(|id| state.task(id))
             .find(|t| {
                 matches!(t.state, TaskState::Queued | TaskState::Claimed { .. })
-                    && t.title == title
-                    && t.detail == detail
+                    && t.title == *title
+                    && t.detail == *detail
             })
             .map(|t| t.id.clone())
     }
@@ -774,21 +778,17 @@ what you have",
         (self.next_task - 1) as usize
     }
 
+    /// Queue a task whose title and detail are [`capped`].
     fn add_task(
         &mut self,
         step: &mut Step,
-        title: String,
-        detail: String,
+        (title, detail): (String, String),
         origin: Origin,
     ) -> TaskId {
         let n = self.next_task;
         self.next_task += 1;
         let id = format!("T{n}");
         self.queued.insert(n, id.clone());
-        let (title, detail) = (
-            cap(&title, limits::TITLE_CHARS),
-            cap(&detail, limits::DETAIL_CHARS),
-        );
         self.by_content
             .entry(content_hash(&title, &detail))
             .or_default()
@@ -1184,7 +1184,7 @@ what you have",
             }
             Control::AddTask { title, detail } => {
                 if !title.trim().is_empty() {
-                    self.add_task(&mut step, title.trim().to_string(), detail, Origin::Human);
+                    self.add_task(&mut step, capped(title.trim(), &detail), Origin::Human);
                     self.interrupt_finaliser(&mut step);
                 }
             }

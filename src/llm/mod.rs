@@ -19,6 +19,8 @@ pub mod ollama;
 pub mod openai;
 pub mod pricing;
 mod proxy;
+#[cfg(test)]
+mod recorded;
 pub mod retry;
 #[cfg(feature = "testkit")]
 pub mod scripted;

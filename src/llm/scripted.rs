@@ -252,38 +252,42 @@ impl Provider for ScriptedModel {
                 output_tokens: resp.usage.output_tokens,
                 ..billed
             };
-            if self.latency.is_zero() {
-                if !resp.text.is_empty() {
-                    on_delta(Delta::Text(&resp.text));
-                }
-                for call in &resp.tool_calls {
-                    on_delta(Delta::ToolCall(call));
-                }
-            } else {
-                // Streamed as a provider streams: the text, then each call, each after its
-                // share of the decode time (the whole call takes `call_time`, as before).
+            // Streamed as a provider streams: the text, then each call, each after its share
+            // of the decode time, so the whole call takes `call_time`. With no latency, all at
+            // once and without timers.
+            let timed = !self.latency.is_zero();
+            if timed {
                 let first =
                     self.latency
                         .call_time(billed.input_tokens, billed.cache_read_tokens, 0);
                 tokio::time::sleep(first).await;
-                let decode = self
-                    .latency
-                    .decode
-                    .saturating_mul(u32::try_from(resp.usage.output_tokens).unwrap_or(u32::MAX));
-                let weights = piece_weights(&resp);
-                let total: u64 = weights.iter().sum::<u64>().max(1);
-                let mut spent = std::time::Duration::ZERO;
-                let mut done = 0u64;
-                for (i, weight) in weights.into_iter().enumerate() {
-                    done += weight;
+            }
+            let decode = self
+                .latency
+                .decode
+                .saturating_mul(u32::try_from(resp.usage.output_tokens).unwrap_or(u32::MAX));
+            let pieces = 1 + resp.tool_calls.len();
+            let total: u64 = if timed {
+                (0..pieces)
+                    .map(|i| piece_weight(&resp, i))
+                    .sum::<u64>()
+                    .max(1)
+            } else {
+                1
+            };
+            let mut spent = std::time::Duration::ZERO;
+            let mut done = 0u64;
+            for i in 0..pieces {
+                if timed {
+                    done += piece_weight(&resp, i);
                     let until = decode.mul_f64(done as f64 / total as f64);
                     tokio::time::sleep(until.saturating_sub(spent)).await;
                     spent = until;
-                    match i {
-                        0 if !resp.text.is_empty() => on_delta(Delta::Text(&resp.text)),
-                        0 => {}
-                        _ => on_delta(Delta::ToolCall(&resp.tool_calls[i - 1])),
-                    }
+                }
+                match i {
+                    0 if !resp.text.is_empty() => on_delta(Delta::Text(&resp.text)),
+                    0 => {}
+                    _ => on_delta(Delta::ToolCall(&resp.tool_calls[i - 1])),
                 }
             }
             self.counters.add(req.purpose, &resp.usage);
@@ -292,16 +296,17 @@ impl Provider for ScriptedModel {
     }
 }
 
-/// How the decode time of a reply divides among its pieces: the text first, then each
-/// tool call, by characters written (a call's framing counted as in [`Decision`]).
-fn piece_weights(resp: &ChatResponse) -> Vec<u64> {
-    std::iter::once(char_count(&resp.text) as u64)
-        .chain(
-            resp.tool_calls
-                .iter()
-                .map(|c| (c.name.len() + char_count(&c.arguments)) as u64 + 32),
-        )
-        .collect()
+/// How the decode time of a reply divides among its pieces (piece 0 is the text, piece
+/// `i` the `i`-th tool call): by characters written, a call's framing counted as in
+/// [`Decision`].
+fn piece_weight(resp: &ChatResponse, piece: usize) -> u64 {
+    match piece.checked_sub(1) {
+        None => char_count(&resp.text) as u64,
+        Some(i) => {
+            let c = &resp.tool_calls[i];
+            (c.name.len() + char_count(&c.arguments)) as u64 + 32
+        }
+    }
 }
 
 /// Characters of `text`; ASCII (the usual prompt) is counted by its length, which is the

@@ -15,7 +15,6 @@
 use crate::llm::ToolCall;
 use crate::text::clip;
 use serde_json::Value;
-use std::collections::HashMap;
 
 /// The one tool that runs early.
 pub(super) const EARLY_TOOL: &str = "add_task";
@@ -33,14 +32,15 @@ pub(super) enum Streamed {
 pub(super) struct EarlyCalls {
     /// Calls that ran early, with their outputs, not yet matched to the finished reply.
     ran: Vec<(ToolCall, Result<String, String>)>,
-    /// How often each (name, arguments) was streamed in the current attempt.
-    streamed: HashMap<(String, String), usize>,
-    /// Calls streamed in the current attempt (any tool).
-    position: usize,
+    /// The calls streamed in the current attempt, in order (any tool: a call's position
+    /// counts against the turn's call cap).
+    streamed: Vec<ToolCall>,
 }
 
-fn key(call: &ToolCall) -> (String, String) {
-    (call.name.clone(), call.arguments.trim().to_string())
+/// Whether two calls are the same call: name and arguments, as the finished reply repeats
+/// them (an id may be filled in only then).
+fn same(a: &ToolCall, b: &ToolCall) -> bool {
+    a.name == b.name && a.arguments.trim() == b.arguments.trim()
 }
 
 impl EarlyCalls {
@@ -51,23 +51,20 @@ impl EarlyCalls {
 
     pub(super) fn new_attempt(&mut self) {
         self.streamed.clear();
-        self.position = 0;
     }
 
     /// Whether `call`, just streamed, should run now, and its arguments if so: an
     /// `add_task` within the turn's first `max_calls` calls, with a JSON object for
     /// arguments, that this attempt has streamed more often than it has run.
     pub(super) fn should_run(&mut self, call: &ToolCall, max_calls: usize) -> Option<Value> {
-        let position = self.position;
-        self.position += 1;
+        let position = self.streamed.len();
+        self.streamed.push(call.clone());
         if call.name != EARLY_TOOL || position >= max_calls {
             return None;
         }
-        let key = key(call);
-        let seen = self.streamed.entry(key.clone()).or_default();
-        *seen += 1;
-        let ran = self.ran.iter().filter(|(c, _)| self::key(c) == key).count();
-        if *seen <= ran {
+        let seen = self.streamed.iter().filter(|c| same(c, call)).count();
+        let ran = self.ran.iter().filter(|(c, _)| same(c, call)).count();
+        if seen <= ran {
             return None;
         }
         serde_json::from_str::<Value>(&call.arguments)
@@ -82,8 +79,7 @@ impl EarlyCalls {
     /// The output of the early run of `call` (the finished reply's), if it had one; each
     /// early run answers one call.
     pub(super) fn take(&mut self, call: &ToolCall) -> Option<Result<String, String>> {
-        let key = key(call);
-        let at = self.ran.iter().position(|(c, _)| self::key(c) == key)?;
+        let at = self.ran.iter().position(|(c, _)| same(c, call))?;
         Some(self.ran.remove(at).1)
     }
 

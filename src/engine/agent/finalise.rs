@@ -65,24 +65,15 @@ impl Agent {
             let mut answered = false;
             for call in &resp.tool_calls {
                 let args = parse_tool_args(&call.arguments);
+                // An `add_task` may have run already, while the reply streamed.
                 let out = match turns.early.take(call) {
-                    // An `add_task` that ran while the reply streamed.
-                    Some(out) => {
-                        added |= out.is_ok();
-                        out
-                    }
+                    Some(out) => out,
                     None => {
-                        self.finalise_tool(
-                            &turns.claim,
-                            call,
-                            &args,
-                            may_add_tasks,
-                            &mut added,
-                            &mut answered,
-                        )
-                        .await
+                        self.finalise_tool(&turns.claim, call, &args, may_add_tasks, &mut answered)
+                            .await
                     }
                 };
+                added |= call.name == "add_task" && out.is_ok();
                 self.answer_tool(&mut turns, call, args, out);
                 if answered {
                     return;
@@ -112,7 +103,6 @@ impl Agent {
         call: &ToolCall,
         args: &Result<Value, String>,
         may_add_tasks: bool,
-        added: &mut bool,
         answered: &mut bool,
     ) -> Result<String, String> {
         let args = args.as_ref().map_err(String::clone)?;
@@ -128,11 +118,7 @@ impl Agent {
                 .map_or(Err("the run is over".to_string()), Reply::into_result)
                 .map(|()| "Broadcast set for the next wave.".to_string())
             }
-            "add_task" if may_add_tasks => {
-                let r = self.add_task(args).await.map_err(failure_text);
-                *added |= r.is_ok();
-                r
-            }
+            "add_task" if may_add_tasks => self.add_task(args).await.map_err(failure_text),
             "final_answer" => {
                 let answer = str_arg(args, "answer")
                     .filter(|a| !a.trim().is_empty())

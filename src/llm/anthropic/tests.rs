@@ -1,7 +1,7 @@
 use super::*;
 use crate::llm::config::{ProviderKind, Secret};
+use crate::llm::recorded::Recorded;
 use crate::llm::{CallPurpose, ToolSpec};
-use std::sync::Mutex;
 use std::time::Duration;
 
 fn provider_with(stream: bool, thinking_budget: Option<u32>) -> AnthropicProvider {
@@ -102,12 +102,7 @@ fn request_body_merges_roles_and_maps_tools() {
 
 #[test]
 fn assembles_a_streamed_message() {
-    let seen = Mutex::new(String::new());
-    let sink = |d: Delta<'_>| {
-        if let Delta::Text(t) = d {
-            seen.lock().unwrap().push_str(t)
-        }
-    };
+    let seen = Recorded::default();
     let mut state = StreamState::default();
     let events = [
         r#"{"type":"message_start","message":{"usage":{"input_tokens":25,"output_tokens":1}}}"#,
@@ -126,9 +121,9 @@ fn assembles_a_streamed_message() {
         r#"{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":42}}"#,
         r#"{"type":"message_stop"}"#,
     ];
-    apply_all(&mut state, &events, &sink);
+    apply_all(&mut state, &events, &seen.sink());
     let reply = state.finish().unwrap();
-    assert_eq!(seen.into_inner().unwrap(), "Let me look.");
+    assert_eq!(seen.text(), "Let me look.");
     assert_eq!(reply.text, "Let me look.");
     assert_eq!(reply.tool_calls[0].arguments, r#"{"pattern": "foo"}"#);
     assert_eq!(reply.tool_calls[1].arguments, "{}");
@@ -268,12 +263,7 @@ fn extended_thinking_is_requested_within_max_tokens() {
 #[test]
 fn streamed_thinking_blocks_come_back_with_their_signatures() {
     let mut state = StreamState::default();
-    let seen = Mutex::new(String::new());
-    let sink = |d: Delta<'_>| {
-        if let Delta::Text(t) = d {
-            seen.lock().unwrap().push_str(t)
-        }
-    };
+    let seen = Recorded::default();
     let events = [
         r#"{"type":"message_start","message":{"usage":{"input_tokens":5,"cache_read_input_tokens":2000,"cache_creation_input_tokens":300,"output_tokens":1}}}"#,
         r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}"#,
@@ -287,13 +277,9 @@ fn streamed_thinking_blocks_come_back_with_their_signatures() {
         r#"{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":80}}"#,
         r#"{"type":"message_stop"}"#,
     ];
-    apply_all(&mut state, &events, &sink);
+    apply_all(&mut state, &events, &seen.sink());
     let reply = state.finish().unwrap();
-    assert_eq!(
-        seen.into_inner().unwrap(),
-        "",
-        "thinking is never streamed as text"
-    );
+    assert_eq!(seen.text(), "", "thinking is never streamed as text");
     assert_eq!(reply.text, "");
     assert_eq!(
         reply.provider_state,
@@ -343,14 +329,14 @@ fn an_event_that_is_not_json_is_fatal() {
 /// A `tool_use` block is announced at its `content_block_stop`, before the message ends.
 #[test]
 fn each_tool_use_is_announced_when_its_block_stops() {
-    let announced = Mutex::new(Vec::<String>::new());
-    let sink = |d: Delta<'_>| {
-        if let Delta::ToolCall(c) = d {
-            announced
-                .lock()
-                .unwrap()
-                .push(format!("{} {} {}", c.id, c.name, c.arguments));
-        }
+    let recorded = Recorded::default();
+    let sink = recorded.sink();
+    let announced = || -> Vec<String> {
+        recorded
+            .calls()
+            .iter()
+            .map(|c| format!("{} {} {}", c.id, c.name, c.arguments))
+            .collect()
     };
     let mut state = StreamState::default();
     let head = [
@@ -359,26 +345,20 @@ fn each_tool_use_is_announced_when_its_block_stops() {
         r#"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"title\": \"x\"}"}}"#,
     ];
     apply_all(&mut state, &head, &sink);
-    assert!(announced.lock().unwrap().is_empty());
+    assert!(announced().is_empty());
     let rest = [
         r#"{"type":"content_block_stop","index":0}"#,
         r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_2","name":"finish_task","input":{"result":"ok"}}}"#,
     ];
     apply_all(&mut state, &rest, &sink);
-    assert_eq!(
-        *announced.lock().unwrap(),
-        [r#"toolu_1 add_task {"title": "x"}"#]
-    );
+    assert_eq!(announced(), [r#"toolu_1 add_task {"title": "x"}"#]);
     let tail = [
         r#"{"type":"content_block_stop","index":1}"#,
         r#"{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":42}}"#,
         r#"{"type":"message_stop"}"#,
     ];
     apply_all(&mut state, &tail, &sink);
-    assert_eq!(announced.lock().unwrap().len(), 2);
-    assert_eq!(
-        announced.lock().unwrap()[1],
-        r#"toolu_2 finish_task {"result":"ok"}"#
-    );
+    assert_eq!(announced().len(), 2);
+    assert_eq!(announced()[1], r#"toolu_2 finish_task {"result":"ok"}"#);
     assert_eq!(state.finish().unwrap().tool_calls.len(), 2);
 }

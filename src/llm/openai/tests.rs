@@ -1,7 +1,7 @@
 use super::*;
 use crate::llm::config::{ProviderKind, Secret};
+use crate::llm::recorded::Recorded;
 use crate::llm::{CallPurpose, Message, Provider, ToolSpec};
-use std::sync::Mutex;
 use std::time::Duration;
 
 fn provider_on(base_url: &str, model: &str, stream: bool) -> OpenAiProvider {
@@ -18,18 +18,13 @@ fn provider(base_url: &str, stream: bool) -> OpenAiProvider {
 }
 
 fn run(state: &mut StreamState, chunks: &[&str]) -> String {
-    let seen = Mutex::new(String::new());
-    let sink = |d: Delta<'_>| {
-        if let Delta::Text(t) = d {
-            seen.lock().unwrap().push_str(t)
-        }
-    };
+    let seen = Recorded::default();
     for chunk in chunks {
-        if state.apply(chunk, &sink).unwrap() {
+        if state.apply(chunk, &seen.sink()).unwrap() {
             break;
         }
     }
-    seen.into_inner().unwrap()
+    seen.text()
 }
 
 fn tool(name: &str, parameters: Value) -> ToolSpec {
@@ -421,15 +416,8 @@ async fn a_break_after_the_finish_reason_keeps_the_answer() {
 /// and only of calls whose arguments are whole JSON.
 #[test]
 fn each_call_is_announced_once_the_next_one_starts() {
-    let announced = Mutex::new(Vec::<String>::new());
-    let sink = |d: Delta<'_>| {
-        if let Delta::ToolCall(c) = d {
-            announced
-                .lock()
-                .unwrap()
-                .push(format!("{} {}", c.name, c.arguments));
-        }
-    };
+    let announced = Recorded::default();
+    let sink = announced.sink();
     let mut state = StreamState::default();
     let chunks = [
         r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"a","function":{"name":"add_task","arguments":"{\"title\":"}}]}}]}"#,
@@ -440,7 +428,7 @@ fn each_call_is_announced_once_the_next_one_starts() {
     ];
     let count = |state: &mut StreamState, chunk: &str| {
         state.apply(chunk, &sink).unwrap();
-        announced.lock().unwrap().len()
+        announced.calls().len()
     };
     assert_eq!(count(&mut state, chunks[0]), 0);
     assert_eq!(count(&mut state, chunks[1]), 0, "the call may still grow");
@@ -448,9 +436,11 @@ fn each_call_is_announced_once_the_next_one_starts() {
     // Call b's arguments never became JSON: the finished reply carries it, unannounced.
     assert_eq!(count(&mut state, chunks[3]), 1);
     assert_eq!(count(&mut state, chunks[4]), 2, "the choice finished");
-    assert_eq!(
-        announced.into_inner().unwrap(),
-        [r#"add_task {"title":"x"}"#, "finish_task {}"]
-    );
+    let calls: Vec<String> = announced
+        .calls()
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.arguments))
+        .collect();
+    assert_eq!(calls, [r#"add_task {"title":"x"}"#, "finish_task {}"]);
     assert_eq!(state.finish().unwrap().tool_calls.len(), 3);
 }
